@@ -1,0 +1,88 @@
+"""The ASGI application: routes under /node/api, error mapping, lifespan of the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from .. import __version__
+from ..config import Settings
+from . import errors
+from .context import Context
+from .limits import BodyLimit
+from .routes import entities, jobs, meta, users
+
+PREFIX = "/node/api"
+log = structlog.get_logger("opsjobs.api")
+
+# How often a process checks whether another process changed users, rights or the object
+# graph. Changes made by this process apply at once.
+DIRECTORY_POLL_SECONDS = 0.5
+
+
+async def _follow_directory(ctx: Context) -> None:
+    while True:
+        await asyncio.sleep(DIRECTORY_POLL_SECONDS)
+        try:
+            await ctx.store.refresh_directory()
+        except Exception:  # a database hiccup must not end the loop
+            log.warning("directory refresh failed", exc_info=True)
+
+
+def create_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
+    ctx = context or Context.create(settings or Settings.from_env())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await ctx.store.open()
+        follower = asyncio.create_task(_follow_directory(ctx))
+        try:
+            yield
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            await ctx.store.close()
+
+    app = FastAPI(
+        title="opsjobs",
+        version=__version__,
+        description="Runs operations against monitored objects and keeps every run as a job. "
+        "Compatible with the jobs part of the SAYMON REST API.",
+        lifespan=lifespan,
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{PREFIX}/openapi.json",
+    )
+    app.state.context = ctx
+    errors.install(app)
+    app.include_router(meta.router(), prefix=PREFIX)
+    app.include_router(jobs.router(ctx), prefix=PREFIX)
+    app.include_router(users.router(ctx), prefix=PREFIX)
+    app.include_router(entities.router(ctx), prefix=PREFIX)
+    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema["components"]["securitySchemes"] = {
+                "basic": {"type": "http", "scheme": "basic"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "sid"},
+                "token": {"type": "apiKey", "in": "query", "name": "auth-token"},
+            }
+            schema["security"] = [{"basic": []}, {"session": []}, {"token": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+    return app

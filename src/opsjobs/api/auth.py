@@ -1,0 +1,144 @@
+"""Who is calling: Basic credentials, a session cookie or an API token (API.md §2).
+
+Argon2 verification costs tens of milliseconds by design, so a verified Basic header is
+remembered under an HMAC of the header (never the password) for a short while. An entry holds
+the Principal object it verified; a change to any user reloads the directory, which makes new
+Principal objects, so a changed password, status or rights is never served from the cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections import deque
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from ..config import Settings
+from ..domain.clock import now_ms
+from ..domain.errors import InvalidCredentials, TooManyRequests, Unauthorized
+from ..domain.passwords import Passwords
+from ..domain.users import Principal
+from ..store.core import Store
+from ..store.sessions import session_user
+from ..store.users import token_hash
+
+_CACHE_LIMIT = 100_000
+
+
+class FailureThrottle:
+    """Counts failed logins per login and per client address in a sliding window."""
+
+    def __init__(self, limit: int, window_seconds: int) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        times = self._failures.get(key)
+        if times is None:
+            return None
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+            return None
+        return times
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            times = self._recent(key, now)
+            if times is not None and len(times) >= self.limit:
+                raise TooManyRequests(max(1, int(self.window - (now - times[0])) + 1))
+
+    def fail(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self._failures.setdefault(key, deque()).append(now)
+
+    def forgive(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, store: Store, passwords: Passwords) -> None:
+        self.settings = settings
+        self.store = store
+        self.passwords = passwords
+        self.throttle = FailureThrottle(
+            settings.auth_failure_limit, settings.auth_failure_window_seconds
+        )
+        self._cache: dict[bytes, tuple[Principal, float]] = {}
+        self._cache_ttl = settings.credential_cache_seconds
+        # A real hash to verify against for unknown logins, so response time does not tell
+        # which logins exist.
+        self._decoy_hash = passwords.hash("opsjobs-decoy")
+
+    async def authenticate(self, request: Request) -> Principal:
+        header = request.headers.get("authorization")
+        if header is not None and header[:6].lower() == "basic ":
+            return await self._basic(header, request.client.host if request.client else "-")
+        params = request.query_params
+        token = params.get("auth-token") or params.get("api-token")
+        if token is not None:
+            return self._token(token)
+        session_id = request.cookies.get("sid")
+        if session_id:
+            return await self._session(session_id)
+        raise Unauthorized("Not logged in.")
+
+    async def _basic(self, header: str, client: str) -> Principal:
+        key = hmac.new(self.settings.cache_key, header.encode(), hashlib.sha256).digest()
+        cached = self._cache.get(key)
+        if cached is not None:
+            principal, expires = cached
+            if (
+                time.monotonic() < expires
+                and self.store.directory.principals.get(principal.id) is principal
+                and principal.may_log_in(now_ms())
+            ):
+                return principal
+            del self._cache[key]
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+            login, _, password = decoded.partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidCredentials() from None
+        principal = await self.check_password(login, password, client)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = (principal, time.monotonic() + self._cache_ttl)
+        return principal
+
+    async def check_password(self, login: str, password: str, client: str) -> Principal:
+        """Verify a login and password (throttled); the Principal, or InvalidCredentials."""
+        login_key, client_key = "login:" + login, "client:" + client
+        self.throttle.check(login_key, client_key)
+        principal = self.store.directory.principal_by_login(login)
+        password_hash = principal.password_hash if principal else self._decoy_hash
+        ok = await anyio.to_thread.run_sync(self.passwords.verify, password_hash, password)
+        if not ok or principal is None or not principal.may_log_in(now_ms()):
+            self.throttle.fail(login_key, client_key)
+            raise InvalidCredentials()
+        self.throttle.forgive(login_key)
+        return principal
+
+    def _token(self, token: str) -> Principal:
+        principal = self.store.directory.principal_by_token_hash(token_hash(token))
+        if principal is None or not principal.may_log_in(now_ms()):
+            raise Unauthorized("Invalid API token.")
+        return principal
+
+    async def _session(self, session_id: str) -> Principal:
+        user_id = await session_user(
+            self.store, session_id, self.settings.session_idle_seconds * 1000
+        )
+        principal = self.store.directory.principals.get(user_id) if user_id else None
+        if principal is None or not principal.may_log_in(now_ms()):
+            raise Unauthorized("Session expired.")
+        return principal

@@ -1,0 +1,24 @@
+"""What a request handler works with: settings, the store and the authenticator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..domain.passwords import Passwords
+from ..store.core import Store
+from .auth import Authenticator
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: Store
+    passwords: Passwords
+    auth: Authenticator
+
+    @classmethod
+    def create(cls, settings: Settings) -> Context:
+        store = Store(settings.database_url)
+        passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+        return cls(settings, store, passwords, Authenticator(settings, store, passwords))

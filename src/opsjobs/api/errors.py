@@ -1,0 +1,62 @@
+"""Every failure leaves as ``{"code", "message"}`` with its status; never a stack trace."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from ..domain.errors import OpsjobsError, TooManyRequests
+from .responses import json_response
+
+log = structlog.get_logger("opsjobs.api")
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None):
+    return json_response({"code": code, "message": message}, status, headers)
+
+
+def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
+    """(code, message) for the first validation error, naming the parameter at fault."""
+    error = exc.errors()[0]
+    kind = error.get("type", "")
+    loc = [str(part) for part in error.get("loc", ())]
+    if kind == "json_invalid":
+        detail = (error.get("ctx") or {}).get("error", "invalid JSON")
+        position = loc[1] if len(loc) > 1 else "?"
+        return "InvalidContent", f"Request body is not valid JSON at position {position}: {detail}"
+    where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
+    name = ".".join(where) or "body"
+    return "BadRequest", f"{name}: {error.get('msg', 'invalid value')}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(OpsjobsError)
+    async def on_opsjobs_error(_request: Request, exc: OpsjobsError):
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        )
+        return error_response(exc.status, exc.code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_request: Request, exc: RequestValidationError):
+        code, message = _describe_validation(exc)
+        return error_response(400, code, message)
+
+    @app.exception_handler(HTTPException)
+    async def on_http_exception(request: Request, exc: HTTPException):
+        if exc.status_code == 404:
+            return error_response(
+                404, "ResourceNotFound", f"Route not found: {request.method} {request.url.path}"
+            )
+        if exc.status_code == 405:
+            return error_response(
+                405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}"
+            )
+        return error_response(exc.status_code, "BadRequest", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, exc: Exception):
+        log.exception("unhandled error", method=request.method, path=request.url.path)
+        return error_response(500, "Internal", "Internal server error")

@@ -1,0 +1,224 @@
+"""Request bodies (validated strictly) and response shapes (for the OpenAPI document only).
+
+Responses are encoded from plain dicts by orjson; these models describe them, they are never
+used to validate our own output on the way out.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+Permission = Literal[
+    "manage-objects",
+    "create-objects",
+    "modify-objects",
+    "delete-objects",
+    "manage-links",
+    "create-links",
+    "modify-links",
+    "delete-links",
+    "manage-operations",
+    "execute-operations",
+    "manage-classes",
+    "manage-scripts",
+    "manage-users",
+]
+
+
+class Body(BaseModel):
+    # Strict: a number sent as a string is a wrong type, not something to guess at. Unknown
+    # fields are ignored, as SAYMON clients may send more than we read.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class ErrorModel(BaseModel):
+    code: str
+    message: str
+
+
+class Execution(BaseModel):
+    status: Literal["queued", "running", "succeeded", "failed", "timeout", "cancelled", "lost"]
+    started: int | None
+    finished: int | None
+    error: str | None
+    truncated: bool
+    runner: str | None
+
+
+class ResultEntry(BaseModel):
+    payload: dict[str, Any]
+    by: str
+    timestamp: int
+
+
+class JobModel(BaseModel):
+    id: str = Field(examples=["5f1150e0786952333e048898"])
+    description: dict[str, Any] = Field(
+        description="Script: stdout, exitCode, stderr. MQTT: topic, message. {} until finished."
+    )
+    operation_id: str | None
+    owner_id: str
+    owner_type: Literal[1, 2] = Field(description="1 object, 2 link")
+    user_id: str | None
+    process_meta: dict[str, Any] | None
+    timestamp: int
+    results: list[ResultEntry]
+    execution: Execution
+
+
+class OperationName(BaseModel):
+    name: str | None
+
+
+class HistoryJobModel(JobModel):
+    operation: OperationName
+
+
+class JobsQuery(Body):
+    objects: list[NonEmpty] | None = Field(default=None, min_length=1)
+    links: list[NonEmpty] | None = Field(default=None, min_length=1)
+    from_: int | None = Field(default=None, alias="from", ge=0)
+    to: int | None = Field(default=None, ge=0)
+    limit: int | None = Field(default=None, ge=0)
+    skip: int = Field(default=0, ge=0)
+    order: Literal["asc", "desc"] = "asc"
+    status: str | None = None
+    operation_id: str | None = None
+    user_id: str | None = None
+
+
+class ObjectPermissions(Body):
+    include: list[NonEmpty] = []
+    exclude: list[NonEmpty] = []
+
+
+class UserCreate(Body):
+    login: NonEmpty
+    password: NonEmpty
+    name: str = ""
+    email: str = ""
+    status: Literal[1, 3] = 1
+    activeTo: int | None = None
+    permissions: list[Permission] = []
+    objectPermissions: ObjectPermissions = ObjectPermissions()
+    groups: list[NonEmpty] = []
+
+
+class UserUpdate(Body):
+    login: NonEmpty | None = None
+    password: NonEmpty | None = None
+    name: str | None = None
+    email: str | None = None
+    status: Literal[1, 3] | None = None
+    activeTo: int | None = None
+    permissions: list[Permission] | None = None
+    objectPermissions: ObjectPermissions | None = None
+    groups: list[NonEmpty] | None = None
+
+
+class UserModel(BaseModel):
+    id: str
+    login: str
+    name: str
+    email: str
+    status: int
+    activeTo: int | None
+    permissions: list[str]
+    objectPermissions: dict[str, list[str]]
+    groups: list[str]
+    created: int
+    updated: int
+
+
+class GroupCreate(Body):
+    name: NonEmpty
+    permissions: list[Permission] = []
+    objectPermissions: ObjectPermissions = ObjectPermissions()
+
+
+class GroupModel(BaseModel):
+    id: str
+    name: str
+    permissions: list[str]
+    objectPermissions: dict[str, list[str]]
+    created: int
+    updated: int
+
+
+class Credentials(Body):
+    login: NonEmpty
+    password: str
+
+
+class ObjectCreate(Body):
+    name: NonEmpty
+    parent_id: NonEmpty | list[NonEmpty] | None = None
+    class_id: str | None = None
+    properties: list[Any] | dict[str, Any] | None = None
+
+
+class ObjectUpdate(Body):
+    name: NonEmpty | None = None
+    parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
+    class_id: str | None = None
+    properties: list[Any] | dict[str, Any] | None = None
+    state_id: int | None = Field(default=None, ge=1)
+
+
+class LinkCreate(Body):
+    source: NonEmpty
+    target: NonEmpty
+    name: str = ""
+    class_id: str | None = None
+    properties: list[Any] | dict[str, Any] | None = None
+
+
+class LinkUpdate(Body):
+    name: str | None = None
+    class_id: str | None = None
+    properties: list[Any] | dict[str, Any] | None = None
+    state_id: int | None = Field(default=None, ge=1)
+
+
+class OperationModel(BaseModel):
+    id: str
+    name: str
+    type: int
+    description: str
+    parameters: dict[str, Any]
+    popupResult: bool
+    runOnReadWritePropertyModification: bool
+
+
+class ObjectModel(BaseModel):
+    id: str
+    name: str
+    parent_id: list[str]
+    class_id: str | None
+    state_id: int
+    last_state_update: int | None
+    properties: list[Any] | dict[str, Any]
+    operations: list[OperationModel]
+    created: int
+    updated: int
+
+
+class LinkModel(BaseModel):
+    id: str
+    name: str
+    source: str
+    target: str
+    class_id: str | None
+    state_id: int
+    last_state_update: int | None
+    properties: list[Any] | dict[str, Any]
+    operations: list[OperationModel]
+    created: int
+    updated: int
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorModel} for status in statuses}

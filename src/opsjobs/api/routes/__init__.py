@@ -1,0 +1,1 @@
+"""One module per resource; each builds an APIRouter around the request context."""

@@ -1,0 +1,219 @@
+"""Objects and links (API.md §5): the subset that jobs need."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from ...domain.errors import BadRequest, Forbidden, NotFound
+from ...domain.users import Principal
+from ...store import entities
+from ..context import Context
+from ..models import (
+    LinkCreate,
+    LinkModel,
+    LinkUpdate,
+    ObjectCreate,
+    ObjectModel,
+    ObjectUpdate,
+    error_responses,
+)
+from ..responses import empty_response, json_response
+
+
+def _require(principal: Principal, *permissions: str) -> None:
+    if not principal.rights.has_any(*permissions):
+        raise Forbidden.needs(*permissions)
+
+
+def _project(documents: list[dict], fields: str | None) -> list[dict]:
+    if not fields:
+        return documents
+    wanted = [f.strip() for f in fields.split(",") if f.strip()]
+    if "id" not in wanted:
+        wanted.insert(0, "id")
+    return [{k: d[k] for k in wanted if k in d} for d in documents]
+
+
+def _as_list(value: str | list[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def router(ctx: Context) -> APIRouter:
+    api = APIRouter()
+    store, auth = ctx.store, ctx.auth
+    directory = store.directory
+
+    def visible_object(principal: Principal, object_id: str) -> None:
+        if not directory.can_see_object(principal, object_id):
+            raise NotFound.entity("Object", object_id)
+
+    def visible_link(principal: Principal, link_id: str) -> None:
+        if not directory.can_see_link(principal, link_id):
+            raise NotFound.entity("Link", link_id)
+
+    # -- objects ---------------------------------------------------------------------------
+
+    @api.post(
+        "/objects",
+        tags=["objects"],
+        response_model=None,
+        responses={200: {"model": ObjectModel}, **error_responses(400, 401, 403, 404, 413)},
+    )
+    async def create_object(body: ObjectCreate, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        parents = _as_list(body.parent_id) or ["1"]
+        for parent in parents:
+            visible_object(principal, parent)
+        _require(principal, "create-objects", "manage-objects")
+        document = await entities.create_object(
+            store,
+            name=body.name,
+            parent_ids=parents,
+            class_id=body.class_id,
+            properties=body.properties,
+        )
+        return json_response(document)
+
+    @api.get(
+        "/objects",
+        tags=["objects"],
+        response_model=None,
+        responses={200: {"model": list[ObjectModel]}, **error_responses(400, 401)},
+    )
+    async def list_objects(
+        request: Request,
+        fields: Annotated[str | None, Query(description="comma-separated field names")] = None,
+    ) -> Response:
+        principal = await auth.authenticate(request)
+        documents = await entities.object_documents(store, directory.visible_object_ids(principal))
+        return json_response(_project(documents, fields))
+
+    @api.get(
+        "/objects/{object_id}",
+        tags=["objects"],
+        response_model=None,
+        responses={200: {"model": ObjectModel}, **error_responses(401, 404)},
+    )
+    async def get_object(object_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_object(principal, object_id)
+        return json_response(await entities.object_document(store, object_id))
+
+    @api.patch(
+        "/objects/{object_id}",
+        tags=["objects"],
+        response_model=None,
+        responses={200: {"model": ObjectModel}, **error_responses(400, 401, 403, 404, 413)},
+    )
+    async def update_object(object_id: str, body: ObjectUpdate, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_object(principal, object_id)
+        _require(principal, "modify-objects", "manage-objects")
+        changes = body.model_dump(exclude_unset=True)
+        if "parent_id" in changes:
+            changes["parent_id"] = _as_list(changes["parent_id"])
+            for parent in changes["parent_id"]:
+                visible_object(principal, parent)
+        _refuse_nulls(changes, ("name", "parent_id", "state_id"))
+        return json_response(await entities.update_object(store, object_id, changes))
+
+    @api.delete(
+        "/objects/{object_id}",
+        tags=["objects"],
+        response_model=None,
+        responses={200: {"description": "Deleted; empty body"}, **error_responses(401, 403, 404)},
+    )
+    async def delete_object(object_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_object(principal, object_id)
+        _require(principal, "delete-objects", "manage-objects")
+        await entities.delete_object(store, object_id)
+        return empty_response()
+
+    # -- links -----------------------------------------------------------------------------
+
+    @api.post(
+        "/links",
+        tags=["links"],
+        response_model=None,
+        responses={200: {"model": LinkModel}, **error_responses(400, 401, 403, 404, 413)},
+    )
+    async def create_link(body: LinkCreate, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_object(principal, body.source)
+        visible_object(principal, body.target)
+        _require(principal, "create-links", "manage-links")
+        document = await entities.create_link(
+            store,
+            source=body.source,
+            target=body.target,
+            name=body.name,
+            class_id=body.class_id,
+            properties=body.properties,
+        )
+        return json_response(document)
+
+    @api.get(
+        "/links",
+        tags=["links"],
+        response_model=None,
+        responses={200: {"model": list[LinkModel]}, **error_responses(400, 401)},
+    )
+    async def list_links(
+        request: Request,
+        fields: Annotated[str | None, Query(description="comma-separated field names")] = None,
+    ) -> Response:
+        principal = await auth.authenticate(request)
+        documents = await entities.link_documents(store, directory.visible_link_ids(principal))
+        return json_response(_project(documents, fields))
+
+    @api.get(
+        "/links/{link_id}",
+        tags=["links"],
+        response_model=None,
+        responses={200: {"model": LinkModel}, **error_responses(401, 404)},
+    )
+    async def get_link(link_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_link(principal, link_id)
+        return json_response(await entities.link_document(store, link_id))
+
+    @api.patch(
+        "/links/{link_id}",
+        tags=["links"],
+        response_model=None,
+        responses={200: {"model": LinkModel}, **error_responses(400, 401, 403, 404, 413)},
+    )
+    async def update_link(link_id: str, body: LinkUpdate, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_link(principal, link_id)
+        _require(principal, "modify-links", "manage-links")
+        changes = body.model_dump(exclude_unset=True)
+        _refuse_nulls(changes, ("name", "state_id"))
+        return json_response(await entities.update_link(store, link_id, changes))
+
+    @api.delete(
+        "/links/{link_id}",
+        tags=["links"],
+        response_model=None,
+        responses={200: {"description": "Deleted; empty body"}, **error_responses(401, 403, 404)},
+    )
+    async def delete_link(link_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        visible_link(principal, link_id)
+        _require(principal, "delete-links", "manage-links")
+        await entities.delete_link(store, link_id)
+        return empty_response()
+
+    return api
+
+
+def _refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise BadRequest(f"{field}: must not be null")

@@ -1,0 +1,165 @@
+"""Jobs (API.md §4): one job, history lists, custom results."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from starlette.responses import Response, StreamingResponse
+
+from ...domain.clock import now_ms
+from ...domain.errors import BadRequest, Forbidden, NotFound
+from ...domain.ids import is_object_id
+from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, history_document, job_document
+from ...domain.users import Principal
+from ...store.jobs import JobFilter, append_result, stream_history
+from ..context import Context
+from ..models import HistoryJobModel, JobModel, JobsQuery, error_responses
+from ..responses import JSON
+
+_LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
+
+
+async def _history_stream(
+    ctx: Context, owner_ids: list[str], flt: JobFilter
+) -> AsyncIterator[bytes]:
+    # Rows are encoded batch by batch as the cursor yields them: memory stays flat however
+    # long the history is.
+    first = True
+    yield b"["
+    async for rows in stream_history(ctx.store, owner_ids, flt):
+        chunk = b",".join(orjson.dumps(history_document(row)) for row in rows)
+        yield chunk if first else b"," + chunk
+        first = False
+    yield b"]"
+
+
+def history_response(ctx: Context, owner_ids: list[str], flt: JobFilter) -> StreamingResponse:
+    return StreamingResponse(_history_stream(ctx, owner_ids, flt), media_type=JSON)
+
+
+def list_filter(
+    time_from: Annotated[int | None, Query(alias="from", ge=0)] = None,
+    time_to: Annotated[int | None, Query(alias="to", ge=0)] = None,
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    skip: Annotated[int, Query(ge=0)] = 0,
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+    status: str | None = None,
+    operation_id: str | None = None,
+    user_id: str | None = None,
+) -> JobFilter:
+    return JobFilter(time_from, time_to, status, operation_id, user_id, order, limit, skip)
+
+
+def router(ctx: Context) -> APIRouter:
+    api = APIRouter(tags=["jobs"])
+    store, auth = ctx.store, ctx.auth
+
+    def visible_job(principal: Principal, job_id: str, row: tuple | None) -> tuple:
+        if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
+            raise NotFound.entity("Job", job_id)
+        return row
+
+    @api.get(
+        "/jobs/{job_id}",
+        summary="Get job by ID",
+        response_model=None,
+        responses={200: {"model": JobModel}, **error_responses(401, 404, 429)},
+    )
+    async def get_job(job_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        row = await store.job_row(job_id) if is_object_id(job_id) else None
+        row = visible_job(principal, job_id, row)
+        return Response(orjson.dumps(job_document(row)), media_type=JSON)
+
+    @api.post(
+        "/jobs",
+        summary="Jobs of objects or links",
+        response_model=None,
+        responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
+    )
+    async def list_jobs(query: JobsQuery, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        if (query.objects is None) == (query.links is None):
+            raise BadRequest("objects or links: give exactly one of them")
+        owner_type = OWNER_OBJECT if query.objects is not None else OWNER_LINK
+        requested = query.objects if query.objects is not None else query.links
+        owners = [
+            i
+            for i in dict.fromkeys(requested)
+            if store.directory.can_see_owner(principal, i, owner_type)
+        ]
+        flt = JobFilter(
+            query.from_,
+            query.to,
+            query.status,
+            query.operation_id,
+            query.user_id,
+            query.order,
+            query.limit,
+            query.skip,
+        )
+        return history_response(ctx, owners, flt)
+
+    @api.get(
+        "/objects/{object_id}/jobs",
+        summary="Job history of an object",
+        response_model=None,
+        responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
+    )
+    async def object_jobs(
+        object_id: str,
+        request: Request,
+        flt: Annotated[JobFilter, Depends(list_filter)],
+    ) -> Response:
+        principal = await auth.authenticate(request)
+        if not store.directory.can_see_owner(principal, object_id, OWNER_OBJECT):
+            raise NotFound.entity("Object", object_id)
+        return history_response(ctx, [object_id], flt)
+
+    @api.get(
+        "/links/{link_id}/jobs",
+        summary="Job history of a link",
+        response_model=None,
+        responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
+    )
+    async def link_jobs(
+        link_id: str,
+        request: Request,
+        flt: Annotated[JobFilter, Depends(list_filter)],
+    ) -> Response:
+        principal = await auth.authenticate(request)
+        if not store.directory.can_see_owner(principal, link_id, OWNER_LINK):
+            raise NotFound.entity("Link", link_id)
+        return history_response(ctx, [link_id], flt)
+
+    @api.patch(
+        "/jobs/{job_id}/results",
+        summary="Append a custom result to a job",
+        response_model=None,
+        responses={
+            200: {"description": "Appended; empty body"},
+            **error_responses(400, 401, 403, 404, 413, 429),
+        },
+    )
+    async def add_result(
+        job_id: str, request: Request, payload: Annotated[dict[str, Any], Body()]
+    ) -> Response:
+        principal = await auth.authenticate(request)
+        row = await store.job_row(job_id) if is_object_id(job_id) else None
+        row = visible_job(principal, job_id, row)
+        needed = (
+            ("modify-objects", "manage-objects")
+            if row[4] == OWNER_OBJECT
+            else ("modify-links", "manage-links")
+        )
+        if not principal.rights.has_any(*needed):
+            raise Forbidden.needs(*needed)
+        entry = {"payload": payload, "by": principal.id, "timestamp": now_ms()}
+        if not await append_result(store, job_id, orjson.dumps(entry).decode()):
+            raise NotFound.entity("Job", job_id)
+        return Response(b"", status_code=200)
+
+    return api

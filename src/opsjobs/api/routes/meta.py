@@ -1,0 +1,20 @@
+"""Service routes: a constant answer for health checks and for benchmarking the stack."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ..responses import JSON
+
+_PONG = b'{"status":"ok"}'
+
+
+def router() -> APIRouter:
+    api = APIRouter(tags=["service"])
+
+    @api.get("/ping", summary="Health check: a constant answer, no authentication")
+    async def ping() -> Response:
+        return Response(_PONG, media_type=JSON)
+
+    return api

@@ -1,0 +1,40 @@
+"""Helpers the commands share: settings, an opened store, and error reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+
+from ..config import Settings
+from ..domain.errors import OpsjobsError
+from ..store.core import NotMigrated, Store
+
+T = TypeVar("T")
+console = Console(stderr=True)
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    store = Store(settings.database_url)
+    try:
+        await store.open()
+        yield store
+    finally:
+        await store.close()
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a command's coroutine; known failures become one clear line and exit status 1."""
+    try:
+        return asyncio.run(coro)
+    except NotMigrated as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    except OpsjobsError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None

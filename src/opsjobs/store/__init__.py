@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables and queries, on SQLite or PostgreSQL."""

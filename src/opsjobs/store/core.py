@@ -1,0 +1,80 @@
+"""The store of one process: the database engines, the directory view and the job reader."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.jobs import DOCUMENT_COLUMNS
+from .db import Database, sqlite_path
+from .directory import Directory
+from .migrate import is_current
+
+_JOB_SQL = "SELECT " + ", ".join(f'"{c}"' for c in DOCUMENT_COLUMNS) + " FROM jobs WHERE id = "
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+class Store:
+    def __init__(self, database_url: str) -> None:
+        self.db = Database(database_url)
+        self.directory = Directory()
+        self._sqlite_reader: sqlite3.Connection | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db.is_sqlite
+
+    async def open(self) -> None:
+        if not await is_current(self.db):
+            raise NotMigrated(
+                f"the database {self.db.url.split('@')[-1]} is not migrated: run `opsjobs migrate`"
+            )
+        async with self.db.reader.connect() as conn:
+            await self.directory.load(conn)
+        if self.is_sqlite:
+            path = sqlite_path(self.db.url)
+            # Point reads of one row by primary key take microseconds on SQLite; done on the
+            # event loop they cost less than a hop to a worker thread would.
+            self._sqlite_reader = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None
+            )
+            self._sqlite_reader.execute("PRAGMA query_only=ON")
+
+    async def close(self) -> None:
+        if self._sqlite_reader is not None:
+            self._sqlite_reader.close()
+            self._sqlite_reader = None
+        await self.db.dispose()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.db.writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.db.reader.connect() as conn:
+            yield conn
+
+    async def refresh_directory(self) -> None:
+        async with self.read() as conn:
+            await self.directory.refresh_if_stale(conn)
+
+    async def reload_directory(self) -> None:
+        async with self.read() as conn:
+            await self.directory.load(conn)
+
+    async def job_row(self, job_id: str) -> tuple | None:
+        """The DOCUMENT_COLUMNS of one job, the hot path of GET /node/api/jobs/:id."""
+        if self._sqlite_reader is not None:
+            return self._sqlite_reader.execute(_JOB_SQL + "?", (job_id,)).fetchone()
+        async with self.db.reader.connect() as conn:
+            result = await conn.exec_driver_sql(_JOB_SQL + "$1", (job_id,))
+            row = result.fetchone()
+            return tuple(row) if row is not None else None

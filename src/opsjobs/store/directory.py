@@ -1,0 +1,188 @@
+"""An in-memory view of who may see what: users, groups, the object graph and link ends.
+
+Every process keeps one. It answers the access rule without touching the database, which is
+what keeps ``GET /node/api/jobs/:id`` to one indexed read. Changes made by this process are
+applied in place; changes made by others are noticed through the ``directory`` revision,
+which every write to users, groups, objects or links bumps in its own transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.access import link_allowed, object_allowed
+from ..domain.jobs import OWNER_OBJECT
+from ..domain.rights import Rights
+from ..domain.users import Principal
+from .schema import groups, links, object_parents, objects, revisions, users
+
+
+class Directory:
+    def __init__(self) -> None:
+        self.revision = 0
+        self.principals: dict[str, Principal] = {}
+        self.by_login: dict[str, str] = {}
+        self.by_token_hash: dict[str, str] = {}
+        self.parents: dict[str, tuple[str, ...]] = {}
+        self.link_ends: dict[str, tuple[str, str]] = {}
+        self._memo: dict[str, dict[str, bool]] = defaultdict(dict)
+
+    # -- loading -------------------------------------------------------------------------
+
+    async def load(self, conn: AsyncConnection) -> None:
+        revision = await read_revision(conn)
+        group_rights = {
+            row.id: _rights(row.permissions, row.include, row.exclude)
+            for row in await conn.execute(select(groups))
+        }
+        principals: dict[str, Principal] = {}
+        by_token: dict[str, str] = {}
+        for row in await conn.execute(select(users)):
+            principals[row.id] = _principal(row, group_rights)
+            if row.token_hash:
+                by_token[row.token_hash] = row.id
+        parents: dict[str, list[str]] = {}
+        for row in await conn.execute(select(objects.c.id)):
+            parents[row.id] = []
+        for row in await conn.execute(
+            select(object_parents.c.object_id, object_parents.c.parent_id).order_by(
+                object_parents.c.object_id, object_parents.c.position
+            )
+        ):
+            parents.setdefault(row.object_id, []).append(row.parent_id)
+        ends = {
+            row.id: (row.source, row.target)
+            for row in await conn.execute(select(links.c.id, links.c.source, links.c.target))
+        }
+        # Swap everything at once: a request never sees half a reload.
+        self.principals = principals
+        self.by_login = {p.login: p.id for p in principals.values()}
+        self.by_token_hash = by_token
+        self.parents = {k: tuple(v) for k, v in parents.items()}
+        self.link_ends = ends
+        self.revision = revision
+        self._memo = defaultdict(dict)
+
+    async def refresh_if_stale(self, conn: AsyncConnection) -> bool:
+        if await read_revision(conn) != self.revision:
+            await self.load(conn)
+            return True
+        return False
+
+    # -- in-place changes made by this process ------------------------------------------
+
+    def _advance(self, revision: int) -> bool:
+        """Record our own write; False when another process wrote in between (reload then)."""
+        self._memo = defaultdict(dict)
+        if revision == self.revision + 1:
+            self.revision = revision
+            return True
+        return False
+
+    def put_object(self, revision: int, object_id: str, parent_ids: tuple[str, ...]) -> bool:
+        self.parents[object_id] = parent_ids
+        return self._advance(revision)
+
+    def drop_object(self, revision: int, object_id: str) -> bool:
+        self.parents.pop(object_id, None)
+        return self._advance(revision)
+
+    def put_link(self, revision: int, link_id: str, source: str, target: str) -> bool:
+        self.link_ends[link_id] = (source, target)
+        return self._advance(revision)
+
+    def drop_link(self, revision: int, link_id: str) -> bool:
+        self.link_ends.pop(link_id, None)
+        return self._advance(revision)
+
+    # -- questions -----------------------------------------------------------------------
+
+    def principal_by_login(self, login: str) -> Principal | None:
+        user_id = self.by_login.get(login)
+        return self.principals.get(user_id) if user_id else None
+
+    def principal_by_token_hash(self, token_hash: str) -> Principal | None:
+        user_id = self.by_token_hash.get(token_hash)
+        return self.principals.get(user_id) if user_id else None
+
+    def object_exists(self, object_id: str) -> bool:
+        return object_id in self.parents
+
+    def link_exists(self, link_id: str) -> bool:
+        return link_id in self.link_ends
+
+    def _parents_of(self, object_id: str) -> tuple[str, ...]:
+        return self.parents.get(object_id, ())
+
+    def can_see_object(self, principal: Principal, object_id: str) -> bool:
+        """Access to an existing object; False for one that does not exist."""
+        memo = self._memo[principal.id]
+        key = "o" + object_id
+        allowed = memo.get(key)
+        if allowed is None:
+            allowed = object_id in self.parents and object_allowed(
+                object_id, principal.rights, self._parents_of
+            )
+            memo[key] = allowed
+        return allowed
+
+    def can_see_link(self, principal: Principal, link_id: str) -> bool:
+        memo = self._memo[principal.id]
+        key = "l" + link_id
+        allowed = memo.get(key)
+        if allowed is None:
+            ends = self.link_ends.get(link_id)
+            allowed = ends is not None and link_allowed(
+                link_id, ends, principal.rights, self._parents_of
+            )
+            memo[key] = allowed
+        return allowed
+
+    def can_see_owner(self, principal: Principal, owner_id: str, owner_type: int) -> bool:
+        """Whether the owner of a job is visible: jobs are exactly as visible as their owner.
+
+        A deleted owner's history stays readable to those who manage that kind of entity.
+        """
+        if owner_type == OWNER_OBJECT:
+            if owner_id in self.parents:
+                return self.can_see_object(principal, owner_id)
+            return principal.rights.has_any("manage-objects")
+        if owner_id in self.link_ends:
+            return self.can_see_link(principal, owner_id)
+        return principal.rights.has_any("manage-links")
+
+    def visible_object_ids(self, principal: Principal) -> list[str]:
+        return [oid for oid in self.parents if self.can_see_object(principal, oid)]
+
+    def visible_link_ids(self, principal: Principal) -> list[str]:
+        return [lid for lid in self.link_ends if self.can_see_link(principal, lid)]
+
+
+async def read_revision(conn: AsyncConnection) -> int:
+    result = await conn.execute(select(revisions.c.value).where(revisions.c.name == "directory"))
+    return int(result.scalar_one())
+
+
+def _rights(permissions: str, include: str, exclude: str) -> Rights:
+    return Rights(
+        permissions=frozenset(orjson.loads(permissions)),
+        include=frozenset(orjson.loads(include)),
+        exclude=frozenset(orjson.loads(exclude)),
+    )
+
+
+def _principal(row, group_rights: dict[str, Rights]) -> Principal:
+    own = _rights(row.permissions, row.include, row.exclude)
+    parts = [own] + [group_rights[g] for g in orjson.loads(row.group_ids) if g in group_rights]
+    return Principal(
+        id=row.id,
+        login=row.login,
+        password_hash=row.password_hash,
+        status=row.status,
+        active_to=row.active_to,
+        rights=Rights.union(parts),
+    )

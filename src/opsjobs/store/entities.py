@@ -1,0 +1,283 @@
+"""Objects and links: rows, documents and changes, kept in step with the directory."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.clock import now_ms
+from ..domain.errors import BadRequest, Conflict, NotFound
+from ..domain.ids import ROOT_OBJECT_ID, new_id
+from .core import Store
+from .db import bump_revision
+from .schema import links, object_parents, objects, operations
+
+
+def operation_document(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "type": row.type,
+        "description": row.description,
+        "parameters": orjson.loads(row.parameters),
+        "popupResult": bool(row.popup_result),
+        "runOnReadWritePropertyModification": bool(row.run_on_rw_modification),
+    }
+
+
+async def _operations_of(conn, owner_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not owner_ids:
+        return found
+    for chunk_start in range(0, len(owner_ids), 500):
+        chunk = owner_ids[chunk_start : chunk_start + 500]
+        rows = await conn.execute(
+            select(operations)
+            .where(operations.c.owner_id.in_(chunk))
+            .order_by(operations.c.created, operations.c.id)
+        )
+        for row in rows:
+            found[row.owner_id].append(operation_document(row))
+    return found
+
+
+def _object_document(row: Any, parent_ids: list[str], ops: list[dict]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "parent_id": parent_ids,
+        "class_id": row.class_id,
+        "state_id": row.state_id,
+        "last_state_update": row.last_state_update,
+        "properties": orjson.loads(row.properties),
+        "operations": ops,
+        "created": row.created,
+        "updated": row.updated,
+    }
+
+
+def _link_document(row: Any, ops: list[dict]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "source": row.source,
+        "target": row.target,
+        "class_id": row.class_id,
+        "state_id": row.state_id,
+        "last_state_update": row.last_state_update,
+        "properties": orjson.loads(row.properties),
+        "operations": ops,
+        "created": row.created,
+        "updated": row.updated,
+    }
+
+
+async def object_documents(store: Store, object_ids: list[str]) -> list[dict[str, Any]]:
+    """Documents of the given objects, in the given order (missing ones left out)."""
+    out: dict[str, dict[str, Any]] = {}
+    async with store.read() as conn:
+        ops = await _operations_of(conn, object_ids)
+        for start in range(0, len(object_ids), 500):
+            chunk = object_ids[start : start + 500]
+            for row in await conn.execute(select(objects).where(objects.c.id.in_(chunk))):
+                parents = list(store.directory.parents.get(row.id, ()))
+                out[row.id] = _object_document(row, parents, ops.get(row.id, []))
+    return [out[i] for i in object_ids if i in out]
+
+
+async def object_document(store: Store, object_id: str) -> dict[str, Any]:
+    found = await object_documents(store, [object_id])
+    if not found:
+        raise NotFound.entity("Object", object_id)
+    return found[0]
+
+
+async def link_documents(store: Store, link_ids: list[str]) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    async with store.read() as conn:
+        ops = await _operations_of(conn, link_ids)
+        for start in range(0, len(link_ids), 500):
+            chunk = link_ids[start : start + 500]
+            for row in await conn.execute(select(links).where(links.c.id.in_(chunk))):
+                out[row.id] = _link_document(row, ops.get(row.id, []))
+    return [out[i] for i in link_ids if i in out]
+
+
+async def link_document(store: Store, link_id: str) -> dict[str, Any]:
+    found = await link_documents(store, [link_id])
+    if not found:
+        raise NotFound.entity("Link", link_id)
+    return found[0]
+
+
+def _require_objects(store: Store, ids: list[str], what: str) -> None:
+    for object_id in ids:
+        if not store.directory.object_exists(object_id):
+            raise BadRequest(f"{what}: no such object {object_id}")
+
+
+async def create_object(
+    store: Store,
+    *,
+    name: str,
+    parent_ids: list[str],
+    class_id: str | None = None,
+    properties: Any = None,
+    object_id: str | None = None,
+) -> dict[str, Any]:
+    parent_ids = list(dict.fromkeys(parent_ids or [ROOT_OBJECT_ID]))
+    _require_objects(store, parent_ids, "parent_id")
+    object_id = object_id or new_id()
+    now = now_ms()
+    try:
+        async with store.write() as conn:
+            await conn.execute(
+                insert(objects).values(
+                    id=object_id,
+                    name=name,
+                    class_id=class_id,
+                    properties=orjson.dumps(properties if properties is not None else []).decode(),
+                    created=now,
+                    updated=now,
+                )
+            )
+            await _write_parents(conn, object_id, parent_ids)
+            revision = await bump_revision(conn)
+    except IntegrityError as exc:
+        raise Conflict(f"Object {object_id} already exists") from exc
+    if not store.directory.put_object(revision, object_id, tuple(parent_ids)):
+        await store.reload_directory()
+    return await object_document(store, object_id)
+
+
+async def _write_parents(conn, object_id: str, parent_ids: list[str]) -> None:
+    await conn.execute(delete(object_parents).where(object_parents.c.object_id == object_id))
+    await conn.execute(
+        insert(object_parents),
+        [{"object_id": object_id, "parent_id": p, "position": i} for i, p in enumerate(parent_ids)],
+    )
+
+
+async def update_object(store: Store, object_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply validated changes: name, parent_id (list), class_id, properties, state_id."""
+    if object_id not in store.directory.parents:
+        raise NotFound.entity("Object", object_id)
+    parent_ids = changes.pop("parent_id", None)
+    if parent_ids is not None:
+        parent_ids = list(dict.fromkeys(parent_ids))
+        if object_id == ROOT_OBJECT_ID:
+            raise BadRequest("parent_id: the root object has no parent")
+        if object_id in parent_ids:
+            raise BadRequest("parent_id: an object cannot be its own parent")
+        _require_objects(store, parent_ids, "parent_id")
+    values = _entity_values(changes)
+    async with store.write() as conn:
+        result = await conn.execute(
+            update(objects).where(objects.c.id == object_id).values(**values)
+        )
+        if result.rowcount == 0:
+            raise NotFound.entity("Object", object_id)
+        revision = None
+        if parent_ids is not None:
+            await _write_parents(conn, object_id, parent_ids)
+            revision = await bump_revision(conn)
+    if revision is not None and not store.directory.put_object(
+        revision, object_id, tuple(parent_ids)
+    ):
+        await store.reload_directory()
+    return await object_document(store, object_id)
+
+
+def _entity_values(changes: dict[str, Any]) -> dict[str, Any]:
+    now = now_ms()
+    values = dict(changes)
+    if "properties" in values:
+        values["properties"] = orjson.dumps(values["properties"]).decode()
+    if "state_id" in values:
+        values["last_state_update"] = now
+    values["updated"] = now
+    return values
+
+
+async def delete_object(store: Store, object_id: str) -> None:
+    if object_id == ROOT_OBJECT_ID:
+        raise BadRequest("id: the root object cannot be deleted")
+    async with store.write() as conn:
+        result = await conn.execute(delete(objects).where(objects.c.id == object_id))
+        if result.rowcount == 0:
+            raise NotFound.entity("Object", object_id)
+        await conn.execute(delete(object_parents).where(object_parents.c.object_id == object_id))
+        await conn.execute(delete(operations).where(operations.c.owner_id == object_id))
+        revision = await bump_revision(conn)
+    if not store.directory.drop_object(revision, object_id):
+        await store.reload_directory()
+
+
+async def create_link(
+    store: Store,
+    *,
+    source: str,
+    target: str,
+    name: str = "",
+    class_id: str | None = None,
+    properties: Any = None,
+) -> dict[str, Any]:
+    _require_objects(store, [source], "source")
+    _require_objects(store, [target], "target")
+    link_id = new_id()
+    now = now_ms()
+    async with store.write() as conn:
+        await conn.execute(
+            insert(links).values(
+                id=link_id,
+                name=name,
+                source=source,
+                target=target,
+                class_id=class_id,
+                properties=orjson.dumps(properties if properties is not None else []).decode(),
+                created=now,
+                updated=now,
+            )
+        )
+        revision = await bump_revision(conn)
+    if not store.directory.put_link(revision, link_id, source, target):
+        await store.reload_directory()
+    return await link_document(store, link_id)
+
+
+async def update_link(store: Store, link_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    ends = store.directory.link_ends.get(link_id)
+    if ends is None:
+        raise NotFound.entity("Link", link_id)
+    for end in ("source", "target"):
+        if end in changes:
+            _require_objects(store, [changes[end]], end)
+    values = _entity_values(changes)
+    async with store.write() as conn:
+        result = await conn.execute(update(links).where(links.c.id == link_id).values(**values))
+        if result.rowcount == 0:
+            raise NotFound.entity("Link", link_id)
+        revision = None
+        if "source" in changes or "target" in changes:
+            revision = await bump_revision(conn)
+    if revision is not None:
+        source = changes.get("source", ends[0])
+        target = changes.get("target", ends[1])
+        if not store.directory.put_link(revision, link_id, source, target):
+            await store.reload_directory()
+    return await link_document(store, link_id)
+
+
+async def delete_link(store: Store, link_id: str) -> None:
+    async with store.write() as conn:
+        result = await conn.execute(delete(links).where(links.c.id == link_id))
+        if result.rowcount == 0:
+            raise NotFound.entity("Link", link_id)
+        await conn.execute(delete(operations).where(operations.c.owner_id == link_id))
+        revision = await bump_revision(conn)
+    if not store.directory.drop_link(revision, link_id):
+        await store.reload_directory()

@@ -1,0 +1,105 @@
+"""Job rows: reading history lists as a stream, appending results, inserting in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, insert, literal, select, update
+
+from ..domain.jobs import DOCUMENT_COLUMNS
+from .core import Store
+from .schema import jobs
+
+_DOCUMENT = [jobs.c[name] for name in DOCUMENT_COLUMNS]
+HISTORY_COLUMNS = [*_DOCUMENT, jobs.c.operation_name]
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """The ext paging and filter parameters of the list routes."""
+
+    time_from: int | None = None
+    time_to: int | None = None
+    status: str | None = None
+    operation_id: str | None = None
+    user_id: str | None = None
+    order: str = "asc"
+    limit: int | None = None
+    skip: int = 0
+
+
+def _history_query(owner_ids: list[str], flt: JobFilter):
+    conditions = [jobs.c.owner_id.in_(owner_ids)]
+    if flt.time_from is not None:
+        conditions.append(jobs.c.timestamp >= flt.time_from)
+    if flt.time_to is not None:
+        conditions.append(jobs.c.timestamp <= flt.time_to)
+    if flt.status is not None:
+        conditions.append(jobs.c.status == flt.status)
+    if flt.operation_id is not None:
+        conditions.append(jobs.c.operation_id == flt.operation_id)
+    if flt.user_id is not None:
+        conditions.append(jobs.c.user_id == flt.user_id)
+    if flt.order == "desc":
+        ordering = (jobs.c.timestamp.desc(), jobs.c.id.desc())
+    else:
+        ordering = (jobs.c.timestamp.asc(), jobs.c.id.asc())
+    query = select(*HISTORY_COLUMNS).where(and_(*conditions)).order_by(*ordering)
+    if flt.limit is not None:
+        query = query.limit(flt.limit)
+    if flt.skip:
+        query = query.offset(flt.skip)
+    return query
+
+
+async def stream_history(
+    store: Store, owner_ids: list[str], flt: JobFilter, batch: int = 500
+) -> AsyncIterator[list[tuple]]:
+    """History rows of the given owners, in batches, from a server-side cursor."""
+    if not owner_ids:
+        return
+    async with store.read() as conn:
+        result = await conn.stream(_history_query(owner_ids, flt))
+        async for rows in result.partitions(batch):
+            yield [tuple(r) for r in rows]
+
+
+async def append_result(store: Store, job_id: str, entry_json: str) -> bool:
+    """Append one entry to a job's results in a single statement.
+
+    The append happens inside the UPDATE, under the row's write lock, so concurrent appends
+    are serialised by the database and none is lost.
+    """
+    if store.is_sqlite:
+        appended = func.json_insert(jobs.c.results, literal("$[#]"), func.json(entry_json))
+    else:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        appended = func.cast(
+            func.cast(jobs.c.results, JSONB).op("||")(
+                func.jsonb_build_array(func.cast(literal(entry_json), JSONB))
+            ),
+            jobs.c.results.type,
+        )
+    async with store.write() as conn:
+        result = await conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(results=appended)
+        )
+        return result.rowcount == 1
+
+
+async def insert_jobs(store: Store, rows: Iterable[dict[str, Any]]) -> int:
+    rows = list(rows)
+    if not rows:
+        return 0
+    async with store.write() as conn:
+        await conn.execute(insert(jobs), rows)
+    return len(rows)
+
+
+async def existing_job_ids(store: Store, ids: list[str]) -> set[str]:
+    async with store.read() as conn:
+        result = await conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids)))
+        return {r.id for r in result}

@@ -1,0 +1,209 @@
+"""The tables. JSON-valued columns hold JSON text, so a row can be sent without re-encoding."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+ID = String(24)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("login", String(255), nullable=False, unique=True),
+    Column("name", String(255), nullable=False, server_default=""),
+    Column("email", String(255), nullable=False, server_default=""),
+    Column("password_hash", Text, nullable=False),
+    Column("status", Integer, nullable=False, server_default="1"),
+    Column("active_to", BigInteger),
+    Column("permissions", Text, nullable=False, server_default="[]"),
+    Column("include", Text, nullable=False, server_default="[]"),
+    Column("exclude", Text, nullable=False, server_default="[]"),
+    Column("group_ids", Text, nullable=False, server_default="[]"),
+    Column("token_hash", String(64), unique=True),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("permissions", Text, nullable=False, server_default="[]"),
+    Column("include", Text, nullable=False, server_default="[]"),
+    Column("exclude", Text, nullable=False, server_default="[]"),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    # The SHA-256 of the session ID: a copy of the table does not log anyone in.
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+)
+
+classes = Table(
+    "classes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("class_id", ID),
+    Column("state_id", Integer, nullable=False, server_default="1"),
+    Column("last_state_update", BigInteger),
+    Column("properties", Text, nullable=False, server_default="[]"),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+object_parents = Table(
+    "object_parents",
+    metadata,
+    Column("object_id", ID, ForeignKey("objects.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", ID, primary_key=True),
+    Column("position", Integer, nullable=False, server_default="0"),
+    Index("ix_object_parents_parent", "parent_id"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False, server_default=""),
+    Column("source", ID, nullable=False),
+    Column("target", ID, nullable=False),
+    Column("class_id", ID),
+    Column("state_id", Integer, nullable=False, server_default="1"),
+    Column("last_state_update", BigInteger),
+    Column("properties", Text, nullable=False, server_default="[]"),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_links_source", "source"),
+    Index("ix_links_target", "target"),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # "object", "link" or "class"
+    Column("owner_kind", String(8), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("type", Integer, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("parameters", Text, nullable=False, server_default="{}"),
+    Column("popup_result", Boolean, nullable=False, server_default="0"),
+    Column("run_on_rw_modification", Boolean, nullable=False, server_default="0"),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_operations_owner", "owner_id"),
+)
+
+scripts = Table(
+    "scripts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+state_triggers = Table(
+    "state_triggers",
+    metadata,
+    Column("owner_id", ID, primary_key=True),
+    Column("owner_type", Integer, nullable=False),
+    Column("triggers", Text, nullable=False, server_default="[]"),
+    Column("updated", BigInteger, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, nullable=False),
+    Column("owner_type", Integer, nullable=False),
+    Column("operation_id", ID),
+    # The operation's name when the job was made: history outlives renames and deletions.
+    Column("operation_name", Text),
+    Column("user_id", ID),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("process_meta", Text),
+    Column("description", Text, nullable=False, server_default="{}"),
+    Column("results", Text, nullable=False, server_default="[]"),
+    Column("status", String(16), nullable=False, server_default="queued"),
+    Column("started", BigInteger),
+    Column("finished", BigInteger),
+    Column("error", Text),
+    Column("truncated", Boolean, nullable=False, server_default="0"),
+    Column("runner", Text),
+    # What the runner needs to run it (rendered command, topic, timeout), as JSON text.
+    Column("spec", Text),
+    Column("runner_tag", String(255)),
+    Column("heartbeat", BigInteger),
+    Column("idempotency_key", String(255)),
+    Index("ix_jobs_owner_time", "owner_id", "timestamp"),
+    Index(
+        "ix_jobs_queue",
+        "timestamp",
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
+    Index(
+        "ix_jobs_running",
+        "heartbeat",
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+    Index("ux_jobs_idempotency", "user_id", "idempotency_key", unique=True),
+)
+
+job_output = Table(
+    "job_output",
+    metadata,
+    Column("job_id", ID, primary_key=True),
+    # 1 stdout, 2 stderr
+    Column("stream", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    # "directory": users, groups, objects, links. Bumped in the same transaction as the change,
+    # so every process can tell its in-memory view is stale.
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -1,0 +1,221 @@
+"""Users and groups: rows, documents and changes (each change bumps the directory revision)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.clock import now_ms
+from ..domain.errors import BadRequest, Conflict, NotFound
+from ..domain.ids import new_id
+from .core import Store
+from .db import bump_revision
+from .schema import groups, users
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def user_document(row: Any) -> dict[str, Any]:
+    """A user as the API shows it: never the password hash or the token."""
+    return {
+        "id": row.id,
+        "login": row.login,
+        "name": row.name,
+        "email": row.email,
+        "status": row.status,
+        "activeTo": row.active_to,
+        "permissions": orjson.loads(row.permissions),
+        "objectPermissions": {
+            "include": orjson.loads(row.include),
+            "exclude": orjson.loads(row.exclude),
+        },
+        "groups": orjson.loads(row.group_ids),
+        "created": row.created,
+        "updated": row.updated,
+    }
+
+
+def group_document(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "permissions": orjson.loads(row.permissions),
+        "objectPermissions": {
+            "include": orjson.loads(row.include),
+            "exclude": orjson.loads(row.exclude),
+        },
+        "created": row.created,
+        "updated": row.updated,
+    }
+
+
+def _json(value: list[str]) -> str:
+    return orjson.dumps(list(value)).decode()
+
+
+async def create_user(
+    store: Store,
+    *,
+    login: str,
+    password_hash: str,
+    name: str = "",
+    email: str = "",
+    status: int = 1,
+    active_to: int | None = None,
+    permissions: list[str] = (),
+    include: list[str] = (),
+    exclude: list[str] = (),
+    group_ids: list[str] = (),
+) -> dict[str, Any]:
+    user_id = new_id()
+    now = now_ms()
+    try:
+        async with store.write() as conn:
+            await _check_groups(conn, group_ids)
+            await conn.execute(
+                insert(users).values(
+                    id=user_id,
+                    login=login,
+                    name=name,
+                    email=email,
+                    password_hash=password_hash,
+                    status=status,
+                    active_to=active_to,
+                    permissions=_json(permissions),
+                    include=_json(include),
+                    exclude=_json(exclude),
+                    group_ids=_json(group_ids),
+                    created=now,
+                    updated=now,
+                )
+            )
+            await bump_revision(conn)
+    except IntegrityError as exc:
+        raise Conflict(f"A user with login {login!r} already exists") from exc
+    await store.reload_directory()
+    return await get_user(store, user_id)
+
+
+async def _check_groups(conn, group_ids) -> None:
+    if not group_ids:
+        return
+    found = {
+        r.id for r in await conn.execute(select(groups.c.id).where(groups.c.id.in_(group_ids)))
+    }
+    missing = [g for g in group_ids if g not in found]
+    if missing:
+        raise BadRequest(f"Unknown group: {missing[0]}")
+
+
+async def get_user(store: Store, user_id: str) -> dict[str, Any]:
+    async with store.read() as conn:
+        row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+    if row is None:
+        raise NotFound.entity("User", user_id)
+    return user_document(row)
+
+
+async def list_users(store: Store) -> list[dict[str, Any]]:
+    async with store.read() as conn:
+        rows = await conn.execute(select(users).order_by(users.c.created, users.c.id))
+        return [user_document(r) for r in rows]
+
+
+_JSON_FIELDS = {"permissions", "include", "exclude", "group_ids"}
+
+
+async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply column changes (already validated); a change to a user forgets its cached logins."""
+    values = {k: (_json(v) if k in _JSON_FIELDS else v) for k, v in changes.items()}
+    values["updated"] = now_ms()
+    try:
+        async with store.write() as conn:
+            if "group_ids" in changes:
+                await _check_groups(conn, changes["group_ids"])
+            result = await conn.execute(update(users).where(users.c.id == user_id).values(**values))
+            if result.rowcount == 0:
+                raise NotFound.entity("User", user_id)
+            await bump_revision(conn)
+    except IntegrityError as exc:
+        raise Conflict(f"A user with login {changes.get('login')!r} already exists") from exc
+    await store.reload_directory()
+    return await get_user(store, user_id)
+
+
+async def delete_user(store: Store, user_id: str) -> None:
+    async with store.write() as conn:
+        result = await conn.execute(delete(users).where(users.c.id == user_id))
+        if result.rowcount == 0:
+            raise NotFound.entity("User", user_id)
+        await bump_revision(conn)
+    await store.reload_directory()
+
+
+async def set_token(store: Store, user_id: str, token: str | None) -> None:
+    async with store.write() as conn:
+        result = await conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(token_hash=token_hash(token) if token else None, updated=now_ms())
+        )
+        if result.rowcount == 0:
+            raise NotFound.entity("User", user_id)
+        await bump_revision(conn)
+    await store.reload_directory()
+
+
+async def create_group(
+    store: Store,
+    *,
+    name: str,
+    permissions: list[str] = (),
+    include: list[str] = (),
+    exclude: list[str] = (),
+) -> dict[str, Any]:
+    group_id = new_id()
+    now = now_ms()
+    try:
+        async with store.write() as conn:
+            await conn.execute(
+                insert(groups).values(
+                    id=group_id,
+                    name=name,
+                    permissions=_json(permissions),
+                    include=_json(include),
+                    exclude=_json(exclude),
+                    created=now,
+                    updated=now,
+                )
+            )
+            await bump_revision(conn)
+    except IntegrityError as exc:
+        raise Conflict(f"A group named {name!r} already exists") from exc
+    await store.reload_directory()
+    async with store.read() as conn:
+        row = (await conn.execute(select(groups).where(groups.c.id == group_id))).one()
+    return group_document(row)
+
+
+async def group_ids_by_name(store: Store, names: list[str]) -> list[str]:
+    async with store.read() as conn:
+        rows = await conn.execute(
+            select(groups.c.id, groups.c.name).where(groups.c.name.in_(names))
+        )
+        found = {r.name: r.id for r in rows}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise BadRequest(f"Unknown group: {missing[0]}")
+    return [found[n] for n in names]
+
+
+async def list_groups(store: Store) -> list[dict[str, Any]]:
+    async with store.read() as conn:
+        return [
+            group_document(r) for r in await conn.execute(select(groups).order_by(groups.c.name))
+        ]
