@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,9 @@ class Store:
         self.db = Database(database_url)
         self.directory = Directory()
         self._sqlite_reader: sqlite3.Connection | None = None
+        # Set when this process queued a job: the embedded runner waits on it instead of
+        # polling. (Runners in other processes are woken through the database.)
+        self.jobs_queued = asyncio.Event()
 
     @property
     def is_sqlite(self) -> bool:
