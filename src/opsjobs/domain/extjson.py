@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+_NESTED = (dict, list)
+
 
 def plain(value: Any) -> Any:
     """Replace ``{"$oid": ...}``, ``{"$numberLong": ...}``, ``{"$date": ...}`` and friends."""
@@ -19,9 +21,9 @@ def plain(value: Any) -> Any:
                 return float(inner)
             if key == "$date":
                 return _date_ms(inner)
-        return {k: plain(v) for k, v in value.items()}
+        return {k: plain(v) if isinstance(v, _NESTED) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [plain(v) for v in value]
+        return [plain(v) if isinstance(v, _NESTED) else v for v in value]
     return value
 
 

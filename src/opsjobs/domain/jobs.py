@@ -102,58 +102,67 @@ def history_document(row: Sequence[Any]) -> dict[str, Any]:
     return document
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
+_STATUSES = frozenset(s.value for s in JobStatus)
 
 
 def row_from_document(document: Any) -> dict[str, Any]:
     """A jobs-table row from a job document (an imported history entry); ValueError if bad.
 
     Documents without ``execution`` (SAYMON's own history) are finished runs: succeeded when
-    the exit code is 0 or absent, failed otherwise.
+    the exit code is 0 or absent, failed otherwise. (Checks raise inline: this runs once per
+    imported line, and building every message up front would cost more than the checks.)
     """
-    _require(isinstance(document, dict), "not a JSON object")
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
     job_id = document.get("id", document.get("_id"))
-    _require(is_object_id(job_id), "id: must be a 24-hex-digit ID")
+    if not is_object_id(job_id):
+        raise ValueError("id: must be a 24-hex-digit ID")
     owner_id = document.get("owner_id")
-    _require(is_entity_id(owner_id), "owner_id: must be an object or link ID")
+    if not is_entity_id(owner_id):
+        raise ValueError("owner_id: must be an object or link ID")
     owner_type = document.get("owner_type", OWNER_OBJECT)
-    _require(owner_type in OWNER_KINDS and type(owner_type) is int, "owner_type: must be 1 or 2")
+    if type(owner_type) is not int or owner_type not in OWNER_KINDS:
+        raise ValueError("owner_type: must be 1 or 2")
     timestamp = document.get("timestamp")
-    _require(type(timestamp) is int and timestamp >= 0, "timestamp: must be an integer (ms)")
+    if type(timestamp) is not int or timestamp < 0:
+        raise ValueError("timestamp: must be an integer (ms)")
     description = document.get("description", {})
-    _require(isinstance(description, dict), "description: must be an object")
+    if not isinstance(description, dict):
+        raise ValueError("description: must be an object")
     results = document.get("results", [])
-    _require(isinstance(results, list), "results: must be an array")
+    if not isinstance(results, list):
+        raise ValueError("results: must be an array")
     process_meta = document.get("process_meta")
-    _require(
-        process_meta is None or isinstance(process_meta, dict),
-        "process_meta: must be an object or null",
-    )
-    for name in ("operation_id", "user_id"):
-        value = document.get(name)
-        _require(value is None or isinstance(value, str), f"{name}: must be a string or null")
+    if process_meta is not None and not isinstance(process_meta, dict):
+        raise ValueError("process_meta: must be an object or null")
+    operation_id, user_id = document.get("operation_id"), document.get("user_id")
+    if operation_id is not None and not isinstance(operation_id, str):
+        raise ValueError("operation_id: must be a string or null")
+    if user_id is not None and not isinstance(user_id, str):
+        raise ValueError("user_id: must be a string or null")
     operation = document.get("operation") or {}
-    _require(isinstance(operation, dict), "operation: must be an object")
+    if not isinstance(operation, dict):
+        raise ValueError("operation: must be an object")
     execution = document.get("execution") or {}
-    _require(isinstance(execution, dict), "execution: must be an object")
-    exit_code = description.get("exitCode")
-    default_status = JobStatus.SUCCEEDED if exit_code in (0, None) else JobStatus.FAILED
-    status = execution.get("status", default_status)
-    _require(status in JobStatus.__members__.values(), f"execution.status: unknown {status!r}")
+    if not isinstance(execution, dict):
+        raise ValueError("execution: must be an object")
+    status = execution.get("status")
+    if status is None:
+        status = "succeeded" if description.get("exitCode") in (0, None) else "failed"
+    elif status not in _STATUSES:
+        raise ValueError(f"execution.status: unknown {status!r}")
     return {
         "id": job_id,
         "owner_id": owner_id,
         "owner_type": owner_type,
-        "operation_id": document.get("operation_id"),
+        "operation_id": operation_id,
         "operation_name": operation.get("name"),
-        "user_id": document.get("user_id"),
+        "user_id": user_id,
         "timestamp": timestamp,
         "process_meta": None if process_meta is None else orjson.dumps(process_meta).decode(),
         "description": orjson.dumps(description).decode(),
         "results": orjson.dumps(results).decode(),
-        "status": str(status),
+        "status": status,
         "started": execution.get("started", timestamp),
         "finished": execution.get("finished", timestamp),
         "error": execution.get("error"),

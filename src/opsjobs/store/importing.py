@@ -11,13 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import insert
 
 from ..domain.extjson import plain
 from ..domain.jobs import row_from_document
 from .core import Store
-from .jobs import existing_job_ids
-from .schema import jobs
+from .jobs import bulk_insert_jobs, existing_job_ids
 
 BATCH = 5000
 
@@ -41,7 +39,10 @@ async def import_lines(
         if not line.strip():
             continue
         try:
-            row = row_from_document(plain(orjson.loads(line)))
+            document = orjson.loads(line)
+            if b'"$' in line:  # extended JSON; plain documents skip the walk
+                document = plain(document)
+            row = row_from_document(document)
         except orjson.JSONDecodeError as exc:
             report.problems.append((number, f"not valid JSON: {exc}"))
             continue
@@ -74,6 +75,5 @@ async def _flush(store: Store, batch: list[tuple[int, dict]], report: ImportRepo
             seen[row["id"]] = number
             fresh.append(row)
     if fresh:
-        async with store.write() as conn:
-            await conn.execute(insert(jobs), fresh)
+        await bulk_insert_jobs(store, fresh)
         report.loaded += len(fresh)

@@ -103,3 +103,23 @@ async def existing_job_ids(store: Store, ids: list[str]) -> set[str]:
     async with store.read() as conn:
         result = await conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids)))
         return {r.id for r in result}
+
+
+async def bulk_insert_jobs(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Insert many complete job rows at the driver's full speed (imports, benchmarks).
+
+    SQLite takes a plain executemany; PostgreSQL takes COPY. Either way the batch is one
+    transaction: it is stored whole or not at all.
+    """
+    columns = list(rows[0])
+    values = [tuple(row[c] for c in columns) for row in rows]
+    async with store.write() as conn:
+        if store.is_sqlite:
+            names = ", ".join(f'"{c}"' for c in columns)
+            marks = ", ".join("?" for _ in columns)
+            await conn.exec_driver_sql(f"INSERT INTO jobs ({names}) VALUES ({marks})", values)
+        else:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(
+                "jobs", records=values, columns=columns
+            )
