@@ -1,0 +1,193 @@
+"""The README's examples, run as a new user would run them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+OPSJOBS = str(Path(sys.executable).parent / "opsjobs")
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("OPSJOBS_DATABASE_URL", None)
+    env["PATH"] = f"{Path(OPSJOBS).parent}:{env['PATH']}"
+    return env
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    """`make run`'s two steps in a fresh directory: the demo, then serve."""
+    env = _env(tmp_path)
+    port = _free_port()
+    demo = subprocess.run(
+        [OPSJOBS, "demo", "--host", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    printed = demo.stdout
+    admin_password = re.search(r"admin\s+password: (\S+)", printed).group(1)
+    viewer_password = re.search(r"viewer password: (\S+)", printed).group(1)
+    job_id = re.search(r"a job:\s+([0-9a-f]{24})", printed).group(1)
+    assert (tmp_path / "var" / "opsjobs.db").is_file(), "the database lives under ./var"
+    server = subprocess.Popen(
+        [OPSJOBS, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("opsjobs serve did not start listening")
+        yield {
+            "port": port,
+            "admin": admin_password,
+            "viewer": viewer_password,
+            "job": job_id,
+            "printed": printed,
+            "cwd": tmp_path,
+            "env": env,
+        }
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def _run_bash(script: str, cwd: Path, env: dict) -> str:
+    return subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+def test_the_printed_curl_line_fetches_the_job(demo_server):
+    line = re.search(r"curl -u .*", demo_server["printed"]).group(0)
+    out = _run_bash(line, demo_server["cwd"], demo_server["env"])
+    assert orjson.loads(out)["id"] == demo_server["job"]
+
+
+def test_the_seed_curl_example_in_the_readme_works_with_the_demo(demo_server):
+    block = next(b for b in _blocks("sh") if "curl -X GET $url" in b)
+    filled = (
+        block.replace("password=Xq3v9kQm2LwZ8a1b", f"password={demo_server['admin']}")
+        .replace("job_id=6b0c3a99109606ffd3a35595", f"job_id={demo_server['job']}")
+        .replace("127.0.0.1:8080", f"127.0.0.1:{demo_server['port']}")
+    )
+    document = orjson.loads(_run_bash(filled, demo_server["cwd"], demo_server["env"]))
+    assert document["id"] == demo_server["job"]
+    assert set(document) >= {
+        "id",
+        "description",
+        "operation_id",
+        "owner_id",
+        "owner_type",
+        "user_id",
+        "process_meta",
+        "timestamp",
+        "results",
+    }
+
+
+def test_the_viewer_sees_part_of_the_tree(demo_server):
+    import requests
+
+    base = f"http://127.0.0.1:{demo_server['port']}/node/api"
+    viewer = ("viewer", demo_server["viewer"])
+    objects = {o["name"] for o in requests.get(f"{base}/objects", auth=viewer).json()}
+    assert objects == {"Data center", "web-1"}
+    admin = ("admin", demo_server["admin"])
+    every = {o["name"]: o["id"] for o in requests.get(f"{base}/objects", auth=admin).json()}
+    hidden = requests.get(f"{base}/objects/{every['db-1']}/jobs", auth=viewer)
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "ResourceNotFound"
+    visible = requests.get(f"{base}/objects/{every['web-1']}/jobs", auth=viewer)
+    assert visible.status_code == 200 and len(visible.json()) >= 1
+
+
+def test_a_second_demo_keeps_the_data_and_prints_working_passwords(demo_server):
+    again = subprocess.run(
+        [OPSJOBS, "demo"],
+        cwd=demo_server["cwd"],
+        env=demo_server["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert re.search(r"a job:\s+([0-9a-f]{24})", again).group(1) == demo_server["job"]
+    import requests
+
+    password = re.search(r"admin\s+password: (\S+)", again).group(1)
+    # The running server learns of the new password through the database.
+    url = f"http://127.0.0.1:{demo_server['port']}/node/api/jobs/{demo_server['job']}"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        response = requests.get(url, auth=("admin", password))
+        if response.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert response.status_code == 200
+
+
+def test_the_administration_commands(tmp_path):
+    env = _env(tmp_path)
+    block = next(b for b in _blocks("sh") if "opsjobs migrate" in b and "user add" in b)
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [OPSJOBS, *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+
+    assert ".venv/bin/opsjobs group add operators --permission execute-operations" in block
+    run("migrate")
+    run("group", "add", "operators", "--permission", "execute-operations")
+    datacenter = run("object", "add", "Data center")
+    web = run("object", "add", "web-2", "--parent", datacenter)
+    run("link", "add", datacenter, web)
+    run("user", "add", "alice", "--generate", "--group", "operators", "--include", datacenter)
+    assert re.fullmatch(r"[0-9a-f]{24}", web)
