@@ -25,6 +25,28 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _env_tags(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name) or ""
+    return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -48,6 +70,17 @@ class Settings:
     lost_after_seconds: float = 10.0
     runner_concurrency: int = 8
     runner_tags: tuple[str, ...] = ()
+    # `opsjobs serve` runs jobs itself unless this is off (tests that only read jobs, or a
+    # deployment where separate `opsjobs runner` processes do all the running).
+    embedded_runner: bool = True
+    # Runners are woken by an event (in process) or LISTEN/NOTIFY (PostgreSQL); this poll only
+    # catches what a lost wake-up would miss.
+    runner_poll_seconds: float = 5.0
+    # After SIGTERM a runner lets running jobs finish this long, then cancels the rest.
+    stop_grace_seconds: float = 10.0
+    # Between SIGTERM and SIGKILL to a job's process group (timeout, cancel, shutdown).
+    kill_grace_seconds: float = 2.0
+    mqtt_connect_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -61,6 +94,15 @@ class Settings:
             auth_failure_window_seconds=_env_int("OPSJOBS_AUTH_FAILURE_WINDOW_SECONDS", 60),
             default_timeout_seconds=_env_int("OPSJOBS_DEFAULT_TIMEOUT_SECONDS", 60),
             output_cap_bytes=_env_int("OPSJOBS_OUTPUT_CAP_BYTES", 1024 * 1024),
+            heartbeat_seconds=_env_float("OPSJOBS_HEARTBEAT_SECONDS", 2.0),
+            lost_after_seconds=_env_float("OPSJOBS_LOST_AFTER_SECONDS", 10.0),
+            runner_concurrency=_env_int("OPSJOBS_RUNNER_CONCURRENCY", 8),
+            runner_tags=_env_tags("OPSJOBS_RUNNER_TAGS"),
+            embedded_runner=_env_flag("OPSJOBS_EMBEDDED_RUNNER", True),
+            runner_poll_seconds=_env_float("OPSJOBS_RUNNER_POLL_SECONDS", 5.0),
+            stop_grace_seconds=_env_float("OPSJOBS_STOP_GRACE_SECONDS", 10.0),
+            kill_grace_seconds=_env_float("OPSJOBS_KILL_GRACE_SECONDS", 2.0),
+            mqtt_connect_timeout_seconds=_env_float("OPSJOBS_MQTT_CONNECT_TIMEOUT_SECONDS", 5.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)

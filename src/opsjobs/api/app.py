@@ -12,10 +12,11 @@ from fastapi.openapi.utils import get_openapi
 
 from .. import __version__
 from ..config import Settings
+from ..execution.runner import Runner
 from . import errors
 from .context import Context
 from .limits import BodyLimit
-from .routes import entities, jobs, meta, users
+from .routes import control, entities, jobs, meta, operations, users
 
 PREFIX = "/node/api"
 log = structlog.get_logger("opsjobs.api")
@@ -40,10 +41,16 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.store.open()
+        if ctx.settings.embedded_runner:
+            ctx.runner = Runner(ctx.store, ctx.settings)
+            await ctx.runner.start()
         follower = asyncio.create_task(_follow_directory(ctx))
         try:
             yield
         finally:
+            if ctx.runner is not None:  # graceful: running jobs get their grace period
+                await ctx.runner.stop()
+                ctx.runner = None
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
@@ -63,8 +70,10 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     errors.install(app)
     app.include_router(meta.router(), prefix=PREFIX)
     app.include_router(jobs.router(ctx), prefix=PREFIX)
+    app.include_router(control.router(ctx), prefix=PREFIX)
     app.include_router(users.router(ctx), prefix=PREFIX)
     app.include_router(entities.router(ctx), prefix=PREFIX)
+    app.include_router(operations.router(ctx), prefix=PREFIX)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
 
     def openapi() -> dict:

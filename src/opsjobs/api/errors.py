@@ -46,6 +46,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def on_http_exception(request: Request, exc: HTTPException):
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI reports a body that is not UTF-8 as a bare "error parsing the body".
+            return error_response(
+                400,
+                "InvalidContent",
+                f"Request body is not valid JSON at position {exc.__cause__.start}: not UTF-8",
+            )
         if exc.status_code == 404:
             return error_response(
                 404, "ResourceNotFound", f"Route not found: {request.method} {request.url.path}"

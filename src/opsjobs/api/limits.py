@@ -10,7 +10,7 @@ from ..domain.errors import PayloadTooLarge
 
 class BodyLimit:
     """A declared Content-Length over the limit is refused before the app runs; a body that
-    grows past it while streaming raises PayloadTooLarge, which the error handlers answer."""
+    grows past it while streaming (chunked) stops being read and is refused the same way."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -33,17 +33,34 @@ class BodyLimit:
         scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
         scope["headers"].append((b"content-type", b"application/json"))
         received = 0
+        too_large = started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    too_large = True
                     raise self._error()
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            # Whatever the app makes of the interrupted read (FastAPI turns it into a 400),
+            # the answer to a body over the limit is ours: 413.
+            nonlocal started
+            if too_large:
+                return
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large or started:
+                raise
+        if too_large and not started:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         error = self._error()

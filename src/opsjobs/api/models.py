@@ -222,3 +222,75 @@ class LinkModel(BaseModel):
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorModel} for status in statuses}
+
+
+# -- operations, classes, scripts -----------------------------------------------------------
+
+OperationType = Annotated[int, Field(ge=1, le=2, description="1 MQTT, 2 program or script")]
+
+
+class OperationCreate(Body):
+    name: NonEmpty
+    type: OperationType
+    description: str | None = ""
+    parameters: dict[str, Any] = Field(
+        description="type 1: topic, message. type 2: type (fileSystem: path, args; scriptText: "
+        "text; scriptReference: ref). ext: timeout (s), runner (tag)."
+    )
+    popupResult: bool = False
+    runOnReadWritePropertyModification: bool = False
+
+
+class OperationUpdate(Body):
+    name: NonEmpty | None = None
+    type: OperationType | None = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="merged into the current ones; a key sent as null is removed"
+    )
+    popupResult: bool | None = None
+    runOnReadWritePropertyModification: bool | None = None
+
+
+class OperationSummary(BaseModel):
+    """What a caller without manage-operations sees of an operation."""
+
+    id: str
+    name: str
+    description: str
+
+
+class ClassCreate(Body):
+    id: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,24}$")] | None = None
+    name: NonEmpty
+    operations: list[OperationCreate] = []
+
+
+class ClassUpdate(Body):
+    name: NonEmpty
+
+
+class ClassModel(BaseModel):
+    id: str
+    name: str
+    operations: list[OperationModel | OperationSummary]
+    created: int
+    updated: int
+
+
+class ScriptCreate(Body):
+    name: NonEmpty
+    text: NonEmpty
+
+
+class ScriptUpdate(Body):
+    name: NonEmpty | None = None
+    text: NonEmpty | None = None
+
+
+class ScriptModel(BaseModel):
+    id: str
+    name: str
+    text: str
+    created: int
+    updated: int

@@ -17,6 +17,7 @@ from ..store import entities, importing, users
 from ..store.db import Database
 from ..store.migrate import is_current, upgrade
 from . import demo as demo_data
+from . import operations as operation_commands
 from .runtime import console, opened_store, run
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(group_app, name="group")
 app.add_typer(object_app, name="object")
 app.add_typer(link_app, name="link")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(operation_commands.app, name="operation")
 
 DatabaseUrl = Annotated[
     str | None,

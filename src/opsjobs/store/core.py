@@ -13,6 +13,7 @@ from ..domain.jobs import DOCUMENT_COLUMNS
 from .db import Database, sqlite_path
 from .directory import Directory
 from .migrate import is_current
+from .signals import JobSignals
 
 _JOB_SQL = "SELECT " + ", ".join(f'"{c}"' for c in DOCUMENT_COLUMNS) + " FROM jobs WHERE id = "
 
@@ -29,6 +30,8 @@ class Store:
         # Set when this process queued a job: the embedded runner waits on it instead of
         # polling. (Runners in other processes are woken through the database.)
         self.jobs_queued = asyncio.Event()
+        # Output written, job finished, cancel requested: in-process wake-ups (see signals.py).
+        self.job_signals = JobSignals()
 
     @property
     def is_sqlite(self) -> bool:

@@ -29,20 +29,36 @@ def operation_document(row: Any) -> dict[str, Any]:
     }
 
 
-async def _operations_of(conn, owner_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+async def _operations_by_owner(
+    conn, owner_kind: str, owner_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if not owner_ids:
-        return found
     for chunk_start in range(0, len(owner_ids), 500):
         chunk = owner_ids[chunk_start : chunk_start + 500]
         rows = await conn.execute(
             select(operations)
-            .where(operations.c.owner_id.in_(chunk))
+            .where(operations.c.owner_kind == owner_kind, operations.c.owner_id.in_(chunk))
             .order_by(operations.c.created, operations.c.id)
         )
         for row in rows:
             found[row.owner_id].append(operation_document(row))
     return found
+
+
+async def effective_operations(
+    conn, owner_kind: str, class_of: dict[str, str | None]
+) -> dict[str, list[dict[str, Any]]]:
+    """Each entity's operations: its own, then those it inherits from its class.
+
+    ``class_of`` maps entity IDs (of ``owner_kind``, "object" or "link") to their class_id.
+    """
+    own = await _operations_by_owner(conn, owner_kind, list(class_of))
+    class_ids = sorted({c for c in class_of.values() if c})
+    inherited = await _operations_by_owner(conn, "class", class_ids)
+    return {
+        entity_id: own.get(entity_id, []) + (inherited.get(class_id, []) if class_id else [])
+        for entity_id, class_id in class_of.items()
+    }
 
 
 def _object_document(row: Any, parent_ids: list[str], ops: list[dict]) -> dict[str, Any]:
@@ -80,12 +96,14 @@ async def object_documents(store: Store, object_ids: list[str]) -> list[dict[str
     """Documents of the given objects, in the given order (missing ones left out)."""
     out: dict[str, dict[str, Any]] = {}
     async with store.read() as conn:
-        ops = await _operations_of(conn, object_ids)
+        rows = []
         for start in range(0, len(object_ids), 500):
             chunk = object_ids[start : start + 500]
-            for row in await conn.execute(select(objects).where(objects.c.id.in_(chunk))):
-                parents = list(store.directory.parents.get(row.id, ()))
-                out[row.id] = _object_document(row, parents, ops.get(row.id, []))
+            rows += await conn.execute(select(objects).where(objects.c.id.in_(chunk)))
+        ops = await effective_operations(conn, "object", {r.id: r.class_id for r in rows})
+        for row in rows:
+            parents = list(store.directory.parents.get(row.id, ()))
+            out[row.id] = _object_document(row, parents, ops[row.id])
     return [out[i] for i in object_ids if i in out]
 
 
@@ -99,11 +117,13 @@ async def object_document(store: Store, object_id: str) -> dict[str, Any]:
 async def link_documents(store: Store, link_ids: list[str]) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     async with store.read() as conn:
-        ops = await _operations_of(conn, link_ids)
+        rows = []
         for start in range(0, len(link_ids), 500):
             chunk = link_ids[start : start + 500]
-            for row in await conn.execute(select(links).where(links.c.id.in_(chunk))):
-                out[row.id] = _link_document(row, ops.get(row.id, []))
+            rows += await conn.execute(select(links).where(links.c.id.in_(chunk)))
+        ops = await effective_operations(conn, "link", {r.id: r.class_id for r in rows})
+        for row in rows:
+            out[row.id] = _link_document(row, ops[row.id])
     return [out[i] for i in link_ids if i in out]
 
 

@@ -30,8 +30,9 @@ class JobFilter:
     skip: int = 0
 
 
-def _history_query(owner_ids: list[str], flt: JobFilter):
-    conditions = [jobs.c.owner_id.in_(owner_ids)]
+def _history_query(owner_ids: list[str], owner_type: int, flt: JobFilter):
+    # The owner type too: an object's ID named as a link (or the reverse) brings nothing.
+    conditions = [jobs.c.owner_id.in_(owner_ids), jobs.c.owner_type == owner_type]
     if flt.time_from is not None:
         conditions.append(jobs.c.timestamp >= flt.time_from)
     if flt.time_to is not None:
@@ -55,15 +56,26 @@ def _history_query(owner_ids: list[str], flt: JobFilter):
 
 
 async def stream_history(
-    store: Store, owner_ids: list[str], flt: JobFilter, batch: int = 500
+    store: Store, owner_ids: list[str], owner_type: int, flt: JobFilter, batch: int = 500
 ) -> AsyncIterator[list[tuple]]:
-    """History rows of the given owners, in batches, from a server-side cursor."""
+    """History rows of the given owners (of one type), in batches, from a server-side cursor."""
     if not owner_ids:
         return
     async with store.read() as conn:
-        result = await conn.stream(_history_query(owner_ids, flt))
+        result = await conn.stream(_history_query(owner_ids, owner_type, flt))
         async for rows in result.partitions(batch):
             yield [tuple(r) for r in rows]
+
+
+async def has_jobs(store: Store, owner_id: str, owner_type: int) -> bool:
+    """Whether any job of this owner is stored (a deleted owner's history outlives it)."""
+    async with store.read() as conn:
+        result = await conn.execute(
+            select(jobs.c.id)
+            .where(jobs.c.owner_id == owner_id, jobs.c.owner_type == owner_type)
+            .limit(1)
+        )
+        return result.first() is not None
 
 
 async def append_result(store: Store, job_id: str, entry_json: str) -> bool:

@@ -1,17 +1,208 @@
-"""The job row is the queue: recording a job as ``queued`` is what submits it to runners."""
+"""The job row is the queue: recording a job as ``queued`` is what submits it to runners.
+
+A job moves queued → running → one finished status, each step one atomic statement guarded
+by the status it expects, so two runners, a reaper and a cancel request can race without
+ever both winning:
+- ``claim``: queued → running (runner name, started, heartbeat), the oldest a runner may take;
+- ``finish``: running → succeeded/failed/timeout/cancelled, with the last output, at once;
+- ``reap_lost``: running with a stale heartbeat → lost;
+- ``cancel``: queued → cancelled at once; running → marked, and the runner is told.
+
+A cancel request for a running job is written into the row (``error`` = CANCEL_REQUESTED,
+status still ``running``) so that the runner learns it at its next heartbeat even when it
+lives in another process and the fast paths (in-process signal, PostgreSQL NOTIFY) miss.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, or_, select, update
 
+from ..domain.clock import now_ms
+from ..domain.jobs import JobStatus
 from .core import Store
+from .output import Chunk, insert_chunks
 from .schema import jobs
+
+# LISTEN/NOTIFY channels on PostgreSQL (see listen.py).
+QUEUED_CHANNEL = "opsjobs_queued"
+CANCEL_CHANNEL = "opsjobs_cancel"
+
+CANCEL_REQUESTED = "cancel requested"
+RUNNER_LOST = "runner lost"
+
+_RUNNING = JobStatus.RUNNING.value
+_QUEUED = JobStatus.QUEUED.value
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: str
+    owner_id: str
+    owner_type: int
+    operation_id: str | None
+    spec: str | None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    cancel_requested: frozenset[str]
+    # Ours no more (reaped as lost while we were slow): stop them, their result has no home.
+    gone: frozenset[str]
+
+
+async def _notify(conn, store: Store, channel: str, payload: str) -> None:
+    # NOTIFY inside the transaction: PostgreSQL delivers it only if and when it commits.
+    if not store.is_sqlite:
+        await conn.execute(select(func.pg_notify(channel, payload)))
 
 
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
     async with store.write() as conn:
         await conn.execute(insert(jobs).values(**row))
+        await _notify(conn, store, QUEUED_CHANNEL, "")
     store.jobs_queued.set()
+
+
+def _may_take(tags: Sequence[str]):
+    untagged = or_(jobs.c.runner_tag.is_(None), jobs.c.runner_tag == "")
+    return or_(untagged, jobs.c.runner_tag.in_(list(tags))) if tags else untagged
+
+
+async def claim(store: Store, runner: str, tags: Sequence[str] = ()) -> ClaimedJob | None:
+    """Take the oldest queued job this runner may run, or None.
+
+    PostgreSQL: the row is locked by ``FOR UPDATE SKIP LOCKED``, so concurrent runners each
+    take a different row without waiting. SQLite: the write transaction holds the database's
+    one write lock (BEGIN IMMEDIATE), which serialises claims outright.
+    """
+    now = now_ms()
+    oldest = (
+        select(jobs.c.id)
+        .where(jobs.c.status == _QUEUED, _may_take(tags))
+        .order_by(jobs.c.timestamp, jobs.c.id)
+        .limit(1)
+    )
+    if not store.is_sqlite:
+        oldest = oldest.with_for_update(skip_locked=True)
+    statement = (
+        update(jobs)
+        .where(jobs.c.id == oldest.scalar_subquery(), jobs.c.status == _QUEUED)
+        .values(status=_RUNNING, runner=runner, started=now, heartbeat=now)
+        .returning(
+            jobs.c.id, jobs.c.owner_id, jobs.c.owner_type, jobs.c.operation_id, jobs.c.spec
+        )
+    )
+    async with store.write() as conn:
+        row = (await conn.execute(statement)).first()
+    if row is None:
+        return None
+    store.job_signals.changed(row.id)
+    return ClaimedJob(row.id, row.owner_id, row.owner_type, row.operation_id, row.spec)
+
+
+async def beat(store: Store, runner: str, job_ids: Sequence[str]) -> Heartbeat:
+    """Refresh the heartbeat of this runner's running jobs; tell which must stop."""
+    if not job_ids:
+        return Heartbeat(frozenset(), frozenset())
+    statement = (
+        update(jobs)
+        .where(jobs.c.id.in_(list(job_ids)), jobs.c.status == _RUNNING, jobs.c.runner == runner)
+        .values(heartbeat=now_ms())
+        .returning(jobs.c.id, jobs.c.error)
+    )
+    async with store.write() as conn:
+        rows = (await conn.execute(statement)).all()
+    alive = {r.id for r in rows}
+    return Heartbeat(
+        frozenset(r.id for r in rows if r.error == CANCEL_REQUESTED),
+        frozenset(set(job_ids) - alive),
+    )
+
+
+async def finish(
+    store: Store,
+    job_id: str,
+    runner: str,
+    status: JobStatus,
+    description_json: str,
+    error: str | None,
+    truncated: bool,
+    chunks: Sequence[Chunk] = (),
+) -> bool:
+    """Record how a job ended, with its last output chunks, in one transaction.
+
+    False when the job was no longer this runner's to finish (reaped as lost meanwhile): a
+    finished status is final.
+    """
+    statement = (
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.status == _RUNNING, jobs.c.runner == runner)
+        .values(
+            status=status.value,
+            finished=now_ms(),
+            description=description_json,
+            error=error,
+            truncated=truncated,
+        )
+    )
+    async with store.write() as conn:
+        await insert_chunks(conn, job_id, chunks)
+        finished = (await conn.execute(statement)).rowcount == 1
+    store.job_signals.changed(job_id)
+    return finished
+
+
+async def reap_lost(store: Store, lost_after_seconds: float) -> list[str]:
+    """Turn running jobs whose heartbeat is older than the limit into ``lost``."""
+    now = now_ms()
+    statement = (
+        update(jobs)
+        .where(jobs.c.status == _RUNNING, jobs.c.heartbeat < now - int(lost_after_seconds * 1000))
+        .values(status=JobStatus.LOST.value, finished=now, error=RUNNER_LOST)
+        .returning(jobs.c.id)
+    )
+    async with store.write() as conn:
+        lost = [r.id for r in await conn.execute(statement)]
+    for job_id in lost:
+        store.job_signals.changed(job_id)
+    return lost
+
+
+async def cancel(store: Store, job_id: str) -> JobStatus | None:
+    """Cancel a job: CANCELLED if it was queued (done), RUNNING if its runner was told to
+    stop it, None if it had already finished (or does not exist)."""
+    now = now_ms()
+    async with store.write() as conn:
+        queued = await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == _QUEUED)
+            .values(status=JobStatus.CANCELLED.value, finished=now, error="cancelled")
+        )
+        if queued.rowcount == 1:
+            outcome = JobStatus.CANCELLED
+        else:
+            running = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == _RUNNING)
+                .values(error=CANCEL_REQUESTED)
+            )
+            outcome = JobStatus.RUNNING if running.rowcount == 1 else None
+            if outcome is JobStatus.RUNNING:
+                await _notify(conn, store, CANCEL_CHANNEL, job_id)
+    if outcome is JobStatus.RUNNING:
+        store.job_signals.cancel_requested(job_id)
+    store.job_signals.changed(job_id)
+    return outcome
+
+
+async def job_status(store: Store, job_id: str) -> JobStatus | None:
+    async with store.read() as conn:
+        status = (
+            await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))
+        ).scalar_one_or_none()
+    return None if status is None else JobStatus(status)

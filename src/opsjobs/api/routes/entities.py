@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ...domain.errors import BadRequest, Forbidden, NotFound
+from ...domain.operations import shown
 from ...domain.users import Principal
 from ...store import entities
 from ..context import Context
@@ -26,6 +27,13 @@ from ..responses import empty_response, json_response
 def _require(principal: Principal, *permissions: str) -> None:
     if not principal.rights.has_any(*permissions):
         raise Forbidden.needs(*permissions)
+
+
+def _shown(principal: Principal, document: dict) -> dict:
+    # Operation parameters (script text, paths, topics) are for operation managers; others
+    # see each operation's id, name and description only (API.md §6).
+    document["operations"] = shown(principal.rights, document["operations"])
+    return document
 
 
 def _project(documents: list[dict], fields: str | None) -> list[dict]:
@@ -77,7 +85,7 @@ def router(ctx: Context) -> APIRouter:
             class_id=body.class_id,
             properties=body.properties,
         )
-        return json_response(document)
+        return json_response(_shown(principal, document))
 
     @api.get(
         "/objects",
@@ -91,7 +99,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         documents = await entities.object_documents(store, directory.visible_object_ids(principal))
-        return json_response(_project(documents, fields))
+        return json_response(_project([_shown(principal, d) for d in documents], fields))
 
     @api.get(
         "/objects/{object_id}",
@@ -102,7 +110,7 @@ def router(ctx: Context) -> APIRouter:
     async def get_object(object_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
         visible_object(principal, object_id)
-        return json_response(await entities.object_document(store, object_id))
+        return json_response(_shown(principal, await entities.object_document(store, object_id)))
 
     @api.patch(
         "/objects/{object_id}",
@@ -120,7 +128,8 @@ def router(ctx: Context) -> APIRouter:
             for parent in changes["parent_id"]:
                 visible_object(principal, parent)
         _refuse_nulls(changes, ("name", "parent_id", "state_id"))
-        return json_response(await entities.update_object(store, object_id, changes))
+        document = await entities.update_object(store, object_id, changes)
+        return json_response(_shown(principal, document))
 
     @api.delete(
         "/objects/{object_id}",
@@ -156,7 +165,7 @@ def router(ctx: Context) -> APIRouter:
             class_id=body.class_id,
             properties=body.properties,
         )
-        return json_response(document)
+        return json_response(_shown(principal, document))
 
     @api.get(
         "/links",
@@ -170,7 +179,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         documents = await entities.link_documents(store, directory.visible_link_ids(principal))
-        return json_response(_project(documents, fields))
+        return json_response(_project([_shown(principal, d) for d in documents], fields))
 
     @api.get(
         "/links/{link_id}",
@@ -181,7 +190,7 @@ def router(ctx: Context) -> APIRouter:
     async def get_link(link_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
         visible_link(principal, link_id)
-        return json_response(await entities.link_document(store, link_id))
+        return json_response(_shown(principal, await entities.link_document(store, link_id)))
 
     @api.patch(
         "/links/{link_id}",
@@ -195,7 +204,8 @@ def router(ctx: Context) -> APIRouter:
         _require(principal, "modify-links", "manage-links")
         changes = body.model_dump(exclude_unset=True)
         _refuse_nulls(changes, ("name", "state_id"))
-        return json_response(await entities.update_link(store, link_id, changes))
+        document = await entities.update_link(store, link_id, changes)
+        return json_response(_shown(principal, document))
 
     @api.delete(
         "/links/{link_id}",

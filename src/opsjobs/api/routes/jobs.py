@@ -12,9 +12,15 @@ from starlette.responses import Response, StreamingResponse
 from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, Forbidden, NotFound
 from ...domain.ids import is_object_id
-from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, history_document, job_document
+from ...domain.jobs import (
+    OWNER_KINDS,
+    OWNER_LINK,
+    OWNER_OBJECT,
+    history_document,
+    job_document,
+)
 from ...domain.users import Principal
-from ...store.jobs import JobFilter, append_result, stream_history
+from ...store.jobs import JobFilter, append_result, has_jobs, stream_history
 from ..context import Context
 from ..models import HistoryJobModel, JobModel, JobsQuery, error_responses
 from ..responses import JSON
@@ -23,21 +29,23 @@ _LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
 
 
 async def _history_stream(
-    ctx: Context, owner_ids: list[str], flt: JobFilter
+    ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
 ) -> AsyncIterator[bytes]:
     # Rows are encoded batch by batch as the cursor yields them: memory stays flat however
     # long the history is.
     first = True
     yield b"["
-    async for rows in stream_history(ctx.store, owner_ids, flt):
+    async for rows in stream_history(ctx.store, owner_ids, owner_type, flt):
         chunk = b",".join(orjson.dumps(history_document(row)) for row in rows)
         yield chunk if first else b"," + chunk
         first = False
     yield b"]"
 
 
-def history_response(ctx: Context, owner_ids: list[str], flt: JobFilter) -> StreamingResponse:
-    return StreamingResponse(_history_stream(ctx, owner_ids, flt), media_type=JSON)
+def history_response(
+    ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
+) -> StreamingResponse:
+    return StreamingResponse(_history_stream(ctx, owner_ids, owner_type, flt), media_type=JSON)
 
 
 def list_filter(
@@ -61,6 +69,20 @@ def router(ctx: Context) -> APIRouter:
         if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
             raise NotFound.entity("Job", job_id)
         return row
+
+    async def visible_owner(principal: Principal, owner_id: str, owner_type: int) -> None:
+        """Jobs are as visible as their owner. A deleted owner's history is shown to managers
+        only while it has any: an ID that names nothing is a 404 for everyone."""
+        directory = store.directory
+        exists = (
+            directory.object_exists(owner_id)
+            if owner_type == OWNER_OBJECT
+            else directory.link_exists(owner_id)
+        )
+        if not directory.can_see_owner(principal, owner_id, owner_type) or (
+            not exists and not await has_jobs(store, owner_id, owner_type)
+        ):
+            raise NotFound.entity(OWNER_KINDS[owner_type], owner_id)
 
     @api.get(
         "/jobs/{job_id}",
@@ -101,7 +123,7 @@ def router(ctx: Context) -> APIRouter:
             query.limit,
             query.skip,
         )
-        return history_response(ctx, owners, flt)
+        return history_response(ctx, owners, owner_type, flt)
 
     @api.get(
         "/objects/{object_id}/jobs",
@@ -115,9 +137,8 @@ def router(ctx: Context) -> APIRouter:
         flt: Annotated[JobFilter, Depends(list_filter)],
     ) -> Response:
         principal = await auth.authenticate(request)
-        if not store.directory.can_see_owner(principal, object_id, OWNER_OBJECT):
-            raise NotFound.entity("Object", object_id)
-        return history_response(ctx, [object_id], flt)
+        await visible_owner(principal, object_id, OWNER_OBJECT)
+        return history_response(ctx, [object_id], OWNER_OBJECT, flt)
 
     @api.get(
         "/links/{link_id}/jobs",
@@ -131,9 +152,8 @@ def router(ctx: Context) -> APIRouter:
         flt: Annotated[JobFilter, Depends(list_filter)],
     ) -> Response:
         principal = await auth.authenticate(request)
-        if not store.directory.can_see_owner(principal, link_id, OWNER_LINK):
-            raise NotFound.entity("Link", link_id)
-        return history_response(ctx, [link_id], flt)
+        await visible_owner(principal, link_id, OWNER_LINK)
+        return history_response(ctx, [link_id], OWNER_LINK, flt)
 
     @api.patch(
         "/jobs/{job_id}/results",

@@ -1,0 +1,210 @@
+"""``make bench``: the hot path measured against a constant endpoint, on 1k and 1M jobs.
+
+See bench/README.md for what is measured and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+
+from . import history, load, report, seed, servers
+
+ROOT = Path(__file__).resolve().parent
+console = Console()
+
+
+def log(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}", highlight=False)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=3, help="length of one wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all cases")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up run per case, seconds")
+    parser.add_argument("--connections", type=int, default=32, help="wrk -c")
+    parser.add_argument("--no-stacks", action="store_true", help="skip the HTTP server comparison")
+    parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
+    parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
+    return parser.parse_args(argv)
+
+
+def _cpus() -> tuple[int | None, int | None]:
+    """(server CPU, load CPU): the server on one core, wrk and this process on another."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        log("[yellow]only one CPU: server and load share it, figures are not comparable[/yellow]")
+        return None, None
+    server_cpu, load_cpu = available[0], available[1]
+    os.sched_setaffinity(0, {load_cpu})
+    return server_cpu, load_cpu
+
+
+def _git_commit() -> str | None:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def _wrk_version(wrk: str) -> str:
+    done = subprocess.run([wrk, "-v"], capture_output=True, text=True)
+    return (done.stdout + done.stderr).split("\n")[0].strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    started = time.perf_counter()
+    results_dir: Path = args.results
+    server_cpu, load_cpu = _cpus()
+    wrk = load.ensure_wrk(log)
+    small = seed.ensure(results_dir, 1_000, reseed=args.reseed, log=log)
+    big = seed.ensure(results_dir, 1_000_000, reseed=args.reseed, log=log)
+    work = results_dir / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    log("choosing request targets")
+    ping = load.ping_targets(work)
+    small_jobs = load.job_targets(small, work)
+    big_jobs = load.job_targets(big, work)
+    timing = dict(seconds=args.seconds, rounds=args.rounds, warmup=args.warmup, cpu=load_cpu)
+    logs = work / "logs"
+
+    results: dict = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "make bench  (.venv/bin/python -m bench " + " ".join(sys.argv[1:]) + ")",
+        "commit": _git_commit(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "wrk": _wrk_version(wrk),
+            "load_average_at_start": list(os.getloadavg()),
+            **{pkg: version(pkg) for pkg in ("uvicorn", "granian", "fastapi", "starlette")},
+        },
+        "settings": {
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "warmup": args.warmup,
+            "connections": args.connections,
+            "wrk_threads": 1,
+            "server_cpu": server_cpu,
+            "load_cpu": load_cpu,
+        },
+        "databases": {
+            "1k": {"jobs": small.jobs, "seed_seconds": round(small.seconds, 1)},
+            "1M": {"jobs": big.jobs, "seed_seconds": round(big.seconds, 1)},
+        },
+    }
+
+    log("opsjobs serve on the 1k and the 1M database, measured in alternation")
+    started_servers: list[servers.Server] = []
+    try:
+        for label, seeded in (("1k", small), ("1M", big)):
+            port = servers.free_port()
+            argv = servers.serve_command(port, seeded.url)
+            started_servers.append(
+                servers.start(f"serve-{label}", argv, port, seeded.url, server_cpu, logs)
+            )
+        s_small, s_big = started_servers
+        servers.log_in(s_small, small.passwords)
+        servers.log_in(s_big, big.passwords)
+        cases = {
+            ("1k", "ping"): load.Case("1k  GET /ping", s_small.url, ping),
+            ("1k", "job"): load.Case("1k  GET /jobs/:id", s_small.url, small_jobs),
+            ("1M", "ping"): load.Case("1M  GET /ping", s_big.url, ping),
+            ("1M", "job"): load.Case("1M  GET /jobs/:id", s_big.url, big_jobs),
+        }
+        load.measure(wrk, list(cases.values()), **timing, log=log)
+        log("POST /node/api/jobs for the busiest object (1M database)")
+        runs = [history.post_history(s_big, big, "noc-east") for _ in range(2)]
+        for run in runs:
+            log(
+                f"  {run.jobs:,} jobs: first byte {run.first_byte_s * 1000:.0f} ms, "
+                f"total {run.total_s * 1000:.0f} ms, peak RSS growth {run.rss_growth_mib:.1f} MiB"
+            )
+    finally:
+        for server in started_servers:
+            server.stop()
+
+    results["endpoints"] = {
+        db: {name: cases[(db, name)].summary() for name in ("ping", "job")} for db in ("1k", "1M")
+    }
+    results["ratios"] = {
+        "job_vs_ping_1k": round(load.ratio(cases[("1k", "job")], cases[("1k", "ping")]), 3),
+        "job_vs_ping_1M": round(load.ratio(cases[("1M", "job")], cases[("1M", "ping")]), 3),
+        "job_1M_vs_1k": round(load.ratio(cases[("1M", "job")], cases[("1k", "job")]), 3),
+        "job_1M_vs_1k_normalized": round(
+            load.ratio(cases[("1M", "job")], cases[("1M", "ping")])
+            / load.ratio(cases[("1k", "job")], cases[("1k", "ping")]),
+            3,
+        ),
+    }
+    results["history"] = {
+        "login": "noc-east",
+        "object": big.busy_object,
+        "runs": [run.summary() for run in runs],
+    }
+
+    if not args.no_stacks:
+        results["stacks"] = _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs)
+
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    out = results_dir / "latest.json"
+    report.write(results, out)
+    console.print()
+    report.render(results, console)
+    log(f"done in {results['seconds']:.0f} s; figures in {out}")
+    return 0
+
+
+def _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs) -> dict:
+    log("HTTP servers compared on the 1M database, measured in alternation")
+    started_servers: list[servers.Server] = []
+    commands: dict[str, list[str]] = {}
+    try:
+        for name in servers.stack_commands(0):
+            port = servers.free_port()
+            commands[name] = servers.stack_commands(port)[name]
+            started_servers.append(
+                servers.start(name, commands[name], port, big.url, server_cpu, logs)
+            )
+            servers.log_in(started_servers[-1], big.passwords)
+        cases = {}
+        for server in started_servers:
+            cases[(server.name, "ping")] = load.Case(f"{server.name} GET /ping", server.url, ping)
+            cases[(server.name, "job")] = load.Case(
+                f"{server.name} GET /jobs/:id", server.url, big_jobs
+            )
+        load.measure(wrk, list(cases.values()), **timing, log=log)
+    finally:
+        for server in started_servers:
+            server.stop()
+    return {
+        name: {
+            "command": " ".join(commands[name]),
+            "ping": cases[(name, "ping")].summary(),
+            "job": cases[(name, "job")].summary(),
+            "job_vs_ping": round(load.ratio(cases[(name, "job")], cases[(name, "ping")]), 3),
+        }
+        for name in commands
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

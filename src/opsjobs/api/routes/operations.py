@@ -1,0 +1,401 @@
+"""Operations of objects, links and classes, their execution, classes and stored scripts
+(API.md §5, §6).
+
+Rights, in the order of API.md §1: an entity the caller may not see is a 404 whatever the
+permissions; then the action permissions. Classes are visible to every caller (they are
+catalogue, not monitored things), so for them only existence comes before permissions.
+Scripts are code: every script route needs ``manage-scripts``, so its 403 comes first.
+"""
+
+# No ``from __future__ import annotations``: the handlers' path parameters are typed with
+# aliases made per kind inside router(), which FastAPI must see as objects, not strings.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Request
+from starlette.responses import Response
+
+from ...domain.clock import now_ms
+from ...domain.errors import BadRequest, Conflict, Forbidden
+from ...domain.ids import new_id
+from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
+from ...domain.operations import render_spec, runner_tag, shown, validate_new
+from ...domain.spec import dump_spec
+from ...domain.templates import Values, property_map
+from ...domain.users import Principal
+from ...store import classes, scripts
+from ...store import operations as ops
+from ..context import Context
+from ..models import (
+    ClassCreate,
+    ClassModel,
+    ClassUpdate,
+    OperationCreate,
+    OperationModel,
+    OperationSummary,
+    OperationUpdate,
+    ScriptCreate,
+    ScriptModel,
+    ScriptUpdate,
+    error_responses,
+)
+from ..responses import empty_response, json_response
+
+_MANAGE = {"object": "manage-objects", "link": "manage-links", "class": "manage-classes"}
+_PLURAL = {"object": "objects", "link": "links", "class": "classes"}
+_OWNER_TYPE = {"object": OWNER_OBJECT, "link": OWNER_LINK}
+_KEY_MAX = 255  # the width of jobs.idempotency_key
+
+OperationView = OperationModel | OperationSummary
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="ext: a retried request with the same key answers the first job's ID",
+    ),
+]
+
+
+def _require(principal: Principal, *permissions: str) -> None:
+    """Every one of ``permissions`` is needed."""
+    if not all(p in principal.rights.permissions for p in permissions):
+        raise Forbidden("Required permissions: " + " and ".join(permissions))
+
+
+def _require_any(principal: Principal, *permissions: str) -> None:
+    if not principal.rights.has_any(*permissions):
+        raise Forbidden.needs(*permissions)
+
+
+def _refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise BadRequest(f"{field}: must not be null")
+
+
+def _idempotency_key(value: str | None) -> str | None:
+    if value is not None and not 0 < len(value) <= _KEY_MAX:
+        raise BadRequest(f"Idempotency-Key: must be 1 to {_KEY_MAX} characters")
+    return value
+
+
+def _answer_job(job: ops.JobRef, owner_id: str, operation_id: str) -> Response:
+    if job.owner_id != owner_id or job.operation_id != operation_id:
+        raise Conflict("Idempotency-Key: already used for another operation or entity")
+    return json_response(job.id)
+
+
+def router(ctx: Context) -> APIRouter:
+    api = APIRouter()
+    store, auth, directory = ctx.store, ctx.auth, ctx.store.directory
+
+    async def in_sight(principal: Principal, kind: str, owner_id: str) -> None:
+        if kind == "object":
+            seen = directory.can_see_object(principal, owner_id)
+        elif kind == "link":
+            seen = directory.can_see_link(principal, owner_id)
+        else:
+            seen = await ops.owner_exists(store, kind, owner_id)
+        if not seen:
+            raise ops.owner_not_found(kind, owner_id)
+
+    def operation_routes(kind: str) -> None:
+        base = f"/{_PLURAL[kind]}/{{{kind}_id}}/operations"
+        # Each kind names its ID as the entity routes do ({object_id}, {link_id}, {class_id}).
+        OwnerId = Annotated[str, Path(alias=f"{kind}_id")]
+        manage = (_MANAGE[kind], "manage-operations")
+        tags = [_PLURAL[kind]]
+
+        @api.get(
+            base,
+            tags=tags,
+            name=f"list_{kind}_operations",
+            summary=f"Operations of a {kind}"
+            + (" (own and inherited from its class)" if kind != "class" else ""),
+            response_model=None,
+            responses={200: {"model": list[OperationView]}, **error_responses(401, 404)},
+        )
+        async def list_operations(owner_id: OwnerId, request: Request) -> Response:
+            principal = await auth.authenticate(request)
+            await in_sight(principal, kind, owner_id)
+            found = await ops.list_operations(store, kind, owner_id)
+            return json_response(shown(principal.rights, found))
+
+        @api.post(
+            base,
+            tags=tags,
+            name=f"create_{kind}_operation",
+            summary=f"Add an operation to a {kind}",
+            response_model=None,
+            responses={200: {"model": OperationModel}, **error_responses(400, 401, 403, 404, 413)},
+        )
+        async def create_operation(
+            owner_id: OwnerId, body: OperationCreate, request: Request
+        ) -> Response:
+            principal = await auth.authenticate(request)
+            await in_sight(principal, kind, owner_id)
+            _require(principal, *manage)
+            document = body.model_dump()
+            return json_response(await ops.create_operation(store, kind, owner_id, document))
+
+        @api.patch(
+            base + "/{operation_id}",
+            tags=tags,
+            name=f"update_{kind}_operation",
+            summary=f"Change an operation of a {kind}; type and parameters.type cannot change",
+            response_model=None,
+            responses={200: {"model": OperationModel}, **error_responses(400, 401, 403, 404, 413)},
+        )
+        async def update_operation(
+            owner_id: OwnerId, operation_id: str, body: OperationUpdate, request: Request
+        ) -> Response:
+            principal = await auth.authenticate(request)
+            await in_sight(principal, kind, owner_id)
+            _require(principal, *manage)
+            changes = body.model_dump(exclude_unset=True)
+            _refuse_nulls(
+                changes, ("name", "type", "popupResult", "runOnReadWritePropertyModification")
+            )
+            document = await ops.update_operation(store, kind, owner_id, operation_id, changes)
+            return json_response(document)
+
+        @api.delete(
+            base + "/{operation_id}",
+            tags=tags,
+            name=f"delete_{kind}_operation",
+            summary=f"Delete an operation of a {kind}; its jobs stay",
+            response_model=None,
+            responses={
+                200: {"description": "Deleted; empty body"},
+                **error_responses(401, 403, 404),
+            },
+        )
+        async def delete_operation(
+            owner_id: OwnerId, operation_id: str, request: Request
+        ) -> Response:
+            principal = await auth.authenticate(request)
+            await in_sight(principal, kind, owner_id)
+            _require(principal, *manage)
+            await ops.delete_operation(store, kind, owner_id, operation_id)
+            return empty_response()
+
+    def execute_route(kind: str) -> None:
+        OwnerId = Annotated[str, Path(alias=f"{kind}_id")]
+
+        @api.post(
+            f"/{_PLURAL[kind]}/{{{kind}_id}}/operations/{{operation_id}}/execute",
+            tags=[_PLURAL[kind]],
+            name=f"execute_{kind}_operation",
+            summary=f"Run an operation of a {kind}: answers the queued job's ID",
+            response_model=None,
+            responses={
+                200: {"model": str, "description": "The new job's ID, a JSON string"},
+                **error_responses(400, 401, 403, 404, 409, 413),
+            },
+        )
+        async def execute(
+            owner_id: OwnerId,
+            operation_id: str,
+            request: Request,
+            args: Annotated[
+                dict[str, Any] | None,
+                Body(description="arguments, for {{args.<name>}} in the operation"),
+            ] = None,
+            idempotency_key: IdempotencyKey = None,
+        ) -> Response:
+            principal = await auth.authenticate(request)
+            await in_sight(principal, kind, owner_id)
+            _require_any(principal, "execute-operations")
+            key = _idempotency_key(idempotency_key)
+            if key is not None:
+                earlier = await ops.job_for_key(store, principal.id, key)
+                if earlier is not None:
+                    return _answer_job(earlier, owner_id, operation_id)
+            target = await ops.execution_target(store, kind, owner_id, operation_id)
+            values = Values(
+                entity_id=owner_id,
+                properties=property_map(target.properties),
+                user_id=principal.id,
+                user_login=principal.login,
+                args=args or {},
+            )
+            # Rendering fails (400) before anything is written: no job for a bad request.
+            spec = render_spec(
+                target.operation,
+                values,
+                default_timeout=ctx.settings.default_timeout_seconds,
+                script_text=target.script_text,
+            )
+            job = await ops.submit_job(
+                store,
+                {
+                    "id": new_id(),
+                    "owner_id": owner_id,
+                    "owner_type": _OWNER_TYPE[kind],
+                    "operation_id": operation_id,
+                    "operation_name": target.operation["name"],
+                    "user_id": principal.id,
+                    "timestamp": now_ms(),
+                    "process_meta": None,
+                    "description": "{}",
+                    "results": "[]",
+                    "status": JobStatus.QUEUED.value,
+                    "spec": dump_spec(spec),
+                    "runner_tag": runner_tag(target.operation),
+                    "idempotency_key": key,
+                },
+            )
+            return _answer_job(job, owner_id, operation_id)
+
+    for kind in ("object", "link", "class"):
+        operation_routes(kind)
+    for kind in ("object", "link"):
+        execute_route(kind)
+
+    # -- classes ---------------------------------------------------------------------------
+
+    @api.get(
+        "/classes",
+        tags=["classes"],
+        response_model=None,
+        responses={200: {"model": list[ClassModel]}, **error_responses(401)},
+    )
+    async def list_classes(request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        found = await classes.class_documents(store)
+        for document in found:
+            document["operations"] = shown(principal.rights, document["operations"])
+        return json_response(found)
+
+    @api.post(
+        "/classes",
+        tags=["classes"],
+        response_model=None,
+        responses={200: {"model": ClassModel}, **error_responses(400, 401, 403, 409, 413)},
+    )
+    async def create_class(body: ClassCreate, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        if body.operations:
+            _require(principal, "manage-classes", "manage-operations")
+        else:
+            _require(principal, "manage-classes")
+        documents = []
+        for n, operation in enumerate(body.operations):
+            try:
+                documents.append(validate_new(operation.model_dump()))
+            except BadRequest as exc:
+                raise BadRequest(f"operations.{n}.{exc.message}") from None
+        created = await classes.create_class(
+            store, name=body.name, class_id=body.id, operations=documents
+        )
+        return json_response(created)
+
+    @api.get(
+        "/classes/{class_id}",
+        tags=["classes"],
+        response_model=None,
+        responses={200: {"model": ClassModel}, **error_responses(401, 404)},
+    )
+    async def get_class(class_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        document = await classes.class_document(store, class_id)
+        document["operations"] = shown(principal.rights, document["operations"])
+        return json_response(document)
+
+    @api.patch(
+        "/classes/{class_id}",
+        tags=["classes"],
+        response_model=None,
+        responses={200: {"model": ClassModel}, **error_responses(400, 401, 403, 404, 413)},
+    )
+    async def update_class(class_id: str, body: ClassUpdate, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        await in_sight(principal, "class", class_id)
+        _require(principal, "manage-classes")
+        await classes.rename_class(store, class_id, body.name)
+        document = await classes.class_document(store, class_id)
+        document["operations"] = shown(principal.rights, document["operations"])
+        return json_response(document)
+
+    @api.delete(
+        "/classes/{class_id}",
+        tags=["classes"],
+        response_model=None,
+        responses={200: {"description": "Deleted; empty body"}, **error_responses(401, 403, 404)},
+    )
+    async def delete_class(class_id: str, request: Request) -> Response:
+        principal = await auth.authenticate(request)
+        await in_sight(principal, "class", class_id)
+        _require(principal, "manage-classes")
+        await classes.delete_class(store, class_id)
+        return empty_response()
+
+    # -- stored scripts --------------------------------------------------------------------
+
+    async def script_manager(request: Request) -> Principal:
+        principal = await auth.authenticate(request)
+        _require(principal, "manage-scripts")
+        return principal
+
+    @api.get(
+        "/scripts",
+        tags=["scripts"],
+        response_model=None,
+        responses={200: {"model": list[ScriptModel]}, **error_responses(401, 403)},
+    )
+    async def list_scripts(request: Request) -> Response:
+        await script_manager(request)
+        return json_response(await scripts.list_scripts(store))
+
+    @api.post(
+        "/scripts",
+        tags=["scripts"],
+        response_model=None,
+        responses={200: {"model": ScriptModel}, **error_responses(400, 401, 403, 413)},
+    )
+    async def create_script(body: ScriptCreate, request: Request) -> Response:
+        await script_manager(request)
+        _refuse_nul(body.text)
+        return json_response(await scripts.create_script(store, name=body.name, text=body.text))
+
+    @api.get(
+        "/scripts/{script_id}",
+        tags=["scripts"],
+        response_model=None,
+        responses={200: {"model": ScriptModel}, **error_responses(401, 403, 404)},
+    )
+    async def get_script(script_id: str, request: Request) -> Response:
+        await script_manager(request)
+        return json_response(await scripts.get_script(store, script_id))
+
+    @api.patch(
+        "/scripts/{script_id}",
+        tags=["scripts"],
+        response_model=None,
+        responses={200: {"model": ScriptModel}, **error_responses(400, 401, 403, 404, 413)},
+    )
+    async def update_script(script_id: str, body: ScriptUpdate, request: Request) -> Response:
+        await script_manager(request)
+        changes = body.model_dump(exclude_unset=True)
+        _refuse_nulls(changes, ("name", "text"))
+        _refuse_nul(changes.get("text", ""))
+        return json_response(await scripts.update_script(store, script_id, changes))
+
+    @api.delete(
+        "/scripts/{script_id}",
+        tags=["scripts"],
+        response_model=None,
+        responses={200: {"description": "Deleted; empty body"}, **error_responses(401, 403, 404)},
+    )
+    async def delete_script(script_id: str, request: Request) -> Response:
+        await script_manager(request)
+        await scripts.delete_script(store, script_id)
+        return empty_response()
+
+    return api
+
+
+def _refuse_nul(text: str) -> None:
+    # A script is run as a file by an interpreter; a NUL in it would cut it short silently.
+    if "\0" in text:
+        raise BadRequest("text: must not contain NUL characters")

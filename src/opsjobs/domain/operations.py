@@ -1,0 +1,196 @@
+"""Operations (API.md §6): what a valid one is, how it may change, who sees how much of it,
+and how one execution of it becomes a runner's spec.
+
+An operation document: ``{"id", "name", "type", "description", "parameters", "popupResult",
+"runOnReadWritePropertyModification"}``; ``type`` 1 publishes MQTT, 2 runs a program or
+script. Unknown keys in ``parameters`` are kept as given (SAYMON clients may store more).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import BadRequest
+from .rights import Rights
+from .spec import ExecSpec, MqttSpec, ScriptSpec, Spec
+from .templates import Values, render_argv, render_script, render_text
+
+MQTT = 1
+SCRIPT = 2
+SCRIPT_KINDS = ("fileSystem", "scriptText", "scriptReference")
+OWNER_KINDS = ("object", "link", "class")
+RUNNER_TAG_MAX = 255  # the width of jobs.runner_tag
+
+_FLAGS = ("popupResult", "runOnReadWritePropertyModification")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BadRequest(message)
+
+
+def _text(value: Any, where: str, *, empty: bool = False) -> str:
+    # NUL is refused here for the same reason templates refuse it in values: no script,
+    # argv or topic can carry it, and it is better to hear so when saving than when running.
+    _require(
+        isinstance(value, str) and (empty or value != ""),
+        f"{where}: must be a {'' if empty else 'non-empty '}string",
+    )
+    _require("\0" not in value, f"{where}: must not contain NUL characters")
+    return value
+
+
+def validate_parameters(op_type: int, parameters: Any) -> dict[str, Any]:
+    """Checked parameters of an operation of ``op_type``; BadRequest naming the bad field."""
+    _require(isinstance(parameters, Mapping), "parameters: must be an object")
+    clean = dict(parameters)
+    if op_type == MQTT:
+        _text(clean.get("topic"), "parameters.topic")
+        _text(clean.get("message"), "parameters.message", empty=True)
+    else:
+        kind = clean.get("type")
+        _require(kind in SCRIPT_KINDS, "parameters.type: must be one of " + ", ".join(SCRIPT_KINDS))
+        if kind == "fileSystem":
+            _text(clean.get("path"), "parameters.path")
+            args = clean.setdefault("args", [])
+            _require(isinstance(args, list), "parameters.args: must be an array of strings")
+            for n, arg in enumerate(args):
+                _text(arg, f"parameters.args[{n}]", empty=True)
+        elif kind == "scriptText":
+            _text(clean.get("text"), "parameters.text")
+        else:
+            _text(clean.get("ref"), "parameters.ref")
+    if "timeout" in clean:
+        timeout = clean["timeout"]
+        _require(
+            isinstance(timeout, int | float)
+            and not isinstance(timeout, bool)
+            and math.isfinite(timeout)
+            and timeout > 0,
+            "parameters.timeout: must be a positive number of seconds",
+        )
+    if "runner" in clean:
+        runner = _text(clean["runner"], "parameters.runner")
+        _require(
+            len(runner) <= RUNNER_TAG_MAX,
+            f"parameters.runner: must be at most {RUNNER_TAG_MAX} characters",
+        )
+    return clean
+
+
+def validate_new(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A checked operation document (without ``id``) from what a client sent."""
+    op_type = document.get("type")
+    _require(
+        type(op_type) is int and op_type in (MQTT, SCRIPT),
+        "type: must be 1 (MQTT) or 2 (program or script)",
+    )
+    description = document.get("description")
+    clean = {
+        "name": _text(document.get("name"), "name"),
+        "type": op_type,
+        "description": _text("" if description is None else description, "description", empty=True),
+        "parameters": validate_parameters(op_type, document.get("parameters")),
+    }
+    for flag in _FLAGS:
+        value = document.get(flag, False)
+        _require(isinstance(value, bool), f"{flag}: must be true or false")
+        clean[flag] = value
+    return clean
+
+
+def apply_update(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The document after a PATCH; ``type`` and ``parameters.type`` cannot change.
+
+    ``parameters`` is merged key by key into the current ones, and a key sent as ``null`` is
+    removed (JSON merge patch), so a client can change one field without resending a script.
+    """
+    if "type" in changes and changes["type"] != current["type"]:
+        raise BadRequest("type: cannot change; create a new operation instead")
+    merged = {k: v for k, v in current.items() if k != "id"}
+    for key in ("name", "description", *_FLAGS):
+        if key in changes:
+            merged[key] = changes[key]
+    if "parameters" in changes:
+        patch = changes["parameters"]
+        _require(isinstance(patch, Mapping), "parameters: must be an object")
+        parameters = dict(current["parameters"])
+        for key, value in patch.items():
+            if value is None:
+                parameters.pop(key, None)
+            else:
+                parameters[key] = value
+        if current["type"] == SCRIPT and parameters.get("type") != current["parameters"]["type"]:
+            raise BadRequest("parameters.type: cannot change; create a new operation instead")
+        merged["parameters"] = parameters
+    return validate_new(merged)
+
+
+# -- who sees what --------------------------------------------------------------------------
+
+
+def reduced_view(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What a caller without ``manage-operations`` sees: no parameters, so no script text,
+    paths, topics or runner tags."""
+    return {
+        "id": document["id"],
+        "name": document["name"],
+        "description": document["description"],
+    }
+
+
+def sees_full_operations(rights: Rights) -> bool:
+    return rights.has_any("manage-operations")
+
+
+def shown(rights: Rights, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Operations as ``rights`` may see them."""
+    if sees_full_operations(rights):
+        return documents
+    return [reduced_view(d) for d in documents]
+
+
+# -- execution ------------------------------------------------------------------------------
+
+
+def runner_tag(document: Mapping[str, Any]) -> str | None:
+    return document["parameters"].get("runner")
+
+
+def _mqtt_topic(template: str, values: Values) -> str:
+    topic = render_text(template, values)
+    _require(topic != "", "parameters.topic: renders to an empty topic")
+    _require(
+        "+" not in topic and "#" not in topic,
+        f"parameters.topic: {topic!r} holds an MQTT wildcard (+ or #), which cannot be published to",
+    )
+    return topic
+
+
+def render_spec(
+    document: Mapping[str, Any],
+    values: Values,
+    *,
+    default_timeout: float,
+    script_text: str | None = None,
+) -> Spec:
+    """The runner's spec for one execution; BadRequest naming a variable without value.
+
+    ``script_text`` is the stored script a ``scriptReference`` operation names.
+    """
+    parameters = document["parameters"]
+    if document["type"] == MQTT:
+        return MqttSpec(
+            topic=_mqtt_topic(parameters["topic"], values),
+            message=render_text(parameters["message"], values, allow_nul=True),
+        )
+    timeout = float(parameters.get("timeout", default_timeout))
+    kind = parameters["type"]
+    if kind == "fileSystem":
+        argv = [parameters["path"], *render_argv(parameters.get("args", []), values)]
+        return ExecSpec(argv=argv, timeout=timeout)
+    text = parameters["text"] if kind == "scriptText" else script_text
+    _require(text is not None, f"parameters.ref: no such script {parameters.get('ref')}")
+    return ScriptSpec(text=render_script(text, values), timeout=timeout)

@@ -1,0 +1,70 @@
+"""Storing a job's output while it runs, so /output and /stream can show it live.
+
+Writes are batched: the first bytes go out at once (a follower sees output without delay),
+later ones at most every ``interval`` seconds, one insert for whatever piled up meanwhile.
+A failed write keeps its chunks and retries them first, so offsets never skip; whatever is
+still unsent at the end goes into the finishing transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from ..store.core import Store
+from ..store.output import Chunk, append_output
+from .output import OutputRecorder
+
+log = structlog.get_logger("opsjobs.execution")
+
+FLUSH_INTERVAL_SECONDS = 0.05
+
+
+class LiveOutput:
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        recorder: OutputRecorder,
+        interval: float = FLUSH_INTERVAL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.recorder = recorder
+        self.interval = interval
+        self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._unsent: list[Chunk] = []
+        self._task = asyncio.create_task(self._run())
+
+    def poke(self) -> None:
+        """New output was fed to the recorder."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._closing.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+            if self._closing.is_set():
+                return
+            self._unsent += self.recorder.take_chunks()
+            try:
+                await append_output(self.store, self.job_id, self._unsent)
+                self._unsent = []
+            except Exception:  # a database hiccup; the chunks wait for the next write
+                log.warning("storing live output failed", job_id=self.job_id, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.interval)
+
+    async def close(self) -> list[Chunk]:
+        """Stop writing; the chunks still to store, the stream completed past the cap."""
+        self._closing.set()
+        self._wake.set()
+        await asyncio.wait({self._task})  # never raises: a failed writer leaves chunks unsent
+        return self._unsent + self.recorder.final_chunks()
+
+    def abort(self) -> None:
+        """Stop at once (the run itself was torn down); unsent output is dropped."""
+        self._task.cancel()

@@ -1,0 +1,39 @@
+"""How a run ended, and the handle a runner uses to stop a run early."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.jobs import JobStatus
+from ..store.output import Chunk
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: JobStatus
+    description: dict[str, Any]
+    error: str | None = None
+    truncated: bool = False
+    # Output not yet stored; written in the same transaction as the finished status, so a
+    # reader who sees the job finished also sees all of its output.
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+class JobControl:
+    """Asks a running job to stop: a cancel request, a lost claim, or the runner shutting down.
+
+    The first request wins; the executor ends the run with its status and reason.
+    """
+
+    def __init__(self) -> None:
+        self.stop_requested = asyncio.Event()
+        self.status = JobStatus.CANCELLED
+        self.reason = "cancelled"
+
+    def stop(self, reason: str, status: JobStatus = JobStatus.CANCELLED) -> None:
+        if not self.stop_requested.is_set():
+            self.status = status
+            self.reason = reason
+            self.stop_requested.set()

@@ -1,0 +1,234 @@
+"""The runner: claims queued jobs and runs up to N of them at once.
+
+It sleeps until woken (an enqueue in this process, a NOTIFY on PostgreSQL, or the slow
+poll), claims one job per free slot, heartbeats all of its running jobs in one statement,
+and reaps other runners' lost jobs. Stopping is graceful: no new claims, running jobs get a
+grace period to finish, then the rest are stopped and recorded ``cancelled`` — a stopped
+runner leaves no job ``running``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import replace
+
+import orjson
+import structlog
+
+from ..config import Settings
+from ..domain.jobs import JobStatus
+from ..domain.spec import MqttSpec, load_spec
+from ..store.core import Store
+from ..store.listen import listen
+from ..store.queue import RUNNER_LOST, ClaimedJob, beat, claim, finish
+from .live import LiveOutput
+from .mqtt import publish
+from .outcome import JobControl, Outcome
+from .output import OutputRecorder
+from .reaper import reap_forever
+from .script import DRAIN_SECONDS, run_process, script_environment
+
+log = structlog.get_logger("opsjobs.execution")
+
+STOPPED = "runner stopped"
+FINISH_ATTEMPTS = 5
+
+
+def runner_name() -> str:
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        tags: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.tags = tuple(settings.runner_tags if tags is None else tags)
+        self.concurrency = max(1, concurrency or settings.runner_concurrency)
+        self.name = name or runner_name()
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._controls: dict[str, JobControl] = {}
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self._background: list[asyncio.Task] = []
+        self._unsubscribe = lambda: None
+
+    @property
+    def running(self) -> set[str]:
+        return set(self._tasks)
+
+    async def start(self) -> None:
+        self._unsubscribe = self.store.job_signals.on_cancel(self._on_cancel)
+        loops = [
+            self._claim_loop(),
+            self._heartbeat_loop(),
+            reap_forever(self.store, self.settings.lost_after_seconds),
+        ]
+        if not self.store.is_sqlite:
+            ready = asyncio.Event()
+            loops.append(listen(self.store, ready))
+        self._background = [asyncio.create_task(loop) for loop in loops]
+        if not self.store.is_sqlite:
+            # Do not miss a NOTIFY sent right after start; the poll would catch it, slowly.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), 5)
+        log.info("runner started", runner=self.name, tags=self.tags, slots=self.concurrency)
+
+    def stop_job(self, job_id: str, reason: str, status: JobStatus = JobStatus.CANCELLED) -> bool:
+        control = self._controls.get(job_id)
+        if control is None:
+            return False
+        control.stop(reason, status)
+        return True
+
+    def _on_cancel(self, job_id: str) -> None:
+        self.stop_job(job_id, "cancelled")
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    async def _sleep_until_woken(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.store.jobs_queued.wait(), seconds)
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            if len(self._tasks) >= self.concurrency:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            # Cleared before looking: a job queued from now on sets it again.
+            self.store.jobs_queued.clear()
+            try:
+                job = await claim(self.store, self.name, self.tags)
+            except Exception:
+                log.warning("claiming a job failed", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            if job is None:
+                await self._sleep_until_woken(self.settings.runner_poll_seconds)
+                continue
+            self._tasks[job.id] = asyncio.create_task(self._run_job(job))
+
+    # -- running ----------------------------------------------------------------------------
+
+    async def _execute(self, job: ClaimedJob, control: JobControl) -> Outcome:
+        if job.spec is None:
+            return Outcome(JobStatus.FAILED, {}, "the job has no spec: nothing to run")
+        try:
+            spec = load_spec(job.spec)
+        except (ValueError, KeyError, TypeError) as exc:
+            return Outcome(JobStatus.FAILED, {}, f"the job's spec is not valid: {exc!r}")
+        if isinstance(spec, MqttSpec):
+            return await publish(
+                spec, self.settings.mqtt_url, control, self.settings.mqtt_connect_timeout_seconds
+            )
+        recorder = OutputRecorder(self.settings.output_cap_bytes)
+        live = LiveOutput(self.store, job.id, recorder)
+        try:
+            outcome = await run_process(
+                spec,
+                script_environment(job),
+                control,
+                recorder,
+                live.poke,
+                self.settings.kill_grace_seconds,
+            )
+        except BaseException:
+            live.abort()
+            raise
+        return replace(outcome, chunks=await live.close())
+
+    async def _finish(self, job_id: str, outcome: Outcome) -> None:
+        description = orjson.dumps(outcome.description).decode()
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                await finish(
+                    self.store,
+                    job_id,
+                    self.name,
+                    outcome.status,
+                    description,
+                    outcome.error,
+                    outcome.truncated,
+                    outcome.chunks,
+                )
+                return
+            except Exception:
+                log.warning("recording a finished job failed", job_id=job_id, exc_info=True)
+                await asyncio.sleep(0.2 * 2**attempt)
+        # Still heartbeating until now; from here the reaper will call it lost.
+        log.error("giving up on recording a finished job", job_id=job_id)
+
+    async def _run_job(self, job: ClaimedJob) -> None:
+        control = self._controls[job.id] = JobControl()
+        try:
+            try:
+                outcome = await self._execute(job, control)
+            except Exception as exc:
+                log.exception("running a job failed", job_id=job.id)
+                outcome = Outcome(JobStatus.FAILED, {}, f"runner error: {exc!r}")
+            await self._finish(job.id, outcome)
+        finally:
+            self._controls.pop(job.id, None)
+            self._tasks.pop(job.id, None)
+            self._slot_freed.set()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                report = await beat(self.store, self.name, list(self._controls))
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)
+                continue
+            for job_id in report.cancel_requested:
+                self.stop_job(job_id, "cancelled")
+            for job_id in report.gone:
+                # Reaped while we stalled: its result has no home any more.
+                self.stop_job(job_id, RUNNER_LOST, JobStatus.LOST)
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming, let running jobs finish within ``grace`` s, then cancel the rest."""
+        grace = self.settings.stop_grace_seconds if grace is None else grace
+        self._stopping = True
+        self._slot_freed.set()
+        self.store.jobs_queued.set()
+        claim_loop, *others = self._background or [None]
+        if claim_loop is not None:
+            await asyncio.wait({claim_loop})
+        tasks = set(self._tasks.values())
+        if tasks:
+            log.info("runner stopping: waiting for running jobs", count=len(tasks), grace=grace)
+            _, tasks = await asyncio.wait(tasks, timeout=grace)
+        if tasks:
+            for job_id in list(self._controls):
+                self.stop_job(job_id, STOPPED)
+            limit = self.settings.kill_grace_seconds + 2 * DRAIN_SECONDS + 5
+            _, tasks = await asyncio.wait(tasks, timeout=limit)
+        for task in tasks:  # stuck beyond reason: tear down and record them ourselves
+            task.cancel()
+        stuck = list(self._controls)
+        if tasks:
+            await asyncio.wait(tasks)
+        for job_id in stuck:
+            with contextlib.suppress(Exception):
+                await finish(self.store, job_id, self.name, JobStatus.CANCELLED, "{}", STOPPED, False)
+        for task in others:
+            task.cancel()
+        if others:
+            await asyncio.wait(others)
+        self._unsubscribe()
+        log.info("runner stopped", runner=self.name)

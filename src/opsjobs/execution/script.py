@@ -1,0 +1,208 @@
+"""The script executor: an ``exec`` or ``script`` spec run as a process group of its own.
+
+Each run gets a fresh working directory, a minimal environment and a new session, so its
+process group holds the script and everything it starts. A timeout or a stop request ends
+the whole group: SIGTERM, and SIGKILL for whatever is left after a grace period. When the
+main process ends by itself, descendants that still hold the output pipes are killed after
+a short drain (the run could not end otherwise); ones that let go of them (``nohup cmd
+>/dev/null 2>&1 &``) detached on purpose and are left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from ..domain.jobs import JobStatus
+from ..domain.spec import ExecSpec, ScriptSpec
+from ..store.queue import ClaimedJob
+from .outcome import JobControl, Outcome
+from .output import OutputRecorder, StreamRecorder
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+READ_SIZE = 64 * 1024
+# After the main process ends, how long its descendants may keep the pipes open before the
+# group is killed so the run can end.
+DRAIN_SECONDS = 1.0
+SCRIPT_NAME = ".opsjobs-script"
+
+
+def script_environment(job: ClaimedJob) -> dict[str, str]:
+    """PATH, LANG and the job's identity; nothing of the server's own environment (which may
+    hold database passwords) leaks into a script."""
+    return {
+        "PATH": os.environ.get("PATH") or DEFAULT_PATH,
+        "LANG": os.environ.get("LANG") or "C.UTF-8",
+        "OPSJOBS_JOB_ID": job.id,
+        "OPSJOBS_OWNER_ID": job.owner_id,
+        "OPSJOBS_OPERATION_ID": job.operation_id or "",
+    }
+
+
+def exit_code(returncode: int) -> int:
+    """The shell's convention: a process ended by signal N reports 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+def _write_script(workdir: str, text: str) -> list[str]:
+    path = os.path.join(workdir, SCRIPT_NAME)
+    # Written and closed before any await: no fork can inherit a write handle and make the
+    # exec fail with "text file busy".
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+    # With a #! line the kernel runs the named interpreter; without, it is a shell script.
+    return [path] if text.startswith("#!") else ["/bin/sh", path]
+
+
+def _not_started(spec: ExecSpec | ScriptSpec, argv: list[str], exc: OSError | None) -> Outcome:
+    if isinstance(spec, ScriptSpec):
+        what = "the script's interpreter " + (spec.text.splitlines() or [""])[0]
+    else:
+        what = argv[0] if argv else "an empty command"
+    reason = exc.strerror if exc is not None else "nothing to run"
+    code = 126 if isinstance(exc, PermissionError) else 127
+    description = {"stdout": "", "exitCode": code, "stderr": ""}
+    return Outcome(JobStatus.FAILED, description, f"cannot run {what}: {reason}")
+
+
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's own protocol, plus a future for the main process's exit.
+
+    ``Process.wait()`` answers only once the pipes are closed as well, which descendants may
+    hold open for ever; a run must notice its main process ending by itself.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+async def _spawn(argv: list[str], workdir: str, env: dict[str, str]):
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: _Protocol(limit=READ_SIZE, loop=loop),
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=workdir,
+        env=env,
+        start_new_session=True,
+    )
+    return transport, protocol
+
+
+async def _pump(reader: asyncio.StreamReader, into: StreamRecorder, poke: Callable[[], None]):
+    while data := await reader.read(READ_SIZE):
+        into.feed(data)
+        poke()
+
+
+async def _wait(exited: asyncio.Future, timeout: float | None, control: JobControl) -> str | None:
+    """None when the process ended by itself, else "timeout" or "stopped"."""
+    stopper = asyncio.ensure_future(control.stop_requested.wait())
+    try:
+        await asyncio.wait({exited, stopper}, timeout=timeout, return_when="FIRST_COMPLETED")
+    finally:
+        stopper.cancel()
+    if exited.done():
+        return None
+    return "stopped" if control.stop_requested.is_set() else "timeout"
+
+
+async def _terminate(pgid: int, exited: asyncio.Future, grace: float) -> None:
+    _kill_group(pgid, signal.SIGTERM)
+    await asyncio.wait({exited}, timeout=grace)
+    # Members that outlived the main process or ignored SIGTERM; while any is alive the
+    # group ID cannot be reused, so this reaches only the run's own processes.
+    _kill_group(pgid, signal.SIGKILL)
+    await exited
+
+
+async def _drain(pumps: list[asyncio.Task], pgid: int) -> None:
+    _, pending = await asyncio.wait(pumps, timeout=DRAIN_SECONDS)
+    if pending:
+        _kill_group(pgid, signal.SIGKILL)
+        _, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+        for task in pending:  # held open by something outside the group: stop reading
+            task.cancel()
+
+
+def _ended(
+    returncode: int, ending: str | None, spec, control: JobControl, recorder: OutputRecorder
+) -> Outcome:
+    code = exit_code(returncode)
+    stdout, stderr = recorder.texts()
+    description: dict[str, Any] = {"stdout": stdout, "exitCode": code, "stderr": stderr}
+    if ending == "timeout":
+        status, error = JobStatus.TIMEOUT, f"timed out after {spec.timeout:g} s"
+    elif ending == "stopped":
+        status, error = control.status, control.reason
+    elif code == 0:
+        status, error = JobStatus.SUCCEEDED, None
+    elif returncode < 0:
+        name = signal.Signals(-returncode).name
+        status, error = JobStatus.FAILED, f"killed by signal {-returncode} ({name})"
+    else:
+        status, error = JobStatus.FAILED, f"exited with code {code}"
+    return Outcome(status, description, error, recorder.truncated)
+
+
+async def run_process(
+    spec: ExecSpec | ScriptSpec,
+    env: dict[str, str],
+    control: JobControl,
+    recorder: OutputRecorder,
+    poke: Callable[[], None] = lambda: None,
+    kill_grace: float = 2.0,
+) -> Outcome:
+    """Run the spec to its end; output goes into ``recorder`` (``poke`` after each piece)."""
+    workdir = tempfile.mkdtemp(prefix="opsjobs-job-")
+    try:
+        argv = list(spec.argv) if isinstance(spec, ExecSpec) else _write_script(workdir, spec.text)
+        if not argv:
+            return _not_started(spec, argv, None)
+        try:
+            transport, protocol = await _spawn(argv, workdir, env)
+        except OSError as exc:
+            return _not_started(spec, argv, exc)
+        pgid = transport.get_pid()
+        pumps = [
+            asyncio.create_task(_pump(protocol.stdout, recorder.stdout, poke)),
+            asyncio.create_task(_pump(protocol.stderr, recorder.stderr, poke)),
+        ]
+        completed = False
+        try:
+            timeout = spec.timeout if spec.timeout and spec.timeout > 0 else None
+            ending = await _wait(protocol.exited, timeout, control)
+            if ending is not None:
+                await _terminate(pgid, protocol.exited, kill_grace)
+            await _drain(pumps, pgid)
+            completed = True
+        finally:
+            if not completed:  # this task was cancelled or failed: the run must not survive
+                _kill_group(pgid, signal.SIGKILL)
+            for task in pumps:
+                task.cancel()
+            transport.close()  # the pipes; the process has been reaped already
+        return _ended(transport.get_returncode(), ending, spec, control, recorder)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

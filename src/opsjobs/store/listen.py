@@ -1,0 +1,61 @@
+"""Wake-ups from other processes on PostgreSQL: LISTEN on a dedicated connection.
+
+A pooled connection cannot LISTEN (the pool hands it to others between statements), so a
+runner keeps one asyncpg connection of its own. Notifications turn into the same in-process
+signals that an enqueue or cancel in this process raises, so the runner has one way to wait.
+If the connection drops, it reconnects; what was missed meanwhile is caught by a forced
+wake-up after reconnecting and, failing that, by the runner's slow poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+from sqlalchemy.engine import make_url
+
+from .core import Store
+from .queue import CANCEL_CHANNEL, QUEUED_CHANNEL
+
+log = structlog.get_logger("opsjobs.store")
+
+RECONNECT_SECONDS = 1.0
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
+    """Relay NOTIFYs to ``store`` until cancelled."""
+    dsn = asyncpg_dsn(store.db.url)
+
+    def on_queued(*_args) -> None:
+        store.jobs_queued.set()
+
+    def on_cancel(_conn, _pid, _channel, job_id: str) -> None:
+        store.job_signals.cancel_requested(job_id)
+
+    while True:
+        conn = None
+        try:
+            conn = await asyncpg.connect(dsn)
+            closed = asyncio.Event()
+            conn.add_termination_listener(lambda _c, closed=closed: closed.set())
+            await conn.add_listener(QUEUED_CHANNEL, on_queued)
+            await conn.add_listener(CANCEL_CHANNEL, on_cancel)
+            # Jobs queued while we were not listening: look now rather than at the next poll.
+            store.jobs_queued.set()
+            if ready is not None:
+                ready.set()
+            await closed.wait()
+            log.warning("LISTEN connection closed; reconnecting")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be restarting: keep trying
+            log.warning("LISTEN connection failed; retrying", error=str(exc))
+        finally:
+            if conn is not None and not conn.is_closed():
+                conn.terminate()
+        await asyncio.sleep(RECONNECT_SECONDS)

@@ -1,0 +1,230 @@
+"""Operations of objects, links and classes, and recording an execution as a queued job.
+
+An object's or link's effective operations are its own plus those of its class (see
+``entities.effective_operations``); the own ones are changed through the entity, the
+inherited ones only through the class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.clock import now_ms
+from ..domain.errors import BadRequest, NotFound
+from ..domain.ids import new_id
+from ..domain.operations import SCRIPT, apply_update, validate_new
+from .core import Store
+from .entities import effective_operations, operation_document
+from .queue import enqueue
+from .schema import classes, jobs, links, objects, operations, scripts
+
+_ENTITY_TABLES = {"object": objects, "link": links}
+_KIND_NAMES = {"object": "Object", "link": "Link", "class": "Class"}
+
+
+def owner_not_found(kind: str, owner_id: str) -> NotFound:
+    return NotFound.entity(_KIND_NAMES[kind], owner_id)
+
+
+async def owner_exists(store: Store, kind: str, owner_id: str) -> bool:
+    if kind == "object":
+        return store.directory.object_exists(owner_id)
+    if kind == "link":
+        return store.directory.link_exists(owner_id)
+    async with store.read() as conn:
+        found = await conn.execute(select(classes.c.id).where(classes.c.id == owner_id))
+        return found.first() is not None
+
+
+async def list_operations(store: Store, kind: str, owner_id: str) -> list[dict[str, Any]]:
+    """An object's or link's effective operations; a class's own."""
+    async with store.read() as conn:
+        class_id = None
+        if kind != "class":
+            table = _ENTITY_TABLES[kind]
+            row = (
+                await conn.execute(select(table.c.class_id).where(table.c.id == owner_id))
+            ).first()
+            if row is None:
+                raise owner_not_found(kind, owner_id)
+            class_id = row.class_id
+        found = await effective_operations(conn, kind, {owner_id: class_id})
+    return found[owner_id]
+
+
+def _row_values(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": document["name"],
+        "type": document["type"],
+        "description": document["description"],
+        "parameters": orjson.dumps(document["parameters"]).decode(),
+        "popup_result": document["popupResult"],
+        "run_on_rw_modification": document["runOnReadWritePropertyModification"],
+    }
+
+
+async def _require_script(conn, document: dict[str, Any]) -> None:
+    parameters = document["parameters"]
+    if document["type"] != SCRIPT or parameters["type"] != "scriptReference":
+        return
+    found = await conn.execute(select(scripts.c.id).where(scripts.c.id == parameters["ref"]))
+    if found.first() is None:
+        raise BadRequest(f"parameters.ref: no such script {parameters['ref']}")
+
+
+async def insert_operations(
+    conn, kind: str, owner_id: str, documents: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert validated operation documents for an owner, in the caller's transaction."""
+    created = []
+    for document in documents:
+        await _require_script(conn, document)
+        operation_id, now = new_id(), now_ms()
+        await conn.execute(
+            insert(operations).values(
+                id=operation_id,
+                owner_kind=kind,
+                owner_id=owner_id,
+                created=now,
+                updated=now,
+                **_row_values(document),
+            )
+        )
+        created.append({"id": operation_id, **document})
+    return created
+
+
+async def create_operation(
+    store: Store, kind: str, owner_id: str, document: dict[str, Any]
+) -> dict[str, Any]:
+    clean = validate_new(document)
+    if not await owner_exists(store, kind, owner_id):
+        raise owner_not_found(kind, owner_id)
+    async with store.write() as conn:
+        (created,) = await insert_operations(conn, kind, owner_id, [clean])
+    return created
+
+
+def _own(kind: str, owner_id: str, operation_id: str):
+    return (
+        operations.c.id == operation_id,
+        operations.c.owner_kind == kind,
+        operations.c.owner_id == owner_id,
+    )
+
+
+async def update_operation(
+    store: Store, kind: str, owner_id: str, operation_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """PATCH one of the owner's own operations (an inherited one is a 404 here)."""
+    async with store.write() as conn:
+        # Locked while merged: two concurrent PATCHes of different fields both survive.
+        row = (
+            await conn.execute(
+                select(operations).where(*_own(kind, owner_id, operation_id)).with_for_update()
+            )
+        ).first()
+        if row is None:
+            raise NotFound.entity("Operation", operation_id)
+        document = apply_update(operation_document(row), changes)
+        await _require_script(conn, document)
+        await conn.execute(
+            update(operations)
+            .where(operations.c.id == operation_id)
+            .values(updated=now_ms(), **_row_values(document))
+        )
+    return {"id": operation_id, **document}
+
+
+async def delete_operation(store: Store, kind: str, owner_id: str, operation_id: str) -> None:
+    # Jobs keep operation_id and the name they were made with: history outlives the operation.
+    async with store.write() as conn:
+        result = await conn.execute(delete(operations).where(*_own(kind, owner_id, operation_id)))
+        if result.rowcount == 0:
+            raise NotFound.entity("Operation", operation_id)
+
+
+# -- execution ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """What executing one operation of one entity needs from the database."""
+
+    properties: Any
+    operation: dict[str, Any]
+    script_text: str | None  # the stored script of a scriptReference operation, if it exists
+
+
+async def execution_target(store: Store, kind: str, entity_id: str, operation_id: str) -> Target:
+    table = _ENTITY_TABLES[kind]
+    async with store.read() as conn:
+        entity = (
+            await conn.execute(
+                select(table.c.class_id, table.c.properties).where(table.c.id == entity_id)
+            )
+        ).first()
+        if entity is None:
+            raise owner_not_found(kind, entity_id)
+        row = (
+            await conn.execute(select(operations).where(operations.c.id == operation_id))
+        ).first()
+        owned = row is not None and (
+            (row.owner_kind == kind and row.owner_id == entity_id)
+            or (row.owner_kind == "class" and row.owner_id == entity.class_id)
+        )
+        if not owned:
+            raise NotFound.entity("Operation", operation_id)
+        document = operation_document(row)
+        text = None
+        parameters = document["parameters"]
+        if document["type"] == SCRIPT and parameters.get("type") == "scriptReference":
+            result = await conn.execute(
+                select(scripts.c.text).where(scripts.c.id == parameters["ref"])
+            )
+            text = result.scalar_one_or_none()
+    return Target(orjson.loads(entity.properties), document, text)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """The job an idempotency key already names."""
+
+    id: str
+    owner_id: str
+    operation_id: str | None
+
+
+async def job_for_key(store: Store, user_id: str, key: str) -> JobRef | None:
+    async with store.read() as conn:
+        row = (
+            await conn.execute(
+                select(jobs.c.id, jobs.c.owner_id, jobs.c.operation_id).where(
+                    jobs.c.user_id == user_id, jobs.c.idempotency_key == key
+                )
+            )
+        ).first()
+    return None if row is None else JobRef(row.id, row.owner_id, row.operation_id)
+
+
+async def submit_job(store: Store, row: dict[str, Any]) -> JobRef:
+    """Record a queued job; answers the job that holds the row's idempotency key.
+
+    Two requests with one key can both find no job and both insert: the unique index on
+    (user_id, idempotency_key) lets exactly one in, on SQLite and PostgreSQL alike, and the
+    other answers the winner's job.
+    """
+    try:
+        await enqueue(store, row)
+    except IntegrityError:
+        key = row.get("idempotency_key")
+        winner = None if key is None else await job_for_key(store, row["user_id"], key)
+        if winner is None:
+            raise
+        return winner
+    return JobRef(row["id"], row["owner_id"], row["operation_id"])

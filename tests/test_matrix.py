@@ -1,0 +1,521 @@
+"""The permission matrix: every route of the app × who calls × what it names.
+
+Routes are read from the app's route table, so a route added without an entry here fails
+``test_every_route_has_a_matrix_entry``. For each route the matrix checks:
+- authentication failures (none, wrong password, blocked, expired, bad token, unknown
+  session) answer 401 with SAYMON's exact nested message;
+- an entity the caller may not see answers exactly like one that does not exist (404,
+  ``Entity not found: Kind(<id>)``), whatever the caller's action permissions;
+- a visible entity without the action permission answers 403 ``Required permissions: ...``;
+- lists carry exactly what the caller may see.
+
+The world (API.md §3):   1 ── site ── host ── multi (also under other_host)
+                            │       ├─ host2
+                            │       └─ hidden ── below
+                            └─ other ── other_host
+  links: link_ok host→host2, link_half host→other_host, link_hidden host→below
+  viewer and operator: include [site], exclude [hidden]; viewer has no action permission,
+  operator has them all. nobody: every permission, nothing included. admin: include [1].
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from conftest import basic
+from fastapi.routing import APIRoute
+from helpers import (
+    INVALID_LOGIN,
+    INVALID_TOKEN,
+    NOT_LOGGED_IN,
+    SESSION_EXPIRED,
+    add_job,
+    app_client,
+    assert_error,
+)
+
+from opsjobs.domain.ids import new_id
+from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
+from opsjobs.domain.rights import PERMISSIONS
+
+MALFORMED = "not-an-id"
+MISSING = "0123456789abcdef01234567"
+
+OBJECTS = {  # name: parents
+    "site": ["1"],
+    "host": ["site"],
+    "host2": ["site"],
+    "hidden": ["site"],
+    "below": ["hidden"],
+    "other": ["1"],
+    "other_host": ["other"],
+    "multi": ["other_host", "host"],
+}
+LINKS = {"link_ok": ("host", "host2"), "link_half": ("host", "other_host"), "link_hidden": ("host", "below")}
+# Entities made fresh for each call of a destructive route, and whom they resemble.
+FRESH_OBJECTS = {"new_under_site": "site", "new_under_hidden": "hidden", "new_under_other": "other"}
+FRESH_LINKS = {"new_link_ok": ("host", "host2"), "new_link_half": ("host", "other_host")}
+
+SITE_VIEW = {"site", "host", "host2", "multi", "link_ok", "new_under_site", "new_link_ok"}
+ALL_ENTITIES = {"1", *OBJECTS, *LINKS, *FRESH_OBJECTS, *FRESH_LINKS}
+VISIBLE = {
+    "viewer": SITE_VIEW,
+    "operator": SITE_VIEW,
+    "nobody": set(),
+    "admin": ALL_ENTITIES,
+}
+USERS = {  # login: (permissions, include, exclude)
+    "viewer": ([], ["site"], ["hidden"]),
+    "operator": (list(PERMISSIONS), ["site"], ["hidden"]),
+    "nobody": (list(PERMISSIONS), [], []),
+    "admin": (list(PERMISSIONS), ["1"], []),
+}
+PASSWORD = "secret-pw"
+
+
+@dataclass
+class World:
+    api: object
+    ids: dict[str, str] = field(default_factory=dict)  # label -> id
+    jobs: dict[str, str] = field(default_factory=dict)  # entity label -> its job's id
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    counter: itertools.count = field(default_factory=itertools.count)
+
+    async def fresh(self, label: str) -> str:
+        """A new entity of a fresh kind (or a new user), for destructive routes."""
+        api = self.api
+        n = next(self.counter)
+        if label in FRESH_OBJECTS:
+            return await api.object(f"{label}-{n}", self.ids[FRESH_OBJECTS[label]])
+        if label in FRESH_LINKS:
+            source, target = FRESH_LINKS[label]
+            return await api.link(self.ids[source], self.ids[target])
+        if label == "new_user":
+            await api.user(f"fresh-{n}", PASSWORD)
+            return api.store.directory.by_login[f"fresh-{n}"]
+        raise AssertionError(label)
+
+
+async def build_world(api) -> World:
+    world = World(api)
+    world.ids["1"] = "1"
+    for name, parents in OBJECTS.items():
+        world.ids[name] = await api.object(name, *[world.ids[p] for p in parents])
+    for name, (source, target) in LINKS.items():
+        world.ids[name] = await api.link(world.ids[source], world.ids[target])
+    for name in ["1", *OBJECTS]:
+        world.jobs[name] = await add_job(api.store, world.ids[name], OWNER_OBJECT)
+    for name in LINKS:
+        world.jobs[name] = await add_job(api.store, world.ids[name], OWNER_LINK)
+    for login, (permissions, include, exclude) in USERS.items():
+        world.headers[login] = await api.user(
+            login,
+            PASSWORD,
+            permissions,
+            [world.ids[i] for i in include],
+            [world.ids[e] for e in exclude],
+        )
+    await api.user("blocked", PASSWORD, list(PERMISSIONS), ["1"], status=3)
+    await api.user("expired", PASSWORD, list(PERMISSIONS), ["1"], active_to=1_000_000_000_000)
+    world.ids["other_user"] = api.store.directory.by_login["viewer"]
+    return world
+
+
+# -- the routes -----------------------------------------------------------------------------
+
+OBJECT_NEEDS = {
+    "modify": ("modify-objects", "manage-objects"),
+    "delete": ("delete-objects", "manage-objects"),
+    "create": ("create-objects", "manage-objects"),
+}
+LINK_NEEDS = {
+    "modify": ("modify-links", "manage-links"),
+    "delete": ("delete-links", "manage-links"),
+    "create": ("create-links", "manage-links"),
+}
+MANAGE_USERS = ("manage-users",)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How to call one route and what it names.
+
+    target: "job", "object", "link", "user" (the path parameter), "parent" (POST /objects
+    names a parent), "link-end" (POST /links names its ends), "list", "self" (any
+    authenticated caller), "manager" (manage-users, nothing named).
+    """
+
+    target: str
+    needs: tuple[str, ...] | Callable[[str], tuple[str, ...]] = ()
+    body: Callable[[World, str], object] | None = None
+    destructive: bool = False
+    # What a permitted call answers (cancelling a finished job is a 409 Conflict).
+    ok: frozenset[int] = frozenset({200})
+
+    def needs_for(self, label: str) -> tuple[str, ...]:
+        return self.needs(label) if callable(self.needs) else self.needs
+
+
+def _result_needs(label: str) -> tuple[str, ...]:
+    entity = label.removeprefix("job:")
+    return LINK_NEEDS["modify"] if entity in LINKS else OBJECT_NEEDS["modify"]
+
+
+def _unique(prefix: str, world: World) -> str:
+    return f"{prefix}-{next(world.counter)}"
+
+
+MATRIX: dict[tuple[str, str], Route] = {
+    ("GET", "/node/api/jobs/{job_id}"): Route("job"),
+    ("POST", "/node/api/jobs"): Route("list"),
+    ("GET", "/node/api/jobs/{job_id}/output"): Route("job"),
+    ("GET", "/node/api/jobs/{job_id}/stream"): Route("job"),
+    ("POST", "/node/api/jobs/{job_id}/cancel"): Route(
+        "job", ("execute-operations",), ok=frozenset({200, 202, 409})
+    ),
+    ("GET", "/node/api/objects/{object_id}/jobs"): Route("object"),
+    ("GET", "/node/api/links/{link_id}/jobs"): Route("link"),
+    ("PATCH", "/node/api/jobs/{job_id}/results"): Route(
+        "job", _result_needs, body=lambda w, t: {"checked": True}
+    ),
+    ("DELETE", "/node/api/users/session"): Route("self"),
+    ("GET", "/node/api/users/current"): Route("self"),
+    ("GET", "/node/api/users"): Route("manager", MANAGE_USERS),
+    ("POST", "/node/api/users"): Route(
+        "manager", MANAGE_USERS, body=lambda w, t: {"login": _unique("u", w), "password": "pw"}
+    ),
+    ("GET", "/node/api/users/{user_id}"): Route("user", MANAGE_USERS),
+    ("PATCH", "/node/api/users/{user_id}"): Route(
+        "user", MANAGE_USERS, body=lambda w, t: {"email": "x@example.com"}
+    ),
+    ("DELETE", "/node/api/users/{user_id}"): Route("user", MANAGE_USERS, destructive=True),
+    ("POST", "/node/api/users/{user_id}/auth-token"): Route("user", MANAGE_USERS),
+    ("DELETE", "/node/api/users/{user_id}/auth-token"): Route("user", MANAGE_USERS),
+    ("GET", "/node/api/groups"): Route("manager", MANAGE_USERS),
+    ("POST", "/node/api/groups"): Route(
+        "manager", MANAGE_USERS, body=lambda w, t: {"name": _unique("g", w)}
+    ),
+    ("POST", "/node/api/objects"): Route(
+        "parent", OBJECT_NEEDS["create"], body=lambda w, t: {"name": "new", "parent_id": t}
+    ),
+    ("GET", "/node/api/objects"): Route("list"),
+    ("GET", "/node/api/objects/{object_id}"): Route("object"),
+    ("PATCH", "/node/api/objects/{object_id}"): Route(
+        "object", OBJECT_NEEDS["modify"], body=lambda w, t: {"properties": {"k": "v"}}
+    ),
+    ("DELETE", "/node/api/objects/{object_id}"): Route(
+        "object", OBJECT_NEEDS["delete"], destructive=True
+    ),
+    ("POST", "/node/api/links"): Route(
+        "link-end",
+        LINK_NEEDS["create"],
+        body=lambda w, t: {"source": w.ids["host"], "target": t},
+    ),
+    ("GET", "/node/api/links"): Route("list"),
+    ("GET", "/node/api/links/{link_id}"): Route("link"),
+    ("PATCH", "/node/api/links/{link_id}"): Route(
+        "link", LINK_NEEDS["modify"], body=lambda w, t: {"name": "renamed"}
+    ),
+    ("DELETE", "/node/api/links/{link_id}"): Route(
+        "link", LINK_NEEDS["delete"], destructive=True
+    ),
+}
+
+# Routes that need no credentials (session creation checks the body's; see test_api_auth).
+PUBLIC = {
+    ("GET", "/node/api/ping"),
+    ("POST", "/node/api/users/session"),
+    ("GET", "/node/api/openapi.json"),
+    ("GET", "/node/api/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+}
+
+
+def route_table(app) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, HEAD aside."""
+    try:  # FastAPI >= 0.120 keeps included routers as nodes; walk them.
+        from fastapi.routing import iter_route_contexts
+
+        contexts = list(iter_route_contexts(app.routes))
+    except ImportError:  # older FastAPI: a flat list
+        contexts = app.routes
+    table = set()
+    for route in contexts:
+        for method in route.methods or ():
+            if method != "HEAD":
+                table.add((method, route.path))
+    return table
+
+
+def url_for(path: str, target_id: str | None) -> str:
+    return re.sub(r"\{[a-z_]+\}", target_id or "", path)
+
+
+def targets(route: Route) -> list[str]:
+    """Labels of what the route is asked about."""
+    entities_objects = ["1", *OBJECTS]
+    if route.target == "job":
+        return [f"job:{e}" for e in [*entities_objects, *LINKS]] + [MISSING, MALFORMED]
+    if route.target == "object":
+        labels = list(FRESH_OBJECTS) if route.destructive else entities_objects
+        return [*labels, MISSING, MALFORMED]
+    if route.target in ("parent", "link-end"):
+        return [*entities_objects, MISSING, MALFORMED]
+    if route.target == "link":
+        labels = list(FRESH_LINKS) if route.destructive else list(LINKS)
+        return [*labels, MISSING, MALFORMED]
+    if route.target == "user":
+        return ["new_user" if route.destructive else "other_user", MISSING, MALFORMED]
+    return [""]
+
+
+async def resolve(world: World, route: Route, label: str) -> str:
+    if label in (MISSING, MALFORMED, ""):
+        return label
+    if label.startswith("job:"):
+        return world.jobs[label.removeprefix("job:")]
+    if route.destructive:
+        return await world.fresh(label)
+    return world.ids[label]
+
+
+def entity_label(label: str) -> str:
+    return label.removeprefix("job:")
+
+
+KIND = {"job": "Job", "object": "Object", "link": "Link", "user": "User"}
+
+
+async def call(world: World, key: tuple[str, str], target_id: str, headers: dict):
+    method, path = key
+    route = MATRIX[key]
+    body = route.body(world, target_id) if route.body else None
+    if route.target == "list" and method == "POST":
+        body = {"objects": [world.ids[o] for o in ["1", *OBJECTS]]}
+    return await world.api.client.request(method, url_for(path, target_id), json=body, headers=headers)
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def world(database_url):
+    # Dozens of deliberate authentication failures come from one client address here: raise
+    # the throttle's limit so that they are answered, not throttled (throttling has its own
+    # tests in test_api_auth).
+    async with app_client(database_url, auth_failure_limit=100_000) as api:
+        yield await build_world(api)
+
+
+def test_every_route_has_a_matrix_entry(api):
+    served = route_table(_app_of(api))
+    missing = served - set(MATRIX) - PUBLIC
+    stale = (set(MATRIX) | PUBLIC) - served
+    assert not missing, f"routes without a permission-matrix entry: {sorted(missing)}"
+    assert not stale, f"matrix entries for routes the app does not serve: {sorted(stale)}"
+
+
+def _app_of(api):
+    return api.client._transport.app
+
+
+def test_route_table_sees_api_routes(api):
+    # Guard against a route walker that silently finds nothing.
+    table = route_table(_app_of(api))
+    assert ("GET", "/node/api/jobs/{job_id}") in table
+    assert all(isinstance(m, str) and p.startswith("/") for m, p in table)
+    assert not any(isinstance(r, APIRoute) and r.path == "/" for r in _app_of(api).routes)
+
+
+ROUTE_KEYS = sorted(MATRIX)
+NAMING_KEYS = [k for k in ROUTE_KEYS if MATRIX[k].target != "list"]
+
+
+async def test_authentication_failures(world):
+    """Every protected route refuses every kind of bad credential the same way."""
+    api = world.api
+    cases = [
+        ({}, None, "Unauthorized", NOT_LOGGED_IN),
+        (basic("admin", "wrong"), None, "InvalidCredentials", INVALID_LOGIN),
+        (basic("no-such-login", PASSWORD), None, "InvalidCredentials", INVALID_LOGIN),
+        (basic("blocked", PASSWORD), None, "InvalidCredentials", INVALID_LOGIN),
+        (basic("expired", PASSWORD), None, "InvalidCredentials", INVALID_LOGIN),
+        ({"Authorization": "Basic !!!not-base64"}, None, "InvalidCredentials", INVALID_LOGIN),
+        ({}, {"auth-token": "0" * 40}, "Unauthorized", INVALID_TOKEN),
+        ({}, {"api-token": "0" * 40}, "Unauthorized", INVALID_TOKEN),
+        ({"Cookie": "sid=0123abcd"}, None, "Unauthorized", SESSION_EXPIRED),
+    ]
+    problems = []
+    for key in ROUTE_KEYS:
+        method, path = key
+        route = MATRIX[key]
+        target_id = await resolve(world, route, targets(route)[0])
+        for headers, params, code, message in cases:
+            body = route.body(world, target_id) if route.body else None
+            if route.target == "list" and method == "POST":
+                body = {"objects": ["1"]}
+            response = await api.client.request(
+                method, url_for(path, target_id), json=body, headers=headers, params=params
+            )
+            try:
+                assert_error(response, 401, code, message)
+            except AssertionError as exc:
+                problems.append(f"{method} {path} with {headers or params}: {exc}")
+    assert not problems, "\n".join(problems)
+
+
+async def test_access_and_permissions(world, backend):
+    """Each route that names something (lists: see test_lists_carry_only_what_the_caller_sees)
+    × each user × each thing it can name."""
+    problems = []
+    for key in NAMING_KEYS:
+        route = MATRIX[key]
+        for user in USERS:
+            refusals: set[str] = set()
+            for label in targets(route):
+                target_id = await resolve(world, route, label)
+                response = await call(world, key, target_id, world.headers[user])
+                status, message, named = expectation(world, route, user, label, target_id)
+                where = f"{key[0]} {key[1]} as {user} on {label} ({target_id})"
+                try:
+                    if status == 404:
+                        body = assert_error(response, 404, "ResourceNotFound", message)
+                        refusals.add(body["message"].replace(named, "<id>"))
+                    elif status == 403:
+                        assert_error(response, 403, "Forbidden", message)
+                    else:
+                        assert response.status_code in route.ok, (
+                            response.status_code,
+                            response.text,
+                        )
+                except AssertionError as exc:
+                    problems.append(f"{where}: {exc}")
+            # Hidden and missing read the same: one message shape, whatever was named.
+            if len(refusals) > 1:
+                problems.append(f"{key} as {user}: refusals differ: {sorted(refusals)}")
+    assert not problems, "\n".join(problems)
+
+
+def expectation(world: World, route: Route, user: str, label: str, target_id: str):
+    """(status, message, the id the message names) for one call."""
+    visible = VISIBLE[user]
+    target = route.target
+    if target in ("self",):
+        return (200, None, None)
+    if target in ("manager", "user"):
+        if not set(MANAGE_USERS) & set(USERS[user][0]):
+            return (403, "Required permissions: manage-users", None)
+        if label in (MISSING, MALFORMED):
+            return (404, f"Entity not found: User({target_id})", target_id)
+        return (200, None, None)
+    if target == "link-end":
+        # The source (host) is checked first, then the target.
+        if "host" not in visible:
+            host = world.ids["host"]
+            return (404, f"Entity not found: Object({host})", host)
+        if label not in visible:
+            return (404, f"Entity not found: Object({target_id})", target_id)
+    else:
+        kind = {"parent": "Object"}.get(target) or KIND[target]
+        if entity_label(label) not in visible:
+            return (404, f"Entity not found: {kind}({target_id})", target_id)
+    needs = route.needs_for(label)
+    if needs and not set(needs) & set(USERS[user][0]):
+        return (403, "Required permissions: " + " or ".join(needs), None)
+    return (200, None, None)
+
+
+async def test_lists_carry_only_what_the_caller_sees(world, backend):
+    for user in USERS:
+        await _check_lists(world, user)
+
+
+async def _check_lists(world: World, user: str) -> None:
+    api, ids = world.api, world.ids
+    headers = world.headers[user]
+    visible = VISIBLE[user]
+    all_objects = ["1", *OBJECTS]
+
+    response = await api.client.get("/node/api/objects", headers=headers)
+    assert response.status_code == 200
+    assert {o["id"] for o in response.json()} == {ids[o] for o in all_objects if o in visible}, user
+
+    response = await api.client.get("/node/api/objects?fields=name", headers=headers)
+    assert {o["id"] for o in response.json()} == {ids[o] for o in all_objects if o in visible}
+
+    response = await api.client.get("/node/api/links", headers=headers)
+    assert response.status_code == 200
+    assert {lk["id"] for lk in response.json()} == {ids[lk] for lk in LINKS if lk in visible}
+
+    response = await api.client.post(
+        "/node/api/jobs", json={"objects": [ids[o] for o in all_objects]}, headers=headers
+    )
+    assert response.status_code == 200
+    listed = {j["id"] for j in response.json()}
+    assert listed == {world.jobs[o] for o in all_objects if o in visible}
+
+    response = await api.client.post(
+        "/node/api/jobs", json={"links": [ids[lk] for lk in LINKS]}, headers=headers
+    )
+    assert response.status_code == 200
+    assert {j["id"] for j in response.json()} == {world.jobs[lk] for lk in LINKS if lk in visible}
+
+    # Whatever a list carries, GET /jobs/:id answers the same caller too.
+    for job_id in listed:
+        response = await api.client.get(f"/node/api/jobs/{job_id}", headers=headers)
+        assert response.status_code == 200
+
+
+async def test_a_list_never_mixes_kinds(world, backend):
+    """Naming a link in `objects` (or an object in `links`) brings nothing: a list is exactly
+    the jobs GET /jobs/:id would show, and a link job is judged as a link."""
+    api, ids = world.api, world.ids
+    for user in ("operator", "nobody", "viewer"):
+        headers = world.headers[user]
+        response = await api.client.post(
+            "/node/api/jobs",
+            json={"objects": [ids["link_half"], ids["link_hidden"], ids["link_ok"]]},
+            headers=headers,
+        )
+        assert response.status_code == 200
+        assert response.json() == [], user
+        response = await api.client.post(
+            "/node/api/jobs",
+            json={"links": [ids["other_host"], ids["hidden"], ids["host"]]},
+            headers=headers,
+        )
+        assert response.status_code == 200
+        assert response.json() == [], user
+        for name, kind in (("link_half", "objects"), ("other_host", "links")):
+            response = await api.client.get(
+                f"/node/api/{kind}/{ids[name]}/jobs", headers=headers
+            )
+            assert_error(response, 404, "ResourceNotFound")
+
+
+async def test_inaccessible_reads_like_missing_byte_for_byte(world):
+    """Same status, same headers that matter, same body with only the ID differing."""
+    api = world.api
+    headers = world.headers["operator"]
+    pairs = [
+        ("/node/api/jobs/{}", world.jobs["hidden"], "Job"),
+        ("/node/api/objects/{}", world.ids["other"], "Object"),
+        ("/node/api/links/{}", world.ids["link_half"], "Link"),
+        ("/node/api/objects/{}/jobs", world.ids["below"], "Object"),
+        ("/node/api/links/{}/jobs", world.ids["link_hidden"], "Link"),
+    ]
+    for template, hidden_id, kind in pairs:
+        missing_id = new_id()
+        hidden = await api.client.get(template.format(hidden_id), headers=headers)
+        missing = await api.client.get(template.format(missing_id), headers=headers)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.headers["content-type"] == missing.headers["content-type"]
+        assert hidden.json() == {
+            "code": "ResourceNotFound",
+            "message": f"Entity not found: {kind}({hidden_id})",
+        }
+        assert hidden.text.replace(hidden_id, "X") == missing.text.replace(missing_id, "X")

@@ -1,0 +1,378 @@
+"""The runner and the queue, in process, on SQLite and PostgreSQL: claiming, wake-ups,
+concurrency, heartbeats, the reaper, cancelling, graceful stop, live output."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import psutil
+import pytest
+from helpers.execution import (
+    opened_store,
+    queue,
+    runner_settings,
+    started_runner,
+    trivial,
+    wait_status,
+)
+from sqlalchemy import select, update
+
+from opsjobs.domain.clock import now_ms
+from opsjobs.domain.ids import new_id
+from opsjobs.domain.jobs import JobStatus
+from opsjobs.domain.spec import ScriptSpec
+from opsjobs.execution.runner import Runner
+from opsjobs.store.jobs import insert_jobs
+from opsjobs.store.output import STDOUT, read_output
+from opsjobs.store.queue import RUNNER_LOST, cancel, claim, finish
+from opsjobs.store.schema import jobs
+
+
+@pytest.fixture
+async def store(backend, database_url):
+    async with opened_store(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def settings(database_url):
+    return runner_settings(database_url)
+
+
+def script(text: str, timeout: float = 30) -> ScriptSpec:
+    return ScriptSpec(text=text, timeout=timeout)
+
+
+async def column(store, job_id: str, name: str):
+    async with store.read() as conn:
+        return (await conn.execute(select(jobs.c[name]).where(jobs.c.id == job_id))).scalar_one()
+
+
+async def set_columns(store, job_id: str, **values) -> None:
+    async with store.write() as conn:
+        await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+async def stored_text(store, job_id: str) -> str:
+    return (await read_output(store, job_id, STDOUT, 0, 1 << 30)).decode()
+
+
+# -- claiming -------------------------------------------------------------------------------
+
+
+async def test_a_queued_job_runs_and_is_recorded(store, settings):
+    async with started_runner(store, settings) as runner:
+        before = now_ms()
+        job_id = await queue(store, trivial("echo", "Hello, world!"))
+        document = await wait_status(store, job_id)
+    assert document["description"] == {"stdout": "Hello, world!\n", "exitCode": 0, "stderr": ""}
+    execution = document["execution"]
+    assert execution["status"] == "succeeded"
+    assert execution["runner"] == runner.name
+    assert execution["error"] is None and execution["truncated"] is False
+    assert before <= execution["started"] <= execution["finished"]
+    assert await column(store, job_id, "heartbeat") >= execution["started"]
+
+
+async def test_claim_takes_the_oldest_job_a_runner_may_run(store):
+    base = now_ms()
+    blue = await queue(store, trivial(), timestamp=base, runner_tag="blue")
+    untagged_new = await queue(store, trivial(), timestamp=base + 20)
+    untagged_old = await queue(store, trivial(), timestamp=base + 10)
+    red = await queue(store, trivial(), timestamp=base + 30, runner_tag="red")
+    assert (await claim(store, "r/1")).id == untagged_old
+    assert (await claim(store, "r/1")).id == untagged_new
+    assert await claim(store, "r/1") is None, "an untagged runner takes no tagged job"
+    assert (await claim(store, "r/2", ["red"])).id == red
+    assert await claim(store, "r/2", ["red"]) is None
+    taken = await claim(store, "r/3", ["green", "blue"])
+    assert taken.id == blue and taken.owner_id == "1"
+    assert await column(store, blue, "runner") == "r/3"
+    assert await column(store, blue, "status") == "running"
+
+
+async def test_concurrent_claims_never_take_a_job_twice(store):
+    ids = {await queue(store, trivial()) for _ in range(60)}
+
+    async def claimer(n: int) -> list[str]:
+        taken = []
+        while (job := await claim(store, f"r/{n}")) is not None:
+            taken.append(job.id)
+        return taken
+
+    results = await asyncio.gather(*(claimer(n) for n in range(8)))
+    claimed = [job_id for taken in results for job_id in taken]
+    assert len(claimed) == len(set(claimed)) == 60
+    assert set(claimed) == ids
+
+
+async def test_a_runner_runs_at_most_its_concurrency(store, settings):
+    ids = [await queue(store, script("sleep 0.3")) for _ in range(5)]
+    most = 0
+    async with started_runner(store, settings, concurrency=2):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            async with store.read() as conn:
+                statuses = [r.status for r in await conn.execute(select(jobs.c.status))]
+            most = max(most, statuses.count("running"))
+            if all(s == "succeeded" for s in statuses):
+                break
+            await asyncio.sleep(0.02)
+    assert most == 2
+    for job_id in ids:
+        assert (await wait_status(store, job_id))["execution"]["status"] == "succeeded"
+
+
+async def test_an_enqueue_wakes_an_idle_runner_without_waiting_for_the_poll(store, settings):
+    async with started_runner(store, settings):  # polls every 30 s
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        job_id = await queue(store, trivial())
+        await wait_status(store, job_id, timeout=5)
+    assert time.monotonic() - started < 2
+
+
+async def test_a_job_queued_by_another_process_wakes_the_runner(backend, store, database_url):
+    if backend == "sqlite":
+        pytest.skip("SQLite runners of other processes find jobs by polling")
+    async with started_runner(store, runner_settings(database_url)):
+        await asyncio.sleep(0.3)
+        async with opened_store(database_url) as elsewhere:  # its own event, pool, everything
+            started = time.monotonic()
+            job_id = await queue(elsewhere, trivial())
+            await wait_status(elsewhere, job_id, timeout=5)
+    assert time.monotonic() - started < 2, "LISTEN/NOTIFY woke the runner, not its poll"
+
+
+async def test_a_slow_poll_finds_jobs_nobody_announced(store, database_url):
+    settings = runner_settings(database_url, runner_poll_seconds=0.2)
+    async with started_runner(store, settings):
+        await asyncio.sleep(0.3)
+        job_id = new_id()
+        # Inserted behind the queue's back: no event, no NOTIFY.
+        await insert_jobs(
+            store,
+            [
+                {
+                    "id": job_id,
+                    "owner_id": "1",
+                    "owner_type": 1,
+                    "timestamp": now_ms(),
+                    "spec": '{"type":"exec","argv":["true"],"timeout":5}',
+                }
+            ],
+        )
+        document = await wait_status(store, job_id, timeout=5)
+    assert document["execution"]["status"] == "succeeded"
+
+
+# -- heartbeats and the reaper ---------------------------------------------------------------
+
+
+async def test_heartbeats_advance_while_a_job_runs(store, settings):
+    async with started_runner(store, settings):
+        job_id = await queue(store, script("sleep 0.8"))
+        await wait_status(store, job_id, "running")
+        first = await column(store, job_id, "heartbeat")
+        await asyncio.sleep(0.4)
+        assert await column(store, job_id, "heartbeat") > first
+        await wait_status(store, job_id)
+
+
+async def test_the_reaper_turns_silent_running_jobs_lost(store, settings):
+    stale, fresh = new_id(), new_id()
+    now = now_ms()
+    rows = [
+        {"id": stale, "heartbeat": now - 10_000},
+        {"id": fresh, "heartbeat": now + 60_000},
+    ]
+    await insert_jobs(
+        store,
+        [
+            {
+                **row,
+                "owner_id": "1",
+                "owner_type": 1,
+                "timestamp": now - 20_000,
+                "status": "running",
+                "started": now - 20_000,
+                "runner": "elsewhere/1",
+                "spec": '{"type":"exec","argv":["true"],"timeout":5}',
+            }
+            for row in rows
+        ],
+    )
+    async with started_runner(store, settings):
+        document = await wait_status(store, stale, timeout=5)
+        assert await column(store, fresh, "status") == "running"
+    assert document["execution"]["status"] == "lost"
+    assert document["execution"]["error"] == RUNNER_LOST
+    assert document["execution"]["finished"] >= now
+
+
+async def test_a_job_taken_away_from_its_runner_is_stopped_and_stays_lost(store, settings):
+    async with started_runner(store, settings) as runner:
+        job_id = await queue(store, script("echo $$; exec sleep 300"))
+        await wait_status(store, job_id, "running")
+        while not (pid := (await stored_text(store, job_id)).strip()):
+            await asyncio.sleep(0.02)
+        await set_columns(store, job_id, status="lost", error=RUNNER_LOST)
+        deadline = time.monotonic() + 5
+        while runner.running and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not runner.running
+    assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == "zombie"
+    document = await wait_status(store, job_id)
+    assert document["execution"]["status"] == "lost", "a finished status is final"
+
+
+async def test_finish_only_records_a_job_still_running_for_that_runner(store):
+    job_id = await queue(store, trivial())
+    await claim(store, "r/1")
+    assert not await finish(store, job_id, "r/2", JobStatus.SUCCEEDED, "{}", None, False)
+    assert await finish(store, job_id, "r/1", JobStatus.SUCCEEDED, "{}", None, False)
+    assert not await finish(store, job_id, "r/1", JobStatus.FAILED, "{}", "again", False)
+    assert await column(store, job_id, "status") == "succeeded"
+
+
+# -- cancelling -----------------------------------------------------------------------------
+
+
+async def test_a_queued_job_is_cancelled_at_once_and_never_runs(store, settings):
+    job_id = await queue(store, trivial())
+    assert await cancel(store, job_id) is JobStatus.CANCELLED
+    async with started_runner(store, settings):
+        await asyncio.sleep(0.3)
+    document = await wait_status(store, job_id)
+    assert document["execution"]["status"] == "cancelled"
+    assert document["execution"]["runner"] is None
+    assert document["execution"]["finished"] is not None
+
+
+async def test_a_running_job_is_signalled_and_ends_cancelled(store, settings):
+    async with started_runner(store, settings):
+        job_id = await queue(store, script("echo started; sleep 300"))
+        await wait_status(store, job_id, "running")
+        while not await stored_text(store, job_id):
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        assert await cancel(store, job_id) is JobStatus.RUNNING
+        document = await wait_status(store, job_id, timeout=5)
+    assert time.monotonic() - started < 2
+    assert document["execution"]["status"] == "cancelled"
+    assert document["execution"]["error"] == "cancelled"
+    assert document["description"] == {"stdout": "started\n", "exitCode": 143, "stderr": ""}
+
+
+async def test_a_cancel_from_another_process_reaches_the_runner(store, database_url):
+    async with started_runner(store, runner_settings(database_url)):
+        job_id = await queue(store, script("sleep 300"))
+        await wait_status(store, job_id, "running")
+        # Another process: no shared in-process signal, only the database (NOTIFY on
+        # PostgreSQL, the row's cancel mark at the next heartbeat on SQLite).
+        async with opened_store(database_url) as elsewhere:
+            assert await cancel(elsewhere, job_id) is JobStatus.RUNNING
+            document = await wait_status(elsewhere, job_id, timeout=5)
+    assert document["execution"]["status"] == "cancelled"
+
+
+async def test_a_finished_job_cannot_be_cancelled(store, settings):
+    async with started_runner(store, settings):
+        job_id = await queue(store, trivial())
+        await wait_status(store, job_id)
+    assert await cancel(store, job_id) is None
+    assert await cancel(store, new_id()) is None
+    assert await column(store, job_id, "status") == "succeeded"
+
+
+# -- stopping -------------------------------------------------------------------------------
+
+
+async def test_a_graceful_stop_lets_short_jobs_finish_and_cancels_the_rest(store, database_url):
+    runner = Runner(store, runner_settings(database_url, stop_grace_seconds=1.0))
+    await runner.start()
+    short = await queue(store, script("sleep 0.4; echo done"))
+    long = await queue(store, script("echo begun; sleep 300"))
+    await wait_status(store, short, "running")
+    await wait_status(store, long, "running")
+    started = time.monotonic()
+    await runner.stop()
+    assert time.monotonic() - started < 4
+    late = await queue(store, trivial())
+    await asyncio.sleep(0.2)
+    short_doc = await wait_status(store, short, timeout=0.1)
+    long_doc = await wait_status(store, long, timeout=0.1)
+    assert short_doc["execution"]["status"] == "succeeded"
+    assert short_doc["description"]["stdout"] == "done\n"
+    assert long_doc["execution"]["status"] == "cancelled"
+    assert long_doc["execution"]["error"] == "runner stopped"
+    assert long_doc["description"]["stdout"] == "begun\n"
+    assert await column(store, late, "status") == "queued", "a stopped runner claims nothing"
+    async with store.read() as conn:
+        running = await conn.execute(select(jobs.c.id).where(jobs.c.status == "running"))
+        assert running.all() == []
+
+
+# -- output ---------------------------------------------------------------------------------
+
+
+async def test_output_is_stored_while_the_job_runs(store, settings):
+    async with started_runner(store, settings):
+        job_id = await queue(store, script("echo first; sleep 1; echo second"))
+        deadline = time.monotonic() + 5
+        while await stored_text(store, job_id) != "first\n":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert await column(store, job_id, "status") == "running"
+        await wait_status(store, job_id)
+    assert await stored_text(store, job_id) == "first\nsecond\n"
+
+
+async def test_50_mib_of_output_is_capped_in_storage_and_memory(store, settings):
+    me = psutil.Process()
+    cap = settings.output_cap_bytes
+    async with started_runner(store, settings):
+        warm = await queue(store, script("head -c 2097152 /dev/zero | tr '\\0' w"))
+        await wait_status(store, warm, timeout=30)
+        before = me.memory_info().rss
+        job_id = await queue(store, script("head -c 52428800 /dev/zero | tr '\\0' a; echo END"))
+        peak = before
+        while (await column(store, job_id, "status")) in ("queued", "running"):
+            peak = max(peak, me.memory_info().rss)
+            await asyncio.sleep(0.01)
+        document = await wait_status(store, job_id, timeout=60)
+    assert document["execution"]["status"] == "succeeded"
+    assert document["execution"]["truncated"] is True
+    stdout = document["description"]["stdout"]
+    assert len(stdout) <= cap and stdout.endswith("aEND\n")
+    stored = await read_output(store, job_id, STDOUT, 0, 1 << 30)
+    assert len(stored) <= 2 * cap
+    assert stored.endswith(b"aEND\n") and b"bytes left out]" in stored
+    assert peak - before < 32 * 1024 * 1024, f"RSS grew by {(peak - before) >> 20} MiB"
+
+
+async def test_output_that_is_not_utf8_never_breaks_the_job_document(store, settings):
+    async with started_runner(store, settings):
+        job_id = await queue(store, script(r"printf '\377\376\375 ok'; printf 'x\300' >&2"))
+        document = await wait_status(store, job_id)
+    assert document["description"]["stdout"] == "\ufffd\ufffd\ufffd ok"
+    assert document["description"]["stderr"] == "x\ufffd"
+    raw = await column(store, job_id, "description")
+    assert orjson.loads(raw) == document["description"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        (None, "the job has no spec: nothing to run"),
+        ('{"type": "teleport"}', "the job's spec is not valid"),
+    ],
+)
+async def test_a_job_without_a_usable_spec_fails_with_the_reason(store, settings, spec, error):
+    async with started_runner(store, settings):
+        job_id = await queue(store, spec)
+        document = await wait_status(store, job_id)
+    assert document["execution"]["status"] == "failed"
+    assert document["execution"]["error"].startswith(error)
