@@ -20,7 +20,8 @@ from rich.console import Console
 from . import history, load, report, seed, servers
 
 ROOT = Path(__file__).resolve().parent
-console = Console()
+# Wide enough for the tables when the output is a log file rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def log(message: str) -> None:
@@ -83,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     ping = load.ping_targets(work)
     small_jobs = load.job_targets(small, work)
     big_jobs = load.job_targets(big, work)
-    timing = dict(seconds=args.seconds, rounds=args.rounds, warmup=args.warmup, cpu=load_cpu)
+    timing = dict(
+        seconds=args.seconds,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        connections=args.connections,
+        cpu=load_cpu,
+    )
     logs = work / "logs"
 
     results: dict = {
@@ -125,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         servers.log_in(s_small, small.passwords)
         servers.log_in(s_big, big.passwords)
         cases = {
-            ("1k", "ping"): load.Case("1k  GET /ping", s_small.url, ping),
-            ("1k", "job"): load.Case("1k  GET /jobs/:id", s_small.url, small_jobs),
-            ("1M", "ping"): load.Case("1M  GET /ping", s_big.url, ping),
-            ("1M", "job"): load.Case("1M  GET /jobs/:id", s_big.url, big_jobs),
+            ("1k", "ping"): load.Case("1k  GET /ping", s_small, ping),
+            ("1k", "job"): load.Case("1k  GET /jobs/:id", s_small, small_jobs),
+            ("1M", "ping"): load.Case("1M  GET /ping", s_big, ping),
+            ("1M", "job"): load.Case("1M  GET /jobs/:id", s_big, big_jobs),
         }
         load.measure(wrk, list(cases.values()), **timing, log=log)
         log("POST /node/api/jobs for the busiest object (1M database)")
@@ -149,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         "job_vs_ping_1k": round(load.ratio(cases[("1k", "job")], cases[("1k", "ping")]), 3),
         "job_vs_ping_1M": round(load.ratio(cases[("1M", "job")], cases[("1M", "ping")]), 3),
         "job_1M_vs_1k": round(load.ratio(cases[("1M", "job")], cases[("1k", "job")]), 3),
+        "job_vs_ping_1M_server_cpu": round(
+            load.cpu_ratio(cases[("1M", "job")], cases[("1M", "ping")]), 3
+        ),
         "job_1M_vs_1k_normalized": round(
             load.ratio(cases[("1M", "job")], cases[("1M", "ping")])
             / load.ratio(cases[("1k", "job")], cases[("1k", "ping")]),
@@ -187,9 +197,9 @@ def _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs) -> dict:
             servers.log_in(started_servers[-1], big.passwords)
         cases = {}
         for server in started_servers:
-            cases[(server.name, "ping")] = load.Case(f"{server.name} GET /ping", server.url, ping)
+            cases[(server.name, "ping")] = load.Case(f"{server.name} GET /ping", server, ping)
             cases[(server.name, "job")] = load.Case(
-                f"{server.name} GET /jobs/:id", server.url, big_jobs
+                f"{server.name} GET /jobs/:id", server, big_jobs
             )
         load.measure(wrk, list(cases.values()), **timing, log=log)
     finally:
@@ -201,6 +211,9 @@ def _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs) -> dict:
             "ping": cases[(name, "ping")].summary(),
             "job": cases[(name, "job")].summary(),
             "job_vs_ping": round(load.ratio(cases[(name, "job")], cases[(name, "ping")]), 3),
+            "job_vs_ping_server_cpu": round(
+                load.cpu_ratio(cases[(name, "job")], cases[(name, "ping")]), 3
+            ),
         }
         for name in commands
     }

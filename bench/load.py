@@ -17,6 +17,7 @@ from pathlib import Path
 from opsjobs.store.core import Store
 
 from .seed import LOAD_LOGINS, Seeded
+from .servers import Server
 
 LUA = Path(__file__).with_name("requests.lua")
 PING = "/node/api/ping"
@@ -127,24 +128,28 @@ class Run:
     p99_ms: float
     errors: int
     bad_status: int
+    # Server CPU time per request: steadier than req/s when other work shares the machine.
+    cpu_us: float
 
 
 def run_wrk(
     wrk: str,
-    url: str,
+    server: Server,
     targets: Targets,
-    seconds: float,
+    seconds: int,
     *,
     connections: int = 32,
     cpu: int | None = None,
 ) -> Run:
     argv = [
         wrk, "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s",
-        "-s", str(LUA), url, "--", str(targets.path),
+        "-s", str(LUA), server.url, "--", str(targets.path),
     ]  # fmt: skip
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
+    cpu_before = server.cpu_seconds()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    cpu_used = server.cpu_seconds() - cpu_before
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -159,6 +164,7 @@ def run_wrk(
         p99_ms=figures["p99_us"] / 1000,
         errors=errors,
         bad_status=figures["bad_status"],
+        cpu_us=cpu_used / max(1, figures["requests"]) * 1e6,
     )
 
 
@@ -167,7 +173,7 @@ class Case:
     """One endpoint on one server, measured over several rounds."""
 
     label: str
-    url: str
+    server: Server
     targets: Targets
     runs: list[Run] = field(default_factory=list)
 
@@ -179,12 +185,19 @@ class Case:
             "rps": round(self.median("rps"), 1),
             "p50_ms": round(self.median("p50_ms"), 3),
             "p99_ms": round(self.median("p99_ms"), 3),
+            "server_cpu_us_per_request": round(self.median("cpu_us"), 1),
             "requests": sum(r.requests for r in self.runs),
             "errors": sum(r.errors for r in self.runs),
             "distinct_ids": self.targets.distinct_ids,
             "users": self.targets.users,
             "rounds": [
-                {"rps": round(r.rps, 1), "p50_ms": r.p50_ms, "p99_ms": r.p99_ms} for r in self.runs
+                {
+                    "rps": round(r.rps, 1),
+                    "p50_ms": r.p50_ms,
+                    "p99_ms": r.p99_ms,
+                    "server_cpu_us": round(r.cpu_us, 1),
+                }
+                for r in self.runs
             ],
         }
 
@@ -193,19 +206,20 @@ def measure(
     wrk: str,
     cases: list[Case],
     *,
-    seconds: float,
+    seconds: int,
     rounds: int,
-    warmup: float,
+    warmup: int,
+    connections: int,
     cpu: int | None,
     log=print,
 ) -> None:
     """Warm every case up, then run them in turn, round after round: cases measured in the
     same round saw the same machine, which is what makes their ratios meaningful."""
     for case in cases:
-        run_wrk(wrk, case.url, case.targets, warmup, cpu=cpu)
+        run_wrk(wrk, case.server, case.targets, warmup, connections=connections, cpu=cpu)
     for number in range(1, rounds + 1):
         for case in cases:
-            run = run_wrk(wrk, case.url, case.targets, seconds, cpu=cpu)
+            run = run_wrk(wrk, case.server, case.targets, seconds, connections=connections, cpu=cpu)
             if run.bad_status:
                 raise RuntimeError(
                     f"{case.label}: {run.bad_status} answers were not 2xx: the run is invalid"
@@ -213,7 +227,8 @@ def measure(
             case.runs.append(run)
             log(
                 f"  round {number}/{rounds} {case.label:<28} {run.rps:9.0f} req/s  "
-                f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms"
+                f"p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms  "
+                f"server CPU {run.cpu_us:5.0f} µs/req"
             )
 
 
@@ -221,4 +236,11 @@ def ratio(numerator: Case, denominator: Case) -> float:
     """The median over rounds of per-round ratios of req/s."""
     return statistics.median(
         a.rps / b.rps for a, b in zip(numerator.runs, denominator.runs, strict=True)
+    )
+
+
+def cpu_ratio(numerator: Case, denominator: Case) -> float:
+    """The same ratio from server CPU time per request (denominator's over numerator's)."""
+    return statistics.median(
+        b.cpu_us / a.cpu_us for a, b in zip(numerator.runs, denominator.runs, strict=True)
     )

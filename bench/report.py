@@ -27,6 +27,7 @@ def _endpoint_rows(table: Table, label: str, cases: dict) -> None:
             f"{case['rps']:,.0f}",
             f"{case['p50_ms']:.2f}",
             f"{case['p99_ms']:.2f}",
+            f"{case['server_cpu_us_per_request']:.0f}",
             f"{case['distinct_ids']:,}" if name == "job" else "-",
         )
 
@@ -39,7 +40,9 @@ def render(results: dict, console: Console) -> None:
         f"{settings['rounds']} rounds of {settings['seconds']} s",
         title_justify="left",
     )
-    for column in ("database", "endpoint", "req/s", "p50 ms", "p99 ms", "distinct IDs"):
+    for column in (
+        "database", "endpoint", "req/s", "p50 ms", "p99 ms", "server CPU µs/req", "distinct IDs"
+    ):  # fmt: skip
         endpoints.add_column(
             column, justify="left" if column in ("database", "endpoint") else "right"
         )
@@ -60,6 +63,10 @@ def render(results: dict, console: Console) -> None:
             label, f"{value:.2f}", f">= {JOB_VS_PING_TARGET} (aim {JOB_VS_PING_AIM})",
             _verdict(value >= JOB_VS_PING_TARGET),
         )  # fmt: skip
+    value = ratios["job_vs_ping_1M_server_cpu"]
+    table.add_row(
+        "job / ping, 1M DB, from server CPU per request", f"{value:.2f}", "(cross-check)", ""
+    )
     value = ratios["job_1M_vs_1k"]
     table.add_row(
         "job 1M / job 1k",
@@ -120,8 +127,9 @@ def render(results: dict, console: Console) -> None:
             ping, job = stack["ping"], stack["job"]
             table.add_row(
                 name, f"{ping['rps']:,.0f}", f"{ping['p50_ms']:.2f} / {ping['p99_ms']:.2f}",
+                f"{ping['server_cpu_us_per_request']:.0f}",
                 f"{job['rps']:,.0f}", f"{job['p50_ms']:.2f} / {job['p99_ms']:.2f}",
-                f"{stack['job_vs_ping']:.2f}",
+                f"{job['server_cpu_us_per_request']:.0f}", f"{stack['job_vs_ping']:.2f}",
             )  # fmt: skip
         console.print(table)
 

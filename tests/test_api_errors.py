@@ -22,21 +22,19 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize(("body", "position"), BROKEN, ids=[repr(b[0]) for b in BROKEN])
 @pytest.mark.parametrize(
     "content_type",
     [None, "application/json", "application/x-www-form-urlencoded", "text/plain"],
     ids=["no content type", "json", "form (curl -d)", "text"],
 )
-async def test_malformed_json_is_invalid_content_with_its_position(
-    api, body, position, content_type
-):
+async def test_malformed_json_is_invalid_content_with_its_position(api, content_type):
     headers = await api.admin()
     if content_type is not None:
         headers["Content-Type"] = content_type
-    response = await api.client.post("/node/api/jobs", content=body, headers=headers)
-    error = assert_error(response, 400, "InvalidContent")
-    assert f"position {position}" in error["message"], error
+    for body, position in BROKEN:
+        response = await api.client.post("/node/api/jobs", content=body, headers=headers)
+        error = assert_error(response, 400, "InvalidContent")
+        assert f"position {position}" in error["message"], (body, error)
 
 
 async def test_curl_style_form_content_type_with_valid_json_is_read_as_json(api):
@@ -75,9 +73,7 @@ async def test_malformed_json_on_every_body_route(api):
 # -- wrong types ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "url", "body", "named"),
-    [
+WRONG_TYPES = [
         ("POST", "/node/api/users", {"login": 5, "password": "x"}, "login"),
         ("POST", "/node/api/users", {"password": "x"}, "login"),
         ("POST", "/node/api/users", {"login": "", "password": "x"}, "login"),
@@ -97,13 +93,15 @@ async def test_malformed_json_on_every_body_route(api):
         ("POST", "/node/api/users/session", {"login": "admin"}, "password"),
         ("POST", "/node/api/users/session", {"login": 1, "password": "x"}, "login"),
         ("POST", "/node/api/jobs", {"objects": ["1"], "limit": True}, "limit"),
-    ],
-)  # fmt: skip
-async def test_wrong_types_are_bad_request_naming_the_field(api, method, url, body, named):
+    ]  # fmt: skip
+
+
+async def test_wrong_types_are_bad_request_naming_the_field(api):
     headers = await api.admin()
-    response = await api.client.request(method, url, json=body, headers=headers)
-    error = assert_error(response, 400, "BadRequest")
-    assert error["message"].startswith(named + ":"), error
+    for method, url, body, named in WRONG_TYPES:
+        response = await api.client.request(method, url, json=body, headers=headers)
+        error = assert_error(response, 400, "BadRequest")
+        assert error["message"].startswith(named + ":"), (body, error)
 
 
 # -- IDs and routes -------------------------------------------------------------------------
@@ -111,9 +109,13 @@ async def test_wrong_types_are_bad_request_naming_the_field(api, method, url, bo
 MALFORMED_IDS = ["zzz", "1234", "5f1150e0786952333e04889G", "5f1150e0786952333e048898aa", "%20"]
 
 
-@pytest.mark.parametrize("bad", MALFORMED_IDS)
-async def test_malformed_ids_in_paths_are_404(api, bad):
+async def test_malformed_ids_in_paths_are_404(api):
     headers = await api.admin()
+    for bad in MALFORMED_IDS:
+        await _all_404(api, headers, bad)
+
+
+async def _all_404(api, headers, bad: str) -> None:
     cases = [
         ("GET", f"/node/api/jobs/{bad}", "Job"),
         ("PATCH", f"/node/api/jobs/{bad}/results", "Job"),
@@ -151,17 +153,15 @@ async def test_well_formed_unknown_ids_are_404_too(api):
         assert_error(response, 404, "ResourceNotFound", f"Entity not found: {kind}({unknown})")
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["/node/api/nope", "/nope", "/", "/node/api/jobs/a/b/c", "/node/api", "/node/api/objects/1/x"],
-)
-async def test_unknown_routes_are_404_in_the_error_format(api, url):
+async def test_unknown_routes_are_404_in_the_error_format(api):
     headers = await api.admin()
-    for method in ("GET", "POST", "DELETE"):
-        response = await api.client.request(method, url, headers=headers)
-        assert_error(response, 404, "ResourceNotFound")
-    # Also without credentials: an unknown route is unknown to everyone.
-    assert_error(await api.client.get(url), 404, "ResourceNotFound")
+    urls = ["/node/api/nope", "/nope", "/", "/node/api/jobs/a/b/c", "/node/api", "/node/api/objects/1/x"]
+    for url in urls:
+        for method in ("GET", "POST", "DELETE"):
+            response = await api.client.request(method, url, headers=headers)
+            assert_error(response, 404, "ResourceNotFound", f"Route not found: {method} {url}")
+        # Also without credentials: an unknown route is unknown to everyone.
+        assert_error(await api.client.get(url), 404, "ResourceNotFound")
 
 
 async def test_wrong_method_on_a_known_route_is_an_error_document(api):

@@ -254,7 +254,10 @@ SHAPES = [
     ('printf "%s" "{{args.x}}"', lambda x, y: x),
     ("printf '%s' '{{args.x}}'", lambda x, y: x),
     ("printf '%s|%s' {{args.x}} {{args.y}}", lambda x, y: f"{x}|{y}"),
-    ("printf '%s' pre{{args.x}}\"mid{{args.y}}\"'end{{args.x}}'", lambda x, y: f"pre{x}mid{y}end{x}"),
+    (
+        "printf '%s' pre{{args.x}}\"mid{{args.y}}\"'end{{args.x}}'",
+        lambda x, y: f"pre{x}mid{y}end{x}",
+    ),
     ("X={{args.x}}\nprintf '%s' \"$X\"", lambda x, y: x),
     ("# note: {{args.x}}\nprintf '%s' {{args.y}}", lambda x, y: y),
     ("printf '%s' \"$(printf '%s' {{args.x}})\"", lambda x, y: x.rstrip("\n")),
@@ -304,3 +307,60 @@ def test_argv_carries_any_value_as_one_argument(x):
     argv = render_argv(["{{args.x}}"], args(x=x))
     done = subprocess.run(["printf", "%s", *argv], capture_output=True, timeout=10)
     assert done.stdout.decode() == x
+
+
+# Pieces of shell syntax, joined at random into scripts (mostly odd, often invalid: the shell
+# still runs what comes before a syntax error, so they are worth trying).
+SYNTAX = [
+    *("echo ", "printf '%s' ", "{{args.x}}", "{{args.x}}", "'", '"', "$(", ")", "`", "${"),
+    *("}", "#", "\n", ";", " ", "case a in a) ", ";; esac", "<<EOF\n", "\nEOF\n", "\\", "$"),
+    *("((", "))", "a", "=", "|", "&&", "(", "<<'E'\n", "\nE\n", "$'", "cat ", "<<-EOF\n"),
+    *("\tEOF\n", "X=", '"$X"', "esac", "case"),
+]
+BREAKOUTS = [
+    "x';touch p1;'",
+    '"$(touch p2)"',
+    "`touch p3`",
+    "\ntouch p4\n",
+    "EOF\ntouch p5\nEOF",
+    "E",
+    "\\",
+    "$(touch p6)",
+    ")touch p7;(",
+    "}touch p8",
+    '"; touch p9; "',
+    "'\ntouch p10 #",
+]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    parts=st.lists(st.sampled_from(SYNTAX), min_size=1, max_size=14),
+    x=st.lists(st.sampled_from(BREAKOUTS), min_size=1, max_size=4).map("".join),
+)
+def test_in_any_script_a_value_runs_nothing_or_is_refused(tmp_path, parts, x):
+    template = "".join(parts) + " {{args.x}}"
+    try:
+        script = render_script(template, args(x=x))
+    except BadRequest:
+        return  # refused: nothing runs
+    for program in SHELLS:
+        workdir = tmp_path / program.rsplit("/", 1)[-1]
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir()
+        try:
+            subprocess.run(
+                [program, "-c", script],
+                cwd=workdir,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                timeout=5,
+            )
+        except subprocess.TimeoutExpired:
+            continue
+        assert list(workdir.iterdir()) == [], (program, template, script)

@@ -166,6 +166,27 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
     )
 
 
+def run_cli_parallel(
+    *commands: list[str], env: dict[str, str] | None = None, timeout: float = 120
+) -> list[subprocess.CompletedProcess]:
+    """Run several `opsjobs` commands at once (each pays the interpreter's start-up)."""
+    processes = [
+        subprocess.Popen(
+            [opsjobs_exe(), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env or cli_env(),
+        )
+        for args in commands
+    ]
+    results = []
+    for args, process in zip(commands, processes, strict=True):
+        out, err = process.communicate(timeout=timeout)
+        results.append(subprocess.CompletedProcess(args, process.returncode, out, err))
+    return results
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

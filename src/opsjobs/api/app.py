@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     )
     app.state.context = ctx
     errors.install(app)
+    # Plain Starlette routes for the hot path, matched before FastAPI's (see jobs.hot_routes).
+    app.router.routes.extend(jobs.hot_routes(ctx, PREFIX))
     app.include_router(meta.router(), prefix=PREFIX)
     app.include_router(jobs.router(ctx), prefix=PREFIX)
     app.include_router(control.router(ctx), prefix=PREFIX)

@@ -1,7 +1,7 @@
 """Who is calling: Basic credentials, a session cookie or an API token (API.md §2).
 
 Argon2 verification costs tens of milliseconds by design, so a verified Basic header is
-remembered under an HMAC of the header (never the password) for a short while. An entry holds
+remembered under a keyed hash of the header (never the password) for a short while. An entry holds
 the Principal object it verified; a change to any user reloads the directory, which makes new
 Principal objects, so a changed password, status or rights is never served from the cache.
 
@@ -16,7 +16,7 @@ import asyncio
 import base64
 import binascii
 import functools
-import hmac
+import hashlib
 import time
 from collections import deque
 
@@ -100,7 +100,9 @@ class Authenticator:
         raise Unauthorized("Not logged in.")
 
     async def _basic(self, header: str, client: str) -> Principal:
-        key = hmac.digest(self.settings.cache_key, header.encode(), "sha256")
+        # Keyed BLAKE2b is a MAC like HMAC-SHA256, at a third of its cost here (OpenSSL 3
+        # looks the digest up by name on every HMAC call).
+        key = hashlib.blake2b(header.encode(), key=self.settings.cache_key, digest_size=32).digest()
         cached = self._cache.get(key)
         if cached is not None:
             principal, expires = cached

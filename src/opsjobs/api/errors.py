@@ -19,13 +19,23 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
     """(code, message) for the first validation error, naming the parameter at fault."""
-    error = exc.errors()[0]
+    errors = exc.errors()
+    error = errors[0]
     kind = error.get("type", "")
     loc = [str(part) for part in error.get("loc", ())]
     if kind == "json_invalid":
         detail = (error.get("ctx") or {}).get("error", "invalid JSON")
         position = loc[1] if len(loc) > 1 else "?"
         return "InvalidContent", f"Request body is not valid JSON at position {position}: {detail}"
+    # A value that fits no member of a union (`str | list[str]`) fails once per member, each
+    # loc ending in the member's type name; the parameter is what those locs share.
+    for other in errors[1:]:
+        other_loc = [str(part) for part in other.get("loc", ())]
+        if other_loc[:2] == loc[:2]:
+            shared = 0
+            while shared < min(len(loc), len(other_loc)) and loc[shared] == other_loc[shared]:
+                shared += 1
+            loc = loc[:shared]
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
     name = ".".join(where) or "body"
     return "BadRequest", f"{name}: {error.get('msg', 'invalid value')}"

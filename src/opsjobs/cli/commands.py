@@ -17,6 +17,7 @@ from ..store import entities, importing, users
 from ..store.db import Database
 from ..store.migrate import is_current, upgrade
 from . import demo as demo_data
+from . import execution as execution_commands
 from . import operations as operation_commands
 from .runtime import console, opened_store, run
 
@@ -273,3 +274,6 @@ def jobs_import(
     console.print(f"loaded {report.loaded} jobs; {len(report.problems)} lines refused")
     if report.problems:
         raise typer.Exit(1)
+
+
+execution_commands.register(app)  # runner, exec: listed after serve

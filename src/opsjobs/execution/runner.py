@@ -225,7 +225,9 @@ class Runner:
             await asyncio.wait(tasks)
         for job_id in stuck:
             with contextlib.suppress(Exception):
-                await finish(self.store, job_id, self.name, JobStatus.CANCELLED, "{}", STOPPED, False)
+                await finish(
+                    self.store, job_id, self.name, JobStatus.CANCELLED, "{}", STOPPED, False
+                )
         for task in others:
             task.cancel()
         if others:

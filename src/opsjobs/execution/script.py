@@ -23,9 +23,9 @@ from ..domain.spec import ExecSpec, ScriptSpec
 from ..store.queue import ClaimedJob
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder, StreamRecorder
+from .process import Child
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-READ_SIZE = 64 * 1024
 # After the main process ends, how long its descendants may keep the pipes open before the
 # group is killed so the run can end.
 DRAIN_SECONDS = 1.0
@@ -78,42 +78,12 @@ def _not_started(spec: ExecSpec | ScriptSpec, argv: list[str], exc: OSError | No
     return Outcome(JobStatus.FAILED, description, f"cannot run {what}: {reason}")
 
 
-class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """asyncio's own protocol, plus a future for the main process's exit.
-
-    ``Process.wait()`` answers only once the pipes are closed as well, which descendants may
-    hold open for ever; a run must notice its main process ending by itself.
-    """
-
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=limit, loop=loop)
-        self.exited: asyncio.Future[None] = loop.create_future()
-
-    def process_exited(self) -> None:
-        super().process_exited()
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-
-async def _spawn(argv: list[str], workdir: str, env: dict[str, str]):
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.subprocess_exec(
-        lambda: _Protocol(limit=READ_SIZE, loop=loop),
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=workdir,
-        env=env,
-        start_new_session=True,
-    )
-    return transport, protocol
-
-
-async def _pump(reader: asyncio.StreamReader, into: StreamRecorder, poke: Callable[[], None]):
-    while data := await reader.read(READ_SIZE):
+def _feeder(into: StreamRecorder, poke: Callable[[], None]) -> Callable[[bytes], None]:
+    def feed(data: bytes) -> None:
         into.feed(data)
         poke()
+
+    return feed
 
 
 async def _wait(exited: asyncio.Future, timeout: float | None, control: JobControl) -> str | None:
@@ -137,13 +107,14 @@ async def _terminate(pgid: int, exited: asyncio.Future, grace: float) -> None:
     await exited
 
 
-async def _drain(pumps: list[asyncio.Task], pgid: int) -> None:
-    _, pending = await asyncio.wait(pumps, timeout=DRAIN_SECONDS)
+async def _drain(child: Child) -> None:
+    waiting = {reader.done for reader in child.readers}
+    _, pending = await asyncio.wait(waiting, timeout=DRAIN_SECONDS)
     if pending:
-        _kill_group(pgid, signal.SIGKILL)
-        _, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
-        for task in pending:  # held open by something outside the group: stop reading
-            task.cancel()
+        _kill_group(child.pid, signal.SIGKILL)
+        await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+    # Anything still open is held by a process outside the group: stop reading it.
+    child.close_pipes()
 
 
 def _ended(
@@ -181,28 +152,23 @@ async def run_process(
         if not argv:
             return _not_started(spec, argv, None)
         try:
-            transport, protocol = await _spawn(argv, workdir, env)
+            child = Child(
+                argv, workdir, env, _feeder(recorder.stdout, poke), _feeder(recorder.stderr, poke)
+            )
         except OSError as exc:
             return _not_started(spec, argv, exc)
-        pgid = transport.get_pid()
-        pumps = [
-            asyncio.create_task(_pump(protocol.stdout, recorder.stdout, poke)),
-            asyncio.create_task(_pump(protocol.stderr, recorder.stderr, poke)),
-        ]
         completed = False
         try:
             timeout = spec.timeout if spec.timeout and spec.timeout > 0 else None
-            ending = await _wait(protocol.exited, timeout, control)
+            ending = await _wait(child.exited, timeout, control)
             if ending is not None:
-                await _terminate(pgid, protocol.exited, kill_grace)
-            await _drain(pumps, pgid)
+                await _terminate(child.pid, child.exited, kill_grace)
+            await _drain(child)
             completed = True
         finally:
             if not completed:  # this task was cancelled or failed: the run must not survive
-                _kill_group(pgid, signal.SIGKILL)
-            for task in pumps:
-                task.cancel()
-            transport.close()  # the pipes; the process has been reaped already
-        return _ended(transport.get_returncode(), ending, spec, control, recorder)
+                _kill_group(child.pid, signal.SIGKILL)
+                child.close_pipes()
+        return _ended(child.returncode, ending, spec, control, recorder)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,8 +11,8 @@ from ..domain.clock import now_ms
 from .core import Store
 from .schema import sessions
 
-# Touching a session on every request would make every read a write; once a minute is
-# precise enough for an idle timeout counted in minutes.
+# Touching a session on every request would make every read a write; once a minute (or a
+# tenth of the idle time, if shorter) is precise enough.
 _TOUCH_EVERY_MS = 60_000
 
 
@@ -47,7 +47,9 @@ async def session_user(store: Store, session_id: str, idle_ms: int) -> str | Non
     if now - row.last_seen > idle_ms:
         await end_session(store, session_id)
         return None
-    if now - row.last_seen > _TOUCH_EVERY_MS:
+    # Touched often enough that a session in use never looks idle, however short the idle
+    # time is configured.
+    if now - row.last_seen > min(_TOUCH_EVERY_MS, idle_ms // 10):
         async with store.write() as conn:
             await conn.execute(
                 update(sessions).where(sessions.c.id_hash == key).values(last_seen=now)

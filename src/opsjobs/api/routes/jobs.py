@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
 from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, Forbidden, NotFound
@@ -61,6 +62,32 @@ def list_filter(
     return JobFilter(time_from, time_to, status, operation_id, user_id, order, limit, skip)
 
 
+async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
+    """GET /jobs/:id, the hot path: credentials from the cache, access from the in-memory
+    directory, one indexed read, orjson bytes out."""
+    principal = await ctx.auth.authenticate(request)
+    row = await ctx.store.job_row(job_id) if is_object_id(job_id) else None
+    if row is None or not ctx.store.directory.can_see_owner(principal, row[3], row[4]):
+        raise NotFound.entity("Job", job_id)
+    return Response(orjson.dumps(job_document(row)), media_type=JSON)
+
+
+def hot_routes(ctx: Context, prefix: str) -> list[Route]:
+    """GET /jobs/:id as a plain Starlette route, for app.py to match before FastAPI's routes.
+
+    FastAPI's per-request machinery (parameter solving, its route wrapper) cost more than the
+    route's own work: about 90 µs a request against 50 µs (see docs/decisions.md). Errors
+    leave as exceptions, answered by the app's handlers exactly as on the FastAPI route.
+    """
+
+    async def get_job(request: Request) -> Response:
+        return await job_response(ctx, request, request.path_params["job_id"])
+
+    route = Route(f"{prefix}/jobs/{{job_id}}", get_job, methods=["GET"], include_in_schema=False)
+    route.methods = {"GET"}  # Starlette adds HEAD; FastAPI routes answer HEAD with 405
+    return [route]
+
+
 def router(ctx: Context) -> APIRouter:
     api = APIRouter(tags=["jobs"])
     store, auth = ctx.store, ctx.auth
@@ -84,6 +111,8 @@ def router(ctx: Context) -> APIRouter:
         ):
             raise NotFound.entity(OWNER_KINDS[owner_type], owner_id)
 
+    # Served by the route of hot_routes(), which app.py places ahead of this declaration; it
+    # stays for the OpenAPI document, and answers the same.
     @api.get(
         "/jobs/{job_id}",
         summary="Get job by ID",
@@ -91,10 +120,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": JobModel}, **error_responses(401, 404, 429)},
     )
     async def get_job(job_id: str, request: Request) -> Response:
-        principal = await auth.authenticate(request)
-        row = await store.job_row(job_id) if is_object_id(job_id) else None
-        row = visible_job(principal, job_id, row)
-        return Response(orjson.dumps(job_document(row)), media_type=JSON)
+        return await job_response(ctx, request, job_id)
 
     @api.post(
         "/jobs",

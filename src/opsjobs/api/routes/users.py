@@ -57,14 +57,9 @@ def router(ctx: Context) -> APIRouter:
         principal = await auth.check_password(body.login, body.password, client)
         session_id = await create_session(store, principal.id)
         response = json_response(session_id)
-        response.set_cookie(
-            "sid",
-            session_id,
-            httponly=True,
-            samesite="lax",
-            max_age=ctx.settings.session_idle_seconds,
-            path="/",
-        )
+        # No Max-Age: the server ends the session after its idle time; a cookie that expired
+        # on its own would log out a client in constant use.
+        response.set_cookie("sid", session_id, httponly=True, samesite="lax", path="/")
         return response
 
     @api.delete(

@@ -1,0 +1,129 @@
+"""A child process watched from any event loop: its exit and its two output pipes.
+
+Why not ``asyncio.create_subprocess_exec``: under uvloop (which ``opsjobs serve`` runs on)
+spawning goes through libuv and costs tens of milliseconds per process here, ten times
+``subprocess.Popen``; and asyncio's ``Process.wait()`` answers only once the pipes are closed
+too, which descendants may hold open for ever. So the process is started by ``Popen`` (the
+same fork/exec the standard library always uses), its exit is watched through a pidfd, and
+its pipes are read with plain reader callbacks — all of which behave alike on every loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Callable
+
+READ_SIZE = 64 * 1024
+# Without pidfds (Linux before 5.3), how often the exit is looked for.
+EXIT_POLL_SECONDS = 0.05
+
+
+class ExitWatch:
+    """A future set to the return code when the process ends; the process is reaped then.
+
+    It keeps watching even when nobody awaits it any more, so a run torn down halfway still
+    reaps its process instead of leaving a zombie.
+    """
+
+    def __init__(self, popen: subprocess.Popen, loop: asyncio.AbstractEventLoop) -> None:
+        self.popen = popen
+        self.loop = loop
+        self.future: asyncio.Future[int] = loop.create_future()
+        self._pidfd: int | None = None
+        try:
+            self._pidfd = os.pidfd_open(popen.pid)
+        except (AttributeError, OSError):
+            loop.call_later(EXIT_POLL_SECONDS, self._poll)
+        else:
+            loop.add_reader(self._pidfd, self._check)
+
+    def _check(self) -> None:
+        if self.popen.poll() is None:
+            return
+        if self._pidfd is not None:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if not self.future.done():
+            self.future.set_result(self.popen.returncode)
+
+    def _poll(self) -> None:
+        self._check()
+        if self.popen.returncode is None:
+            self.loop.call_later(EXIT_POLL_SECONDS, self._poll)
+
+
+class PipeReader:
+    """Hands each piece read from a pipe to ``feed`` as it arrives; ``done`` at end of file."""
+
+    def __init__(self, file, feed: Callable[[bytes], None], loop: asyncio.AbstractEventLoop):
+        self.file = file
+        self.fd = file.fileno()
+        self.feed = feed
+        self.loop = loop
+        self.done: asyncio.Future[None] = loop.create_future()
+        os.set_blocking(self.fd, False)
+        loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.feed(data)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.loop.remove_reader(self.fd)
+            self.file.close()
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+class Child:
+    """A started process in a new session, with its stdout and stderr being read."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        on_stdout: Callable[[bytes], None],
+        on_stderr: Callable[[bytes], None],
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        # OSError (no such program, not executable) leaves here, before anything is watched.
+        self.popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,  # its own process group: signals reach all it starts
+        )
+        self.pid = self.popen.pid
+        self.exit = ExitWatch(self.popen, loop)
+        self.readers = [
+            PipeReader(self.popen.stdout, on_stdout, loop),
+            PipeReader(self.popen.stderr, on_stderr, loop),
+        ]
+
+    @property
+    def exited(self) -> asyncio.Future[int]:
+        return self.exit.future
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def close_pipes(self) -> None:
+        for reader in self.readers:
+            reader.close()
