@@ -36,6 +36,7 @@ from helpers import (
     add_job,
     app_client,
     assert_error,
+    route_table,
 )
 
 from opsjobs.domain.ids import new_id
@@ -233,22 +234,6 @@ PUBLIC = {
     ("GET", "/node/api/docs"),
     ("GET", "/docs/oauth2-redirect"),
 }
-
-
-def route_table(app) -> set[tuple[str, str]]:
-    """(method, path) of every route the app serves, HEAD aside."""
-    try:  # FastAPI >= 0.120 keeps included routers as nodes; walk them.
-        from fastapi.routing import iter_route_contexts
-
-        contexts = list(iter_route_contexts(app.routes))
-    except ImportError:  # older FastAPI: a flat list
-        contexts = app.routes
-    table = set()
-    for route in contexts:
-        for method in route.methods or ():
-            if method != "HEAD":
-                table.add((method, route.path))
-    return table
 
 
 def url_for(path: str, target_id: str | None) -> str:

@@ -26,7 +26,7 @@ from opsjobs.domain.spec import ScriptSpec
 from opsjobs.execution.runner import Runner
 from opsjobs.store.jobs import insert_jobs
 from opsjobs.store.output import STDOUT, read_output
-from opsjobs.store.queue import RUNNER_LOST, cancel, claim, finish
+from opsjobs.store.queue import RUNNER_LOST, Ending, cancel, claim, claim_many, finish
 from opsjobs.store.schema import jobs
 
 
@@ -93,13 +93,22 @@ async def test_claim_takes_the_oldest_job_a_runner_may_run(store):
     assert await column(store, blue, "status") == "running"
 
 
+async def test_claim_many_takes_up_to_its_limit_oldest_first(store):
+    base = now_ms()
+    ids = [await queue(store, trivial(), timestamp=base + n) for n in range(5)]
+    await queue(store, trivial(), timestamp=base - 1, runner_tag="elsewhere")
+    assert [j.id for j in await claim_many(store, "r/1", limit=3)] == ids[:3]
+    assert [j.id for j in await claim_many(store, "r/1", limit=3)] == ids[3:]
+    assert await claim_many(store, "r/1", limit=3) == []
+
+
 async def test_concurrent_claims_never_take_a_job_twice(store):
     ids = {await queue(store, trivial()) for _ in range(60)}
 
     async def claimer(n: int) -> list[str]:
         taken = []
-        while (job := await claim(store, f"r/{n}")) is not None:
-            taken.append(job.id)
+        while claimed := await claim_many(store, f"r/{n}", limit=n % 3 + 1):
+            taken += [job.id for job in claimed]
         return taken
 
     results = await asyncio.gather(*(claimer(n) for n in range(8)))
@@ -231,9 +240,10 @@ async def test_a_job_taken_away_from_its_runner_is_stopped_and_stays_lost(store,
 async def test_finish_only_records_a_job_still_running_for_that_runner(store):
     job_id = await queue(store, trivial())
     await claim(store, "r/1")
-    assert not await finish(store, job_id, "r/2", JobStatus.SUCCEEDED, "{}", None, False)
-    assert await finish(store, job_id, "r/1", JobStatus.SUCCEEDED, "{}", None, False)
-    assert not await finish(store, job_id, "r/1", JobStatus.FAILED, "{}", "again", False)
+    done = Ending(job_id, JobStatus.SUCCEEDED, "{}", None, False)
+    assert not await finish(store, "r/2", done)
+    assert await finish(store, "r/1", done)
+    assert not await finish(store, "r/1", Ending(job_id, JobStatus.FAILED, "{}", "again", False))
     assert await column(store, job_id, "status") == "succeeded"
 
 

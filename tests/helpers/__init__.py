@@ -51,6 +51,22 @@ async def app_client(
             yield api
 
 
+def route_table(app) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, HEAD aside."""
+    try:  # FastAPI >= 0.120 keeps included routers as nodes of the route tree; walk it.
+        from fastapi.routing import iter_route_contexts
+
+        routes = list(iter_route_contexts(app.routes))
+    except ImportError:  # older FastAPI: a flat list
+        routes = app.routes
+    table = set()
+    for route in routes:
+        for method in route.methods or ():
+            if method != "HEAD":
+                table.add((method, route.path))
+    return table
+
+
 # -- data -----------------------------------------------------------------------------------
 
 

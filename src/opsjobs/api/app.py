@@ -35,6 +35,36 @@ async def _follow_directory(ctx: Context) -> None:
             log.warning("directory refresh failed", exc_info=True)
 
 
+_ERROR = {
+    "description": "Bad Request",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorModel"}}},
+}
+
+
+def _as_served(schema: dict) -> dict:
+    """The generated document, corrected to what the API really answers.
+
+    - A validation error is a 400 (see errors.py), never FastAPI's 422.
+    - A success documented as JSON with the empty schema ``{}`` is FastAPI's default for a
+      route that declares no model: such routes answer no body (or another media type, like
+      the event stream), so that JSON entry is dropped rather than promising any JSON.
+    """
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None:
+                responses.setdefault("400", _ERROR)
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status.startswith("2") and content.get("application/json") == {"schema": {}}:
+                    del content["application/json"]
+                    if not content:
+                        del response["content"]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    return schema
+
+
 def create_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
     ctx = context or Context.create(settings or Settings.from_env())
 
@@ -92,7 +122,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
                 "token": {"type": "apiKey", "in": "query", "name": "auth-token"},
             }
             schema["security"] = [{"basic": []}, {"session": []}, {"token": []}]
-            app.openapi_schema = schema
+            app.openapi_schema = _as_served(schema)
         return app.openapi_schema
 
     app.openapi = openapi

@@ -193,6 +193,14 @@ class OperationModel(BaseModel):
     runOnReadWritePropertyModification: bool
 
 
+class OperationSummary(BaseModel):
+    """What a caller without manage-operations sees of an operation."""
+
+    id: str
+    name: str
+    description: str
+
+
 class ObjectModel(BaseModel):
     id: str
     name: str
@@ -201,7 +209,7 @@ class ObjectModel(BaseModel):
     state_id: int
     last_state_update: int | None
     properties: list[Any] | dict[str, Any]
-    operations: list[OperationModel]
+    operations: list[OperationModel | OperationSummary]
     created: int
     updated: int
 
@@ -215,7 +223,7 @@ class LinkModel(BaseModel):
     state_id: int
     last_state_update: int | None
     properties: list[Any] | dict[str, Any]
-    operations: list[OperationModel]
+    operations: list[OperationModel | OperationSummary]
     created: int
     updated: int
 
@@ -250,14 +258,6 @@ class OperationUpdate(Body):
     )
     popupResult: bool | None = None
     runOnReadWritePropertyModification: bool | None = None
-
-
-class OperationSummary(BaseModel):
-    """What a caller without manage-operations sees of an operation."""
-
-    id: str
-    name: str
-    description: str
 
 
 class ClassCreate(Body):

@@ -24,7 +24,8 @@ from ..domain.jobs import JobStatus
 from ..domain.spec import MqttSpec, load_spec
 from ..store.core import Store
 from ..store.listen import listen
-from ..store.queue import RUNNER_LOST, ClaimedJob, beat, claim, finish
+from ..store.queue import RUNNER_LOST, ClaimedJob, Ending, beat, claim_many, finish
+from .finisher import Finisher
 from .live import LiveOutput
 from .mqtt import publish
 from .outcome import JobControl, Outcome
@@ -63,6 +64,7 @@ class Runner:
         self._stopping = False
         self._background: list[asyncio.Task] = []
         self._unsubscribe = lambda: None
+        self._finisher = Finisher(store, self.name)
 
     @property
     def running(self) -> set[str]:
@@ -70,6 +72,7 @@ class Runner:
 
     async def start(self) -> None:
         self._unsubscribe = self.store.job_signals.on_cancel(self._on_cancel)
+        self._finisher.start()
         loops = [
             self._claim_loop(),
             self._heartbeat_loop(),
@@ -103,22 +106,23 @@ class Runner:
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
-            if len(self._tasks) >= self.concurrency:
+            free = self.concurrency - len(self._tasks)
+            if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             # Cleared before looking: a job queued from now on sets it again.
             self.store.jobs_queued.clear()
             try:
-                job = await claim(self.store, self.name, self.tags)
+                claimed = await claim_many(self.store, self.name, self.tags, free)
             except Exception:
-                log.warning("claiming a job failed", exc_info=True)
+                log.warning("claiming jobs failed", exc_info=True)
                 await asyncio.sleep(1.0)
                 continue
-            if job is None:
+            if not claimed:
                 await self._sleep_until_woken(self.settings.runner_poll_seconds)
-                continue
-            self._tasks[job.id] = asyncio.create_task(self._run_job(job))
+            for job in claimed:
+                self._tasks[job.id] = asyncio.create_task(self._run_job(job))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -150,23 +154,26 @@ class Runner:
         return replace(outcome, chunks=await live.close())
 
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
-        description = orjson.dumps(outcome.description).decode()
+        ending = Ending(
+            job_id,
+            outcome.status,
+            orjson.dumps(outcome.description).decode(),
+            outcome.error,
+            outcome.truncated,
+            outcome.chunks,
+        )
+        try:
+            await self._finisher.record(ending)
+            return
+        except Exception:
+            log.warning("recording a finished job failed; retrying", job_id=job_id, exc_info=True)
         for attempt in range(FINISH_ATTEMPTS):
+            await asyncio.sleep(0.2 * 2**attempt)
             try:
-                await finish(
-                    self.store,
-                    job_id,
-                    self.name,
-                    outcome.status,
-                    description,
-                    outcome.error,
-                    outcome.truncated,
-                    outcome.chunks,
-                )
+                await finish(self.store, self.name, ending)
                 return
             except Exception:
                 log.warning("recording a finished job failed", job_id=job_id, exc_info=True)
-                await asyncio.sleep(0.2 * 2**attempt)
         # Still heartbeating until now; from here the reaper will call it lost.
         log.error("giving up on recording a finished job", job_id=job_id)
 

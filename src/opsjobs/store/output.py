@@ -24,13 +24,14 @@ class Chunk:
     data: bytes
 
 
-async def insert_chunks(conn: AsyncConnection, job_id: str, chunks: Sequence[Chunk]) -> None:
+async def insert_chunks(conn: AsyncConnection, chunks: Sequence[tuple[str, Chunk]]) -> None:
+    """Insert (job ID, chunk) pairs, of one job or several."""
     if chunks:
         await conn.execute(
             insert(job_output),
             [
                 {"job_id": job_id, "stream": c.stream, "seq": c.seq, "offset": c.offset, "data": c.data}
-                for c in chunks
+                for job_id, c in chunks
             ],
         )
 
@@ -40,7 +41,7 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     if not chunks:
         return
     async with store.write() as conn:
-        await insert_chunks(conn, job_id, chunks)
+        await insert_chunks(conn, [(job_id, c) for c in chunks])
     store.job_signals.changed(job_id)
 
 

@@ -3,8 +3,10 @@
 A job moves queued → running → one finished status, each step one atomic statement guarded
 by the status it expects, so two runners, a reaper and a cancel request can race without
 ever both winning:
-- ``claim``: queued → running (runner name, started, heartbeat), the oldest a runner may take;
-- ``finish``: running → succeeded/failed/timeout/cancelled, with the last output, at once;
+- ``claim``: queued → running (runner name, started, heartbeat), the oldest a runner may take
+  (``claim_many``: up to one per free slot, in one statement);
+- ``finish``: running → succeeded/failed/timeout/cancelled, with the last output, at once
+  (``finish_many``: several jobs' ends in one group commit);
 - ``reap_lost``: running with a stale heartbeat → lost;
 - ``cancel``: queued → cancelled at once; running → marked, and the runner is told.
 
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
@@ -73,36 +75,64 @@ def _may_take(tags: Sequence[str]):
     return or_(untagged, jobs.c.runner_tag.in_(list(tags))) if tags else untagged
 
 
-async def claim(store: Store, runner: str, tags: Sequence[str] = ()) -> ClaimedJob | None:
-    """Take the oldest queued job this runner may run, or None.
-
-    PostgreSQL: the row is locked by ``FOR UPDATE SKIP LOCKED``, so concurrent runners each
-    take a different row without waiting. SQLite: the write transaction holds the database's
-    one write lock (BEGIN IMMEDIATE), which serialises claims outright.
-    """
-    now = now_ms()
-    oldest = (
+def _claimable(tags: Sequence[str], limit: int):
+    return (
         select(jobs.c.id)
         .where(jobs.c.status == _QUEUED, _may_take(tags))
         .order_by(jobs.c.timestamp, jobs.c.id)
-        .limit(1)
+        .limit(limit)
     )
-    if not store.is_sqlite:
-        oldest = oldest.with_for_update(skip_locked=True)
+
+
+async def claim_many(
+    store: Store, runner: str, tags: Sequence[str] = (), limit: int = 1
+) -> list[ClaimedJob]:
+    """Take up to ``limit`` of the oldest queued jobs this runner may run.
+
+    A read looks first: an idle runner woken for nothing costs no write transaction (on
+    SQLite the one writer is the scarce resource). Then one statement claims: on PostgreSQL
+    the rows are locked ``FOR UPDATE SKIP LOCKED``, so concurrent runners each take other
+    rows without waiting; on SQLite the write transaction holds the database's one write lock
+    (BEGIN IMMEDIATE), which serialises claims outright.
+    """
+    async with store.read() as conn:
+        if (await conn.execute(_claimable(tags, 1))).first() is None:
+            return []
+    now = now_ms()
+    oldest = _claimable(tags, limit)
+    if store.is_sqlite:
+        chosen = jobs.c.id.in_(oldest.scalar_subquery())
+    else:
+        # A CTE, materialized: PostgreSQL may run an IN (subquery) more than once and so
+        # lock and claim more rows than the limit.
+        locked = oldest.with_for_update(skip_locked=True).cte("claimable")
+        locked = locked.prefix_with("MATERIALIZED")
+        chosen = jobs.c.id == locked.c.id
     statement = (
         update(jobs)
-        .where(jobs.c.id == oldest.scalar_subquery(), jobs.c.status == _QUEUED)
+        .where(chosen, jobs.c.status == _QUEUED)
         .values(status=_RUNNING, runner=runner, started=now, heartbeat=now)
         .returning(
-            jobs.c.id, jobs.c.owner_id, jobs.c.owner_type, jobs.c.operation_id, jobs.c.spec
+            jobs.c.id,
+            jobs.c.owner_id,
+            jobs.c.owner_type,
+            jobs.c.operation_id,
+            jobs.c.spec,
+            jobs.c.timestamp,
         )
     )
     async with store.write() as conn:
-        row = (await conn.execute(statement)).first()
-    if row is None:
-        return None
-    store.job_signals.changed(row.id)
-    return ClaimedJob(row.id, row.owner_id, row.owner_type, row.operation_id, row.spec)
+        rows = (await conn.execute(statement)).all()
+    rows.sort(key=lambda r: (r.timestamp, r.id))  # RETURNING promises no order
+    for row in rows:
+        store.job_signals.changed(row.id)
+    return [ClaimedJob(r.id, r.owner_id, r.owner_type, r.operation_id, r.spec) for r in rows]
+
+
+async def claim(store: Store, runner: str, tags: Sequence[str] = ()) -> ClaimedJob | None:
+    """Take the oldest queued job this runner may run, or None."""
+    claimed = await claim_many(store, runner, tags, 1)
+    return claimed[0] if claimed else None
 
 
 async def beat(store: Store, runner: str, job_ids: Sequence[str]) -> Heartbeat:
@@ -124,36 +154,66 @@ async def beat(store: Store, runner: str, job_ids: Sequence[str]) -> Heartbeat:
     )
 
 
-async def finish(
-    store: Store,
-    job_id: str,
-    runner: str,
-    status: JobStatus,
-    description_json: str,
-    error: str | None,
-    truncated: bool,
-    chunks: Sequence[Chunk] = (),
-) -> bool:
-    """Record how a job ended, with its last output chunks, in one transaction.
+@dataclass(frozen=True)
+class Ending:
+    """How one job ended, as ``finish`` records it."""
 
-    False when the job was no longer this runner's to finish (reaped as lost meanwhile): a
-    finished status is final.
-    """
-    statement = (
+    job_id: str
+    status: JobStatus
+    description_json: str
+    error: str | None
+    truncated: bool
+    # The output not stored yet: it lands in the same transaction as the status, so a
+    # reader who sees the job finished also sees all of its output.
+    chunks: Sequence[Chunk] = ()
+
+
+def _ending_params(ending: Ending, now: int) -> dict[str, Any]:
+    return {
+        "b_id": ending.job_id,
+        "b_status": ending.status.value,
+        "b_finished": now,
+        "b_description": ending.description_json,
+        "b_error": ending.error,
+        "b_truncated": ending.truncated,
+    }
+
+
+def _finish_statement(runner: str):
+    # Guarded by status and runner: a job reaped as lost meanwhile stays lost (final).
+    return (
         update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.status == _RUNNING, jobs.c.runner == runner)
+        .where(jobs.c.id == bindparam("b_id"), jobs.c.status == _RUNNING, jobs.c.runner == runner)
         .values(
-            status=status.value,
-            finished=now_ms(),
-            description=description_json,
-            error=error,
-            truncated=truncated,
+            status=bindparam("b_status"),
+            finished=bindparam("b_finished"),
+            description=bindparam("b_description"),
+            error=bindparam("b_error"),
+            truncated=bindparam("b_truncated"),
         )
     )
+
+
+async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> None:
+    """Record several jobs' ends in one transaction (a group commit: on a busy runner the
+    writer is shared by all slots). Each job still moves whole: its output with its status."""
+    if not endings:
+        return
+    now = now_ms()
     async with store.write() as conn:
-        await insert_chunks(conn, job_id, chunks)
-        finished = (await conn.execute(statement)).rowcount == 1
-    store.job_signals.changed(job_id)
+        await insert_chunks(conn, [(e.job_id, c) for e in endings for c in e.chunks])
+        await conn.execute(_finish_statement(runner), [_ending_params(e, now) for e in endings])
+    for ending in endings:
+        store.job_signals.changed(ending.job_id)
+
+
+async def finish(store: Store, runner: str, ending: Ending) -> bool:
+    """Record how one job ended; False when it was no longer this runner's to finish."""
+    async with store.write() as conn:
+        await insert_chunks(conn, [(ending.job_id, c) for c in ending.chunks])
+        result = await conn.execute(_finish_statement(runner), _ending_params(ending, now_ms()))
+        finished = result.rowcount == 1
+    store.job_signals.changed(ending.job_id)
     return finished
 
 

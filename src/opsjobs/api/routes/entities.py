@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, create_model
 from starlette.responses import Response
 
 from ...domain.errors import BadRequest, Forbidden, NotFound
@@ -43,6 +44,18 @@ def _project(documents: list[dict], fields: str | None) -> list[dict]:
     if "id" not in wanted:
         wanted.insert(0, "id")
     return [{k: d[k] for k in wanted if k in d} for d in documents]
+
+
+def _projected(model: type[BaseModel]) -> type[BaseModel]:
+    """What a list answers with ``fields=``: the model's fields, all but ``id`` optional."""
+    optional = {
+        name: (field.annotation, None) for name, field in model.model_fields.items() if name != "id"
+    }
+    return create_model(f"{model.__name__}Fields", id=(str, ...), **optional)
+
+
+ObjectFields = _projected(ObjectModel)
+LinkFields = _projected(LinkModel)
 
 
 def _as_list(value: str | list[str] | None) -> list[str] | None:
@@ -91,7 +104,14 @@ def router(ctx: Context) -> APIRouter:
         "/objects",
         tags=["objects"],
         response_model=None,
-        responses={200: {"model": list[ObjectModel]}, **error_responses(400, 401)},
+        responses={
+            200: {
+                "model": list[ObjectFields],
+                "description": "The objects the caller may see; with `fields`, each carries "
+                "only `id` and the fields named",
+            },
+            **error_responses(400, 401),
+        },
     )
     async def list_objects(
         request: Request,
@@ -171,7 +191,14 @@ def router(ctx: Context) -> APIRouter:
         "/links",
         tags=["links"],
         response_model=None,
-        responses={200: {"model": list[LinkModel]}, **error_responses(400, 401)},
+        responses={
+            200: {
+                "model": list[LinkFields],
+                "description": "The links the caller may see; with `fields`, each carries "
+                "only `id` and the fields named",
+            },
+            **error_responses(400, 401),
+        },
     )
     async def list_links(
         request: Request,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ..responses import JSON
@@ -10,10 +13,19 @@ from ..responses import JSON
 _PONG = b'{"status":"ok"}'
 
 
+class Pong(BaseModel):
+    status: Literal["ok"]
+
+
 def router() -> APIRouter:
     api = APIRouter(tags=["service"])
 
-    @api.get("/ping", summary="Health check: a constant answer, no authentication")
+    @api.get(
+        "/ping",
+        summary="Health check: a constant answer, no authentication",
+        response_model=None,
+        responses={200: {"model": Pong}},
+    )
     async def ping() -> Response:
         return Response(_PONG, media_type=JSON)
 
