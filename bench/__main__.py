@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             ("1M", "ping"): load.Case("1M  GET /ping", s_big, ping),
             ("1M", "job"): load.Case("1M  GET /jobs/:id", s_big, big_jobs),
         }
+        results["serve_stack"] = s_big.stack()
+        log(f"opsjobs serve runs {results['serve_stack']}")
         load.measure(wrk, list(cases.values()), **timing, log=log)
         log("POST /node/api/jobs for the busiest object (1M database)")
         runs = [history.post_history(s_big, big, "noc-east") for _ in range(2)]

@@ -8,6 +8,9 @@ fresh database with an object and two operations, then measures in one run:
 - the same N ``true`` processes spawned by a bare asyncio loop with as many at once as the
   server's runner has slots, as processes/s — the ceiling for this machine right now;
 - ``ratio`` = throughput / bare (the target is at least 0.5);
+- the runner alone: the same N jobs inserted straight into a fresh database and run by a
+  ``Runner`` in this process, as jobs/s and as a ratio to the bare loop — what execution
+  costs without the HTTP execute route in front of it;
 - first output: from an execute request of ``echo hi`` to the first byte of an ``output``
   event on ``GET /jobs/:id/stream``, median and 90th percentile over several runs.
 
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import structlog.testing
 
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -161,7 +165,48 @@ async def _first_output(client: httpx.AsyncClient, setup: dict, runs: int) -> li
     return latencies
 
 
-async def _measure(server: _Server, setup: dict, db_path: str, count: int, slots: int) -> dict:
+async def _runner_only(database_url: str, count: int, slots: int) -> float:
+    """Jobs per second of a Runner in this process over ``count`` queued ``true`` jobs."""
+    from sqlalchemy import func, select
+
+    from opsjobs.config import Settings
+    from opsjobs.domain.clock import now_ms
+    from opsjobs.domain.ids import new_id
+    from opsjobs.domain.spec import ExecSpec, dump_spec
+    from opsjobs.execution.runner import Runner
+    from opsjobs.store.core import Store
+    from opsjobs.store.jobs import insert_jobs
+    from opsjobs.store.schema import jobs
+
+    store = Store(database_url)
+    await store.open()
+    try:
+        spec = dump_spec(ExecSpec(["true"], 30))
+        rows = [
+            {"id": new_id(), "owner_id": "1", "owner_type": 1, "timestamp": now_ms(), "spec": spec}
+            for _ in range(count)
+        ]
+        await insert_jobs(store, rows)
+        settings = Settings.from_env(database_url=database_url, runner_concurrency=slots)
+        runner = Runner(store, settings)
+        started = time.perf_counter()
+        await runner.start()
+        unfinished = select(func.count()).where(jobs.c.status.in_(["queued", "running"]))
+        while True:
+            async with store.read() as conn:
+                if (await conn.execute(unfinished)).scalar_one() == 0:
+                    break
+            await asyncio.sleep(0.01)
+        rate = count / (time.perf_counter() - started)
+        await runner.stop()
+        return rate
+    finally:
+        await store.close()
+
+
+async def _measure(
+    server: _Server, setup: dict, db_path: str, runner_db: str, count: int, slots: int
+) -> dict:
     token = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
     async with httpx.AsyncClient(
         base_url=server.base, headers={"Authorization": f"Basic {token}"}, timeout=60
@@ -171,6 +216,8 @@ async def _measure(server: _Server, setup: dict, db_path: str, count: int, slots
         opsjobs = await _throughput(client, setup, db_path, count)
         bare_after = await _bare(count, slots)
         latencies = await _first_output(client, setup, 20)
+    with structlog.testing.capture_logs():  # the runner's own log lines are not results
+        runner_only = await _runner_only(runner_db, count, slots)
     bare_rate = (bare + bare_after) / 2
     return {
         "jobs": count,
@@ -178,6 +225,8 @@ async def _measure(server: _Server, setup: dict, db_path: str, count: int, slots
         "opsjobs_jobs_per_s": round(opsjobs, 1),
         "bare_loop_per_s": round(bare_rate, 1),
         "ratio": round(opsjobs / bare_rate, 3),
+        "runner_only_jobs_per_s": round(runner_only, 1),
+        "runner_only_ratio": round(runner_only / bare_rate, 3),
         "first_output_ms_median": round(statistics.median(latencies), 1),
         "first_output_ms_p90": round(statistics.quantiles(latencies, n=10)[-1], 1),
     }
@@ -194,9 +243,13 @@ def measure_execution(count: int = 500, slots: int = 8) -> dict[str, Any]:
             NO_COLOR="1",
         )
         setup = _prepare(env)
+        runner_db = str(Path(work) / "runner-only.db")
+        _cli("migrate", "--database-url", f"sqlite:///{runner_db}", env=env)
         server = _Server(env)
         try:
-            return asyncio.run(_measure(server, setup, db_path, count, slots))
+            return asyncio.run(
+                _measure(server, setup, db_path, f"sqlite:///{runner_db}", count, slots)
+            )
         finally:
             server.stop()
 

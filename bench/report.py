@@ -35,7 +35,7 @@ def _endpoint_rows(table: Table, label: str, cases: dict) -> None:
 def render(results: dict, console: Console) -> None:
     settings = results["settings"]
     endpoints = Table(
-        title=f"opsjobs serve, 1 worker on CPU {settings['server_cpu']}; wrk -t1 "
+        title=f"opsjobs serve ({results.get('serve_stack', '?')}), 1 worker on CPU {settings['server_cpu']}; wrk -t1 "
         f"-c{settings['connections']} on CPU {settings['load_cpu']}; median of "
         f"{settings['rounds']} rounds of {settings['seconds']} s",
         title_justify="left",

@@ -100,6 +100,12 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
+    def stack(self) -> str:
+        """Which HTTP server answers, as its own start-up lines tell."""
+        text = self.log_path.read_text(errors="replace").lower()
+        found = [name for name in ("granian", "uvicorn", "hypercorn") if name in text]
+        return found[0] if found else "unknown"
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -274,8 +274,12 @@ def test_adding_an_include_never_removes_access(world, extra):
     # Monotonicity: more include can only grant; more exclude can only deny.
     nodes, edges, _links, include, exclude = world
     before = {n: object_allowed(n, rights(include, exclude), graph(edges)) for n in nodes}
-    more_include = {n: object_allowed(n, rights(include | {extra}, exclude), graph(edges)) for n in nodes}
-    more_exclude = {n: object_allowed(n, rights(include, exclude | {extra}), graph(edges)) for n in nodes}
+    more_include = {
+        n: object_allowed(n, rights(include | {extra}, exclude), graph(edges)) for n in nodes
+    }
+    more_exclude = {
+        n: object_allowed(n, rights(include, exclude | {extra}), graph(edges)) for n in nodes
+    }
     for node in nodes:
         assert before[node] <= more_include[node]
         assert more_exclude[node] <= before[node]

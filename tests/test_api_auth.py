@@ -7,6 +7,7 @@ import asyncio
 
 import httpx
 import pytest
+
 from conftest import basic
 from helpers import (
     INVALID_LOGIN,
@@ -17,7 +18,6 @@ from helpers import (
     app_client,
     assert_error,
 )
-
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.rights import PERMISSIONS
 
@@ -91,10 +91,14 @@ async def test_basic_header_variants(api):
     await api.user("carol", "pa:ss word")  # a colon and a space in the password
     ok = await api.client.get("/node/api/users/current", headers=basic("carol", "pa:ss word"))
     assert ok.status_code == 200
-    lower = {"Authorization": basic("carol", "pa:ss word")["Authorization"].replace("Basic", "basic")}
+    lower = {
+        "Authorization": basic("carol", "pa:ss word")["Authorization"].replace("Basic", "basic")
+    }
     assert (await api.client.get("/node/api/users/current", headers=lower)).status_code == 200
     for header in ("Basic ", "Basic ***", "Basic Y2Fyb2w="):  # the last: no colon
-        response = await api.client.get("/node/api/users/current", headers={"Authorization": header})
+        response = await api.client.get(
+            "/node/api/users/current", headers={"Authorization": header}
+        )
         assert_error(response, 401, "InvalidCredentials", INVALID_LOGIN)
 
 
@@ -131,7 +135,12 @@ async def test_session_login_failures_are_invalid_credentials(api):
     await api.user("erin", "pw")
     await api.user("blocked", "pw", status=3)
     await api.user("expired", "pw", active_to=now_ms() - 1000)
-    for login, password in (("erin", "wrong"), ("nobody", "pw"), ("blocked", "pw"), ("expired", "pw")):
+    for login, password in (
+        ("erin", "wrong"),
+        ("nobody", "pw"),
+        ("blocked", "pw"),
+        ("expired", "pw"),
+    ):
         response = await api.client.post(
             "/node/api/users/session", json={"login": login, "password": password}
         )
@@ -156,7 +165,9 @@ async def test_session_of_a_blocked_user_stops_at_once(api):
     cookie = {"Cookie": f"sid={session_id}"}
     api.client.cookies.clear()
     assert (await api.client.get("/node/api/users/current", headers=cookie)).status_code == 200
-    await api.client.patch(f"/node/api/users/{user_id(api, 'frank')}", json={"status": 3}, headers=admin)
+    await api.client.patch(
+        f"/node/api/users/{user_id(api, 'frank')}", json={"status": 3}, headers=admin
+    )
     response = await api.client.get("/node/api/users/current", headers=cookie)
     assert_error(response, 401, "Unauthorized", SESSION_EXPIRED)
 
@@ -314,7 +325,9 @@ async def test_rights_changes_apply_at_once(api, cached, backend):
     url = f"/node/api/jobs/{cached['job']}"
     await _patch_user(api, cached, {"permissions": []})
     response = await api.client.patch(url + "/results", json={"a": 1}, headers=cached["headers"])
-    assert_error(response, 403, "Forbidden", "Required permissions: modify-objects or manage-objects")
+    assert_error(
+        response, 403, "Forbidden", "Required permissions: modify-objects or manage-objects"
+    )
     await _patch_user(api, cached, {"objectPermissions": {"include": [], "exclude": []}})
     response = await api.client.get(url, headers=cached["headers"])
     assert_error(response, 404, "ResourceNotFound", f"Entity not found: Job({cached['job']})")
@@ -403,14 +416,20 @@ async def test_users_crud_through_the_api(api, backend):
     assert created["login"] == "quinn" and created["name"] == "Quinn"
     assert created["permissions"] == ["execute-operations"]
     quinn = created["id"]
-    assert (await api.client.get("/node/api/users/current", headers=basic("quinn", "pw-1"))).status_code == 200
+    assert (
+        await api.client.get("/node/api/users/current", headers=basic("quinn", "pw-1"))
+    ).status_code == 200
 
     listed = (await api.client.get("/node/api/users", headers=admin)).json()
     assert {u["login"] for u in listed} == {"admin", "quinn"}
-    assert (await api.client.get(f"/node/api/users/{quinn}", headers=admin)).json()["email"] == "q@example.com"
+    assert (await api.client.get(f"/node/api/users/{quinn}", headers=admin)).json()[
+        "email"
+    ] == "q@example.com"
 
     response = await api.client.patch(
-        f"/node/api/users/{quinn}", json={"name": "Q.", "activeTo": 4_102_444_800_000}, headers=admin
+        f"/node/api/users/{quinn}",
+        json={"name": "Q.", "activeTo": 4_102_444_800_000},
+        headers=admin,
     )
     assert response.status_code == 200
     assert response.json()["name"] == "Q." and response.json()["activeTo"] == 4_102_444_800_000
@@ -420,7 +439,9 @@ async def test_users_crud_through_the_api(api, backend):
     )
     assert_error(duplicate, 409, "Conflict")
     unknown_group = await api.client.post(
-        "/node/api/users", json={"login": "rae", "password": "x", "groups": ["0" * 24]}, headers=admin
+        "/node/api/users",
+        json={"login": "rae", "password": "x", "groups": ["0" * 24]},
+        headers=admin,
     )
     assert_error(unknown_group, 400, "BadRequest", contains=("group",))
 
@@ -456,14 +477,22 @@ async def test_users_and_groups_need_manage_users(api):
 
 async def test_groups_grant_rights_by_union(api, backend):
     admin = await api.admin()
-    site, other, secret = await api.object("site"), await api.object("other"), await api.object("secret")
+    site, other, secret = (
+        await api.object("site"),
+        await api.object("other"),
+        await api.object("secret"),
+    )
     site_job = await add_job(api.store, site)
     other_job = await add_job(api.store, other)
     secret_job = await add_job(api.store, secret)
 
     response = await api.client.post(
         "/node/api/groups",
-        json={"name": "ops", "permissions": ["modify-objects"], "objectPermissions": {"include": [other]}},
+        json={
+            "name": "ops",
+            "permissions": ["modify-objects"],
+            "objectPermissions": {"include": [other]},
+        },
         headers=admin,
     )
     assert response.status_code == 200
@@ -498,7 +527,9 @@ async def test_groups_grant_rights_by_union(api, backend):
 
     # Own include (site, secret) plus the group's (other); the group's permission too.
     assert [await status(j) for j in (site_job, other_job, secret_job)] == [200, 200, 200]
-    response = await api.client.patch(f"/node/api/jobs/{site_job}/results", json={"ok": 1}, headers=tess)
+    response = await api.client.patch(
+        f"/node/api/jobs/{site_job}/results", json={"ok": 1}, headers=tess
+    )
     assert response.status_code == 200
 
     # Joining a group that excludes site: exclude beats include, at once.
@@ -515,5 +546,7 @@ async def test_groups_grant_rights_by_union(api, backend):
         f"/node/api/users/{created.json()['id']}", json={"groups": []}, headers=admin
     )
     assert [await status(j) for j in (site_job, other_job, secret_job)] == [200, 404, 200]
-    response = await api.client.patch(f"/node/api/jobs/{site_job}/results", json={"ok": 2}, headers=tess)
+    response = await api.client.patch(
+        f"/node/api/jobs/{site_job}/results", json={"ok": 2}, headers=tess
+    )
     assert_error(response, 403, "Forbidden")

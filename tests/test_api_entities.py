@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from conftest import basic
 from helpers import assert_error
-
 from opsjobs.domain.ids import is_object_id, new_id
 from opsjobs.domain.rights import PERMISSIONS
 
@@ -55,7 +54,11 @@ async def test_create_object_with_parent_string_or_array(api, backend):
     child = await create(api, admin, name="child", parent_id=a["id"])
     assert child["parent_id"] == [a["id"]]
     multi = await create(
-        api, admin, name="multi", parent_id=[a["id"], b["id"], a["id"]], properties={"ip": "10.0.0.1"}
+        api,
+        admin,
+        name="multi",
+        parent_id=[a["id"], b["id"], a["id"]],
+        properties={"ip": "10.0.0.1"},
     )
     assert multi["parent_id"] == [a["id"], b["id"]]  # order kept, repeats dropped
     assert multi["properties"] == {"ip": "10.0.0.1"}
@@ -88,7 +91,9 @@ async def test_create_needs_create_or_manage_objects(api):
     admin = await api.admin()
     viewer = await api.user("viewer", "pw", ["modify-objects", "delete-objects"], ["1"])
     response = await api.client.post("/node/api/objects", json={"name": "x"}, headers=viewer)
-    assert_error(response, 403, "Forbidden", "Required permissions: create-objects or manage-objects")
+    assert_error(
+        response, 403, "Forbidden", "Required permissions: create-objects or manage-objects"
+    )
     manager = await api.user("manager", "pw", ["manage-objects"], ["1"])
     await create(api, manager, name="by manager")
     assert len((await api.client.get("/node/api/objects", headers=admin)).json()) == 2
@@ -101,9 +106,13 @@ async def test_root_always_exists_and_cannot_be_deleted(api, backend):
     response = await api.client.delete("/node/api/objects/1", headers=admin)
     assert_error(response, 400, "BadRequest", contains=("root",))
     child = (await create(api, admin, name="child"))["id"]
-    response = await api.client.patch("/node/api/objects/1", json={"parent_id": child}, headers=admin)
+    response = await api.client.patch(
+        "/node/api/objects/1", json={"parent_id": child}, headers=admin
+    )
     assert_error(response, 400, "BadRequest", contains=("parent_id",))
-    renamed = await api.client.patch("/node/api/objects/1", json={"name": "Everything"}, headers=admin)
+    renamed = await api.client.patch(
+        "/node/api/objects/1", json={"name": "Everything"}, headers=admin
+    )
     assert renamed.status_code == 200 and renamed.json()["name"] == "Everything"
     assert (await api.client.get("/node/api/objects/1", headers=admin)).status_code == 200
 
@@ -121,7 +130,11 @@ async def test_fields_projection(api, backend):
     unknown = await api.client.get("/node/api/objects?fields=name,nonsense", headers=admin)
     assert all(set(d) == {"id", "name"} for d in unknown.json())
     spaced = await api.client.get("/node/api/objects?fields= name , properties ", headers=admin)
-    assert {d["id"]: d for d in spaced.json()}[a["id"]] == {"id": a["id"], "name": "a", "properties": {"k": 1}}
+    assert {d["id"]: d for d in spaced.json()}[a["id"]] == {
+        "id": a["id"],
+        "name": "a",
+        "properties": {"k": 1},
+    }
     full = await api.client.get("/node/api/objects?fields=", headers=admin)
     assert all(set(d) == OBJECT_KEYS for d in full.json())
 
@@ -149,7 +162,9 @@ async def test_patch_object(api, backend):
     assert changed["created"] == x["created"] and changed["updated"] >= x["updated"]
     assert changed["last_state_update"] is None
 
-    response = await api.client.patch(f"/node/api/objects/{x['id']}", json={"state_id": 5}, headers=admin)
+    response = await api.client.patch(
+        f"/node/api/objects/{x['id']}", json={"state_id": 5}, headers=admin
+    )
     assert response.json()["state_id"] == 5
     assert type(response.json()["last_state_update"]) is int
 
@@ -173,7 +188,9 @@ async def test_moving_an_object_changes_who_sees_it_at_once(api, backend):
     user_a = await api.user("ua", "pw", ["modify-objects"], [a])
     assert (await api.client.get(f"/node/api/objects/{x}", headers=user_a)).status_code == 200
     # ua cannot move x under b: b is invisible to ua.
-    response = await api.client.patch(f"/node/api/objects/{x}", json={"parent_id": b}, headers=user_a)
+    response = await api.client.patch(
+        f"/node/api/objects/{x}", json={"parent_id": b}, headers=user_a
+    )
     assert_error(response, 404, "ResourceNotFound", f"Entity not found: Object({b})")
     await api.client.patch(f"/node/api/objects/{x}", json={"parent_id": b}, headers=admin)
     response = await api.client.get(f"/node/api/objects/{x}", headers=user_a)
@@ -187,9 +204,13 @@ async def test_patch_and_delete_need_their_permissions(api):
     x = await api.object("x")
     creator = await api.user("creator", "pw", ["create-objects"], ["1"])
     response = await api.client.patch(f"/node/api/objects/{x}", json={"name": "y"}, headers=creator)
-    assert_error(response, 403, "Forbidden", "Required permissions: modify-objects or manage-objects")
+    assert_error(
+        response, 403, "Forbidden", "Required permissions: modify-objects or manage-objects"
+    )
     response = await api.client.delete(f"/node/api/objects/{x}", headers=creator)
-    assert_error(response, 403, "Forbidden", "Required permissions: delete-objects or manage-objects")
+    assert_error(
+        response, 403, "Forbidden", "Required permissions: delete-objects or manage-objects"
+    )
     deleter = await api.user("deleter", "pw", ["delete-objects"], ["1"])
     assert (await api.client.delete(f"/node/api/objects/{x}", headers=deleter)).status_code == 200
     response = await api.client.get(f"/node/api/objects/{x}", headers=deleter)
@@ -215,7 +236,9 @@ async def test_multi_parent_visibility(api, backend):
         headers = await api.user(login, "pw", [], include, exclude)
         response = await api.client.get(f"/node/api/objects/{m}", headers=headers)
         assert (response.status_code == 200) is sees, login
-        listed = {o["id"] for o in (await api.client.get("/node/api/objects", headers=headers)).json()}
+        listed = {
+            o["id"] for o in (await api.client.get("/node/api/objects", headers=headers)).json()
+        }
         assert (m in listed) is sees, login
 
 
@@ -247,7 +270,9 @@ async def test_links_crud(api, backend):
     assert response.json()["name"] == "renamed" and response.json()["state_id"] == 8
     assert type(response.json()["last_state_update"]) is int
 
-    assert (await api.client.delete(f"/node/api/links/{link['id']}", headers=admin)).status_code == 200
+    assert (
+        await api.client.delete(f"/node/api/links/{link['id']}", headers=admin)
+    ).status_code == 200
     response = await api.client.get(f"/node/api/links/{link['id']}", headers=admin)
     assert_error(response, 404, "ResourceNotFound", f"Entity not found: Link({link['id']})")
     assert (await api.client.get("/node/api/links", headers=admin)).json() == []
@@ -258,7 +283,12 @@ async def test_link_ends_must_exist_and_be_visible(api, backend):
     a, b = await api.object("a"), await api.object("b")
     unknown = new_id()
     user = await api.user("u", "pw", ["create-links"], [a])
-    for source, target, named in ((a, unknown, unknown), (unknown, a, unknown), (a, b, b), (b, a, b)):
+    for source, target, named in (
+        (a, unknown, unknown),
+        (unknown, a, unknown),
+        (a, b, b),
+        (b, a, b),
+    ):
         response = await api.client.post(
             "/node/api/links", json={"source": source, "target": target}, headers=user
         )
@@ -267,27 +297,39 @@ async def test_link_ends_must_exist_and_be_visible(api, backend):
         "/node/api/links", json={"source": a, "target": unknown}, headers=admin
     )
     assert_error(response, 404, "ResourceNotFound", f"Entity not found: Object({unknown})")
-    response = await api.client.post("/node/api/links", json={"source": a, "target": a}, headers=user)
+    response = await api.client.post(
+        "/node/api/links", json={"source": a, "target": a}, headers=user
+    )
     assert response.status_code == 200
     viewer = await api.user("v", "pw", [], ["1"])
-    response = await api.client.post("/node/api/links", json={"source": a, "target": b}, headers=viewer)
+    response = await api.client.post(
+        "/node/api/links", json={"source": a, "target": b}, headers=viewer
+    )
     assert_error(response, 403, "Forbidden", "Required permissions: create-links or manage-links")
 
 
 async def test_link_visibility_needs_both_ends_or_an_include(api, backend):
     admin = await api.admin()
     a, b, c = await api.object("a"), await api.object("b"), await api.object("c")
-    ab = (await api.client.post("/node/api/links", json={"source": a, "target": b}, headers=admin)).json()["id"]
-    ac = (await api.client.post("/node/api/links", json={"source": a, "target": c}, headers=admin)).json()["id"]
+    ab = (
+        await api.client.post("/node/api/links", json={"source": a, "target": b}, headers=admin)
+    ).json()["id"]
+    ac = (
+        await api.client.post("/node/api/links", json={"source": a, "target": c}, headers=admin)
+    ).json()["id"]
     both = await api.user("both", "pw", [], [a, b])
     one = await api.user("one", "pw", [], [a])
     included = await api.user("included", "pw", [], [ac])
     excluded = await api.user("excluded", "pw", [], ["1"], [ab])
 
     async def sees(headers) -> set[str]:
-        listed = {lk["id"] for lk in (await api.client.get("/node/api/links", headers=headers)).json()}
+        listed = {
+            lk["id"] for lk in (await api.client.get("/node/api/links", headers=headers)).json()
+        }
         for link_id in (ab, ac):
-            status = (await api.client.get(f"/node/api/links/{link_id}", headers=headers)).status_code
+            status = (
+                await api.client.get(f"/node/api/links/{link_id}", headers=headers)
+            ).status_code
             assert (status == 200) is (link_id in listed)
         return listed
 
@@ -303,22 +345,32 @@ async def test_link_patch_and_delete_need_their_permissions(api):
     a, b = await api.object("a"), await api.object("b")
     link_id = await api.link(a, b)
     objects_only = await api.user("o", "pw", [p for p in PERMISSIONS if "link" not in p], ["1"])
-    response = await api.client.patch(f"/node/api/links/{link_id}", json={"name": "x"}, headers=objects_only)
+    response = await api.client.patch(
+        f"/node/api/links/{link_id}", json={"name": "x"}, headers=objects_only
+    )
     assert_error(response, 403, "Forbidden", "Required permissions: modify-links or manage-links")
     response = await api.client.delete(f"/node/api/links/{link_id}", headers=objects_only)
     assert_error(response, 403, "Forbidden", "Required permissions: delete-links or manage-links")
     manager = await api.user("m", "pw", ["manage-links"], ["1"])
-    assert (await api.client.delete(f"/node/api/links/{link_id}", headers=manager)).status_code == 200
+    assert (
+        await api.client.delete(f"/node/api/links/{link_id}", headers=manager)
+    ).status_code == 200
 
 
 async def test_changes_made_through_the_api_are_seen_by_other_users_at_once(api, backend):
     admin = await api.admin()
     watcher = await api.user("w", "pw", [], ["1"])
     created = await create(api, admin, name="fresh")
-    assert (await api.client.get(f"/node/api/objects/{created['id']}", headers=watcher)).status_code == 200
+    assert (
+        await api.client.get(f"/node/api/objects/{created['id']}", headers=watcher)
+    ).status_code == 200
     await api.client.delete(f"/node/api/objects/{created['id']}", headers=admin)
     response = await api.client.get(f"/node/api/objects/{created['id']}", headers=watcher)
     assert_error(response, 404, "ResourceNotFound")
     # Basic credentials of a user created through the API work at once too.
-    await api.client.post("/node/api/users", json={"login": "late", "password": "pw"}, headers=admin)
-    assert (await api.client.get("/node/api/users/current", headers=basic("late", "pw"))).status_code == 200
+    await api.client.post(
+        "/node/api/users", json={"login": "late", "password": "pw"}, headers=admin
+    )
+    assert (
+        await api.client.get("/node/api/users/current", headers=basic("late", "pw"))
+    ).status_code == 200

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import ERROR_KEYS, add_job, app_client, assert_error
 
+from helpers import ERROR_KEYS, add_job, app_client, assert_error
 from opsjobs.domain.ids import new_id
 
 # -- bodies that are not JSON ---------------------------------------------------------------
@@ -155,7 +155,14 @@ async def test_well_formed_unknown_ids_are_404_too(api):
 
 async def test_unknown_routes_are_404_in_the_error_format(api):
     headers = await api.admin()
-    urls = ["/node/api/nope", "/nope", "/", "/node/api/jobs/a/b/c", "/node/api", "/node/api/objects/1/x"]
+    urls = [
+        "/node/api/nope",
+        "/nope",
+        "/",
+        "/node/api/jobs/a/b/c",
+        "/node/api",
+        "/node/api/objects/1/x",
+    ]
     for url in urls:
         for method in ("GET", "POST", "DELETE"):
             response = await api.client.request(method, url, headers=headers)

@@ -7,8 +7,8 @@ import asyncio
 
 import orjson
 import pytest
-from helpers import add_job, assert_error
 
+from helpers import add_job, assert_error
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
@@ -109,9 +109,7 @@ async def test_job_documents_of_triggers_links_and_queued_runs(api, backend):
     headers = await api.admin()
     a, b = await api.object("a"), await api.object("b")
     link_id = await api.link(a, b)
-    trigger_job = await add_job(
-        api.store, a, process_meta={"triggerStates": [5, 8]}, user_id=None
-    )
+    trigger_job = await add_job(api.store, a, process_meta={"triggerStates": [5, 8]}, user_id=None)
     link_job = await add_job(
         api.store,
         link_id,
@@ -326,9 +324,7 @@ async def test_link_history_with_query_filters(api, history, backend):
     url = f"/node/api/links/{h['link']}/jobs"
     assert names(h, await api.client.get(url, headers=h["headers"])) == ["l1"]
     assert names(h, await api.client.get(url + "?from=2501", headers=h["headers"])) == []
-    assert names(h, await api.client.get(url + "?status=succeeded", headers=h["headers"])) == [
-        "l1"
-    ]
+    assert names(h, await api.client.get(url + "?status=succeeded", headers=h["headers"])) == ["l1"]
 
 
 @pytest.mark.parametrize(
@@ -377,7 +373,9 @@ async def test_long_history_streams_as_one_valid_array(api, backend):
     listed = response.json()
     assert [d["id"] for d in listed] == [r["id"] for r in rows]
     assert listed[1233]["operation"] == {"name": "op 1233"}
-    response = await api.client.post("/node/api/jobs", json={"objects": [a], "order": "desc"}, headers=headers)
+    response = await api.client.post(
+        "/node/api/jobs", json={"objects": [a], "order": "desc"}, headers=headers
+    )
     assert [d["timestamp"] for d in response.json()] == list(range(11_233, 9_999, -1))
 
 
@@ -416,9 +414,7 @@ async def test_results_are_appended_in_order(api, backend):
     assert [r["payload"] for r in results] == [first, {"second": "ü ☃"}]
     assert all(r["by"] == admin_id for r in results)
     assert before <= results[0]["timestamp"] <= results[1]["timestamp"] <= after
-    history = (
-        await api.client.get(f"/node/api/objects/{a}/jobs", headers=headers)
-    ).json()
+    history = (await api.client.get(f"/node/api/objects/{a}/jobs", headers=headers)).json()
     assert history[0]["results"] == results
 
 
@@ -483,7 +479,10 @@ async def test_results_rights_follow_the_owner_kind(api, backend):
                 assert response.status_code == 200, (permission, response.text)
             elif job_id == object_job:
                 assert_error(
-                    response, 403, "Forbidden", "Required permissions: modify-objects or manage-objects"
+                    response,
+                    403,
+                    "Forbidden",
+                    "Required permissions: modify-objects or manage-objects",
                 )
             else:
                 assert_error(

@@ -11,7 +11,6 @@ import sqlite3
 
 from conftest import basic
 from helpers import app_client, assert_error, run_cli, run_cli_parallel
-
 from opsjobs.domain.ids import is_object_id, new_id
 
 
@@ -92,7 +91,9 @@ async def test_administration_through_the_cli(database_url):
 
     async with app_client(database_url) as api:
         admin = await api.admin()
-        objects = {o["id"]: o for o in (await api.client.get("/node/api/objects", headers=admin)).json()}
+        objects = {
+            o["id"]: o for o in (await api.client.get("/node/api/objects", headers=admin)).json()
+        }
         assert objects[site_id]["name"] == "site" and objects[site_id]["parent_id"] == ["1"]
         assert objects[host_id]["parent_id"] == [site_id]
         assert objects[multi_id]["parent_id"] == [site_id, other_id]
@@ -116,7 +117,9 @@ async def test_administration_through_the_cli(database_url):
 
         # alice: site minus host; multi through site; the link needs host, so not the link.
         headers = basic("alice", "alice-pw")
-        seen = {o["id"] for o in (await api.client.get("/node/api/objects", headers=headers)).json()}
+        seen = {
+            o["id"] for o in (await api.client.get("/node/api/objects", headers=headers)).json()
+        }
         assert seen == {site_id, multi_id}
         assert (await api.client.get("/node/api/links", headers=headers)).json() == []
 
@@ -126,7 +129,9 @@ async def test_administration_through_the_cli(database_url):
         current = await api.client.get("/node/api/users/current", headers=headers)
         assert current.status_code == 200 and current.json()["id"] == gen_id
         assert current.json()["groups"] == [ops_id]
-        seen = {o["id"] for o in (await api.client.get("/node/api/objects", headers=headers)).json()}
+        seen = {
+            o["id"] for o in (await api.client.get("/node/api/objects", headers=headers)).json()
+        }
         assert seen == {"1", site_id, host_id, other_id}
         response = await api.client.patch(
             f"/node/api/links/{link_id}", json={"name": "x"}, headers=headers

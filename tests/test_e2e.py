@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+
 from helpers import (
     INVALID_LOGIN,
     NOT_LOGGED_IN,
@@ -21,7 +22,6 @@ from helpers import (
     run_cli,
     running_server,
 )
-
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
@@ -186,7 +186,10 @@ def test_requests_errors(server):
     hidden = server["hidden_job"]
     response = requests.get(f"{base}/node/api/jobs/{hidden}", auth=(LOGIN, PASSWORD), timeout=10)
     assert response.status_code == 404
-    assert response.json() == {"code": "ResourceNotFound", "message": f"Entity not found: Job({hidden})"}
+    assert response.json() == {
+        "code": "ResourceNotFound",
+        "message": f"Entity not found: Job({hidden})",
+    }
     response = requests.get(f"{base}/node/api/nowhere", auth=(LOGIN, PASSWORD), timeout=10)
     assert response.status_code == 404 and set(response.json()) == {"code", "message"}
 
@@ -195,7 +198,9 @@ def test_requests_session_token_and_lists(server):
     base = server["base"]
     with requests.Session() as session:
         response = session.post(
-            f"{base}/node/api/users/session", json={"login": LOGIN, "password": PASSWORD}, timeout=10
+            f"{base}/node/api/users/session",
+            json={"login": LOGIN, "password": PASSWORD},
+            timeout=10,
         )
         assert response.status_code == 200
         assert session.cookies["sid"] == response.json()
@@ -219,7 +224,9 @@ def test_requests_session_token_and_lists(server):
 def test_requests_appends_results(server):
     base = server["base"]
     url = f"{base}/node/api/jobs/{server['job']}/results"
-    before = len(requests.get(url[: -len("/results")], auth=(LOGIN, PASSWORD), timeout=10).json()["results"])
+    before = len(
+        requests.get(url[: -len("/results")], auth=(LOGIN, PASSWORD), timeout=10).json()["results"]
+    )
     response = requests.patch(url, json={"from": "e2e"}, auth=(LOGIN, PASSWORD), timeout=10)
     assert response.status_code == 200 and response.content == b""
     document = requests.get(url[: -len("/results")], auth=(LOGIN, PASSWORD), timeout=10).json()
@@ -253,7 +260,17 @@ def test_curl_dash_d_sends_form_content_type_and_is_read_as_json(server):
 
     def curl(data: str) -> tuple[int, dict | list]:
         result = subprocess.run(
-            ["curl", "-s", "-w", "\n%{http_code}", "-H", f"Authorization: Basic {token}", "-d", data, url],
+            [
+                "curl",
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                f"Authorization: Basic {token}",
+                "-d",
+                data,
+                url,
+            ],
             capture_output=True,
             text=True,
             timeout=30,

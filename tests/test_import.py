@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import orjson
-from helpers import app_client, run_cli
 
+from helpers import app_client, run_cli
 from opsjobs.domain.ids import new_id
 
 

@@ -16,6 +16,7 @@ The world (API.md §3):   1 ── site ── host ── multi (also under oth
   links: link_ok host→host2, link_half host→other_host, link_hidden host→below
   viewer and operator: include [site], exclude [hidden]; viewer has no action permission,
   operator has them all. nobody: every permission, nothing included. admin: include [1].
+  Every object and link has an operation; there is a class with an operation, and a script.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import basic
 from fastapi.routing import APIRoute
+
+from conftest import basic
 from helpers import (
     INVALID_LOGIN,
     INVALID_TOKEN,
@@ -38,7 +40,6 @@ from helpers import (
     assert_error,
     route_table,
 )
-
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
 from opsjobs.domain.rights import PERMISSIONS
@@ -56,7 +57,11 @@ OBJECTS = {  # name: parents
     "other_host": ["other"],
     "multi": ["other_host", "host"],
 }
-LINKS = {"link_ok": ("host", "host2"), "link_half": ("host", "other_host"), "link_hidden": ("host", "below")}
+LINKS = {
+    "link_ok": ("host", "host2"),
+    "link_half": ("host", "other_host"),
+    "link_hidden": ("host", "below"),
+}
 # Entities made fresh for each call of a destructive route, and whom they resemble.
 FRESH_OBJECTS = {"new_under_site": "site", "new_under_hidden": "hidden", "new_under_other": "other"}
 FRESH_LINKS = {"new_link_ok": ("host", "host2"), "new_link_half": ("host", "other_host")}
@@ -78,26 +83,59 @@ USERS = {  # login: (permissions, include, exclude)
 PASSWORD = "secret-pw"
 
 
+# An operation no runner takes (none carries its tag): executing it only records a job.
+OPERATION = {
+    "name": "check",
+    "type": 2,
+    "parameters": {"type": "fileSystem", "path": "/bin/true", "args": [], "runner": "nowhere"},
+}
+
+
 @dataclass
 class World:
     api: object
     ids: dict[str, str] = field(default_factory=dict)  # label -> id
     jobs: dict[str, str] = field(default_factory=dict)  # entity label -> its job's id
+    operations: dict[str, str] = field(default_factory=dict)  # owner id -> its operation's id
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
 
+    async def add_operation(self, plural: str, owner_id: str) -> None:
+        response = await self.api.client.post(
+            f"/node/api/{plural}/{owner_id}/operations",
+            json=OPERATION,
+            headers=self.headers["admin"],
+        )
+        assert response.status_code == 200, response.text
+        self.operations[owner_id] = response.json()["id"]
+
+    async def post(self, url: str, body: dict) -> str:
+        response = await self.api.client.post(url, json=body, headers=self.headers["admin"])
+        assert response.status_code == 200, response.text
+        return response.json()["id"]
+
     async def fresh(self, label: str) -> str:
-        """A new entity of a fresh kind (or a new user), for destructive routes."""
+        """A new thing of a fresh kind, with its operation, for destructive routes."""
         api = self.api
         n = next(self.counter)
         if label in FRESH_OBJECTS:
-            return await api.object(f"{label}-{n}", self.ids[FRESH_OBJECTS[label]])
+            created = await api.object(f"{label}-{n}", self.ids[FRESH_OBJECTS[label]])
+            await self.add_operation("objects", created)
+            return created
         if label in FRESH_LINKS:
             source, target = FRESH_LINKS[label]
-            return await api.link(self.ids[source], self.ids[target])
+            created = await api.link(self.ids[source], self.ids[target])
+            await self.add_operation("links", created)
+            return created
         if label == "new_user":
             await api.user(f"fresh-{n}", PASSWORD)
             return api.store.directory.by_login[f"fresh-{n}"]
+        if label == "new_class":
+            created = await self.post("/node/api/classes", {"name": f"class-{n}"})
+            await self.add_operation("classes", created)
+            return created
+        if label == "new_script":
+            return await self.post("/node/api/scripts", {"name": f"s-{n}", "text": "echo hi"})
         raise AssertionError(label)
 
 
@@ -123,6 +161,13 @@ async def build_world(api) -> World:
     await api.user("blocked", PASSWORD, list(PERMISSIONS), ["1"], status=3)
     await api.user("expired", PASSWORD, list(PERMISSIONS), ["1"], active_to=1_000_000_000_000)
     world.ids["other_user"] = api.store.directory.by_login["viewer"]
+    for name in ["1", *OBJECTS]:
+        await world.add_operation("objects", world.ids[name])
+    for name in LINKS:
+        await world.add_operation("links", world.ids[name])
+    world.ids["cls"] = await world.post("/node/api/classes", {"name": "servers"})
+    await world.add_operation("classes", world.ids["cls"])
+    world.ids["script"] = await world.post("/node/api/scripts", {"name": "s", "text": "echo hi"})
     return world
 
 
@@ -139,19 +184,38 @@ LINK_NEEDS = {
     "create": ("create-links", "manage-links"),
 }
 MANAGE_USERS = ("manage-users",)
+MANAGE_CLASSES = ("manage-classes",)
+MANAGE_SCRIPTS = ("manage-scripts",)
+OPERATION_CHANGE = {"description": "changed"}
+
+
+def _operation_routes(plural: str, target: str, manage: str) -> dict:
+    base = f"/node/api/{plural}/{{{target}_id}}/operations"
+    needs_all = (manage, "manage-operations")
+    return {
+        ("GET", base): Route(target),
+        ("POST", base): Route(target, needs_all=needs_all, body=lambda w, t: OPERATION),
+        ("PATCH", base + "/{operation_id}"): Route(
+            target, needs_all=needs_all, body=lambda w, t: OPERATION_CHANGE
+        ),
+        ("DELETE", base + "/{operation_id}"): Route(target, needs_all=needs_all, destructive=True),
+    }
 
 
 @dataclass(frozen=True)
 class Route:
     """How to call one route and what it names.
 
-    target: "job", "object", "link", "user" (the path parameter), "parent" (POST /objects
-    names a parent), "link-end" (POST /links names its ends), "list", "self" (any
-    authenticated caller), "manager" (manage-users, nothing named).
+    target: "job", "object", "link", "class", "user", "script" (the first path parameter;
+    an ``{operation_id}`` after it is that owner's operation), "parent" (POST /objects names
+    a parent), "link-end" (POST /links names its ends), "list", "self" (any authenticated
+    caller), "manager" (needs its permission, names nothing).
+    needs: any one of these permissions; needs_all: every one of them.
     """
 
     target: str
     needs: tuple[str, ...] | Callable[[str], tuple[str, ...]] = ()
+    needs_all: tuple[str, ...] = ()
     body: Callable[[World, str], object] | None = None
     destructive: bool = False
     # What a permitted call answers (cancelling a finished job is a 409 Conflict).
@@ -159,6 +223,15 @@ class Route:
 
     def needs_for(self, label: str) -> tuple[str, ...]:
         return self.needs(label) if callable(self.needs) else self.needs
+
+    def refusal(self, label: str, permissions: list[str]) -> str | None:
+        """The 403 message for a caller with these permissions, or None when allowed."""
+        if self.needs_all and not set(self.needs_all) <= set(permissions):
+            return "Required permissions: " + " and ".join(self.needs_all)
+        needs = self.needs_for(label)
+        if needs and not set(needs) & set(permissions):
+            return "Required permissions: " + " or ".join(needs)
+        return None
 
 
 def _result_needs(label: str) -> tuple[str, ...]:
@@ -221,9 +294,34 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("PATCH", "/node/api/links/{link_id}"): Route(
         "link", LINK_NEEDS["modify"], body=lambda w, t: {"name": "renamed"}
     ),
-    ("DELETE", "/node/api/links/{link_id}"): Route(
-        "link", LINK_NEEDS["delete"], destructive=True
+    ("DELETE", "/node/api/links/{link_id}"): Route("link", LINK_NEEDS["delete"], destructive=True),
+    **_operation_routes("objects", "object", "manage-objects"),
+    **_operation_routes("links", "link", "manage-links"),
+    **_operation_routes("classes", "class", "manage-classes"),
+    ("POST", "/node/api/objects/{object_id}/operations/{operation_id}/execute"): Route(
+        "object", ("execute-operations",)
     ),
+    ("POST", "/node/api/links/{link_id}/operations/{operation_id}/execute"): Route(
+        "link", ("execute-operations",)
+    ),
+    ("GET", "/node/api/classes"): Route("self"),
+    ("POST", "/node/api/classes"): Route(
+        "manager", MANAGE_CLASSES, body=lambda w, t: {"name": _unique("c", w)}
+    ),
+    ("GET", "/node/api/classes/{class_id}"): Route("class"),
+    ("PATCH", "/node/api/classes/{class_id}"): Route(
+        "class", MANAGE_CLASSES, body=lambda w, t: {"name": "renamed"}
+    ),
+    ("DELETE", "/node/api/classes/{class_id}"): Route("class", MANAGE_CLASSES, destructive=True),
+    ("GET", "/node/api/scripts"): Route("manager", MANAGE_SCRIPTS),
+    ("POST", "/node/api/scripts"): Route(
+        "manager", MANAGE_SCRIPTS, body=lambda w, t: {"name": _unique("s", w), "text": "true"}
+    ),
+    ("GET", "/node/api/scripts/{script_id}"): Route("script", MANAGE_SCRIPTS),
+    ("PATCH", "/node/api/scripts/{script_id}"): Route(
+        "script", MANAGE_SCRIPTS, body=lambda w, t: {"text": "echo changed"}
+    ),
+    ("DELETE", "/node/api/scripts/{script_id}"): Route("script", MANAGE_SCRIPTS, destructive=True),
 }
 
 # Routes that need no credentials (session creation checks the body's; see test_api_auth).
@@ -236,25 +334,29 @@ PUBLIC = {
 }
 
 
-def url_for(path: str, target_id: str | None) -> str:
-    return re.sub(r"\{[a-z_]+\}", target_id or "", path)
+def url_for(world: World, path: str, target_id: str) -> str:
+    """The path with its first parameter the target, and an ``{operation_id}`` after it the
+    target's own operation (or, for a target that names nothing, the root's)."""
+    operation_id = world.operations.get(target_id, world.operations.get("1", ""))
+    path = path.replace("{operation_id}", operation_id)
+    return re.sub(r"\{[a-z_]+\}", target_id, path, count=1)
 
 
 def targets(route: Route) -> list[str]:
     """Labels of what the route is asked about."""
     entities_objects = ["1", *OBJECTS]
-    if route.target == "job":
-        return [f"job:{e}" for e in [*entities_objects, *LINKS]] + [MISSING, MALFORMED]
-    if route.target == "object":
-        labels = list(FRESH_OBJECTS) if route.destructive else entities_objects
-        return [*labels, MISSING, MALFORMED]
-    if route.target in ("parent", "link-end"):
-        return [*entities_objects, MISSING, MALFORMED]
-    if route.target == "link":
-        labels = list(FRESH_LINKS) if route.destructive else list(LINKS)
-        return [*labels, MISSING, MALFORMED]
-    if route.target == "user":
-        return ["new_user" if route.destructive else "other_user", MISSING, MALFORMED]
+    labels = {
+        "job": [f"job:{e}" for e in [*entities_objects, *LINKS]],
+        "object": list(FRESH_OBJECTS) if route.destructive else entities_objects,
+        "parent": entities_objects,
+        "link-end": entities_objects,
+        "link": list(FRESH_LINKS) if route.destructive else list(LINKS),
+        "user": ["new_user" if route.destructive else "other_user"],
+        "class": ["new_class" if route.destructive else "cls"],
+        "script": ["new_script" if route.destructive else "script"],
+    }
+    if route.target in labels:
+        return [*labels[route.target], MISSING, MALFORMED]
     return [""]
 
 
@@ -272,16 +374,28 @@ def entity_label(label: str) -> str:
     return label.removeprefix("job:")
 
 
-KIND = {"job": "Job", "object": "Object", "link": "Link", "user": "User"}
+KIND = {
+    "job": "Job",
+    "object": "Object",
+    "parent": "Object",
+    "link": "Link",
+    "user": "User",
+    "class": "Class",
+    "script": "Script",
+}
 
 
-async def call(world: World, key: tuple[str, str], target_id: str, headers: dict):
-    method, path = key
+def request_body(world: World, key: tuple[str, str], target_id: str):
     route = MATRIX[key]
-    body = route.body(world, target_id) if route.body else None
-    if route.target == "list" and method == "POST":
-        body = {"objects": [world.ids[o] for o in ["1", *OBJECTS]]}
-    return await world.api.client.request(method, url_for(path, target_id), json=body, headers=headers)
+    if route.target == "list" and key[0] == "POST":
+        return {"objects": [world.ids[o] for o in ["1", *OBJECTS]]}
+    return route.body(world, target_id) if route.body else None
+
+
+async def call(world: World, key: tuple[str, str], target_id: str, headers: dict, **kwargs):
+    body = request_body(world, key, target_id)
+    url = url_for(world, key[1], target_id)
+    return await world.api.client.request(key[0], url, json=body, headers=headers, **kwargs)
 
 
 # -- the tests ------------------------------------------------------------------------------
@@ -322,7 +436,6 @@ NAMING_KEYS = [k for k in ROUTE_KEYS if MATRIX[k].target != "list"]
 
 async def test_authentication_failures(world):
     """Every protected route refuses every kind of bad credential the same way."""
-    api = world.api
     cases = [
         ({}, None, "Unauthorized", NOT_LOGGED_IN),
         (basic("admin", "wrong"), None, "InvalidCredentials", INVALID_LOGIN),
@@ -340,12 +453,7 @@ async def test_authentication_failures(world):
         route = MATRIX[key]
         target_id = await resolve(world, route, targets(route)[0])
         for headers, params, code, message in cases:
-            body = route.body(world, target_id) if route.body else None
-            if route.target == "list" and method == "POST":
-                body = {"objects": ["1"]}
-            response = await api.client.request(
-                method, url_for(path, target_id), json=body, headers=headers, params=params
-            )
+            response = await call(world, key, target_id, headers, params=params)
             try:
                 assert_error(response, 401, code, message)
             except AssertionError as exc:
@@ -388,30 +496,33 @@ async def test_access_and_permissions(world, backend):
 def expectation(world: World, route: Route, user: str, label: str, target_id: str):
     """(status, message, the id the message names) for one call."""
     visible = VISIBLE[user]
+    permissions = USERS[user][0]
     target = route.target
-    if target in ("self",):
+    names_nothing = label in (MISSING, MALFORMED)
+    not_found = (404, f"Entity not found: {KIND.get(target)}({target_id})", target_id)
+    if target == "self":
         return (200, None, None)
-    if target in ("manager", "user"):
-        if not set(MANAGE_USERS) & set(USERS[user][0]):
-            return (403, "Required permissions: manage-users", None)
-        if label in (MISSING, MALFORMED):
-            return (404, f"Entity not found: User({target_id})", target_id)
-        return (200, None, None)
-    if target == "link-end":
+    if target in ("manager", "user", "script"):
+        # Not entities under the access rule: the permission comes first.
+        refusal = route.refusal(label, permissions)
+        if refusal:
+            return (403, refusal, None)
+        return not_found if names_nothing else (200, None, None)
+    if target == "class":
+        # Catalogue, visible to every caller: only existence comes before permissions.
+        if names_nothing:
+            return not_found
+    elif target == "link-end":
         # The source (host) is checked first, then the target.
         if "host" not in visible:
             host = world.ids["host"]
             return (404, f"Entity not found: Object({host})", host)
         if label not in visible:
             return (404, f"Entity not found: Object({target_id})", target_id)
-    else:
-        kind = {"parent": "Object"}.get(target) or KIND[target]
-        if entity_label(label) not in visible:
-            return (404, f"Entity not found: {kind}({target_id})", target_id)
-    needs = route.needs_for(label)
-    if needs and not set(needs) & set(USERS[user][0]):
-        return (403, "Required permissions: " + " or ".join(needs), None)
-    return (200, None, None)
+    elif entity_label(label) not in visible:
+        return not_found
+    refusal = route.refusal(label, permissions)
+    return (403, refusal, None) if refusal else (200, None, None)
 
 
 async def test_lists_carry_only_what_the_caller_sees(world, backend):
@@ -476,9 +587,7 @@ async def test_a_list_never_mixes_kinds(world, backend):
         assert response.status_code == 200
         assert response.json() == [], user
         for name, kind in (("link_half", "objects"), ("other_host", "links")):
-            response = await api.client.get(
-                f"/node/api/{kind}/{ids[name]}/jobs", headers=headers
-            )
+            response = await api.client.get(f"/node/api/{kind}/{ids[name]}/jobs", headers=headers)
             assert_error(response, 404, "ResourceNotFound")
 
 

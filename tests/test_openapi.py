@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import basic
-from conftest import test_settings as make_settings
-from helpers import add_job, route_table
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,6 +19,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from conftest import basic
+from conftest import test_settings as make_settings
+from helpers import add_job, route_table
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.domain.jobs import OWNER_LINK
@@ -129,7 +129,9 @@ def test_every_operation_has_request_and_response_shapes(document):
                 if (method.upper(), path) in EMPTY_ANSWERS:
                     if content:
                         problems.append(f"{where}: answers no body, but documents {content}")
-                elif content is not None and not content.get("application/json", {"schema": 1}).get("schema"):
+                elif content is not None and not content.get("application/json", {"schema": 1}).get(
+                    "schema"
+                ):
                     # No content at all documents an empty answer; JSON must have a shape.
                     problems.append(f"{where}: {status} documents JSON without a shape")
             if "422" in responses:
@@ -142,7 +144,9 @@ def test_every_operation_has_request_and_response_shapes(document):
             body = operation.get("requestBody")
             if body is not None:
                 content = body.get("content", {})
-                if "application/json" not in content or not content["application/json"].get("schema"):
+                if "application/json" not in content or not content["application/json"].get(
+                    "schema"
+                ):
                     problems.append(f"{where}: request body is not described as JSON")
             if method in ("post", "patch", "put") and body is None:
                 if not path.endswith(("/auth-token", "/cancel", "/execute")):
@@ -181,7 +185,14 @@ def test_job_document_shape_is_described(document):
         "execution",
     }
     execution = _resolve(document, job["properties"]["execution"])
-    assert set(execution["properties"]) == {"status", "started", "finished", "error", "truncated", "runner"}
+    assert set(execution["properties"]) == {
+        "status",
+        "started",
+        "finished",
+        "error",
+        "truncated",
+        "runner",
+    }
     assert document["components"]["securitySchemes"]["basic"] == {"type": "http", "scheme": "basic"}
 
 

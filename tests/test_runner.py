@@ -177,6 +177,33 @@ async def test_a_slow_poll_finds_jobs_nobody_announced(store, database_url):
     assert document["execution"]["status"] == "succeeded"
 
 
+async def test_queue_writes_wait_their_turn_while_sqlite_is_locked(backend, store):
+    """The immediate SQLite path never waits for the lock on the event loop: it steps aside
+    for the ordinary async path, which waits for the writer and then does the same work."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's write lock")
+    first = await queue(store, trivial())
+    async with store.write() as conn:  # the async writer holds the write lock
+        await conn.execute(update(jobs).where(jobs.c.id == first).values(error=None))
+        enqueuing = asyncio.create_task(queue(store, trivial()))
+        claiming = asyncio.create_task(claim_many(store, "r/1", limit=5))
+        await asyncio.sleep(0.2)
+        assert not enqueuing.done() and not claiming.done()
+    second = await enqueuing
+    claimed = [job.id for job in await claiming]
+    assert first in claimed
+    writing = []
+    async with store.write():
+        for job_id in claimed:
+            ending = Ending(job_id, JobStatus.SUCCEEDED, '{"exitCode": 0}', None, False)
+            writing.append(asyncio.create_task(finish(store, "r/1", ending)))
+        await asyncio.sleep(0.2)
+        assert not any(task.done() for task in writing)
+    assert all([await task for task in writing])
+    assert await column(store, first, "status") == "succeeded"
+    assert await column(store, second, "status") in ("queued", "succeeded")
+
+
 # -- heartbeats and the reaper ---------------------------------------------------------------
 
 

@@ -16,7 +16,8 @@ from ..execution.runner import Runner
 from . import errors
 from .context import Context
 from .limits import BodyLimit
-from .routes import control, entities, jobs, meta, operations, users
+from .routes import control, entities, jobs, meta, users
+from .routes import operations as operation_routes
 
 PREFIX = "/node/api"
 log = structlog.get_logger("opsjobs.api")
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.include_router(control.router(ctx), prefix=PREFIX)
     app.include_router(users.router(ctx), prefix=PREFIX)
     app.include_router(entities.router(ctx), prefix=PREFIX)
-    app.include_router(operations.router(ctx), prefix=PREFIX)
+    app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
 
     def openapi() -> dict:

@@ -1,10 +1,12 @@
-"""Running the app under an HTTP server (see docs/decisions.md for the choice)."""
+"""Running the app under an HTTP server: granian (measured against uvicorn with `make bench`;
+see docs/decisions.md, "HTTP server")."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import uvicorn
+from granian import Granian
+from granian.constants import Interfaces, Loops, SSLProtocols
 
 
 def serve(
@@ -14,17 +16,20 @@ def serve(
     certfile: Path | None = None,
     keyfile: Path | None = None,
 ) -> None:
-    uvicorn.run(
+    Granian(
         "opsjobs.api.asgi:create",
         factory=True,
-        host=host,
+        address=host,
         port=port,
+        # ASGI with lifespan: each worker opens the store (and its runner) and closes them on
+        # SIGTERM/SIGINT.
+        interface=Interfaces.ASGI,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        ssl_certfile=str(certfile) if certfile else None,
-        ssl_keyfile=str(keyfile) if keyfile else None,
-        log_level="info",
-    )
+        loop=Loops.uvloop,
+        log_access=False,
+        ssl_cert=certfile,
+        ssl_key=keyfile,
+        # granian alone would refuse TLS 1.2, which clients that worked with opsjobs under
+        # uvicorn may still speak.
+        ssl_protocol_min=SSLProtocols.tls12,
+    ).serve()

@@ -37,10 +37,13 @@ class LiveOutput:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._unsent: list[Chunk] = []
-        self._task = asyncio.create_task(self._run())
+        # Started by the first output: a silent run (most are) costs no task at all.
+        self._task: asyncio.Task | None = None
 
     def poke(self) -> None:
         """New output was fed to the recorder."""
+        if self._task is None and not self._closing.is_set():
+            self._task = asyncio.create_task(self._run())
         self._wake.set()
 
     async def _run(self) -> None:
@@ -62,9 +65,12 @@ class LiveOutput:
         """Stop writing; the chunks still to store, the stream completed past the cap."""
         self._closing.set()
         self._wake.set()
-        await asyncio.wait({self._task})  # never raises: a failed writer leaves chunks unsent
+        if self._task is not None:  # never raises: a failed writer leaves chunks unsent
+            await asyncio.wait({self._task})
         return self._unsent + self.recorder.final_chunks()
 
     def abort(self) -> None:
         """Stop at once (the run itself was torn down); unsent output is dropped."""
-        self._task.cancel()
+        self._closing.set()
+        if self._task is not None:
+            self._task.cancel()

@@ -11,8 +11,10 @@ its pipes are read with plain reader callbacks — all of which behave alike on 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import subprocess
+import time
 from collections.abc import Callable
 
 READ_SIZE = 64 * 1024
@@ -87,33 +89,48 @@ class PipeReader:
             self.done.set_result(None)
 
 
+def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.Popen:
+    """Start ``argv`` in a new session with piped output; OSError if it cannot start.
+
+    Plain blocking code, so it may run in a worker thread: the fork and exec then hold up
+    no other job. Processes forked by other threads meanwhile may briefly hold a script
+    file that is still being written, which makes exec fail with "text file busy" (a race
+    of every multithreaded program that writes and runs files): that is retried.
+    """
+    for attempt in range(5):
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,  # its own process group: signals reach all it starts
+            )
+        except OSError as exc:
+            if exc.errno != errno.ETXTBSY or attempt == 4:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class Child:
-    """A started process in a new session, with its stdout and stderr being read."""
+    """A started process, its exit and its stdout and stderr watched from the running loop."""
 
     def __init__(
         self,
-        argv: list[str],
-        cwd: str,
-        env: dict[str, str],
+        popen: subprocess.Popen,
         on_stdout: Callable[[bytes], None],
         on_stderr: Callable[[bytes], None],
     ) -> None:
         loop = asyncio.get_running_loop()
-        # OSError (no such program, not executable) leaves here, before anything is watched.
-        self.popen = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,  # its own process group: signals reach all it starts
-        )
-        self.pid = self.popen.pid
-        self.exit = ExitWatch(self.popen, loop)
+        self.popen = popen
+        self.pid = popen.pid
+        self.exit = ExitWatch(popen, loop)
         self.readers = [
-            PipeReader(self.popen.stdout, on_stdout, loop),
-            PipeReader(self.popen.stderr, on_stderr, loop),
+            PipeReader(popen.stdout, on_stdout, loop),
+            PipeReader(popen.stderr, on_stderr, loop),
         ]
 
     @property

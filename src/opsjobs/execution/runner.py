@@ -232,9 +232,9 @@ class Runner:
             await asyncio.wait(tasks)
         for job_id in stuck:
             with contextlib.suppress(Exception):
-                await finish(
-                    self.store, job_id, self.name, JobStatus.CANCELLED, "{}", STOPPED, False
-                )
+                ending = Ending(job_id, JobStatus.CANCELLED, "{}", STOPPED, False)
+                await finish(self.store, self.name, ending)
+        await self._finisher.close()
         for task in others:
             task.cancel()
         if others:

@@ -14,7 +14,9 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +25,7 @@ from ..domain.spec import ExecSpec, ScriptSpec
 from ..store.queue import ClaimedJob
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder, StreamRecorder
-from .process import Child
+from .process import Child, start_process
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # After the main process ends, how long its descendants may keep the pipes open before the
@@ -58,8 +60,6 @@ def _kill_group(pgid: int, sig: int) -> None:
 
 def _write_script(workdir: str, text: str) -> list[str]:
     path = os.path.join(workdir, SCRIPT_NAME)
-    # Written and closed before any await: no fork can inherit a write handle and make the
-    # exec fail with "text file busy".
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         file.write(text)
@@ -137,6 +137,33 @@ def _ended(
     return Outcome(status, description, error, recorder.truncated)
 
 
+def _start(
+    spec: ExecSpec | ScriptSpec, env: dict[str, str], work_dir: str | None
+) -> tuple[str, list[str], subprocess.Popen | OSError | None]:
+    """Working directory, argv and the started process (or why not), in a worker thread:
+    on a busy disk, directory operations and the fork take milliseconds that would otherwise
+    hold up every job sharing the event loop."""
+    workdir = tempfile.mkdtemp(prefix="opsjobs-job-", dir=work_dir)
+    argv = list(spec.argv) if isinstance(spec, ExecSpec) else _write_script(workdir, spec.text)
+    if not argv:
+        return workdir, argv, None
+    try:
+        return workdir, argv, start_process(argv, workdir, env)
+    except OSError as exc:
+        return workdir, argv, exc
+
+
+def _abandon(starting: asyncio.Future) -> None:
+    """The run was torn down while starting: kill what started, remove its directory."""
+    if starting.cancelled() or starting.exception() is not None:
+        return
+    workdir, _, started = starting.result()
+    if isinstance(started, subprocess.Popen):
+        _kill_group(started.pid, signal.SIGKILL)
+        threading.Thread(target=started.wait, daemon=True).start()  # reap it
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 async def run_process(
     spec: ExecSpec | ScriptSpec,
     env: dict[str, str],
@@ -144,19 +171,19 @@ async def run_process(
     recorder: OutputRecorder,
     poke: Callable[[], None] = lambda: None,
     kill_grace: float = 2.0,
+    work_dir: str | None = None,
 ) -> Outcome:
     """Run the spec to its end; output goes into ``recorder`` (``poke`` after each piece)."""
-    workdir = tempfile.mkdtemp(prefix="opsjobs-job-")
+    starting = asyncio.ensure_future(asyncio.to_thread(_start, spec, env, work_dir))
     try:
-        argv = list(spec.argv) if isinstance(spec, ExecSpec) else _write_script(workdir, spec.text)
-        if not argv:
-            return _not_started(spec, argv, None)
-        try:
-            child = Child(
-                argv, workdir, env, _feeder(recorder.stdout, poke), _feeder(recorder.stderr, poke)
-            )
-        except OSError as exc:
-            return _not_started(spec, argv, exc)
+        workdir, argv, started = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        starting.add_done_callback(_abandon)
+        raise
+    try:
+        if not isinstance(started, subprocess.Popen):
+            return _not_started(spec, argv, started)
+        child = Child(started, _feeder(recorder.stdout, poke), _feeder(recorder.stderr, poke))
         completed = False
         try:
             timeout = spec.timeout if spec.timeout and spec.timeout > 0 else None
@@ -171,4 +198,4 @@ async def run_process(
                 child.close_pipes()
         return _ended(child.returncode, ending, spec, control, recorder)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)

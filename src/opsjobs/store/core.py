@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.jobs import DOCUMENT_COLUMNS
 from .db import Database, sqlite_path
 from .directory import Directory
+from .immediate import ImmediateWriter
 from .migrate import is_current
 from .signals import JobSignals
 
@@ -27,6 +28,8 @@ class Store:
         self.db = Database(database_url)
         self.directory = Directory()
         self._sqlite_reader: sqlite3.Connection | None = None
+        # SQLite only: the queue's small writes, done at once when the lock is free.
+        self.immediate: ImmediateWriter | None = None
         # Set when this process queued a job: the embedded runner waits on it instead of
         # polling. (Runners in other processes are woken through the database.)
         self.jobs_queued = asyncio.Event()
@@ -52,11 +55,15 @@ class Store:
                 path, check_same_thread=False, isolation_level=None
             )
             self._sqlite_reader.execute("PRAGMA query_only=ON")
+            self.immediate = ImmediateWriter(path)
 
     async def close(self) -> None:
         if self._sqlite_reader is not None:
             self._sqlite_reader.close()
             self._sqlite_reader = None
+        if self.immediate is not None:
+            self.immediate.close()
+            self.immediate = None
         await self.db.dispose()
 
     @asynccontextmanager

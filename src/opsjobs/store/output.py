@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import queue_sqlite
 from .core import Store
+from .immediate import Busy
 from .schema import job_output
 
 STDOUT = 1
@@ -30,7 +32,13 @@ async def insert_chunks(conn: AsyncConnection, chunks: Sequence[tuple[str, Chunk
         await conn.execute(
             insert(job_output),
             [
-                {"job_id": job_id, "stream": c.stream, "seq": c.seq, "offset": c.offset, "data": c.data}
+                {
+                    "job_id": job_id,
+                    "stream": c.stream,
+                    "seq": c.seq,
+                    "offset": c.offset,
+                    "data": c.data,
+                }
                 for job_id, c in chunks
             ],
         )
@@ -40,8 +48,16 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     """Store chunks while the job runs, and wake whoever follows it in this process."""
     if not chunks:
         return
-    async with store.write() as conn:
-        await insert_chunks(conn, [(job_id, c) for c in chunks])
+    pairs = [(job_id, c) for c in chunks]
+    try:
+        done = store.immediate is not None and store.immediate.run(
+            lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True
+        )
+    except Busy:
+        done = False
+    if not done:
+        async with store.write() as conn:
+            await insert_chunks(conn, pairs)
     store.job_signals.changed(job_id)
 
 

@@ -17,7 +17,8 @@ lives in another process and the fast paths (in-process signal, PostgreSQL NOTIF
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,9 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
+from . import queue_sqlite
 from .core import Store
+from .immediate import Busy
 from .output import Chunk, insert_chunks
 from .schema import jobs
 
@@ -56,6 +59,21 @@ class Heartbeat:
     gone: frozenset[str]
 
 
+_LATER = object()
+
+
+def _at_once(store: Store, work: Callable[[sqlite3.Connection], Any], *retry_on: type) -> Any:
+    """``work`` through SQLite's immediate writer (store/immediate.py), or _LATER when that
+    cannot be now: not SQLite, the write lock taken, or one of ``retry_on`` raised (errors
+    the SQLAlchemy path reports in its own terms)."""
+    if store.immediate is None:
+        return _LATER
+    try:
+        return store.immediate.run(work)
+    except (Busy, *retry_on):
+        return _LATER
+
+
 async def _notify(conn, store: Store, channel: str, payload: str) -> None:
     # NOTIFY inside the transaction: PostgreSQL delivers it only if and when it commits.
     if not store.is_sqlite:
@@ -64,9 +82,11 @@ async def _notify(conn, store: Store, channel: str, payload: str) -> None:
 
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
-    async with store.write() as conn:
-        await conn.execute(insert(jobs).values(**row))
-        await _notify(conn, store, QUEUED_CHANNEL, "")
+    work = lambda conn: queue_sqlite.insert_job(conn, row)  # noqa: E731
+    if _at_once(store, work, sqlite3.IntegrityError, KeyError) is _LATER:
+        async with store.write() as conn:
+            await conn.execute(insert(jobs).values(**row))
+            await _notify(conn, store, QUEUED_CHANNEL, "")
     store.jobs_queued.set()
 
 
@@ -87,18 +107,29 @@ def _claimable(tags: Sequence[str], limit: int):
 async def claim_many(
     store: Store, runner: str, tags: Sequence[str] = (), limit: int = 1
 ) -> list[ClaimedJob]:
-    """Take up to ``limit`` of the oldest queued jobs this runner may run.
+    """Take up to ``limit`` of the oldest queued jobs this runner may run, in one statement.
 
-    A read looks first: an idle runner woken for nothing costs no write transaction (on
-    SQLite the one writer is the scarce resource). Then one statement claims: on PostgreSQL
-    the rows are locked ``FOR UPDATE SKIP LOCKED``, so concurrent runners each take other
-    rows without waiting; on SQLite the write transaction holds the database's one write lock
-    (BEGIN IMMEDIATE), which serialises claims outright.
+    On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``, so concurrent runners each
+    take other rows without waiting; on SQLite the transaction holds the database's one write
+    lock (BEGIN IMMEDIATE), which serialises claims outright.
     """
+    now = now_ms()
+    rows = _at_once(store, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now))
+    if rows is _LATER:
+        rows = await _claim_later(store, runner, tags, limit, now)
+    rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
+    for row in rows:
+        store.job_signals.changed(row[0])
+    return [ClaimedJob(*row[:5]) for row in rows]
+
+
+async def _claim_later(
+    store: Store, runner: str, tags: Sequence[str], limit: int, now: int
+) -> list[tuple]:
+    # A read looks first: an idle runner woken for nothing costs no write transaction.
     async with store.read() as conn:
         if (await conn.execute(_claimable(tags, 1))).first() is None:
             return []
-    now = now_ms()
     oldest = _claimable(tags, limit)
     if store.is_sqlite:
         chosen = jobs.c.id.in_(oldest.scalar_subquery())
@@ -122,11 +153,7 @@ async def claim_many(
         )
     )
     async with store.write() as conn:
-        rows = (await conn.execute(statement)).all()
-    rows.sort(key=lambda r: (r.timestamp, r.id))  # RETURNING promises no order
-    for row in rows:
-        store.job_signals.changed(row.id)
-    return [ClaimedJob(r.id, r.owner_id, r.owner_type, r.operation_id, r.spec) for r in rows]
+        return [tuple(row) for row in await conn.execute(statement)]
 
 
 async def claim(store: Store, runner: str, tags: Sequence[str] = ()) -> ClaimedJob | None:
@@ -200,21 +227,37 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> N
     if not endings:
         return
     now = now_ms()
-    async with store.write() as conn:
-        await insert_chunks(conn, [(e.job_id, c) for e in endings for c in e.chunks])
-        await conn.execute(_finish_statement(runner), [_ending_params(e, now) for e in endings])
+    chunks = [(e.job_id, c) for e in endings for c in e.chunks]
+    params = [_ending_params(e, now) for e in endings]
+
+    def work(conn) -> int:
+        queue_sqlite.insert_chunks(conn, chunks)
+        return queue_sqlite.finish(conn, runner, params)
+
+    if _at_once(store, work) is _LATER:
+        async with store.write() as conn:
+            await insert_chunks(conn, chunks)
+            await conn.execute(_finish_statement(runner), params)
     for ending in endings:
         store.job_signals.changed(ending.job_id)
 
 
 async def finish(store: Store, runner: str, ending: Ending) -> bool:
     """Record how one job ended; False when it was no longer this runner's to finish."""
-    async with store.write() as conn:
-        await insert_chunks(conn, [(ending.job_id, c) for c in ending.chunks])
-        result = await conn.execute(_finish_statement(runner), _ending_params(ending, now_ms()))
-        finished = result.rowcount == 1
+    chunks = [(ending.job_id, c) for c in ending.chunks]
+    params = _ending_params(ending, now_ms())
+
+    def work(conn) -> int:
+        queue_sqlite.insert_chunks(conn, chunks)
+        return queue_sqlite.finish(conn, runner, [params])
+
+    finished = _at_once(store, work)
+    if finished is _LATER:
+        async with store.write() as conn:
+            await insert_chunks(conn, chunks)
+            finished = (await conn.execute(_finish_statement(runner), params)).rowcount
     store.job_signals.changed(ending.job_id)
-    return finished
+    return finished == 1
 
 
 async def reap_lost(store: Store, lost_after_seconds: float) -> list[str]:

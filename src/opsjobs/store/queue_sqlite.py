@@ -1,0 +1,59 @@
+"""The queue's hot statements in plain SQLite SQL, for the immediate path (immediate.py).
+
+Each mirrors a SQLAlchemy statement of queue.py or output.py, which stays the path for
+PostgreSQL and for when SQLite's write lock is taken; the tests exercise both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .schema import jobs
+
+if TYPE_CHECKING:  # output.py imports this module
+    from .output import Chunk
+
+_JOB_COLUMNS = frozenset(jobs.c.keys())
+_RETURNING = "id, owner_id, owner_type, operation_id, spec, timestamp"
+
+
+def insert_job(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+    if not set(row) <= _JOB_COLUMNS:  # let the SQLAlchemy path raise its own error
+        raise KeyError(sorted(set(row) - _JOB_COLUMNS))
+    names = ", ".join(f'"{name}"' for name in row)
+    marks = ", ".join("?" for _ in row)
+    conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
+
+
+def claim(
+    conn: sqlite3.Connection, runner: str, tags: Sequence[str], limit: int, now: int
+) -> list[tuple]:
+    tagged = f" OR runner_tag IN ({', '.join('?' for _ in tags)})" if tags else ""
+    sql = (
+        "UPDATE jobs SET status = 'running', runner = ?, started = ?, heartbeat = ? "
+        "WHERE status = 'queued' AND id IN (SELECT id FROM jobs WHERE status = 'queued' "
+        f"AND (runner_tag IS NULL OR runner_tag = ''{tagged}) "
+        f"ORDER BY timestamp, id LIMIT ?) RETURNING {_RETURNING}"
+    )
+    return conn.execute(sql, (runner, now, now, *tags, limit)).fetchall()
+
+
+def insert_chunks(conn: sqlite3.Connection, pairs: Sequence[tuple[str, Chunk]]) -> None:
+    if pairs:
+        conn.executemany(
+            'INSERT INTO job_output (job_id, stream, seq, "offset", data) VALUES (?, ?, ?, ?, ?)',
+            [(job_id, c.stream, c.seq, c.offset, c.data) for job_id, c in pairs],
+        )
+
+
+def finish(conn: sqlite3.Connection, runner: str, params: Sequence[dict[str, Any]]) -> int:
+    """Rows finished: the same guard as queue._finish_statement."""
+    cursor = conn.executemany(
+        "UPDATE jobs SET status = :b_status, finished = :b_finished, "
+        "description = :b_description, error = :b_error, truncated = :b_truncated "
+        "WHERE id = :b_id AND status = 'running' AND runner = :b_runner",
+        [{**p, "b_runner": runner} for p in params],
+    )
+    return cursor.rowcount
