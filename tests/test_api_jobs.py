@@ -119,8 +119,16 @@ async def test_job_documents_of_triggers_links_and_queued_runs(api, backend):
         error="MQTT broker 127.0.0.1:1883 unreachable",
         truncated=True,
     )
+    # Tagged for a runner that does not exist, so the app's own runner leaves it queued.
     queued_job = await add_job(
-        api.store, a, description={}, status="queued", started=None, finished=None, runner=None
+        api.store,
+        a,
+        description={},
+        status="queued",
+        started=None,
+        finished=None,
+        runner=None,
+        runner_tag="nowhere",
     )
 
     document = (await api.client.get(f"/node/api/jobs/{trigger_job}", headers=headers)).json()

@@ -221,7 +221,7 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 6
 
 
 @pytest.fixture(scope="module")
