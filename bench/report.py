@@ -115,13 +115,9 @@ def render(results: dict, console: Console) -> None:
             title="HTTP servers, same app, 1 worker, uvloop (1M DB)", title_justify="left"
         )
         for column in (
-            "server",
-            "ping req/s",
-            "ping p50/p99 ms",
-            "job req/s",
-            "job p50/p99 ms",
-            "job/ping",
-        ):
+            "server", "ping req/s", "ping p50/p99 ms", "ping CPU µs/req",
+            "job req/s", "job p50/p99 ms", "job CPU µs/req", "job/ping",
+        ):  # fmt: skip
             table.add_column(column, justify="left" if column == "server" else "right")
         for name, stack in stacks.items():
             ping, job = stack["ping"], stack["job"]

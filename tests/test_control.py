@@ -13,10 +13,10 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+
 from conftest import Api
 from helpers import NOT_LOGGED_IN, assert_error, free_port
 from helpers.execution import queue, runner_settings, wait_status
-
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.api.routes.control import complete_utf8
@@ -63,7 +63,9 @@ def gated(gate: Path, before: str = "one", after: str = "two") -> ScriptSpec:
 
 
 async def output(api: Api, headers, job_id: str, **params) -> dict:
-    response = await api.client.get(f"/node/api/jobs/{job_id}/output", params=params, headers=headers)
+    response = await api.client.get(
+        f"/node/api/jobs/{job_id}/output", params=params, headers=headers
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -252,7 +254,9 @@ async def test_rights_on_the_control_routes(api, setup):
 )
 async def test_malformed_output_requests_are_400(api, setup, query):
     job_id = await queue(api.store, ExecSpec(["true"], 5), owner_id=setup["object"])
-    response = await api.client.get(f"/node/api/jobs/{job_id}/output?{query}", headers=setup["admin"])
+    response = await api.client.get(
+        f"/node/api/jobs/{job_id}/output?{query}", headers=setup["admin"]
+    )
     body = assert_error(response, 400, "BadRequest")
     assert query.split("=")[0] in body["message"]
 

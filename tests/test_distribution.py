@@ -1,6 +1,7 @@
 """Runners as separate `opsjobs runner` processes on one PostgreSQL: every job runs exactly
 once, a runner killed mid-job leaves its job `lost` while the others carry on, tags route
-jobs, and SIGTERM stops a runner gracefully."""
+jobs, and SIGTERM stops a runner gracefully. And `opsjobs exec`, following a job that such
+a runner runs."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import cli_env, opsjobs_exe
-from helpers.execution import opened_store, queue, wait_status
 from sqlalchemy import func, select, text
 
+from helpers import cli_env, opsjobs_exe
+from helpers.execution import opened_store, queue, wait_status
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.spec import ExecSpec, ScriptSpec, dump_spec
+from opsjobs.store import entities, operations
 from opsjobs.store.jobs import insert_jobs
 from opsjobs.store.queue import QUEUED_CHANNEL, RUNNER_LOST
 from opsjobs.store.schema import jobs
@@ -39,13 +41,13 @@ def pg_url(backend, database_url) -> str:
 
 
 def runner_env(**extra: str) -> dict[str, str]:
-    return cli_env(
-        OPSJOBS_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
-        OPSJOBS_LOST_AFTER_SECONDS=str(LOST_AFTER_SECONDS),
-        OPSJOBS_KILL_GRACE_SECONDS="0.3",
-        OPSJOBS_RUNNER_POLL_SECONDS="30",
-        **extra,
-    )
+    settings = {
+        "OPSJOBS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+        "OPSJOBS_LOST_AFTER_SECONDS": str(LOST_AFTER_SECONDS),
+        "OPSJOBS_KILL_GRACE_SECONDS": "0.3",
+        "OPSJOBS_RUNNER_POLL_SECONDS": "30",
+    }
+    return cli_env(**{**settings, **extra})
 
 
 @contextlib.contextmanager
@@ -226,3 +228,45 @@ async def test_sigterm_stops_a_runner_gracefully(pg_url):
     assert long_doc["execution"]["error"] == "runner stopped"
     assert long_doc["description"]["stdout"] == "begun\n"
     assert late_status == "queued"
+
+
+# -- opsjobs exec ---------------------------------------------------------------------------
+
+
+async def test_exec_follows_the_output_and_exits_with_the_job_exit_code(backend, database_url):
+    async with opened_store(database_url) as store:
+        object_id = (await entities.create_object(store, name="web-1", parent_ids=["1"]))["id"]
+        text = "echo hello {{args.name}} on {{id}}; echo oops >&2; exit 3"
+        operation = await operations.create_operation(
+            store,
+            "object",
+            object_id,
+            {"name": "greet", "type": 2, "parameters": {"type": "scriptText", "text": text}},
+        )
+        exec_env = cli_env(OPSJOBS_DATABASE_URL=database_url)
+        with runner_process(database_url, OPSJOBS_RUNNER_POLL_SECONDS="0.2"):
+            followed = await asyncio.to_thread(
+                subprocess.run,
+                [opsjobs_exe(), "exec", object_id, operation["id"], "--arg", "name=world",
+                 "--follow"],
+                env=exec_env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            queued = await asyncio.to_thread(
+                subprocess.run,
+                [opsjobs_exe(), "exec", object_id, operation["id"], "--arg", "name=x"],
+                env=exec_env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            job_id = queued.stdout.strip()
+            document = await wait_status(store, job_id)
+        missing = await asyncio.to_thread(
+            subprocess.run,
+            [opsjobs_exe(), "exec", object_id, operation["id"]],
+            env=exec_env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert followed.returncode == 3, followed.stderr
+    assert followed.stdout == f"hello world on {object_id}\n"
+    assert "oops\n" in followed.stderr and "failed: exited with code 3" in followed.stderr
+    assert queued.returncode == 0 and len(job_id) == 24
+    assert document["operation_id"] == operation["id"]
+    assert document["description"]["stdout"] == f"hello x on {object_id}\n"
+    assert missing.returncode == 1 and "args.name" in missing.stderr

@@ -10,10 +10,10 @@ import uuid
 
 import aiomqtt
 import pytest
+
 from conftest import IN_CI
 from helpers import free_port
 from helpers.execution import opened_store, queue, runner_settings, started_runner, wait_status
-
 from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.spec import MqttSpec
 from opsjobs.execution.mqtt import Broker, parse_broker, publish

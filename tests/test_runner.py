@@ -9,6 +9,8 @@ import time
 import orjson
 import psutil
 import pytest
+from sqlalchemy import select, update
+
 from helpers.execution import (
     opened_store,
     queue,
@@ -17,8 +19,6 @@ from helpers.execution import (
     trivial,
     wait_status,
 )
-from sqlalchemy import select, update
-
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
@@ -246,6 +246,16 @@ async def test_the_reaper_turns_silent_running_jobs_lost(store, settings):
     assert document["execution"]["status"] == "lost"
     assert document["execution"]["error"] == RUNNER_LOST
     assert document["execution"]["finished"] >= now
+
+
+async def test_a_runner_never_reaps_the_jobs_it_is_running(store, database_url):
+    # Its heartbeat is slower than the limit, as if its process had stalled: only another
+    # runner may judge it lost; its own reaper knows better.
+    settings = runner_settings(database_url, heartbeat_seconds=30, lost_after_seconds=0.3)
+    async with started_runner(store, settings):
+        job_id = await queue(store, script("sleep 1.2"))
+        document = await wait_status(store, job_id, timeout=10)
+    assert document["execution"]["status"] == "succeeded"
 
 
 async def test_a_job_taken_away_from_its_runner_is_stopped_and_stays_lost(store, settings):

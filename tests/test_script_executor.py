@@ -76,7 +76,9 @@ async def test_nonzero_exit_fails_with_its_code():
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGUSR1, signal.SIGTERM])
 async def test_a_process_ended_by_signal_n_reports_128_plus_n(sig):
-    outcome = await run(ExecSpec([sys.executable, "-c", f"import os; os.kill(os.getpid(), {sig})"], 10))
+    outcome = await run(
+        ExecSpec([sys.executable, "-c", f"import os; os.kill(os.getpid(), {sig})"], 10)
+    )
     assert outcome.status is JobStatus.FAILED
     assert outcome.description["exitCode"] == 128 + sig
     assert outcome.error == f"killed by signal {int(sig)} ({sig.name})"
@@ -139,6 +141,19 @@ async def test_each_run_gets_a_fresh_working_directory_that_is_removed_after():
     assert first_dir != second_dir
     assert first_count == second_count == "0"
     assert not os.path.exists(first_dir) and not os.path.exists(second_dir)
+
+
+async def test_working_directories_go_where_configured(tmp_path):
+    recorder = OutputRecorder(1024)
+    outcome = await run_process(
+        ExecSpec(["pwd"], 10),
+        script_environment(JOB),
+        JobControl(),
+        recorder,
+        work_dir=str(tmp_path),
+    )
+    assert outcome.description["stdout"].startswith(f"{tmp_path}/opsjobs-job-")
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_stdin_is_empty():

@@ -81,6 +81,9 @@ class Settings:
     # Between SIGTERM and SIGKILL to a job's process group (timeout, cancel, shutdown).
     kill_grace_seconds: float = 2.0
     mqtt_connect_timeout_seconds: float = 5.0
+    # Where each script run gets its fresh working directory (default: the system's temp
+    # directory, $TMPDIR).
+    work_dir: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -103,6 +106,7 @@ class Settings:
             stop_grace_seconds=_env_float("OPSJOBS_STOP_GRACE_SECONDS", 10.0),
             kill_grace_seconds=_env_float("OPSJOBS_KILL_GRACE_SECONDS", 2.0),
             mqtt_connect_timeout_seconds=_env_float("OPSJOBS_MQTT_CONNECT_TIMEOUT_SECONDS", 5.0),
+            work_dir=os.environ.get("OPSJOBS_WORK_DIR") or None,
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)

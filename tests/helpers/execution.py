@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from conftest import test_settings
 
+from conftest import test_settings
 from opsjobs.config import Settings
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
@@ -23,7 +23,7 @@ from opsjobs.store.queue import enqueue
 # Quick enough for tests, slow enough for 2 busy cores.
 FAST = {
     "heartbeat_seconds": 0.1,
-    "lost_after_seconds": 1.0,
+    "lost_after_seconds": 3.0,
     "kill_grace_seconds": 0.3,
     "stop_grace_seconds": 5.0,
     "runner_poll_seconds": 30.0,
@@ -89,9 +89,7 @@ async def wait_status(
     while True:
         row = await store.job_row(job_id)
         status = row[STATUS] if row else None
-        if status is not None and (
-            status in statuses if statuses else JobStatus(status).finished
-        ):
+        if status is not None and (status in statuses if statuses else JobStatus(status).finished):
             return await document(store, job_id)
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} is {status}, not {statuses or 'finished'}")

@@ -1,13 +1,15 @@
 """Who is calling: Basic credentials, a session cookie or an API token (API.md §2).
 
 Argon2 verification costs tens of milliseconds by design, so a verified Basic header is
-remembered under a keyed hash of the header (never the password) for a short while. An entry holds
-the Principal object it verified; a change to any user reloads the directory, which makes new
-Principal objects, so a changed password, status or rights is never served from the cache.
+remembered under a keyed hash of the header (never the password) for a short while. An entry
+holds the Principal object it verified; a change to any user reloads the directory, which makes
+new Principal objects, so a changed password, status or rights is never served from the cache.
 
-Concurrent requests carrying the same uncached header share one verification: without that,
-a client with 32 connections open makes 32 Argon2 runs at once, at start and again each time
-the entry expires, and the server stalls for seconds (measured with `make bench`).
+Argon2 must not stall the requests of a busy client (measured with `make bench`): concurrent
+requests carrying the same uncached header share one verification (a client with 32
+connections would otherwise cause 32 at once), and an entry in use is verified again in the
+background during the last quarter of its life, so it is renewed before it expires. An entry
+is never used past its lifetime, and one nobody uses simply expires.
 """
 
 from __future__ import annotations
@@ -106,20 +108,25 @@ class Authenticator:
         cached = self._cache.get(key)
         if cached is not None:
             principal, expires = cached
+            now = time.monotonic()
             if (
-                time.monotonic() < expires
+                now < expires
                 and self.store.directory.principals.get(principal.id) is principal
                 and principal.may_log_in(now_ms())
             ):
+                if now > expires - self._cache_ttl / 4 and key not in self._verifying:
+                    self._start_verification(key, header, client)  # nobody waits for it
                 return principal
             del self._cache[key]
-        verifying = self._verifying.get(key)
-        if verifying is None:
-            verifying = asyncio.ensure_future(self._verify_basic(key, header, client))
-            self._verifying[key] = verifying
-            verifying.add_done_callback(functools.partial(self._verified, key))
+        verifying = self._verifying.get(key) or self._start_verification(key, header, client)
         # Shielded: a waiter whose client went away does not cancel the others' verification.
         return await asyncio.shield(verifying)
+
+    def _start_verification(self, key: bytes, header: str, client: str) -> asyncio.Future:
+        verifying = asyncio.ensure_future(self._verify_basic(key, header, client))
+        self._verifying[key] = verifying
+        verifying.add_done_callback(functools.partial(self._verified, key))
+        return verifying
 
     def _verified(self, key: bytes, done: asyncio.Future[Principal]) -> None:
         del self._verifying[key]

@@ -182,9 +182,7 @@ async def follow(store: Store, job_id: str) -> dict:
 def exec_command(
     owner_id: Annotated[str, typer.Argument(help="the object or link to run it on")],
     operation_id: Annotated[str, typer.Argument(help="the operation (its own or its class's)")],
-    arg: Annotated[
-        list[str], typer.Option(help="NAME=VALUE for {{args.NAME}} (repeatable)")
-    ] = [],
+    arg: Annotated[list[str], typer.Option(help="NAME=VALUE for {{args.NAME}} (repeatable)")] = [],
     user: Annotated[
         str | None, typer.Option(help="run as this login (for {{user.*}} and the history)")
     ] = None,

@@ -8,6 +8,7 @@ jobs gone at its next heartbeat and stops them (see runner.py): ``lost`` is fina
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Collection
 
 import structlog
 
@@ -22,10 +23,13 @@ def reap_interval(lost_after_seconds: float) -> float:
     return max(0.05, lost_after_seconds / 2)
 
 
-async def reap_forever(store: Store, lost_after_seconds: float) -> None:
+async def reap_forever(
+    store: Store, lost_after_seconds: float, own: Callable[[], Collection[str]] = set
+) -> None:
+    """Reap until cancelled; ``own()`` names the jobs this runner is running (never lost)."""
     while True:
         try:
-            lost = await reap_lost(store, lost_after_seconds)
+            lost = await reap_lost(store, lost_after_seconds, list(own()))
             if lost:
                 log.warning("jobs lost: their runner stopped answering", job_ids=lost)
         except Exception:  # a database hiccup must not end the loop

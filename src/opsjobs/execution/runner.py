@@ -76,7 +76,7 @@ class Runner:
         loops = [
             self._claim_loop(),
             self._heartbeat_loop(),
-            reap_forever(self.store, self.settings.lost_after_seconds),
+            reap_forever(self.store, self.settings.lost_after_seconds, self._controls.keys),
         ]
         if not self.store.is_sqlite:
             ready = asyncio.Event()
@@ -122,7 +122,9 @@ class Runner:
             if not claimed:
                 await self._sleep_until_woken(self.settings.runner_poll_seconds)
             for job in claimed:
-                self._tasks[job.id] = asyncio.create_task(self._run_job(job))
+                # The control exists before the task runs: a cancel can never fall between.
+                control = self._controls[job.id] = JobControl()
+                self._tasks[job.id] = asyncio.create_task(self._run_job(job, control))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class Runner:
                 recorder,
                 live.poke,
                 self.settings.kill_grace_seconds,
+                self.settings.work_dir,
             )
         except BaseException:
             live.abort()
@@ -177,8 +180,7 @@ class Runner:
         # Still heartbeating until now; from here the reaper will call it lost.
         log.error("giving up on recording a finished job", job_id=job_id)
 
-    async def _run_job(self, job: ClaimedJob) -> None:
-        control = self._controls[job.id] = JobControl()
+    async def _run_job(self, job: ClaimedJob, control: JobControl) -> None:
         try:
             try:
                 outcome = await self._execute(job, control)

@@ -9,16 +9,20 @@ itself, so they are run here synchronously on a connection of their own — the 
 Never at the cost of blocking the loop: the connection waits for no lock (busy timeout 0).
 When another connection holds the write lock (the async writer in the middle of a
 transaction, another process), ``Busy`` is raised and the caller takes the ordinary async
-path. Checkpoints are left to the other connections, as they may fsync.
+path. Checkpoints, which may fsync, are never done on the loop: every so many commits a
+thread of its own runs a passive one.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+CHECKPOINT_EVERY = 500  # commits
 
 
 class Busy(Exception):
@@ -35,6 +39,9 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 class ImmediateWriter:
     def __init__(self, path: str) -> None:
+        self.path = path
+        self._commits = 0
+        self._checkpointing: threading.Thread | None = None
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         for pragma in (
             "PRAGMA busy_timeout=0",
@@ -61,7 +68,27 @@ class ImmediateWriter:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
                 raise Busy() from exc
             raise
+        self._commits += 1
+        if self._commits >= CHECKPOINT_EVERY:
+            self._checkpoint_soon()
         return result
 
+    def _checkpoint_soon(self) -> None:
+        if self._checkpointing is not None and self._checkpointing.is_alive():
+            return
+        self._commits = 0
+        self._checkpointing = threading.Thread(target=self._checkpoint, daemon=True)
+        self._checkpointing.start()
+
+    def _checkpoint(self) -> None:
+        try:
+            with sqlite3.connect(self.path, timeout=30) as conn:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            conn.close()
+        except sqlite3.Error:
+            pass  # the next one will do; the WAL only grows meanwhile
+
     def close(self) -> None:
+        if self._checkpointing is not None:
+            self._checkpointing.join()
         self.conn.close()

@@ -13,6 +13,9 @@ from .core import Store
 from .immediate import Busy
 from .schema import job_output
 
+# Above this many bytes a write is not worth blocking the event loop for (see immediate.py).
+IMMEDIATE_MAX_BYTES = 256 * 1024
+
 STDOUT = 1
 STDERR = 2
 STREAMS = {"stdout": STDOUT, "stderr": STDERR}
@@ -49,9 +52,12 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     if not chunks:
         return
     pairs = [(job_id, c) for c in chunks]
+    small = sum(len(c.data) for c in chunks) <= IMMEDIATE_MAX_BYTES
     try:
-        done = store.immediate is not None and store.immediate.run(
-            lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True
+        done = (
+            small
+            and store.immediate is not None
+            and store.immediate.run(lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True)
         )
     except Busy:
         done = False

@@ -29,7 +29,7 @@ from ..domain.jobs import JobStatus
 from . import queue_sqlite
 from .core import Store
 from .immediate import Busy
-from .output import Chunk, insert_chunks
+from .output import IMMEDIATE_MAX_BYTES, Chunk, insert_chunks
 from .schema import jobs
 
 # LISTEN/NOTIFY channels on PostgreSQL (see listen.py).
@@ -62,11 +62,13 @@ class Heartbeat:
 _LATER = object()
 
 
-def _at_once(store: Store, work: Callable[[sqlite3.Connection], Any], *retry_on: type) -> Any:
+def _at_once(
+    store: Store, work: Callable[[sqlite3.Connection], Any], *retry_on: type, size: int = 0
+) -> Any:
     """``work`` through SQLite's immediate writer (store/immediate.py), or _LATER when that
-    cannot be now: not SQLite, the write lock taken, or one of ``retry_on`` raised (errors
-    the SQLAlchemy path reports in its own terms)."""
-    if store.immediate is None:
+    cannot be now: not SQLite, the write lock taken, ``size`` too big to write on the loop,
+    or one of ``retry_on`` raised (errors the SQLAlchemy path reports in its own terms)."""
+    if store.immediate is None or size > IMMEDIATE_MAX_BYTES:
         return _LATER
     try:
         return store.immediate.run(work)
@@ -221,6 +223,10 @@ def _finish_statement(runner: str):
     )
 
 
+def _size(endings: Sequence[Ending]) -> int:
+    return sum(len(e.description_json) + sum(len(c.data) for c in e.chunks) for e in endings)
+
+
 async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> None:
     """Record several jobs' ends in one transaction (a group commit: on a busy runner the
     writer is shared by all slots). Each job still moves whole: its output with its status."""
@@ -234,7 +240,7 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> N
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, params)
 
-    if _at_once(store, work) is _LATER:
+    if _at_once(store, work, size=_size(endings)) is _LATER:
         async with store.write() as conn:
             await insert_chunks(conn, chunks)
             await conn.execute(_finish_statement(runner), params)
@@ -251,7 +257,7 @@ async def finish(store: Store, runner: str, ending: Ending) -> bool:
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, [params])
 
-    finished = _at_once(store, work)
+    finished = _at_once(store, work, size=_size([ending]))
     if finished is _LATER:
         async with store.write() as conn:
             await insert_chunks(conn, chunks)
@@ -260,12 +266,24 @@ async def finish(store: Store, runner: str, ending: Ending) -> bool:
     return finished == 1
 
 
-async def reap_lost(store: Store, lost_after_seconds: float) -> list[str]:
-    """Turn running jobs whose heartbeat is older than the limit into ``lost``."""
+async def reap_lost(
+    store: Store, lost_after_seconds: float, spare: Sequence[str] = ()
+) -> list[str]:
+    """Turn running jobs whose heartbeat is older than the limit into ``lost``.
+
+    ``spare``: jobs the caller is running itself. A runner whose process stalled (a busy
+    machine) must not, on waking, reap its own live jobs before its heartbeat catches up.
+    """
     now = now_ms()
+    conditions = [
+        jobs.c.status == _RUNNING,
+        jobs.c.heartbeat < now - int(lost_after_seconds * 1000),
+    ]
+    if spare:
+        conditions.append(jobs.c.id.not_in(list(spare)))
     statement = (
         update(jobs)
-        .where(jobs.c.status == _RUNNING, jobs.c.heartbeat < now - int(lost_after_seconds * 1000))
+        .where(*conditions)
         .values(status=JobStatus.LOST.value, finished=now, error=RUNNER_LOST)
         .returning(jobs.c.id)
     )

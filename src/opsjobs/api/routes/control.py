@@ -199,4 +199,3 @@ def router(ctx: Context) -> APIRouter:
         return Response(orjson.dumps(job_document(row)), status_code=code, media_type=JSON)
 
     return api
-
