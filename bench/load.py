@@ -234,13 +234,11 @@ def measure(
 
 def ratio(numerator: Case, denominator: Case) -> float:
     """The median over rounds of per-round ratios of req/s."""
-    return statistics.median(
-        a.rps / b.rps for a, b in zip(numerator.runs, denominator.runs, strict=True)
-    )
+    pairs = zip(numerator.runs, denominator.runs, strict=True)
+    return statistics.median([a.rps / b.rps for a, b in pairs if b.rps > 0] or [0.0])
 
 
 def cpu_ratio(numerator: Case, denominator: Case) -> float:
     """The same ratio from server CPU time per request (denominator's over numerator's)."""
-    return statistics.median(
-        b.cpu_us / a.cpu_us for a, b in zip(numerator.runs, denominator.runs, strict=True)
-    )
+    pairs = zip(numerator.runs, denominator.runs, strict=True)
+    return statistics.median([b.cpu_us / a.cpu_us for a, b in pairs if a.cpu_us > 0] or [0.0])

@@ -222,14 +222,12 @@ def test_requests_session_token_and_lists(server):
 
 
 def test_requests_appends_results(server):
-    base = server["base"]
-    url = f"{base}/node/api/jobs/{server['job']}/results"
-    before = len(
-        requests.get(url[: -len("/results")], auth=(LOGIN, PASSWORD), timeout=10).json()["results"]
-    )
-    response = requests.patch(url, json={"from": "e2e"}, auth=(LOGIN, PASSWORD), timeout=10)
+    job_url = f"{server['base']}/node/api/jobs/{server['job']}"
+    auth = (LOGIN, PASSWORD)
+    before = len(requests.get(job_url, auth=auth, timeout=10).json()["results"])
+    response = requests.patch(job_url + "/results", json={"from": "e2e"}, auth=auth, timeout=10)
     assert response.status_code == 200 and response.content == b""
-    document = requests.get(url[: -len("/results")], auth=(LOGIN, PASSWORD), timeout=10).json()
+    document = requests.get(job_url, auth=auth, timeout=10).json()
     assert len(document["results"]) == before + 1
     assert document["results"][-1]["payload"] == {"from": "e2e"}
 
