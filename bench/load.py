@@ -242,3 +242,10 @@ def cpu_ratio(numerator: Case, denominator: Case) -> float:
     """The same ratio from server CPU time per request (denominator's over numerator's)."""
     pairs = zip(numerator.runs, denominator.runs, strict=True)
     return statistics.median([b.cpu_us / a.cpu_us for a, b in pairs if a.cpu_us > 0] or [0.0])
+
+
+def ratio_of_ratios(top: tuple[Case, Case], bottom: tuple[Case, Case]) -> float:
+    """Per round, (top[0] / top[1]) / (bottom[0] / bottom[1]) in req/s; the median."""
+    rounds = zip(*(case.runs for case in (*top, *bottom)), strict=True)
+    values = [a.rps / b.rps / (c.rps / d.rps) for a, b, c, d in rounds if b.rps and c.rps and d.rps]
+    return statistics.median(values or [0.0])
