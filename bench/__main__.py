@@ -36,7 +36,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32, help="wrk -c")
     parser.add_argument("--no-stacks", action="store_true", help="skip the HTTP server comparison")
     parser.add_argument(
-        "--stacks-only", action="store_true", help="only the HTTP server comparison"
+        "--stacks-only",
+        action="store_true",
+        help="only the HTTP server comparison (written to stacks.json)",
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         results["stacks"] = _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs)
 
     results["seconds"] = round(time.perf_counter() - started, 1)
-    out = results_dir / "latest.json"
+    out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")
     report.write(results, out)
     console.print()
     report.render(results, console)

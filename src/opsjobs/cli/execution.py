@@ -12,13 +12,8 @@ import orjson
 import typer
 
 from ..config import Settings
-from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, NotFound
-from ..domain.ids import new_id
-from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus, job_document
-from ..domain.operations import render_spec, runner_tag
-from ..domain.spec import dump_spec
-from ..domain.templates import Values, property_map
+from ..domain.jobs import JobStatus, job_document
 from ..execution.runner import Runner
 from ..store import operations
 from ..store.core import Store
@@ -101,9 +96,9 @@ async def queue_execution(
     """Queue one run of an operation as the execute route does: same rendering, same row."""
     directory = store.directory
     if directory.object_exists(owner_id):
-        kind, owner_type = "object", OWNER_OBJECT
+        kind = "object"
     elif directory.link_exists(owner_id):
-        kind, owner_type = "link", OWNER_LINK
+        kind = "link"
     else:
         raise NotFound(f"Entity not found: Object or Link({owner_id})")
     principal = None
@@ -111,37 +106,16 @@ async def queue_execution(
         principal = directory.principal_by_login(login)
         if principal is None:
             raise NotFound(f"no user with login {login!r}")
-    target = await operations.execution_target(store, kind, owner_id, operation_id)
-    values = Values(
-        entity_id=owner_id,
-        properties=property_map(target.properties),
-        user_id=principal.id if principal else None,
-        user_login=principal.login if principal else None,
-        args=args,
-    )
-    spec = render_spec(
-        target.operation,
-        values,
-        default_timeout=settings.default_timeout_seconds,
-        script_text=target.script_text,
-    )
-    job = await operations.submit_job(
+    job = await operations.queue_run(
         store,
-        {
-            "id": new_id(),
-            "owner_id": owner_id,
-            "owner_type": owner_type,
-            "operation_id": operation_id,
-            "operation_name": target.operation["name"],
-            "user_id": principal.id if principal else None,
-            "timestamp": now_ms(),
-            "process_meta": None,
-            "description": "{}",
-            "results": "[]",
-            "status": JobStatus.QUEUED.value,
-            "spec": dump_spec(spec),
-            "runner_tag": runner_tag(target.operation),
-        },
+        kind=kind,
+        owner_id=owner_id,
+        operation_id=operation_id,
+        requester=operations.Requester(
+            principal.id if principal else None, principal.login if principal else None
+        ),
+        args=args,
+        default_timeout=settings.default_timeout_seconds,
     )
     return job.id
 

@@ -17,7 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, NotFound
 from ..domain.ids import new_id
-from ..domain.operations import SCRIPT, apply_update, validate_new
+from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
+from ..domain.operations import SCRIPT, apply_update, render_spec, runner_tag, validate_new
+from ..domain.spec import dump_spec
+from ..domain.templates import Values, property_map
 from .core import Store
 from .entities import effective_operations, operation_document
 from .queue import enqueue
@@ -163,17 +166,14 @@ class Target:
 
 async def execution_target(store: Store, kind: str, entity_id: str, operation_id: str) -> Target:
     table = _ENTITY_TABLES[kind]
-    async with store.read() as conn:
-        entity = (
-            await conn.execute(
-                select(table.c.class_id, table.c.properties).where(table.c.id == entity_id)
-            )
+
+    def read(conn) -> Target:
+        entity = conn.execute(
+            select(table.c.class_id, table.c.properties).where(table.c.id == entity_id)
         ).first()
         if entity is None:
             raise owner_not_found(kind, entity_id)
-        row = (
-            await conn.execute(select(operations).where(operations.c.id == operation_id))
-        ).first()
+        row = conn.execute(select(operations).where(operations.c.id == operation_id)).first()
         owned = row is not None and (
             (row.owner_kind == kind and row.owner_id == entity_id)
             or (row.owner_kind == "class" and row.owner_id == entity.class_id)
@@ -184,11 +184,13 @@ async def execution_target(store: Store, kind: str, entity_id: str, operation_id
         text = None
         parameters = document["parameters"]
         if document["type"] == SCRIPT and parameters.get("type") == "scriptReference":
-            result = await conn.execute(
+            text = conn.execute(
                 select(scripts.c.text).where(scripts.c.id == parameters["ref"])
-            )
-            text = result.scalar_one_or_none()
-    return Target(orjson.loads(entity.properties), document, text)
+            ).scalar_one_or_none()
+        return Target(orjson.loads(entity.properties), document, text)
+
+    # Part of every execute request: read at once rather than through a worker thread.
+    return await store.read_now(read)
 
 
 @dataclass(frozen=True)
@@ -201,15 +203,72 @@ class JobRef:
 
 
 async def job_for_key(store: Store, user_id: str, key: str) -> JobRef | None:
-    async with store.read() as conn:
-        row = (
-            await conn.execute(
-                select(jobs.c.id, jobs.c.owner_id, jobs.c.operation_id).where(
-                    jobs.c.user_id == user_id, jobs.c.idempotency_key == key
-                )
+    def read(conn) -> JobRef | None:
+        row = conn.execute(
+            select(jobs.c.id, jobs.c.owner_id, jobs.c.operation_id).where(
+                jobs.c.user_id == user_id, jobs.c.idempotency_key == key
             )
         ).first()
-    return None if row is None else JobRef(row.id, row.owner_id, row.operation_id)
+        return None if row is None else JobRef(row.id, row.owner_id, row.operation_id)
+
+    return await store.read_now(read)
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked for a run: a user, or nobody (a state trigger)."""
+
+    id: str | None
+    login: str | None
+
+
+async def queue_run(
+    store: Store,
+    *,
+    kind: str,
+    owner_id: str,
+    operation_id: str,
+    requester: Requester,
+    args: dict[str, Any],
+    default_timeout: float,
+    idempotency_key: str | None = None,
+    process_meta: dict[str, Any] | None = None,
+) -> JobRef:
+    """Render an operation for one entity and record the run as a queued job.
+
+    The one way a job comes to be, for the execute routes and ``opsjobs exec`` alike.
+    Rendering fails (400) before anything is written: a bad request leaves no job.
+    """
+    target = await execution_target(store, kind, owner_id, operation_id)
+    values = Values(
+        entity_id=owner_id,
+        properties=property_map(target.properties),
+        user_id=requester.id,
+        user_login=requester.login,
+        args=args,
+    )
+    spec = render_spec(
+        target.operation, values, default_timeout=default_timeout, script_text=target.script_text
+    )
+    return await submit_job(
+        store,
+        {
+            "id": new_id(),
+            "owner_id": owner_id,
+            "owner_type": OWNER_OBJECT if kind == "object" else OWNER_LINK,
+            "operation_id": operation_id,
+            "operation_name": target.operation["name"],
+            "user_id": requester.id,
+            "timestamp": now_ms(),
+            "process_meta": None if process_meta is None else orjson.dumps(process_meta).decode(),
+            "description": "{}",
+            "results": "[]",
+            "status": JobStatus.QUEUED.value,
+            "spec": dump_spec(spec),
+            "runner_tag": runner_tag(target.operation),
+            "idempotency_key": idempotency_key,
+        },
+    )
 
 
 async def submit_job(store: Store, row: dict[str, Any]) -> JobRef:

@@ -15,13 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Request
 from starlette.responses import Response
 
-from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, Conflict, Forbidden
-from ...domain.ids import new_id
-from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
-from ...domain.operations import render_spec, runner_tag, shown, validate_new
-from ...domain.spec import dump_spec
-from ...domain.templates import Values, property_map
+from ...domain.jobs import OWNER_LINK, OWNER_OBJECT
+from ...domain.operations import shown, validate_new
 from ...domain.users import Principal
 from ...store import classes, scripts
 from ...store import operations as ops
@@ -211,39 +207,15 @@ def router(ctx: Context) -> APIRouter:
                 earlier = await ops.job_for_key(store, principal.id, key)
                 if earlier is not None:
                     return _answer_job(earlier, owner_id, operation_id)
-            target = await ops.execution_target(store, kind, owner_id, operation_id)
-            values = Values(
-                entity_id=owner_id,
-                properties=property_map(target.properties),
-                user_id=principal.id,
-                user_login=principal.login,
-                args=args or {},
-            )
-            # Rendering fails (400) before anything is written: no job for a bad request.
-            spec = render_spec(
-                target.operation,
-                values,
-                default_timeout=ctx.settings.default_timeout_seconds,
-                script_text=target.script_text,
-            )
-            job = await ops.submit_job(
+            job = await ops.queue_run(
                 store,
-                {
-                    "id": new_id(),
-                    "owner_id": owner_id,
-                    "owner_type": _OWNER_TYPE[kind],
-                    "operation_id": operation_id,
-                    "operation_name": target.operation["name"],
-                    "user_id": principal.id,
-                    "timestamp": now_ms(),
-                    "process_meta": None,
-                    "description": "{}",
-                    "results": "[]",
-                    "status": JobStatus.QUEUED.value,
-                    "spec": dump_spec(spec),
-                    "runner_tag": runner_tag(target.operation),
-                    "idempotency_key": key,
-                },
+                kind=kind,
+                owner_id=owner_id,
+                operation_id=operation_id,
+                requester=ops.Requester(principal.id, principal.login),
+                args=args or {},
+                default_timeout=ctx.settings.default_timeout_seconds,
+                idempotency_key=key,
             )
             return _answer_job(job, owner_id, operation_id)
 
