@@ -374,3 +374,48 @@ async def test_changes_made_through_the_api_are_seen_by_other_users_at_once(api,
     assert (
         await api.client.get("/node/api/users/current", headers=basic("late", "pw"))
     ).status_code == 200
+
+
+async def test_deleting_an_object_with_children_is_refused_and_changes_nothing(api, backend):
+    admin = await api.admin()
+    parent = await api.object("rack")
+    child = await api.object("server", parent)
+    refused = await api.client.delete(f"/node/api/objects/{parent}", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "Conflict"
+    assert (await api.client.get(f"/node/api/objects/{child}", headers=admin)).status_code == 200
+    assert (await api.client.delete(f"/node/api/objects/{child}", headers=admin)).status_code == 200
+    assert (
+        await api.client.delete(f"/node/api/objects/{parent}", headers=admin)
+    ).status_code == 200
+
+
+async def test_deleting_an_object_deletes_the_links_ending_at_it(api, backend):
+    admin = await api.admin()
+    a, b = await api.object("a"), await api.object("b")
+    link = await api.link(a, b)
+    assert (await api.client.delete(f"/node/api/objects/{b}", headers=admin)).status_code == 200
+    gone = await api.client.get(f"/node/api/links/{link}", headers=admin)
+    assert gone.status_code == 404
+    listed = await api.client.get("/node/api/links", headers=admin)
+    assert link not in {entry["id"] for entry in listed.json()}
+
+
+async def test_status_filter_names_a_known_status(api):
+    admin = await api.admin()
+    obj = await api.object("web")
+    bad = await api.client.get(f"/node/api/objects/{obj}/jobs?status=finished", headers=admin)
+    assert bad.status_code == 400
+    assert bad.json()["message"].startswith("status:")
+    body = {"objects": [obj], "status": "finished"}
+    bad = await api.client.post("/node/api/jobs", json=body, headers=admin)
+    assert bad.status_code == 400
+
+
+async def test_an_empty_parent_list_is_refused(api):
+    admin = await api.admin()
+    response = await api.client.post(
+        "/node/api/objects", json={"name": "x", "parent_id": []}, headers=admin
+    )
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("parent_id")

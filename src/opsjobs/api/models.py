@@ -77,6 +77,9 @@ class HistoryJobModel(JobModel):
     operation: OperationName
 
 
+JobStatusName = Literal["queued", "running", "succeeded", "failed", "timeout", "cancelled", "lost"]
+
+
 class JobsQuery(Body):
     objects: list[NonEmpty] | None = Field(default=None, min_length=1)
     links: list[NonEmpty] | None = Field(default=None, min_length=1)
@@ -85,7 +88,7 @@ class JobsQuery(Body):
     limit: int | None = Field(default=None, ge=0)
     skip: int = Field(default=0, ge=0)
     order: Literal["asc", "desc"] = "asc"
-    status: str | None = None
+    status: JobStatusName | None = None
     operation_id: str | None = None
     user_id: str | None = None
 
@@ -155,7 +158,7 @@ class Credentials(Body):
 
 class ObjectCreate(Body):
     name: NonEmpty
-    parent_id: NonEmpty | list[NonEmpty] | None = None
+    parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.clock import now_ms
@@ -224,16 +224,37 @@ def _entity_values(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 async def delete_object(store: Store, object_id: str) -> None:
+    """Delete an object, and the links that end at it (a link needs both its ends).
+
+    An object that still has children is refused: deleting it would leave them with a parent
+    that names nothing, which silently changes who may see them. Their jobs stay (see
+    Directory.can_see_owner).
+    """
     if object_id == ROOT_OBJECT_ID:
         raise BadRequest("id: the root object cannot be deleted")
     async with store.write() as conn:
+        child = (
+            await conn.execute(
+                select(object_parents.c.object_id)
+                .where(object_parents.c.parent_id == object_id)
+                .limit(1)
+            )
+        ).first()
+        if child is not None:
+            raise Conflict(
+                f"Object({object_id}) has children: delete them or move them elsewhere first"
+            )
         result = await conn.execute(delete(objects).where(objects.c.id == object_id))
         if result.rowcount == 0:
             raise NotFound.entity("Object", object_id)
         await conn.execute(delete(object_parents).where(object_parents.c.object_id == object_id))
-        await conn.execute(delete(operations).where(operations.c.owner_id == object_id))
+        attached = or_(links.c.source == object_id, links.c.target == object_id)
+        link_ids = [r.id for r in await conn.execute(select(links.c.id).where(attached))]
+        await conn.execute(delete(links).where(attached))
+        owners = [object_id, *link_ids]
+        await conn.execute(delete(operations).where(operations.c.owner_id.in_(owners)))
         revision = await bump_revision(conn)
-    if not store.directory.drop_object(revision, object_id):
+    if link_ids or not store.directory.drop_object(revision, object_id):
         await store.reload_directory()
 
 

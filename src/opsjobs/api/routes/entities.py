@@ -155,7 +155,10 @@ def router(ctx: Context) -> APIRouter:
         "/objects/{object_id}",
         tags=["objects"],
         response_model=None,
-        responses={200: {"description": "Deleted; empty body"}, **error_responses(401, 403, 404)},
+        responses={
+            200: {"description": "Deleted; empty body"},
+            **error_responses(400, 401, 403, 404, 409),
+        },
     )
     async def delete_object(object_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)

@@ -23,7 +23,7 @@ from ...domain.jobs import (
 from ...domain.users import Principal
 from ...store.jobs import JobFilter, append_result, has_jobs, stream_history
 from ..context import Context
-from ..models import HistoryJobModel, JobModel, JobsQuery, error_responses
+from ..models import HistoryJobModel, JobModel, JobsQuery, JobStatusName, error_responses
 from ..responses import JSON
 
 _LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
@@ -55,7 +55,7 @@ def list_filter(
     limit: Annotated[int | None, Query(ge=0)] = None,
     skip: Annotated[int, Query(ge=0)] = 0,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
-    status: str | None = None,
+    status: JobStatusName | None = None,
     operation_id: str | None = None,
     user_id: str | None = None,
 ) -> JobFilter:
