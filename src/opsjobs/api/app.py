@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from .. import __version__
 from ..config import Settings
 from ..execution.runner import Runner
+from ..store.listen import listen
 from . import errors
 from .context import Context
 from .limits import BodyLimit
@@ -28,8 +29,12 @@ DIRECTORY_POLL_SECONDS = 0.5
 
 
 async def _follow_directory(ctx: Context) -> None:
+    changed = ctx.store.directory_changed
     while True:
-        await asyncio.sleep(DIRECTORY_POLL_SECONDS)
+        # Woken at once by a NOTIFY on PostgreSQL; the poll covers SQLite and lost wake-ups.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), DIRECTORY_POLL_SECONDS)
+        changed.clear()
         try:
             await ctx.store.refresh_directory()
         except Exception:  # a database hiccup must not end the loop
@@ -76,15 +81,23 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
             ctx.runner = Runner(ctx.store, ctx.settings)
             await ctx.runner.start()
         follower = asyncio.create_task(_follow_directory(ctx))
+        # An embedded runner LISTENs on PostgreSQL already; without one, listen here.
+        listener = (
+            asyncio.create_task(listen(ctx.store))
+            if ctx.runner is None and not ctx.store.is_sqlite
+            else None
+        )
         try:
             yield
         finally:
             if ctx.runner is not None:  # graceful: running jobs get their grace period
                 await ctx.runner.stop()
                 ctx.runner = None
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+            for task in (follower, listener):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await ctx.store.close()
 
     app = FastAPI(

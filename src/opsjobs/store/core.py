@@ -41,6 +41,9 @@ class Store:
         self.jobs_queued = asyncio.Event()
         # Output written, job finished, cancel requested: in-process wake-ups (see signals.py).
         self.job_signals = JobSignals()
+        # Set when another process says users, rights or the object graph changed (NOTIFY on
+        # PostgreSQL); whoever follows the directory reloads then instead of at its next poll.
+        self.directory_changed = asyncio.Event()
 
     @property
     def is_sqlite(self) -> bool:

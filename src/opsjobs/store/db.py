@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -88,11 +88,21 @@ class Database:
             await self.reader.dispose()
 
 
+DIRECTORY_CHANNEL = "opsjobs_directory"
+
+
 async def bump_revision(conn: AsyncConnection, name: str = "directory") -> int:
+    """Mark users, rights or the object graph as changed, inside the changing transaction.
+
+    On PostgreSQL a NOTIFY goes with it (delivered at commit), so other processes reload at
+    once rather than at their next poll.
+    """
     result = await conn.execute(
         update(revisions)
         .where(revisions.c.name == name)
         .values(value=revisions.c.value + 1)
         .returning(revisions.c.value)
     )
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(DIRECTORY_CHANNEL, name)))
     return int(result.scalar_one())

@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.engine import make_url
 
 from .core import Store
+from .db import DIRECTORY_CHANNEL
 from .queue import CANCEL_CHANNEL, QUEUED_CHANNEL
 
 log = structlog.get_logger("opsjobs.store")
@@ -37,6 +38,9 @@ async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
     def on_cancel(_conn, _pid, _channel, job_id: str) -> None:
         store.job_signals.cancel_requested(job_id)
 
+    def on_directory(*_args) -> None:
+        store.directory_changed.set()
+
     while True:
         conn = None
         try:
@@ -45,8 +49,10 @@ async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
             conn.add_termination_listener(lambda _c, closed=closed: closed.set())
             await conn.add_listener(QUEUED_CHANNEL, on_queued)
             await conn.add_listener(CANCEL_CHANNEL, on_cancel)
+            await conn.add_listener(DIRECTORY_CHANNEL, on_directory)
             # Jobs queued while we were not listening: look now rather than at the next poll.
             store.jobs_queued.set()
+            store.directory_changed.set()
             if ready is not None:
                 ready.set()
             await closed.wait()
