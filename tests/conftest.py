@@ -38,7 +38,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 8}
 
 
-def test_settings(database_url: str, **overrides) -> Settings:
+def settings_for_test(database_url: str, **overrides) -> Settings:
     return Settings.from_env(database_url=database_url, **FAST_ARGON2, **overrides)
 
 
@@ -188,7 +188,7 @@ class Api:
 
 @pytest.fixture
 async def api(database_url) -> AsyncIterator[Api]:
-    ctx = Context.create(test_settings(database_url))
+    ctx = Context.create(settings_for_test(database_url))
     app = create_app(context=ctx)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

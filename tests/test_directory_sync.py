@@ -10,14 +10,14 @@ import time
 import httpx
 from asgi_lifespan import LifespanManager
 
-from conftest import basic, test_settings
+from conftest import basic, settings_for_test
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 
 
 @contextlib.asynccontextmanager
 async def served(database_url: str):
-    ctx = Context.create(test_settings(database_url, embedded_runner=False))
+    ctx = Context.create(settings_for_test(database_url, embedded_runner=False))
     app = create_app(context=ctx)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)

@@ -15,7 +15,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
 from conftest import Api
-from conftest import test_settings as make_settings
+from conftest import settings_for_test as make_settings
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.config import Settings

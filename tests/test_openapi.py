@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from conftest import basic
-from conftest import test_settings as make_settings
+from conftest import settings_for_test as make_settings
 from helpers import add_job, route_table
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context

@@ -21,7 +21,7 @@ import orjson
 from asgi_lifespan import LifespanManager
 
 from conftest import Api
-from conftest import test_settings as make_settings
+from conftest import settings_for_test as make_settings
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.domain.ids import new_id

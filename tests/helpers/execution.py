@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from conftest import test_settings
+from conftest import settings_for_test
 from opsjobs.config import Settings
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
@@ -33,7 +33,7 @@ STATUS = DOCUMENT_COLUMNS.index("status")
 
 
 def runner_settings(database_url: str, **overrides: Any) -> Settings:
-    return test_settings(database_url, **{**FAST, **overrides})
+    return settings_for_test(database_url, **{**FAST, **overrides})
 
 
 @contextlib.asynccontextmanager
