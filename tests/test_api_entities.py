@@ -419,3 +419,13 @@ async def test_an_empty_parent_list_is_refused(api):
     )
     assert response.status_code == 400
     assert response.json()["message"].startswith("parent_id")
+
+
+async def test_patching_parent_id_to_null_is_a_bad_request(api):
+    admin = await api.admin()
+    obj = await api.object("web")
+    response = await api.client.patch(
+        f"/node/api/objects/{obj}", json={"parent_id": None, "name": "x"}, headers=admin
+    )
+    assert response.status_code == 400
+    assert response.json() == {"code": "BadRequest", "message": "parent_id: must not be null"}

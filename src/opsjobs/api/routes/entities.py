@@ -143,11 +143,11 @@ def router(ctx: Context) -> APIRouter:
         visible_object(principal, object_id)
         _require(principal, "modify-objects", "manage-objects")
         changes = body.model_dump(exclude_unset=True)
+        _refuse_nulls(changes, ("name", "parent_id", "state_id"))
         if "parent_id" in changes:
             changes["parent_id"] = _as_list(changes["parent_id"])
             for parent in changes["parent_id"]:
                 visible_object(principal, parent)
-        _refuse_nulls(changes, ("name", "parent_id", "state_id"))
         document = await entities.update_object(store, object_id, changes)
         return json_response(_shown(principal, document))
 
