@@ -19,7 +19,7 @@ from ..store.migrate import is_current, upgrade
 from . import demo as demo_data
 from . import execution as execution_commands
 from . import operations as operation_commands
-from .runtime import console, opened_store, run
+from .runtime import DatabaseUrl, console, opened_store, run
 
 app = typer.Typer(
     help="opsjobs: operations on monitored objects, every run kept as a job.",
@@ -37,15 +37,6 @@ app.add_typer(object_app, name="object")
 app.add_typer(link_app, name="link")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(operation_commands.app, name="operation")
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="OPSJOBS_DATABASE_URL",
-        help="sqlite:///path or postgresql://...; default ./var/opsjobs.db",
-    ),
-]
 
 
 def _settings(database_url: str | None) -> Settings:

@@ -18,17 +18,7 @@ from ..execution.runner import Runner
 from ..store import operations
 from ..store.core import Store
 from ..store.output import STDERR, STDOUT, read_output
-from .runtime import console, opened_store, run
-
-# The same option as in commands.py; repeated here because commands.py imports this module.
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="OPSJOBS_DATABASE_URL",
-        help="sqlite:///path or postgresql://...; default ./var/opsjobs.db",
-    ),
-]
+from .runtime import DatabaseUrl, console, opened_store, run
 
 FOLLOW_POLL_SECONDS = 0.1
 # How long --follow waits quietly for some runner to take the job before saying so.

@@ -10,19 +10,9 @@ from ..config import Settings
 from ..domain.errors import NotFound
 from ..domain.operations import MQTT, SCRIPT
 from ..store import operations
-from .runtime import console, opened_store, run
+from .runtime import DatabaseUrl, console, opened_store, run
 
 app = typer.Typer(help="Operations.", no_args_is_help=True)
-
-# The same option as in commands.py; repeated here because commands.py imports this module.
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="OPSJOBS_DATABASE_URL",
-        help="sqlite:///path or postgresql://...; default ./var/opsjobs.db",
-    ),
-]
 
 
 def _fail(message: str) -> typer.Exit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,16 @@ from ..store.core import NotMigrated, Store
 
 T = TypeVar("T")
 console = Console(stderr=True)
+
+# Every command that opens the database takes this option.
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="OPSJOBS_DATABASE_URL",
+        help="sqlite:///path or postgresql://...; default ./var/opsjobs.db",
+    ),
+]
 
 
 @contextlib.asynccontextmanager
