@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import history, load, report, seed, servers
+from .execution import measure_execution
 
 ROOT = Path(__file__).resolve().parent
 # Wide enough for the tables when the output is a log file rather than a terminal.
@@ -35,6 +36,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="warm-up run per case, seconds")
     parser.add_argument("--connections", type=int, default=32, help="wrk -c")
     parser.add_argument("--no-stacks", action="store_true", help="skip the HTTP server comparison")
+    parser.add_argument(
+        "--no-execution", action="store_true", help="skip execution throughput and SSE latency"
+    )
     parser.add_argument(
         "--stacks-only",
         action="store_true",
@@ -131,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.stacks_only or not args.no_stacks:
         results["stacks"] = _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs)
+
+    if not (args.stacks_only or args.no_execution):
+        log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
+        results["execution"] = measure_execution()
 
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")

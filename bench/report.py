@@ -107,6 +107,26 @@ def render(results: dict, console: Console) -> None:
         console.print(_history(results["history"]))
     if "stacks" in results:
         console.print(_stacks(results["stacks"]))
+    if "execution" in results:
+        console.print(_execution(results["execution"]))
+
+
+def _execution(figures: dict) -> Table:
+    table = Table(title="Execution (trivial `true` script)", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("execute -> finished, jobs/s", f"{figures['opsjobs_jobs_per_s']:.1f}", "")
+    table.add_row("bare asyncio loop, processes/s", f"{figures['bare_loop_per_s']:.1f}", "")
+    table.add_row("ratio", f"{figures['ratio']:.3f}", ">= 0.5")
+    table.add_row("runner alone, jobs/s", f"{figures['runner_only_jobs_per_s']:.1f}", "")
+    table.add_row("runner alone ratio", f"{figures['runner_only_ratio']:.3f}", "")
+    table.add_row(
+        "execute -> first SSE output byte, ms (median / p90)",
+        f"{figures['first_output_ms_median']:.1f} / {figures['first_output_ms_p90']:.1f}",
+        "",
+    )
+    return table
 
 
 def write(results: dict, path: Path) -> None:
