@@ -583,3 +583,35 @@ async def test_ids_that_name_nothing_are_404_even_for_managers(api, backend):
         for bad in (new_id(), "zzz", "1x"):
             response = await api.client.get(f"/node/api/{owner}/{bad}/jobs", headers=admin)
             assert_error(response, 404, "ResourceNotFound", f"Entity not found: {kind}({bad})")
+
+
+async def test_a_result_with_an_integer_too_wide_for_json_storage_is_a_bad_request(api):
+    from opsjobs.domain.ids import new_id
+    from opsjobs.domain.jobs import OWNER_OBJECT
+    from opsjobs.store.jobs import insert_jobs
+
+    admin = await api.admin()
+    obj = await api.object("web")
+    job_id = new_id()
+    await insert_jobs(
+        api.store,
+        [
+            {
+                "id": job_id,
+                "owner_id": obj,
+                "owner_type": OWNER_OBJECT,
+                "timestamp": 1,
+                "status": "succeeded",
+                "runner_tag": "nobody",
+            }
+        ],
+    )
+    response = await api.client.patch(
+        f"/node/api/jobs/{job_id}/results",
+        content=b'{"n": 123456789012345678901234567890}',
+        headers={**admin, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "BadRequest"
+    document = (await api.client.get(f"/node/api/jobs/{job_id}", headers=admin)).json()
+    assert document["results"] == []

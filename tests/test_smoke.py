@@ -1,5 +1,5 @@
-from opsjobs.domain.jobs import OWNER_OBJECT
 from opsjobs.domain.ids import new_id
+from opsjobs.domain.jobs import OWNER_OBJECT
 from opsjobs.store.jobs import insert_jobs
 
 

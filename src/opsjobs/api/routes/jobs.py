@@ -205,7 +205,11 @@ def router(ctx: Context) -> APIRouter:
         if not principal.rights.has_any(*needed):
             raise Forbidden.needs(*needed)
         entry = {"payload": payload, "by": principal.id, "timestamp": now_ms()}
-        if not await append_result(store, job_id, orjson.dumps(entry).decode()):
+        try:
+            encoded = orjson.dumps(entry).decode()
+        except orjson.JSONEncodeError as exc:  # e.g. an integer wider than 64 bits
+            raise BadRequest(f"payload: cannot be stored as JSON ({exc})") from None
+        if not await append_result(store, job_id, encoded):
             raise NotFound.entity("Job", job_id)
         return Response(b"", status_code=200)
 
