@@ -121,9 +121,7 @@ async def _reset_pg(url: str) -> None:
 def database_url(request, tmp_path) -> str:
     """A fresh, migrated database for one test, on the backend the test is parametrized with
     (SQLite when the test does not ask for ``backend``)."""
-    backend = (
-        request.getfixturevalue("backend") if "backend" in request.fixturenames else "sqlite"
-    )
+    backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else "sqlite"
     if backend == "sqlite":
         path = tmp_path / "opsjobs.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)

@@ -7,11 +7,19 @@ async def test_admin_reads_a_job(api, backend):
     headers = await api.admin()
     object_id = await api.object("web-1")
     job_id = new_id()
-    await insert_jobs(api.store, [{
-        "id": job_id, "owner_id": object_id, "owner_type": OWNER_OBJECT,
-        "timestamp": 1594970336122, "description": '{"stdout":"Hello, world!","exitCode":0}',
-        "status": "succeeded",
-    }])
+    await insert_jobs(
+        api.store,
+        [
+            {
+                "id": job_id,
+                "owner_id": object_id,
+                "owner_type": OWNER_OBJECT,
+                "timestamp": 1594970336122,
+                "description": '{"stdout":"Hello, world!","exitCode":0}',
+                "status": "succeeded",
+            }
+        ],
+    )
     response = await api.client.get(f"/node/api/jobs/{job_id}", headers=headers)
     assert response.status_code == 200
     document = response.json()
