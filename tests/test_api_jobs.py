@@ -8,25 +8,12 @@ import asyncio
 import orjson
 import pytest
 
-from helpers import add_job, assert_error
+from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, assert_error
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
 from opsjobs.store.jobs import insert_jobs
 
-JOB_KEYS = {
-    "id",
-    "description",
-    "operation_id",
-    "owner_id",
-    "owner_type",
-    "user_id",
-    "process_meta",
-    "timestamp",
-    "results",
-    "execution",
-}
-EXECUTION_KEYS = {"status", "started", "finished", "error", "truncated", "runner"}
 STATUSES = {"queued", "running", "succeeded", "failed", "timeout", "cancelled", "lost"}
 
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from conftest import basic
 from conftest import settings_for_test as make_settings
-from helpers import add_job, route_table
+from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, route_table
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.domain.jobs import OWNER_LINK
@@ -173,27 +173,9 @@ def test_core_shapes_are_described(document):
 
 def test_job_document_shape_is_described(document):
     job = _resolve(document, document["paths"]["/node/api/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"])  # fmt: skip
-    assert set(job["properties"]) == {
-        "id",
-        "description",
-        "operation_id",
-        "owner_id",
-        "owner_type",
-        "user_id",
-        "process_meta",
-        "timestamp",
-        "results",
-        "execution",
-    }
+    assert set(job["properties"]) == JOB_KEYS
     execution = _resolve(document, job["properties"]["execution"])
-    assert set(execution["properties"]) == {
-        "status",
-        "started",
-        "finished",
-        "error",
-        "truncated",
-        "runner",
-    }
+    assert set(execution["properties"]) == EXECUTION_KEYS
     assert document["components"]["securitySchemes"]["basic"] == {"type": "http", "scheme": "basic"}
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from helpers import SEED_JOB_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 OPSJOBS = str(Path(sys.executable).parent / "opsjobs")
@@ -114,17 +116,7 @@ def test_the_seed_curl_example_in_the_readme_works_with_the_demo(demo_server):
     )
     document = orjson.loads(_run_bash(filled, demo_server["cwd"], demo_server["env"]))
     assert document["id"] == demo_server["job"]
-    assert set(document) >= {
-        "id",
-        "description",
-        "operation_id",
-        "owner_id",
-        "owner_type",
-        "user_id",
-        "process_meta",
-        "timestamp",
-        "results",
-    }
+    assert set(document) >= SEED_JOB_KEYS
 
 
 def test_the_viewer_sees_part_of_the_tree(demo_server):

@@ -265,3 +265,20 @@ def running_server(
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         log.close()
+
+
+# The job document's keys as API.md §4 spells them: the seed page's, plus `execution` (ext).
+JOB_KEYS = {
+    "id",
+    "description",
+    "operation_id",
+    "owner_id",
+    "owner_type",
+    "user_id",
+    "process_meta",
+    "timestamp",
+    "results",
+    "execution",
+}
+SEED_JOB_KEYS = JOB_KEYS - {"execution"}
+EXECUTION_KEYS = {"status", "started", "finished", "error", "truncated", "runner"}
