@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.stacks_only or args.no_execution):
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
-        results["execution"] = measure_execution()
+        results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
 
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")

@@ -1,29 +1,35 @@
 """Execution throughput and live-output latency, measured against a bare asyncio loop.
 
-``measure_execution()`` starts ``opsjobs serve`` (SQLite, the one-machine default) on a
-fresh database with an object and two operations, then measures in one run:
+``measure_execution()`` starts ``opsjobs serve`` (SQLite, the one-machine default, default
+settings) on a fresh database with an object and two operations, pinned to the server's
+core like every other server of the benchmark, and measures in rounds:
 
-- throughput: N execute requests of a ``fileSystem`` operation running ``true``, from the
-  first request to the last job finished (the jobs' own ``finished`` times), as jobs/s;
-- the same N ``true`` processes spawned by a bare asyncio loop with as many at once as the
-  server's runner has slots, as processes/s — the ceiling for this machine right now;
-- ``ratio`` = throughput / bare (the target is at least 0.5);
-- the runner alone: the same N jobs inserted straight into a fresh database and run by a
-  ``Runner`` in this process, as jobs/s and as a ratio to the bare loop — what execution
-  costs without the HTTP execute route in front of it;
+- throughput: wrk, on the load core, sends execute requests of a ``fileSystem`` operation
+  running ``true`` for a few seconds; jobs/s is the number of jobs those requests made over
+  the time from the start of the load to the last job's ``finished`` (all of them must
+  succeed, or the run is invalid);
+- the bare loop: a fresh Python process on the same core spawns the same ``true`` with an
+  asyncio loop, as many at once as the server's runner has slots — what that core can do
+  when nothing but spawning happens, measured right before each throughput run;
+- ``ratio`` = throughput / bare, the median over rounds (the target is at least 0.5);
+- CPU per job: the server's CPU time (its jobs' processes included) per job, and the bare
+  loop's per process — the same comparison, steadier when something else takes the core;
+- the runner alone: the same ``true`` jobs inserted straight into a fresh database and run
+  by a ``Runner`` in a process of their own on the server's core — execution without the
+  HTTP route in front of it;
 - first output: from an execute request of ``echo hi`` to the first byte of an ``output``
   event on ``GET /jobs/:id/stream``, median and 90th percentile over several runs.
 
-Absolute figures drift on shared machines; the ratio is what to compare between runs.
+Absolute figures drift on shared machines; the ratios are what to compare between runs.
+``python -m bench.execution`` runs this phase alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -34,17 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import structlog.testing
+
+from . import load, servers
 
 BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
 LOGIN, PASSWORD = "bench", "bench-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+DRAIN_LIMIT_SECONDS = 300
 
 
 def _cli(*args: str, env: dict[str, str]) -> str:
@@ -71,39 +72,15 @@ def _prepare(env: dict[str, str]) -> dict[str, str]:
     return {"object": object_id, "true": true_op, "echo": echo_op}
 
 
-class _Server:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self.process = subprocess.Popen(
-            [str(BIN / "opsjobs"), "serve", "--host", HOST, "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.base = f"http://{HOST}:{self.port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.base + "/node/api/ping", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("opsjobs serve did not start")
-            time.sleep(0.1)
+def _pinned(argv: list[str], cpu: int | None) -> list[str]:
+    return argv if cpu is None else ["taskset", "-c", str(cpu), *argv]
 
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+
+# -- what runs on the server's core on its own ----------------------------------------------
 
 
 async def _bare(count: int, slots: int) -> float:
-    """Processes per second: the same ``true``, spawned and awaited by a bare loop."""
+    """Processes per second: ``true``, spawned and awaited by a bare asyncio loop."""
     gate = asyncio.Semaphore(slots)
 
     async def one() -> None:
@@ -116,59 +93,20 @@ async def _bare(count: int, slots: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def _unfinished(db_path: str, ids: list[str]) -> tuple[int, int]:
-    """(jobs not finished yet, latest finished time in ms) read straight from the file."""
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        marks = ",".join("?" * len(ids))
-        pending, latest = conn.execute(
-            f"SELECT SUM(status IN ('queued','running')), MAX(finished) FROM jobs "
-            f"WHERE id IN ({marks})",
-            ids,
-        ).fetchone()
-    return int(pending or 0), int(latest or 0)
+def _cpu_of_self_and_children() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
-async def _throughput(client: httpx.AsyncClient, setup: dict, db_path: str, count: int) -> float:
-    path = f"/node/api/objects/{setup['object']}/operations/{setup['true']}/execute"
-    gate = asyncio.Semaphore(16)  # requests in flight, as a busy set of clients would send
-
-    async def execute() -> str:
-        async with gate:
-            response = await client.post(path)
-            response.raise_for_status()
-            return response.json()
-
-    started_ms = time.time_ns() // 1_000_000
-    ids = await asyncio.gather(*(execute() for _ in range(count)))
-    deadline = time.monotonic() + 300
-    while True:
-        pending, latest = _unfinished(db_path, ids)
-        if pending == 0:
-            return count / ((latest - started_ms) / 1000)
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{pending} jobs did not finish")
-        await asyncio.sleep(0.05)
+def bare_loop(count: int, slots: int) -> dict[str, float]:
+    """The bare loop's rate and CPU time per process (its processes included)."""
+    cpu = _cpu_of_self_and_children()
+    rate = asyncio.run(_bare(count, slots))
+    return {"per_s": rate, "cpu_ms": (_cpu_of_self_and_children() - cpu) / count * 1000}
 
 
-async def _first_output(client: httpx.AsyncClient, setup: dict, runs: int) -> list[float]:
-    path = f"/node/api/objects/{setup['object']}/operations/{setup['echo']}/execute"
-    latencies = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        job_id = (await client.post(path)).json()
-        async with client.stream("GET", f"/node/api/jobs/{job_id}/stream") as response:
-            async for text in response.aiter_text():
-                if "event: output" in text:
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    break
-        await asyncio.sleep(0.05)
-    return latencies
-
-
-async def _runner_only(database_url: str, count: int, slots: int) -> float:
-    """Jobs per second of a Runner in this process over ``count`` queued ``true`` jobs."""
-    from sqlalchemy import func, select
-
+async def _runner_alone(database_url: str, count: int) -> float:
+    """Jobs per second of a Runner with default settings over ``count`` queued ``true`` jobs."""
     from opsjobs.config import Settings
     from opsjobs.domain.clock import now_ms
     from opsjobs.domain.ids import new_id
@@ -176,7 +114,6 @@ async def _runner_only(database_url: str, count: int, slots: int) -> float:
     from opsjobs.execution.runner import Runner
     from opsjobs.store.core import Store
     from opsjobs.store.jobs import insert_jobs
-    from opsjobs.store.schema import jobs
 
     store = Store(database_url)
     await store.open()
@@ -187,72 +124,209 @@ async def _runner_only(database_url: str, count: int, slots: int) -> float:
             for _ in range(count)
         ]
         await insert_jobs(store, rows)
-        settings = Settings.from_env(database_url=database_url, runner_concurrency=slots)
-        runner = Runner(store, settings)
-        started = time.perf_counter()
+        runner = Runner(store, Settings.from_env(database_url=database_url))
+        started_ms = now_ms()
         await runner.start()
-        unfinished = select(func.count()).where(jobs.c.status.in_(["queued", "running"]))
-        while True:
-            async with store.read() as conn:
-                if (await conn.execute(unfinished)).scalar_one() == 0:
-                    break
-            await asyncio.sleep(0.01)
-        rate = count / (time.perf_counter() - started)
+        path = database_url.removeprefix("sqlite:///")
+        ids = [row["id"] for row in rows]
+        while True:  # read from the file apart from the store, as the throughput runs do
+            await asyncio.sleep(0.05)
+            pending, latest, _, _ = _unfinished(path, ids)
+            if pending == 0:
+                break
         await runner.stop()
-        return rate
+        return count / ((latest - started_ms) / 1000)
     finally:
         await store.close()
 
 
-async def _measure(
-    server: _Server, setup: dict, db_path: str, runner_db: str, count: int, slots: int
-) -> dict:
-    token = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
-    async with httpx.AsyncClient(
-        base_url=server.base, headers={"Authorization": f"Basic {token}"}, timeout=60
-    ) as client:
-        await _throughput(client, setup, db_path, 50)  # warm up: caches, pools, page cache
-        bare = await _bare(count, slots)
-        opsjobs = await _throughput(client, setup, db_path, count)
-        bare_after = await _bare(count, slots)
-        latencies = await _first_output(client, setup, 20)
+def runner_alone(database_url: str, count: int) -> dict[str, float]:
+    import structlog.testing
+
     with structlog.testing.capture_logs():  # the runner's own log lines are not results
-        runner_only = await _runner_only(runner_db, count, slots)
-    bare_rate = (bare + bare_after) / 2
+        return {"per_s": asyncio.run(_runner_alone(database_url, count))}
+
+
+def _on_core(function: str, args: list[str], cpu: int | None) -> dict[str, float]:
+    """Run ``function`` of this module in a fresh Python process on ``cpu``; its figures."""
+    argv = _pinned([sys.executable, "-m", "bench.execution", function, *args], cpu)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- through the server ---------------------------------------------------------------------
+
+
+def _unfinished(db_path: str, ids: list[str] | None = None, since_ms: int = 0) -> tuple:
+    """(jobs not finished, latest finished ms, jobs, jobs not succeeded), from the file."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        if ids is not None:
+            where, params = f"id IN ({','.join('?' * len(ids))})", list(ids)
+        else:
+            where, params = "timestamp >= ?", [since_ms]
+        pending, latest, total, bad = conn.execute(
+            f"SELECT SUM(status IN ('queued','running')), MAX(finished), COUNT(*), "
+            f"SUM(status != 'succeeded') FROM jobs WHERE {where}",
+            params,
+        ).fetchone()
+    return int(pending or 0), int(latest or 0), int(total), int(bad or 0)
+
+
+def _drained(db_path: str, since_ms: int) -> tuple[int, int]:
+    """Wait until every job made since ``since_ms`` has finished: (jobs, latest finished)."""
+    deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
+    while True:
+        pending, latest, total, bad = _unfinished(db_path, since_ms=since_ms)
+        if pending == 0:
+            if bad:
+                raise RuntimeError(f"{bad} of {total} jobs did not succeed: the run is invalid")
+            return total, latest
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{pending} jobs did not finish")
+        time.sleep(0.05)
+
+
+def _throughput(
+    wrk: str, server: servers.Server, targets: load.Targets, db_path: str, seconds: int, **how
+) -> dict[str, float]:
+    started_ms = time.time_ns() // 1_000_000
+    cpu = server.cpu_seconds(children=True)
+    run = load.run_wrk(wrk, server, targets, seconds, **how)
+    if run.bad_status or run.errors:
+        raise RuntimeError(f"execute: {run.bad_status} bad answers, {run.errors} errors")
+    jobs, latest = _drained(db_path, started_ms)
+    cpu = server.cpu_seconds(children=True) - cpu
     return {
-        "jobs": count,
-        "runner_slots": slots,
-        "opsjobs_jobs_per_s": round(opsjobs, 1),
-        "bare_loop_per_s": round(bare_rate, 1),
-        "ratio": round(opsjobs / bare_rate, 3),
-        "runner_only_jobs_per_s": round(runner_only, 1),
-        "runner_only_ratio": round(runner_only / bare_rate, 3),
-        "first_output_ms_median": round(statistics.median(latencies), 1),
-        "first_output_ms_p90": round(statistics.quantiles(latencies, n=10)[-1], 1),
+        "per_s": jobs / ((latest - started_ms) / 1000),
+        "jobs": jobs,
+        "cpu_ms": cpu / jobs * 1000,
+        "request_p50_ms": run.p50_ms,
+        "request_p99_ms": run.p99_ms,
     }
 
 
-def measure_execution(count: int = 500, slots: int = 8) -> dict[str, Any]:
+async def _first_output(base: str, setup: dict, runs: int) -> list[float]:
+    token = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
+    path = f"/node/api/objects/{setup['object']}/operations/{setup['echo']}/execute"
+    latencies = []
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Basic {token}"}, timeout=60
+    ) as client:
+        for _ in range(runs):
+            started = time.perf_counter()
+            job_id = (await client.post(path)).json()
+            async with client.stream("GET", f"/node/api/jobs/{job_id}/stream") as response:
+                async for text in response.aiter_text():
+                    if "event: output" in text:
+                        latencies.append((time.perf_counter() - started) * 1000)
+                        break
+            await asyncio.sleep(0.05)
+    return latencies
+
+
+def _targets(work: Path, setup: dict) -> load.Targets:
+    path = work / "execute.tsv"
+    auth = "Basic " + base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
+    execute = f"/node/api/objects/{setup['object']}/operations/{setup['true']}/execute"
+    path.write_text(f"{execute}\t{auth}\tPOST\n")
+    return load.Targets(path, 1, 0, 1)
+
+
+def measure_execution(
+    wrk: str,
+    server_cpu: int | None,
+    load_cpu: int | None,
+    logs: Path,
+    *,
+    rounds: int = 3,
+    seconds: int = 3,
+    connections: int = 16,
+    runner_jobs: int = 2000,
+    log=print,
+) -> dict[str, Any]:
     """Throughput from execute to finished vs a bare loop, and time to first SSE output."""
-    with tempfile.TemporaryDirectory(prefix="opsjobs-bench-exec-") as work:
-        db_path = str(Path(work) / "opsjobs.db")
+    from opsjobs.config import Settings
+
+    slots = Settings().runner_concurrency  # the default, which the server runs with
+    bare_count = 1000
+    with tempfile.TemporaryDirectory(prefix="opsjobs-bench-exec-") as tmp:
+        work = Path(tmp)
+        db_path = str(work / "opsjobs.db")
+        url = f"sqlite:///{db_path}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
-        env.update(
-            OPSJOBS_DATABASE_URL=f"sqlite:///{db_path}",
-            OPSJOBS_RUNNER_CONCURRENCY=str(slots),
-            NO_COLOR="1",
-        )
+        env.update(OPSJOBS_DATABASE_URL=url, NO_COLOR="1")
         setup = _prepare(env)
-        runner_db = str(Path(work) / "runner-only.db")
-        _cli("migrate", "--database-url", f"sqlite:///{runner_db}", env=env)
-        server = _Server(env)
+        targets = _targets(work, setup)
+        port = servers.free_port()
+        server = servers.start(
+            "serve-execution", servers.serve_command(port, url), port, url, server_cpu, logs
+        )
+        how = {"connections": connections, "cpu": load_cpu}
         try:
-            return asyncio.run(
-                _measure(server, setup, db_path, f"sqlite:///{runner_db}", count, slots)
-            )
+            servers.log_in(server, {LOGIN: PASSWORD})
+            _throughput(wrk, server, targets, db_path, 1, **how)  # warm-up
+            measured = []
+            for number in range(1, rounds + 1):
+                bare = _on_core("bare_loop", [str(bare_count), str(slots)], server_cpu)
+                ours = _throughput(wrk, server, targets, db_path, seconds, **how)
+                measured.append((bare, ours))
+                log(
+                    f"  round {number}/{rounds} execute -> finished {ours['per_s']:7.1f} jobs/s "
+                    f"({ours['jobs']} jobs, {ours['cpu_ms']:.2f} ms CPU each)  bare loop "
+                    f"{bare['per_s']:7.1f}/s ({bare['cpu_ms']:.2f} ms CPU each)  "
+                    f"ratio {ours['per_s'] / bare['per_s']:.3f}"
+                )
+            latencies = asyncio.run(_first_output(server.url, setup, 20))
         finally:
             server.stop()
+        runner_db = f"sqlite:///{work / 'runner-alone.db'}"
+        _cli("migrate", "--database-url", runner_db, env=env)
+        alone = _on_core("runner_alone", [runner_db, str(runner_jobs)], server_cpu)
+    bare_rate = statistics.median(b["per_s"] for b, _ in measured)
+    return {
+        "jobs_per_round": [o["jobs"] for _, o in measured],
+        "runner_slots": slots,
+        "opsjobs_jobs_per_s": round(statistics.median(o["per_s"] for _, o in measured), 1),
+        "bare_loop_per_s": round(bare_rate, 1),
+        "ratio": round(statistics.median(o["per_s"] / b["per_s"] for b, o in measured), 3),
+        "opsjobs_cpu_ms_per_job": round(statistics.median(o["cpu_ms"] for _, o in measured), 3),
+        "bare_cpu_ms_per_process": round(statistics.median(b["cpu_ms"] for b, _ in measured), 3),
+        "cpu_ratio": round(statistics.median(b["cpu_ms"] / o["cpu_ms"] for b, o in measured), 3),
+        "execute_p50_ms": round(statistics.median(o["request_p50_ms"] for _, o in measured), 2),
+        "execute_p99_ms": round(statistics.median(o["request_p99_ms"] for _, o in measured), 2),
+        "runner_alone_jobs_per_s": round(alone["per_s"], 1),
+        "runner_alone_ratio": round(alone["per_s"] / bare_rate, 3),
+        "first_output_ms_median": round(statistics.median(latencies), 1),
+        "first_output_ms_p90": round(statistics.quantiles(latencies, n=10)[-1], 1),
+        "rounds": [
+            {
+                "opsjobs_jobs_per_s": round(o["per_s"], 1),
+                "bare_loop_per_s": round(b["per_s"], 1),
+                "opsjobs_cpu_ms_per_job": round(o["cpu_ms"], 3),
+                "bare_cpu_ms_per_process": round(b["cpu_ms"], 3),
+            }
+            for b, o in measured
+        ],
+    }
+
+
+def _main(argv: list[str]) -> None:
+    if argv[:1] == ["bare_loop"]:
+        print(json.dumps(bare_loop(int(argv[1]), int(argv[2]))))
+    elif argv[:1] == ["runner_alone"]:
+        print(json.dumps(runner_alone(argv[1], int(argv[2]))))
+    else:  # this phase alone, as `make bench` runs it
+        from .__main__ import ROOT, _cpus
+
+        server_cpu, load_cpu = _cpus()
+        figures = measure_execution(
+            load.ensure_wrk(), server_cpu, load_cpu, ROOT / "results" / "work" / "logs"
+        )
+        for name, value in figures.items():
+            print(f"{name}: {value}")
 
 
 if __name__ == "__main__":
-    print(measure_execution())
+    _main(sys.argv[1:])

@@ -1,5 +1,6 @@
 -- wrk script: cycle through a file of prepared requests, one per line:
---     <path> TAB <Authorization header value, or empty>
+--     <path> TAB <Authorization header value, or empty> [TAB <method, GET if absent>]
+-- (a POST goes with an empty body, Content-Length: 0)
 -- and print the figures as one JSON line (prefixed BENCH) when the run is done.
 -- Usage: wrk -t1 -c32 -d5s -s requests.lua http://127.0.0.1:8080 -- targets.tsv
 
@@ -10,13 +11,21 @@ local next_index = 0
 function init(args)
   local file = assert(io.open(args[1], "r"))
   for line in file:lines() do
-    local path, auth = line:match("^([^\t]+)\t(.*)$")
+    local path, rest = line:match("^([^\t]+)\t(.*)$")
+    local auth, method = rest:match("^([^\t]*)\t(%u+)$")
+    if auth == nil then
+      auth, method = rest, "GET"
+    end
     local headers = {}
     if auth ~= "" then
       headers["Authorization"] = auth
     end
+    local body = nil
+    if method ~= "GET" then
+      body = ""
+    end
     count = count + 1
-    requests[count] = wrk.format("GET", path, headers)
+    requests[count] = wrk.format(method, path, headers, body)
   end
   file:close()
   assert(count > 0, "no requests in " .. args[1])

@@ -79,8 +79,9 @@ class Server:
                 pass
         return total
 
-    def cpu_seconds(self) -> float:
-        """CPU time used so far by the server and its workers (user + system)."""
+    def cpu_seconds(self, children: bool = False) -> float:
+        """CPU time used so far by the server and its workers (user + system); with
+        ``children``, also that of the processes they started and have reaped (jobs)."""
         total = 0.0
         for proc in self.processes():
             try:
@@ -88,6 +89,8 @@ class Server:
             except psutil.NoSuchProcess:
                 continue
             total += times.user + times.system
+            if children:
+                total += times.children_user + times.children_system
         return total
 
     def stop(self) -> None:
