@@ -17,7 +17,7 @@ from ..store.listen import listen
 from . import errors
 from .context import Context
 from .limits import BodyLimit
-from .routes import control, entities, jobs, meta, users
+from .routes import control, entities, execute, jobs, meta, users
 from .routes import operations as operation_routes
 
 PREFIX = "/node/api"
@@ -112,14 +112,16 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     )
     app.state.context = ctx
     errors.install(app)
-    # Plain Starlette routes for the hot path, matched before FastAPI's (see jobs.hot_routes).
+    # Plain Starlette routes for the hot paths, matched before FastAPI's (see jobs.hot_routes).
     app.router.routes.extend(jobs.hot_routes(ctx, PREFIX))
+    app.router.routes.extend(execute.hot_routes(ctx, PREFIX))
     app.include_router(meta.router(), prefix=PREFIX)
     app.include_router(jobs.router(ctx), prefix=PREFIX)
     app.include_router(control.router(ctx), prefix=PREFIX)
     app.include_router(users.router(ctx), prefix=PREFIX)
     app.include_router(entities.router(ctx), prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
+    app.include_router(execute.router(ctx), prefix=PREFIX)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
 
     def openapi() -> dict:

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from ..domain.errors import OpsjobsError, TooManyRequests
+from .bodies import not_utf8
 from .responses import json_response
 
 log = structlog.get_logger("opsjobs.api")
@@ -58,11 +59,8 @@ def install(app: FastAPI) -> None:
     async def on_http_exception(request: Request, exc: HTTPException):
         if isinstance(exc.__cause__, UnicodeDecodeError):
             # FastAPI reports a body that is not UTF-8 as a bare "error parsing the body".
-            return error_response(
-                400,
-                "InvalidContent",
-                f"Request body is not valid JSON at position {exc.__cause__.start}: not UTF-8",
-            )
+            error = not_utf8(exc.__cause__.start)
+            return error_response(error.status, error.code, error.message)
         if exc.status_code == 404:
             return error_response(
                 404, "ResourceNotFound", f"Route not found: {request.method} {request.url.path}"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.pool import StaticPool
 
 from ..domain.jobs import DOCUMENT_COLUMNS
 from .db import Database, sqlite_path
@@ -19,9 +17,14 @@ from .immediate import ImmediateWriter
 from .migrate import is_current
 from .signals import JobSignals
 
-T = TypeVar("T")
+_JOB_SQL = "SELECT " + ", ".join(f'"{c}"' for c in DOCUMENT_COLUMNS) + " FROM jobs WHERE id = ?"
 
-_JOB_SQL = "SELECT " + ", ".join(f'"{c}"' for c in DOCUMENT_COLUMNS) + " FROM jobs WHERE id = "
+
+@functools.cache
+def numbered(sql: str) -> str:
+    """``?`` marks as PostgreSQL's $1, $2, ... (the statements here hold no other ``?``)."""
+    parts = sql.split("?")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
 class NotMigrated(RuntimeError):
@@ -33,7 +36,6 @@ class Store:
         self.db = Database(database_url)
         self.directory = Directory()
         self._sqlite_reader: sqlite3.Connection | None = None
-        self._reads_now: Engine | None = None
         # SQLite only: the queue's small writes, done at once when the lock is free.
         self.immediate: ImmediateWriter | None = None
         # Set when this process queued a job: the embedded runner waits on it instead of
@@ -64,16 +66,9 @@ class Store:
                 path, check_same_thread=False, isolation_level=None
             )
             self._sqlite_reader.execute("PRAGMA query_only=ON")
-            reader = self._sqlite_reader
-            self._reads_now = create_engine(
-                "sqlite://", creator=lambda: reader, poolclass=StaticPool
-            )
             self.immediate = ImmediateWriter(path)
 
     async def close(self) -> None:
-        if self._reads_now is not None:
-            self._reads_now.dispose()
-            self._reads_now = None
         if self._sqlite_reader is not None:
             self._sqlite_reader.close()
             self._sqlite_reader = None
@@ -92,19 +87,6 @@ class Store:
         async with self.db.reader.connect() as conn:
             yield conn
 
-    async def read_now(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work(conn)``, a few indexed reads written as plain SQLAlchemy Core.
-
-        On SQLite it runs at once on the loop, on the read-only connection of ``job_row``:
-        microseconds, against milliseconds for each aiosqlite hop to its thread. On
-        PostgreSQL it runs through ``run_sync`` on a pooled asyncpg connection.
-        """
-        if self._reads_now is not None:
-            with self._reads_now.connect() as conn:
-                return work(conn)
-        async with self.db.reader.connect() as conn:
-            return await conn.run_sync(work)
-
     async def refresh_directory(self) -> None:
         async with self.read() as conn:
             await self.directory.refresh_if_stale(conn)
@@ -113,11 +95,21 @@ class Store:
         async with self.read() as conn:
             await self.directory.load(conn)
 
-    async def job_row(self, job_id: str) -> tuple | None:
-        """The DOCUMENT_COLUMNS of one job, the hot path of GET /node/api/jobs/:id."""
+    async def row_now(self, sql: str, params: tuple) -> tuple | None:
+        """The first row of ``sql``, a read of a few rows by index written with ``?`` marks.
+
+        On SQLite it runs at once on the loop, on a read-only connection of its own: such a
+        read takes microseconds, less than a hop to aiosqlite's thread would, and far less
+        than SQLAlchemy's statement machinery around it. On PostgreSQL it goes through the
+        pool with the marks numbered ($1, $2, ...).
+        """
         if self._sqlite_reader is not None:
-            return self._sqlite_reader.execute(_JOB_SQL + "?", (job_id,)).fetchone()
+            return self._sqlite_reader.execute(sql, params).fetchone()
         async with self.db.reader.connect() as conn:
-            result = await conn.exec_driver_sql(_JOB_SQL + "$1", (job_id,))
+            result = await conn.exec_driver_sql(numbered(sql), params)
             row = result.fetchone()
             return tuple(row) if row is not None else None
+
+    async def job_row(self, job_id: str) -> tuple | None:
+        """The DOCUMENT_COLUMNS of one job, the hot path of GET /node/api/jobs/:id."""
+        return await self.row_now(_JOB_SQL, (job_id,))

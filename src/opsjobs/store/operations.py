@@ -8,7 +8,7 @@ inherited ones only through the class.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import delete, insert, select, update
@@ -24,7 +24,7 @@ from ..domain.templates import Values, property_map
 from .core import Store
 from .entities import effective_operations, operation_document
 from .queue import enqueue
-from .schema import classes, jobs, links, objects, operations, scripts
+from .schema import classes, links, objects, operations, scripts
 
 _ENTITY_TABLES = {"object": objects, "link": links}
 _KIND_NAMES = {"object": "Object", "link": "Link", "class": "Class"}
@@ -164,33 +164,48 @@ class Target:
     script_text: str | None  # the stored script of a scriptReference operation, if it exists
 
 
+class _OperationRow(NamedTuple):
+    id: str
+    owner_kind: str
+    owner_id: str
+    name: str
+    type: int
+    description: str
+    parameters: str
+    popup_result: bool
+    run_on_rw_modification: bool
+
+
+# Part of every execute request: one indexed read of the entity and the operation together,
+# in plain SQL (see Store.row_now).
+_TARGET_SQL = {
+    kind: f"SELECT e.class_id, e.properties, {', '.join('o.' + f for f in _OperationRow._fields)} "
+    f"FROM {table.name} e LEFT JOIN operations o ON o.id = ? WHERE e.id = ?"
+    for kind, table in _ENTITY_TABLES.items()
+}
+_SCRIPT_SQL = "SELECT text FROM scripts WHERE id = ?"
+_KEY_SQL = "SELECT id, owner_id, operation_id FROM jobs WHERE user_id = ? AND idempotency_key = ?"
+
+
 async def execution_target(store: Store, kind: str, entity_id: str, operation_id: str) -> Target:
-    table = _ENTITY_TABLES[kind]
-
-    def read(conn) -> Target:
-        entity = conn.execute(
-            select(table.c.class_id, table.c.properties).where(table.c.id == entity_id)
-        ).first()
-        if entity is None:
-            raise owner_not_found(kind, entity_id)
-        row = conn.execute(select(operations).where(operations.c.id == operation_id)).first()
-        owned = row is not None and (
-            (row.owner_kind == kind and row.owner_id == entity_id)
-            or (row.owner_kind == "class" and row.owner_id == entity.class_id)
-        )
-        if not owned:
-            raise NotFound.entity("Operation", operation_id)
-        document = operation_document(row)
-        text = None
-        parameters = document["parameters"]
-        if document["type"] == SCRIPT and parameters.get("type") == "scriptReference":
-            text = conn.execute(
-                select(scripts.c.text).where(scripts.c.id == parameters["ref"])
-            ).scalar_one_or_none()
-        return Target(orjson.loads(entity.properties), document, text)
-
-    # Part of every execute request: read at once rather than through a worker thread.
-    return await store.read_now(read)
+    found = await store.row_now(_TARGET_SQL[kind], (operation_id, entity_id))
+    if found is None:
+        raise owner_not_found(kind, entity_id)
+    class_id, properties, *columns = found
+    row = _OperationRow(*columns)
+    owned = row.id is not None and (
+        (row.owner_kind == kind and row.owner_id == entity_id)
+        or (row.owner_kind == "class" and row.owner_id == class_id)
+    )
+    if not owned:
+        raise NotFound.entity("Operation", operation_id)
+    document = operation_document(row)
+    text = None
+    parameters = document["parameters"]
+    if document["type"] == SCRIPT and parameters.get("type") == "scriptReference":
+        script = await store.row_now(_SCRIPT_SQL, (parameters["ref"],))
+        text = None if script is None else script[0]
+    return Target(orjson.loads(properties), document, text)
 
 
 @dataclass(frozen=True)
@@ -203,15 +218,8 @@ class JobRef:
 
 
 async def job_for_key(store: Store, user_id: str, key: str) -> JobRef | None:
-    def read(conn) -> JobRef | None:
-        row = conn.execute(
-            select(jobs.c.id, jobs.c.owner_id, jobs.c.operation_id).where(
-                jobs.c.user_id == user_id, jobs.c.idempotency_key == key
-            )
-        ).first()
-        return None if row is None else JobRef(row.id, row.owner_id, row.operation_id)
-
-    return await store.read_now(read)
+    row = await store.row_now(_KEY_SQL, (user_id, key))
+    return None if row is None else JobRef(*row)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,12 @@ Scripts are code: every script route needs ``manage-scripts``, so its 403 comes 
 # No ``from __future__ import annotations``: the handlers' path parameters are typed with
 # aliases made per kind inside router(), which FastAPI must see as objects, not strings.
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from ...domain.errors import BadRequest, Conflict, Forbidden
-from ...domain.jobs import OWNER_LINK, OWNER_OBJECT
+from ...domain.errors import BadRequest, Forbidden
 from ...domain.operations import shown, validate_new
 from ...domain.users import Principal
 from ...store import classes, scripts
@@ -39,17 +38,8 @@ from ..responses import empty_response, json_response
 
 _MANAGE = {"object": "manage-objects", "link": "manage-links", "class": "manage-classes"}
 _PLURAL = {"object": "objects", "link": "links", "class": "classes"}
-_OWNER_TYPE = {"object": OWNER_OBJECT, "link": OWNER_LINK}
-_KEY_MAX = 255  # the width of jobs.idempotency_key
 
 OperationView = OperationModel | OperationSummary
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="ext: a retried request with the same key answers the first job's ID",
-    ),
-]
 
 
 def _require(principal: Principal, *permissions: str) -> None:
@@ -58,27 +48,10 @@ def _require(principal: Principal, *permissions: str) -> None:
         raise Forbidden("Required permissions: " + " and ".join(permissions))
 
 
-def _require_any(principal: Principal, *permissions: str) -> None:
-    if not principal.rights.has_any(*permissions):
-        raise Forbidden.needs(*permissions)
-
-
 def _refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
     for field in fields:
         if field in changes and changes[field] is None:
             raise BadRequest(f"{field}: must not be null")
-
-
-def _idempotency_key(value: str | None) -> str | None:
-    if value is not None and not 0 < len(value) <= _KEY_MAX:
-        raise BadRequest(f"Idempotency-Key: must be 1 to {_KEY_MAX} characters")
-    return value
-
-
-def _answer_job(job: ops.JobRef, owner_id: str, operation_id: str) -> Response:
-    if job.owner_id != owner_id or job.operation_id != operation_id:
-        raise Conflict("Idempotency-Key: already used for another operation or entity")
-    return json_response(job.id)
 
 
 def router(ctx: Context) -> APIRouter:
@@ -175,54 +148,8 @@ def router(ctx: Context) -> APIRouter:
             await ops.delete_operation(store, kind, owner_id, operation_id)
             return empty_response()
 
-    def execute_route(kind: str) -> None:
-        OwnerId = Annotated[str, Path(alias=f"{kind}_id")]
-
-        @api.post(
-            f"/{_PLURAL[kind]}/{{{kind}_id}}/operations/{{operation_id}}/execute",
-            tags=[_PLURAL[kind]],
-            name=f"execute_{kind}_operation",
-            summary=f"Run an operation of a {kind}: answers the queued job's ID",
-            response_model=None,
-            responses={
-                200: {"model": str, "description": "The new job's ID, a JSON string"},
-                **error_responses(400, 401, 403, 404, 409, 413),
-            },
-        )
-        async def execute(
-            owner_id: OwnerId,
-            operation_id: str,
-            request: Request,
-            args: Annotated[
-                dict[str, Any] | None,
-                Body(description="arguments, for {{args.<name>}} in the operation"),
-            ] = None,
-            idempotency_key: IdempotencyKey = None,
-        ) -> Response:
-            principal = await auth.authenticate(request)
-            await in_sight(principal, kind, owner_id)
-            _require_any(principal, "execute-operations")
-            key = _idempotency_key(idempotency_key)
-            if key is not None:
-                earlier = await ops.job_for_key(store, principal.id, key)
-                if earlier is not None:
-                    return _answer_job(earlier, owner_id, operation_id)
-            job = await ops.queue_run(
-                store,
-                kind=kind,
-                owner_id=owner_id,
-                operation_id=operation_id,
-                requester=ops.Requester(principal.id, principal.login),
-                args=args or {},
-                default_timeout=ctx.settings.default_timeout_seconds,
-                idempotency_key=key,
-            )
-            return _answer_job(job, owner_id, operation_id)
-
     for kind in ("object", "link", "class"):
         operation_routes(kind)
-    for kind in ("object", "link"):
-        execute_route(kind)
 
     # -- classes ---------------------------------------------------------------------------
 
