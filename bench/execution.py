@@ -128,10 +128,9 @@ async def _runner_alone(database_url: str, count: int) -> float:
         started_ms = now_ms()
         await runner.start()
         path = database_url.removeprefix("sqlite:///")
-        ids = [row["id"] for row in rows]
         while True:  # read from the file apart from the store, as the throughput runs do
             await asyncio.sleep(0.05)
-            pending, latest, _, _ = _unfinished(path, ids)
+            pending, latest = _runner_progress(path)
             if pending == 0:
                 break
         await runner.stop()
@@ -147,6 +146,16 @@ def runner_alone(database_url: str, count: int) -> dict[str, float]:
         return {"per_s": asyncio.run(_runner_alone(database_url, count))}
 
 
+def _runner_progress(db_path: str) -> tuple[int, int]:
+    """(jobs not finished, latest finished ms) of the runner-alone database (only its jobs)."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        pending = conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
+        ).fetchone()[0]
+        latest = conn.execute("SELECT MAX(finished) FROM jobs").fetchone()[0]
+    return int(pending), int(latest or 0)
+
+
 def _on_core(function: str, args: list[str], cpu: int | None) -> dict[str, float]:
     """Run ``function`` of this module in a fresh Python process on ``cpu``; its figures."""
     argv = _pinned([sys.executable, "-m", "bench.execution", function, *args], cpu)
@@ -159,17 +168,14 @@ def _on_core(function: str, args: list[str], cpu: int | None) -> dict[str, float
 # -- through the server ---------------------------------------------------------------------
 
 
-def _unfinished(db_path: str, ids: list[str] | None = None, since_ms: int = 0) -> tuple:
-    """(jobs not finished, latest finished ms, jobs, jobs not succeeded), from the file."""
+def _unfinished(db_path: str, since_ms: int) -> tuple[int, int, int, int]:
+    """(jobs not finished, latest finished ms, jobs, jobs not succeeded) of the jobs made
+    since ``since_ms``, read from the file."""
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        if ids is not None:
-            where, params = f"id IN ({','.join('?' * len(ids))})", list(ids)
-        else:
-            where, params = "timestamp >= ?", [since_ms]
         pending, latest, total, bad = conn.execute(
-            f"SELECT SUM(status IN ('queued','running')), MAX(finished), COUNT(*), "
-            f"SUM(status != 'succeeded') FROM jobs WHERE {where}",
-            params,
+            "SELECT SUM(status IN ('queued','running')), MAX(finished), COUNT(*), "
+            "SUM(status != 'succeeded') FROM jobs WHERE timestamp >= ?",
+            (since_ms,),
         ).fetchone()
     return int(pending or 0), int(latest or 0), int(total), int(bad or 0)
 
@@ -178,7 +184,7 @@ def _drained(db_path: str, since_ms: int) -> tuple[int, int]:
     """Wait until every job made since ``since_ms`` has finished: (jobs, latest finished)."""
     deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
     while True:
-        pending, latest, total, bad = _unfinished(db_path, since_ms=since_ms)
+        pending, latest, total, bad = _unfinished(db_path, since_ms)
         if pending == 0:
             if bad:
                 raise RuntimeError(f"{bad} of {total} jobs did not succeed: the run is invalid")

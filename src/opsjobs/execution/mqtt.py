@@ -82,11 +82,7 @@ async def publish(
     except ValueError as exc:
         return Outcome(JobStatus.FAILED, description, f"bad MQTT URL: {exc}")
     publishing = asyncio.ensure_future(_publish(broker, spec, connect_timeout))
-    stopping = asyncio.ensure_future(control.stop_requested.wait())
-    try:
-        await asyncio.wait({publishing, stopping}, return_when="FIRST_COMPLETED")
-    finally:
-        stopping.cancel()
+    await asyncio.wait({publishing, control.stop_requested}, return_when="FIRST_COMPLETED")
     if not publishing.done():
         publishing.cancel()
         await asyncio.wait({publishing})

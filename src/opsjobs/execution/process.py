@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import os
 import subprocess
 import time
@@ -89,6 +90,12 @@ class PipeReader:
             self.done.set_result(None)
 
 
+@functools.cache
+def _devnull() -> int:
+    """One /dev/null for every run's stdin, rather than an open and a close per run."""
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+
 def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.Popen:
     """Start ``argv`` in a new session with piped output; OSError if it cannot start.
 
@@ -101,7 +108,7 @@ def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.
         try:
             return subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=cwd,

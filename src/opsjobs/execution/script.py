@@ -87,14 +87,12 @@ def _feeder(into: StreamRecorder, poke: Callable[[], None]) -> Callable[[bytes],
 
 async def _wait(exited: asyncio.Future, timeout: float | None, control: JobControl) -> str | None:
     """None when the process ended by itself, else "timeout" or "stopped"."""
-    stopper = asyncio.ensure_future(control.stop_requested.wait())
-    try:
-        await asyncio.wait({exited, stopper}, timeout=timeout, return_when="FIRST_COMPLETED")
-    finally:
-        stopper.cancel()
+    await asyncio.wait(
+        {exited, control.stop_requested}, timeout=timeout, return_when="FIRST_COMPLETED"
+    )
     if exited.done():
         return None
-    return "stopped" if control.stop_requested.is_set() else "timeout"
+    return "stopped" if control.stop_requested.done() else "timeout"
 
 
 async def _terminate(pgid: int, exited: asyncio.Future, grace: float) -> None:
@@ -107,8 +105,9 @@ async def _terminate(pgid: int, exited: asyncio.Future, grace: float) -> None:
 
 
 async def _drain(child: Child) -> None:
-    waiting = {reader.done for reader in child.readers}
-    _, pending = await asyncio.wait(waiting, timeout=DRAIN_SECONDS)
+    pending = {reader.done for reader in child.readers if not reader.done.done()}
+    if pending:  # most runs have closed their output by the time their exit is seen
+        _, pending = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
     if pending:
         _kill_group(child.pid, signal.SIGKILL)
         await asyncio.wait(pending, timeout=DRAIN_SECONDS)
