@@ -18,6 +18,7 @@ from opsjobs.domain.spec import ExecSpec, ScriptSpec
 from opsjobs.execution.outcome import JobControl
 from opsjobs.execution.output import OutputRecorder
 from opsjobs.execution.script import exit_code, run_process, script_environment
+from opsjobs.execution.workdirs import WorkDirs
 from opsjobs.store.queue import ClaimedJob
 
 JOB = ClaimedJob("0" * 24, "1", 1, "5ed0e3505a6afa192c2e711f", None)
@@ -133,27 +134,56 @@ async def test_environment_is_minimal():
     assert env["OPSJOBS_OPERATION_ID"] == JOB.operation_id
 
 
-async def test_each_run_gets_a_fresh_working_directory_that_is_removed_after():
-    first = await run(script("pwd; ls -A | grep -v opsjobs-script | wc -l; touch left-over"))
-    second = await run(ExecSpec(["sh", "-c", "pwd; ls -A | wc -l"], 10))
-    first_dir, first_count = first.description["stdout"].split()
-    second_dir, second_count = second.description["stdout"].split()
-    assert first_dir != second_dir
-    assert first_count == second_count == "0"
-    assert not os.path.exists(first_dir) and not os.path.exists(second_dir)
+async def test_each_run_gets_a_fresh_working_directory_that_is_removed_after(tmp_path):
+    workdirs = WorkDirs(str(tmp_path), ready=2)  # directories are made ahead, too
+    seen = []
+    for spec in (
+        script("pwd; ls -A | grep -v opsjobs-script | wc -l; touch left-over; mkdir sub"),
+        ExecSpec(["sh", "-c", "pwd; ls -A | wc -l"], 10),
+        ExecSpec(["sh", "-c", "pwd; ls -A | wc -l"], 10),
+    ):
+        outcome = await run_process(
+            spec, script_environment(JOB), JobControl(), OutputRecorder(1024), workdirs=workdirs
+        )
+        directory, count = outcome.description["stdout"].split()
+        assert directory.startswith(f"{tmp_path}/opsjobs-job-")
+        assert count == "0"  # empty when the run began: nothing of an earlier run
+        seen.append(directory)
+    assert len(set(seen)) == 3  # never one directory for two runs
+    await asyncio.to_thread(workdirs.close)
+    assert list(tmp_path.iterdir()) == []  # used ones removed, contents and all; ready ones too
 
 
-async def test_working_directories_go_where_configured(tmp_path):
-    recorder = OutputRecorder(1024)
-    outcome = await run_process(
-        ExecSpec(["pwd"], 10),
-        script_environment(JOB),
-        JobControl(),
-        recorder,
-        work_dir=str(tmp_path),
-    )
-    assert outcome.description["stdout"].startswith(f"{tmp_path}/opsjobs-job-")
-    assert list(tmp_path.iterdir()) == []
+async def test_used_directories_are_removed_behind_the_runs(tmp_path):
+    workdirs = WorkDirs(str(tmp_path), ready=1)
+    try:
+        outcome = await run_process(
+            script("touch a; pwd"),
+            script_environment(JOB),
+            JobControl(),
+            OutputRecorder(1024),
+            workdirs=workdirs,
+        )
+        used = outcome.description["stdout"].strip()
+        deadline = time.monotonic() + 10
+        while os.path.exists(used) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not os.path.exists(used)  # without waiting for close
+    finally:
+        await asyncio.to_thread(workdirs.close)
+
+
+async def test_a_working_directory_that_cannot_be_made_is_an_error(tmp_path):
+    workdirs = WorkDirs(str(tmp_path / "missing"), ready=1)
+    with pytest.raises(OSError):
+        await run_process(
+            ExecSpec(["true"], 10),
+            script_environment(JOB),
+            JobControl(),
+            OutputRecorder(1024),
+            workdirs=workdirs,
+        )
+    await asyncio.to_thread(workdirs.close)
 
 
 async def test_stdin_is_empty():

@@ -32,6 +32,7 @@ from .outcome import JobControl, Outcome
 from .output import OutputRecorder
 from .reaper import reap_forever
 from .script import DRAIN_SECONDS, run_process, script_environment
+from .workdirs import WorkDirs
 
 log = structlog.get_logger("opsjobs.execution")
 
@@ -65,6 +66,7 @@ class Runner:
         self._background: list[asyncio.Task] = []
         self._unsubscribe = lambda: None
         self._finisher = Finisher(store, self.name)
+        self._workdirs = WorkDirs(settings.work_dir, ready=self.concurrency)
 
     @property
     def running(self) -> set[str]:
@@ -149,7 +151,7 @@ class Runner:
                 recorder,
                 live.poke,
                 self.settings.kill_grace_seconds,
-                self.settings.work_dir,
+                self._workdirs,
             )
         except BaseException:
             live.abort()
@@ -237,6 +239,7 @@ class Runner:
                 ending = Ending(job_id, JobStatus.CANCELLED, "{}", STOPPED, False)
                 await finish(self.store, self.name, ending)
         await self._finisher.close()
+        await asyncio.to_thread(self._workdirs.close)
         for task in others:
             task.cancel()
         if others:

@@ -11,11 +11,10 @@ a short drain (the run could not end otherwise); ones that let go of them (``noh
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from ..store.queue import ClaimedJob
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder, StreamRecorder
 from .process import Child, start_process
+from .workdirs import WorkDirs
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # After the main process ends, how long its descendants may keep the pipes open before the
@@ -135,15 +135,20 @@ def _ended(
     return Outcome(status, description, error, recorder.truncated)
 
 
+@functools.cache
+def _shared_workdirs() -> WorkDirs:
+    return WorkDirs()
+
+
 def _start(
-    spec: ExecSpec | ScriptSpec, env: dict[str, str], work_dir: str | None
+    spec: ExecSpec | ScriptSpec, env: dict[str, str], workdirs: WorkDirs
 ) -> tuple[str, list[str], subprocess.Popen | OSError | None]:
     """Working directory, argv and the started process (or why not).
 
     Done on the event loop, as asyncio's own subprocess support does: the fork is a vfork
-    and the directory is empty, so this takes a fraction of a millisecond, less than a hop
-    to a worker thread and back (and its contention for the GIL) would cost every job."""
-    workdir = tempfile.mkdtemp(prefix="opsjobs-job-", dir=work_dir)
+    and the directory was made ahead, so this takes a fraction of a millisecond, less than
+    a hop to a worker thread and back (and its contention for the GIL) would cost."""
+    workdir = workdirs.take()
     argv = list(spec.argv) if isinstance(spec, ExecSpec) else _write_script(workdir, spec.text)
     if not argv:
         return workdir, argv, None
@@ -160,10 +165,13 @@ async def run_process(
     recorder: OutputRecorder,
     poke: Callable[[], None] = lambda: None,
     kill_grace: float = 2.0,
-    work_dir: str | None = None,
+    workdirs: WorkDirs | None = None,
 ) -> Outcome:
-    """Run the spec to its end; output goes into ``recorder`` (``poke`` after each piece)."""
-    workdir, argv, started = _start(spec, env, work_dir)
+    """Run the spec to its end; output goes into ``recorder`` (``poke`` after each piece).
+    The working directory comes from ``workdirs`` (a runner's own), else from one shared
+    by every caller without one, in the system's temporary directory."""
+    workdirs = workdirs or _shared_workdirs()
+    workdir, argv, started = _start(spec, env, workdirs)
     try:
         if not isinstance(started, subprocess.Popen):
             return _not_started(spec, argv, started)
@@ -182,7 +190,4 @@ async def run_process(
                 child.close_pipes()
         return _ended(child.returncode, ending, spec, control, recorder)
     finally:
-        try:
-            os.rmdir(workdir)  # most runs leave it empty
-        except OSError:  # files in it: removing a tree may take a while, not on the loop
-            await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
+        workdirs.give_back(workdir)

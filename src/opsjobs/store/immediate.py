@@ -10,11 +10,21 @@ Never at the cost of blocking the loop: the connection waits for no lock (busy t
 When another connection holds the write lock (the async writer in the middle of a
 transaction, another process), ``Busy`` is raised and the caller takes the ordinary async
 path. Checkpoints, which may fsync, are never done on the loop: every so many commits a
-thread of its own runs a passive one.
+thread of its own runs one.
+
+While that checkpoint runs, writes here wait for it (``ready``): a checkpoint can only
+finish while nothing is appended to the log, and only a finished one lets the next write
+begin the log anew. One running beside a writer that commits all the time never catches
+up, and the log then only grows — hundreds of megabytes within minutes of steady load,
+every write extending the file (the kernel zeroing its new pages) instead of reusing what is
+cached. The checkpoint is PASSIVE all the same: it never waits for readers (a reader of an
+older snapshot only defers the restart to the next one), so the pause is the copy itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -42,6 +52,8 @@ class ImmediateWriter:
         self.path = path
         self._commits = 0
         self._checkpointing: threading.Thread | None = None
+        # Done when the running checkpoint is over; None when none runs.
+        self._checkpoint_over: asyncio.Future[None] | None = None
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         for pragma in (
             "PRAGMA busy_timeout=0",
@@ -50,6 +62,11 @@ class ImmediateWriter:
             "PRAGMA wal_autocheckpoint=0",
         ):
             self.conn.execute(pragma)
+
+    async def ready(self) -> None:
+        """Return once no checkpoint of ours runs (see the module's docstring)."""
+        while self._checkpoint_over is not None:
+            await asyncio.shield(self._checkpoint_over)
 
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` in one immediate transaction, or Busy (nothing written)."""
@@ -77,18 +94,39 @@ class ImmediateWriter:
         if self._checkpointing is not None and self._checkpointing.is_alive():
             return
         self._commits = 0
-        self._checkpointing = threading.Thread(target=self._checkpoint, daemon=True)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # used outside an event loop: nobody to tell
+            loop = None
+        over = loop.create_future() if loop is not None else None
+        self._checkpoint_over = over
+        self._checkpointing = threading.Thread(
+            target=self._checkpoint, args=(loop, over), daemon=True
+        )
         self._checkpointing.start()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(
+        self, loop: asyncio.AbstractEventLoop | None, over: asyncio.Future[None] | None
+    ) -> None:
         try:
             with sqlite3.connect(self.path, timeout=30) as conn:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             conn.close()
         except sqlite3.Error:
-            pass  # the next one will do; the WAL only grows meanwhile
+            pass  # the next one will do; the log only grows meanwhile
+        finally:
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                    loop.call_soon_threadsafe(self._checkpointed, over)
+
+    def _checkpointed(self, over: asyncio.Future[None] | None) -> None:
+        if self._checkpoint_over is over:
+            self._checkpoint_over = None
+        if over is not None and not over.done():
+            over.set_result(None)
 
     def close(self) -> None:
         if self._checkpointing is not None:
             self._checkpointing.join()
+        self._checkpoint_over = None
         self.conn.close()

@@ -52,15 +52,13 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     if not chunks:
         return
     pairs = [(job_id, c) for c in chunks]
-    small = sum(len(c.data) for c in chunks) <= IMMEDIATE_MAX_BYTES
-    try:
-        done = (
-            small
-            and store.immediate is not None
-            and store.immediate.run(lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True)
-        )
-    except Busy:
-        done = False
+    done = False
+    if store.immediate is not None and sum(len(c.data) for c in chunks) <= IMMEDIATE_MAX_BYTES:
+        await store.immediate.ready()
+        try:
+            done = store.immediate.run(lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True)
+        except Busy:
+            pass
     if not done:
         async with store.write() as conn:
             await insert_chunks(conn, pairs)

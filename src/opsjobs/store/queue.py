@@ -62,7 +62,7 @@ class Heartbeat:
 _LATER = object()
 
 
-def _at_once(
+async def _at_once(
     store: Store, work: Callable[[sqlite3.Connection], Any], *retry_on: type, size: int = 0
 ) -> Any:
     """``work`` through SQLite's immediate writer (store/immediate.py), or _LATER when that
@@ -70,6 +70,7 @@ def _at_once(
     or one of ``retry_on`` raised (errors the SQLAlchemy path reports in its own terms)."""
     if store.immediate is None or size > IMMEDIATE_MAX_BYTES:
         return _LATER
+    await store.immediate.ready()
     try:
         return store.immediate.run(work)
     except (Busy, *retry_on):
@@ -85,7 +86,7 @@ async def _notify(conn, store: Store, channel: str, payload: str) -> None:
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
     work = lambda conn: queue_sqlite.insert_job(conn, row)  # noqa: E731
-    if _at_once(store, work, sqlite3.IntegrityError, KeyError) is _LATER:
+    if await _at_once(store, work, sqlite3.IntegrityError, KeyError) is _LATER:
         async with store.write() as conn:
             await conn.execute(insert(jobs).values(**row))
             await _notify(conn, store, QUEUED_CHANNEL, "")
@@ -116,7 +117,7 @@ async def claim_many(
     lock (BEGIN IMMEDIATE), which serialises claims outright.
     """
     now = now_ms()
-    rows = _at_once(store, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now))
+    rows = await _at_once(store, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now))
     if rows is _LATER:
         rows = await _claim_later(store, runner, tags, limit, now)
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
@@ -240,7 +241,7 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> N
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, params)
 
-    if _at_once(store, work, size=_size(endings)) is _LATER:
+    if await _at_once(store, work, size=_size(endings)) is _LATER:
         async with store.write() as conn:
             await insert_chunks(conn, chunks)
             await conn.execute(_finish_statement(runner), params)
@@ -257,7 +258,7 @@ async def finish(store: Store, runner: str, ending: Ending) -> bool:
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, [params])
 
-    finished = _at_once(store, work, size=_size([ending]))
+    finished = await _at_once(store, work, size=_size([ending]))
     if finished is _LATER:
         async with store.write() as conn:
             await insert_chunks(conn, chunks)
