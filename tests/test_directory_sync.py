@@ -11,8 +11,10 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from conftest import basic, settings_for_test
+from helpers.execution import opened_store
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.store.entities import create_object
 
 
 @contextlib.asynccontextmanager
@@ -62,3 +64,23 @@ async def test_a_change_in_one_process_reaches_the_other(api, database_url, back
             return response.status_code == 200
 
         await _eventually(visible)
+
+
+async def test_a_reload_that_races_a_change_of_this_process_keeps_the_change(backend, database_url):
+    """A reload whose reads began before this process created an object must not swap in
+    a directory without it (the object would 404 until the next reload)."""
+    async with opened_store(database_url) as store:
+        directory = store.directory
+        read = directory._read
+        created = []
+
+        async def read_then_create(conn):
+            loaded = await read(conn)
+            if not created:  # made after the reads, before the swap
+                created.append(await create_object(store, name="racer", parent_ids=["1"]))
+            return loaded
+
+        directory._read = read_then_create
+        async with store.read() as conn:
+            await directory.load(conn)
+        assert directory.object_exists(created[0]["id"])

@@ -104,7 +104,8 @@ class Runner:
 
     async def _sleep_until_woken(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.store.jobs_queued.wait(), seconds)
+            async with asyncio.timeout(seconds):  # no task of its own, unlike wait_for
+                await self.store.jobs_queued.wait()
 
     async def _claim_loop(self) -> None:
         while not self._stopping:

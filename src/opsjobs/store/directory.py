@@ -30,10 +30,27 @@ class Directory:
         self.parents: dict[str, tuple[str, ...]] = {}
         self.link_ends: dict[str, tuple[str, str]] = {}
         self._memo: dict[str, dict[str, bool]] = defaultdict(dict)
+        # Counts changes made in place by this process (see load).
+        self._own_changes = 0
 
     # -- loading -------------------------------------------------------------------------
 
     async def load(self, conn: AsyncConnection) -> None:
+        """Read everything again and swap it in at once.
+
+        A change this process makes while the reads are under way may be missing from what
+        they return (read before it committed); swapping that in would undo the change here
+        until the next reload, so the reads are done again instead.
+        """
+        while True:
+            changes = self._own_changes
+            loaded = await self._read(conn)
+            if self._own_changes == changes:
+                break
+            await conn.rollback()  # the next reads in a new snapshot, which holds the change
+        self._swap(*loaded)
+
+    async def _read(self, conn: AsyncConnection) -> tuple:
         revision = await read_revision(conn)
         group_rights = {
             row.id: _rights(row.permissions, row.include, row.exclude)
@@ -58,7 +75,10 @@ class Directory:
             row.id: (row.source, row.target)
             for row in await conn.execute(select(links.c.id, links.c.source, links.c.target))
         }
-        # Swap everything at once: a request never sees half a reload.
+        return revision, principals, by_token, parents, ends
+
+    def _swap(self, revision, principals, by_token, parents, ends) -> None:
+        # Everything at once: a request never sees half a reload.
         self.principals = principals
         self.by_login = {p.login: p.id for p in principals.values()}
         self.by_token_hash = by_token
@@ -77,6 +97,7 @@ class Directory:
 
     def _advance(self, revision: int) -> bool:
         """Record our own write; False when another process wrote in between (reload then)."""
+        self._own_changes += 1
         self._memo = defaultdict(dict)
         if revision == self.revision + 1:
             self.revision = revision
