@@ -14,7 +14,7 @@ Shapes (``type`` decides):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -46,7 +46,7 @@ _BY_TYPE = {"exec": ExecSpec, "script": ScriptSpec, "mqtt": MqttSpec}
 
 
 def dump_spec(spec: Spec) -> str:
-    return orjson.dumps(asdict(spec)).decode()
+    return orjson.dumps(spec).decode()  # orjson writes a dataclass's fields in their order
 
 
 def load_spec(text: str) -> Spec:

@@ -28,7 +28,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -47,6 +47,19 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     )
 
 
+def _in_savepoint(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> tuple:
+    """(True, result) of ``work``, or (False, its exception) with its writes undone."""
+    conn.execute("SAVEPOINT one_of_many")
+    try:
+        result = work(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO one_of_many")
+        conn.execute("RELEASE one_of_many")
+        return False, exc
+    conn.execute("RELEASE one_of_many")
+    return True, result
+
+
 class ImmediateWriter:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -54,6 +67,8 @@ class ImmediateWriter:
         self._checkpointing: threading.Thread | None = None
         # Done when the running checkpoint is over; None when none runs.
         self._checkpoint_over: asyncio.Future[None] | None = None
+        # Work asked for in this turn of the event loop, for one transaction (run_together).
+        self._together: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         for pragma in (
             "PRAGMA busy_timeout=0",
@@ -67,6 +82,45 @@ class ImmediateWriter:
         """Return once no checkpoint of ours runs (see the module's docstring)."""
         while self._checkpoint_over is not None:
             await asyncio.shield(self._checkpoint_over)
+
+    async def run_together(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` in one transaction with all other work asked for in the same turn
+        of the event loop (concurrent requests, a runner's claims and ends): a commit costs
+        SQLite several times the rows it writes, so they share one. Each work has a
+        savepoint of its own: one that raises gets its exception and leaves the others'
+        writes in place. When the lock is taken, every one of them gets Busy."""
+        await self.ready()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[T] = loop.create_future()
+        self._together.append((work, done))
+        if len(self._together) == 1:
+            loop.call_soon(self._run_together)
+        return await done
+
+    def _run_together(self) -> None:
+        # A caller that went away before its turn (cancelled) writes nothing.
+        group = [(work, done) for work, done in self._together if not done.done()]
+        self._together = []
+        if not group:
+            return
+        try:
+            if len(group) == 1:
+                outcomes = [(True, self.run(group[0][0]))]
+            else:
+                outcomes = self.run(lambda conn: [_in_savepoint(conn, w) for w, _ in group])
+        except Busy:
+            for _, done in group:
+                done.set_exception(Busy())
+            return
+        except Exception as exc:  # nothing was written
+            for _, done in group:
+                done.set_exception(exc)
+            return
+        for (_, done), (ok, value) in zip(group, outcomes, strict=True):
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)
 
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` in one immediate transaction, or Busy (nothing written)."""

@@ -54,9 +54,10 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     pairs = [(job_id, c) for c in chunks]
     done = False
     if store.immediate is not None and sum(len(c.data) for c in chunks) <= IMMEDIATE_MAX_BYTES:
-        await store.immediate.ready()
         try:
-            done = store.immediate.run(lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True)
+            done = await store.immediate.run_together(
+                lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True
+            )
         except Busy:
             pass
     if not done:

@@ -70,9 +70,8 @@ async def _at_once(
     or one of ``retry_on`` raised (errors the SQLAlchemy path reports in its own terms)."""
     if store.immediate is None or size > IMMEDIATE_MAX_BYTES:
         return _LATER
-    await store.immediate.ready()
     try:
-        return store.immediate.run(work)
+        return await store.immediate.run_together(work)
     except (Busy, *retry_on):
         return _LATER
 
