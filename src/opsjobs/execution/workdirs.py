@@ -17,6 +17,7 @@ it looks on its own twice a second, so a used directory is never left for long.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -25,6 +26,13 @@ from collections import deque
 PREFIX = "opsjobs-job-"
 # How long a used directory may wait for the rest of its batch before it is removed anyway.
 LINGER_SECONDS = 0.5
+
+
+def _remove(path: str) -> None:
+    try:
+        os.rmdir(path)  # most runs leave their directory empty: one call, not rmtree's dozen
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class WorkDirs:
@@ -53,7 +61,7 @@ class WorkDirs:
     def give_back(self, path: str) -> None:
         """The run in ``path`` is over: remove it, contents and all, soon."""
         if self._closing:  # no thread any more to do it
-            shutil.rmtree(path, ignore_errors=True)
+            _remove(path)
             return
         self._used.append(path)
         if len(self._used) >= self._batch:
@@ -71,7 +79,7 @@ class WorkDirs:
 
     def _remove_used(self) -> None:
         while self._used:
-            shutil.rmtree(self._used.popleft(), ignore_errors=True)
+            _remove(self._used.popleft())
 
     def _work(self) -> None:
         while not self._closing:
@@ -93,4 +101,4 @@ class WorkDirs:
             self._thread.join()
         self._remove_used()
         while self._fresh:
-            shutil.rmtree(self._fresh.popleft(), ignore_errors=True)
+            _remove(self._fresh.popleft())
