@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import shutil
 import subprocess
 import time
@@ -308,3 +309,26 @@ def test_server_ids_are_fresh(server):
     )
     assert response.status_code == 404
     assert response.json()["message"] == f"Entity not found: Job({unknown})"
+
+
+def test_the_server_io_threads_yield_to_the_event_loop(server):
+    """granian's socket threads run at the lowest priority, the loop's thread at its own."""
+    psutil = pytest.importorskip("psutil")
+    workers = psutil.Process(server["process"].pid).children(recursive=True)
+    deadline = time.monotonic() + 10
+    while True:
+        niceness = {
+            (
+                thread.id,
+                Path(f"/proc/{worker.pid}/task/{thread.id}/comm").read_text().strip(),
+            ): os.getpriority(os.PRIO_PROCESS, thread.id)
+            for worker in workers
+            for thread in worker.threads()
+        }
+        io = [nice for (_, name), nice in niceness.items() if name.startswith("tokio-")]
+        if io and all(nice == 19 for nice in io):
+            break
+        assert time.monotonic() < deadline, niceness
+        time.sleep(0.2)
+    loop_threads = [nice for (tid, _), nice in niceness.items() if tid in {w.pid for w in workers}]
+    assert loop_threads and all(nice == 0 for nice in loop_threads)

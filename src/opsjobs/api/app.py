@@ -19,6 +19,7 @@ from .context import Context
 from .limits import BodyLimit
 from .routes import control, entities, execute, jobs, meta, users
 from .routes import operations as operation_routes
+from .threads import yield_io_threads
 
 PREFIX = "/node/api"
 log = structlog.get_logger("opsjobs.api")
@@ -39,6 +40,20 @@ async def _follow_directory(ctx: Context) -> None:
             await ctx.store.refresh_directory()
         except Exception:  # a database hiccup must not end the loop
             log.warning("directory refresh failed", exc_info=True)
+
+
+# The HTTP server starts its I/O threads after the app's startup, and may start more later.
+IO_THREADS_CHECK_SECONDS = (0.1, 0.5, 2.0, 30.0)
+
+
+async def _keep_io_threads_yielding() -> None:
+    """See api/threads.py: soon after start-up, then now and then for threads started later."""
+    for pause in IO_THREADS_CHECK_SECONDS:
+        await asyncio.sleep(pause)
+        yield_io_threads()
+    while True:
+        await asyncio.sleep(IO_THREADS_CHECK_SECONDS[-1])
+        yield_io_threads()
 
 
 _ERROR = {
@@ -77,6 +92,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.store.open()
+        io_threads = asyncio.create_task(_keep_io_threads_yielding())
         if ctx.settings.embedded_runner:
             ctx.runner = Runner(ctx.store, ctx.settings)
             await ctx.runner.start()
@@ -93,7 +109,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
             if ctx.runner is not None:  # graceful: running jobs get their grace period
                 await ctx.runner.stop()
                 ctx.runner = None
-            for task in (follower, listener):
+            for task in (follower, listener, io_threads):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

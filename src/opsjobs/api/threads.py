@@ -1,0 +1,42 @@
+"""The HTTP server's I/O threads yield the core to the event loop's thread.
+
+granian reads and writes sockets on threads of its own (tokio's), and hands each request to
+the event loop's thread, which runs all of opsjobs's Python: routes, the embedded runner,
+SQLite. When both share a core, every network event woke an I/O thread that preempted the
+loop's thread, only to wait for the GIL that thread holds: five context switches per
+executed job, on a core that was the bottleneck. Lowering the I/O threads' priority (nice
+19) lets the loop's thread finish its slice; the I/O threads run whenever it waits, which
+under load is often enough, and on a machine with cores to spare it changes nothing.
+Measured with `make bench` (one core, execute → finished): about 15% more jobs per second
+(docs/decisions.md, "Execution throughput").
+
+Best effort: Linux only (threads are found in /proc by name), and nothing happens if the
+server names its threads otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IO_THREAD_PREFIX = "tokio-"
+IO_THREAD_NICE = 19
+
+
+def yield_io_threads() -> int:
+    """Lower the priority of this process's HTTP I/O threads; how many there are."""
+    tasks = Path("/proc/self/task")
+    lowered = 0
+    try:
+        threads = list(tasks.iterdir())
+    except OSError:
+        return 0
+    for thread in threads:
+        try:
+            if not (thread / "comm").read_text().startswith(IO_THREAD_PREFIX):
+                continue
+            os.setpriority(os.PRIO_PROCESS, int(thread.name), IO_THREAD_NICE)
+        except (OSError, ValueError):
+            continue
+        lowered += 1
+    return lowered
