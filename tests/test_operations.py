@@ -415,6 +415,65 @@ async def test_executors_see_the_reduced_view_everywhere(api, backend):
     assert (await api.client.get(url, headers=admin)).json() == [operation]
 
 
+@pytest.mark.parametrize("kind", ["objects", "links"])
+async def test_an_entity_is_made_with_its_operations_all_or_nothing(api, backend, kind):
+    admin = await api.admin()
+    host, other = await api.object("host"), await api.object("other")
+    body = {"name": "made"} if kind == "objects" else {"source": host, "target": other}
+    operations = [FILE_OP, MQTT_OP]
+    created = await api.client.post(
+        f"/node/api/{kind}", json={**body, "operations": operations}, headers=admin
+    )
+    assert created.status_code == 200, created.text
+    document = created.json()
+    assert [op["name"] for op in document["operations"]] == ["Ping", "Notify"]
+    assert all(len(op["id"]) == 24 for op in document["operations"])
+    listed = await api.client.get(f"/node/api/{kind}/{document['id']}/operations", headers=admin)
+    assert listed.json() == document["operations"]
+    # The operations run like any other.
+    ping = document["operations"][0]["id"]
+    run = await api.client.post(
+        f"/node/api/{kind}/{document['id']}/operations/{ping}/execute",
+        json={"h": "db-1"},
+        headers=admin,
+    )
+    assert run.status_code == 200, run.text
+
+    # One bad operation: a 400 naming it, and neither the entity nor any operation is made.
+    before = (await api.client.get(f"/node/api/{kind}", headers=admin)).json()
+    bad = [TEXT_OP, {**TEXT_OP, "name": ""}]
+    refused = await api.client.post(
+        f"/node/api/{kind}", json={**body, "operations": bad}, headers=admin
+    )
+    assert assert_error(refused, 400, "BadRequest")["message"].startswith("operations.1.name: ")
+    script = {**TEXT_OP, "parameters": {"type": "scriptReference", "ref": "0" * 24}}
+    refused = await api.client.post(
+        f"/node/api/{kind}", json={**body, "operations": [script]}, headers=admin
+    )
+    assert_error(refused, 400, "BadRequest", f"parameters.ref: no such script {'0' * 24}")
+    assert (await api.client.get(f"/node/api/{kind}", headers=admin)).json() == before
+
+
+@pytest.mark.parametrize("kind", ["objects", "links"])
+async def test_making_an_entity_with_operations_needs_manage_operations(api, backend, kind):
+    host, other = await api.object("host"), await api.object("other")
+    body = {"name": "made"} if kind == "objects" else {"source": host, "target": other}
+    maker = await api.user("maker", permissions=["create-objects", "create-links"], include=["1"])
+    refused = await api.client.post(
+        f"/node/api/{kind}", json={**body, "operations": [FILE_OP]}, headers=maker
+    )
+    assert_error(refused, 403, "Forbidden", "Required permissions: manage-operations")
+    admin = await api.admin()
+    existing = (await api.client.get(f"/node/api/{kind}", headers=admin)).json()
+    assert len(existing) == (3 if kind == "objects" else 0)  # the root, host, other: no more
+    # Without operations the same caller may make it.
+    made = await api.client.post(
+        f"/node/api/{kind}", json={**body, "operations": []}, headers=maker
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["operations"] == []
+
+
 # -- routes: classes ------------------------------------------------------------------------
 
 

@@ -161,6 +161,9 @@ class ObjectCreate(Body):
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
+    operations: list[OperationCreate] = Field(
+        default=[], description="the object's own operations (needs manage-operations too)"
+    )
 
 
 class ObjectUpdate(Body):
@@ -177,6 +180,9 @@ class LinkCreate(Body):
     name: str = ""
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
+    operations: list[OperationCreate] = Field(
+        default=[], description="the link's own operations (needs manage-operations too)"
+    )
 
 
 class LinkUpdate(Body):

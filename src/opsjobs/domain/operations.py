@@ -9,7 +9,7 @@ script. Unknown keys in ``parameters`` are kept as given (SAYMON clients may sto
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import BadRequest
@@ -99,6 +99,18 @@ def validate_new(document: Mapping[str, Any]) -> dict[str, Any]:
         _require(isinstance(value, bool), f"{flag}: must be true or false")
         clean[flag] = value
     return clean
+
+
+def validate_all(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``validate_new`` of each operation sent with a new class, object or link; an error
+    names the operation by its place: ``operations.2.name: ...``."""
+    checked = []
+    for number, document in enumerate(documents):
+        try:
+            checked.append(validate_new(document))
+        except BadRequest as exc:
+            raise BadRequest(f"operations.{number}.{exc.message}") from None
+    return checked
 
 
 def apply_update(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

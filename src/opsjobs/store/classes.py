@@ -15,8 +15,7 @@ from ..domain.clock import now_ms
 from ..domain.errors import Conflict, NotFound
 from ..domain.ids import new_id
 from .core import Store
-from .entities import operation_document
-from .operations import insert_operations
+from .operation_rows import insert_operations, operation_document
 from .schema import classes
 from .schema import operations as operations_table
 

@@ -14,19 +14,8 @@ from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
 from .core import Store
 from .db import bump_revision
+from .operation_rows import insert_operations, operation_document
 from .schema import links, object_parents, objects, operations
-
-
-def operation_document(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "type": row.type,
-        "description": row.description,
-        "parameters": orjson.loads(row.parameters),
-        "popupResult": bool(row.popup_result),
-        "runOnReadWritePropertyModification": bool(row.run_on_rw_modification),
-    }
 
 
 async def _operations_by_owner(
@@ -148,7 +137,9 @@ async def create_object(
     class_id: str | None = None,
     properties: Any = None,
     object_id: str | None = None,
+    operations: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
+    """A new object with its own (validated) operations, all or nothing."""
     parent_ids = list(dict.fromkeys(parent_ids or [ROOT_OBJECT_ID]))
     _require_objects(store, parent_ids, "parent_id")
     object_id = object_id or new_id()
@@ -166,6 +157,7 @@ async def create_object(
                 )
             )
             await _write_parents(conn, object_id, parent_ids)
+            await insert_operations(conn, "object", object_id, list(operations))
             revision = await bump_revision(conn)
     except IntegrityError as exc:
         raise Conflict(f"Object {object_id} already exists") from exc
@@ -266,7 +258,9 @@ async def create_link(
     name: str = "",
     class_id: str | None = None,
     properties: Any = None,
+    operations: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
+    """A new link with its own (validated) operations, all or nothing."""
     _require_objects(store, [source], "source")
     _require_objects(store, [target], "target")
     link_id = new_id()
@@ -284,6 +278,7 @@ async def create_link(
                 updated=now,
             )
         )
+        await insert_operations(conn, "link", link_id, list(operations))
         revision = await bump_revision(conn)
     if not store.directory.put_link(revision, link_id, source, target):
         await store.reload_directory()

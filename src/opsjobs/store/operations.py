@@ -11,20 +11,21 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.clock import now_ms
-from ..domain.errors import BadRequest, NotFound
+from ..domain.errors import NotFound
 from ..domain.ids import new_id
 from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
 from ..domain.operations import SCRIPT, apply_update, render_spec, runner_tag, validate_new
 from ..domain.spec import dump_spec
 from ..domain.templates import Values, property_map
 from .core import Store
-from .entities import effective_operations, operation_document
+from .entities import effective_operations
+from .operation_rows import insert_operations, operation_document, require_script, row_values
 from .queue import enqueue
-from .schema import classes, links, objects, operations, scripts
+from .schema import classes, links, objects, operations
 
 _ENTITY_TABLES = {"object": objects, "link": links}
 _KIND_NAMES = {"object": "Object", "link": "Link", "class": "Class"}
@@ -60,48 +61,6 @@ async def list_operations(store: Store, kind: str, owner_id: str) -> list[dict[s
     return found[owner_id]
 
 
-def _row_values(document: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": document["name"],
-        "type": document["type"],
-        "description": document["description"],
-        "parameters": orjson.dumps(document["parameters"]).decode(),
-        "popup_result": document["popupResult"],
-        "run_on_rw_modification": document["runOnReadWritePropertyModification"],
-    }
-
-
-async def _require_script(conn, document: dict[str, Any]) -> None:
-    parameters = document["parameters"]
-    if document["type"] != SCRIPT or parameters["type"] != "scriptReference":
-        return
-    found = await conn.execute(select(scripts.c.id).where(scripts.c.id == parameters["ref"]))
-    if found.first() is None:
-        raise BadRequest(f"parameters.ref: no such script {parameters['ref']}")
-
-
-async def insert_operations(
-    conn, kind: str, owner_id: str, documents: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Insert validated operation documents for an owner, in the caller's transaction."""
-    created = []
-    for document in documents:
-        await _require_script(conn, document)
-        operation_id, now = new_id(), now_ms()
-        await conn.execute(
-            insert(operations).values(
-                id=operation_id,
-                owner_kind=kind,
-                owner_id=owner_id,
-                created=now,
-                updated=now,
-                **_row_values(document),
-            )
-        )
-        created.append({"id": operation_id, **document})
-    return created
-
-
 async def create_operation(
     store: Store, kind: str, owner_id: str, document: dict[str, Any]
 ) -> dict[str, Any]:
@@ -135,11 +94,11 @@ async def update_operation(
         if row is None:
             raise NotFound.entity("Operation", operation_id)
         document = apply_update(operation_document(row), changes)
-        await _require_script(conn, document)
+        await require_script(conn, document)
         await conn.execute(
             update(operations)
             .where(operations.c.id == operation_id)
-            .values(updated=now_ms(), **_row_values(document))
+            .values(updated=now_ms(), **row_values(document))
         )
     return {"id": operation_id, **document}
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, create_model
 from starlette.responses import Response
 
 from ...domain.errors import BadRequest, Forbidden, NotFound
-from ...domain.operations import shown
+from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import entities
 from ..context import Context
@@ -28,6 +28,14 @@ from ..responses import empty_response, json_response
 def _require(principal: Principal, *permissions: str) -> None:
     if not principal.rights.has_any(*permissions):
         raise Forbidden.needs(*permissions)
+
+
+def _own_operations(principal: Principal, sent: list) -> list[dict]:
+    """The operations sent with a new object or link, checked; adding them needs
+    manage-operations as well (API.md §6)."""
+    if sent and "manage-operations" not in principal.rights.permissions:
+        raise Forbidden.needs("manage-operations")
+    return validate_all([operation.model_dump() for operation in sent])
 
 
 def _shown(principal: Principal, document: dict) -> dict:
@@ -97,6 +105,7 @@ def router(ctx: Context) -> APIRouter:
             parent_ids=parents,
             class_id=body.class_id,
             properties=body.properties,
+            operations=_own_operations(principal, body.operations),
         )
         return json_response(_shown(principal, document))
 
@@ -187,6 +196,7 @@ def router(ctx: Context) -> APIRouter:
             name=body.name,
             class_id=body.class_id,
             properties=body.properties,
+            operations=_own_operations(principal, body.operations),
         )
         return json_response(_shown(principal, document))
 

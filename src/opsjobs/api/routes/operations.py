@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from ...domain.errors import BadRequest, Forbidden
-from ...domain.operations import shown, validate_new
+from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import classes, scripts
 from ...store import operations as ops
@@ -178,12 +178,7 @@ def router(ctx: Context) -> APIRouter:
             _require(principal, "manage-classes", "manage-operations")
         else:
             _require(principal, "manage-classes")
-        documents = []
-        for n, operation in enumerate(body.operations):
-            try:
-                documents.append(validate_new(operation.model_dump()))
-            except BadRequest as exc:
-                raise BadRequest(f"operations.{n}.{exc.message}") from None
+        documents = validate_all([operation.model_dump() for operation in body.operations])
         created = await classes.create_class(
             store, name=body.name, class_id=body.id, operations=documents
         )
