@@ -299,6 +299,19 @@ async def test_arguments_must_be_a_json_object(api, backend, world):
 # -- rights ---------------------------------------------------------------------------------
 
 
+async def test_credentials_sight_and_permission_come_before_the_body(api, backend, world):
+    """A request the caller may not make is refused as such, whatever its body holds."""
+    admin, host, _ = world
+    operation = await add_operation(api, admin, host, script_op("true"))
+    broken = {"content": b"{nope"}
+    assert_error(await execute(api, {}, host, operation, **broken), 401, "Unauthorized")
+    outsider = await api.user("outsider", permissions=["execute-operations"])
+    assert_error(await execute(api, outsider, host, operation, **broken), 404, "ResourceNotFound")
+    watcher = await api.user("watcher", include=[host])
+    assert_error(await execute(api, watcher, host, operation, **broken), 403, "Forbidden")
+    assert await job_count(api) == 0
+
+
 async def test_rights_are_checked_in_order(api, backend, world):
     admin, host, executor = world
     hidden = await api.object("hidden")
