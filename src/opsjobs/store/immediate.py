@@ -12,6 +12,10 @@ transaction, another process), ``Busy`` is raised and the caller takes the ordin
 path. Checkpoints, which may fsync, are never done on the loop: every so many commits a
 thread of its own runs one.
 
+A commit costs SQLite several times the rows it writes, so the writes asked for in one turn
+of the event loop (concurrent execute requests, a runner's claims and ends, live output)
+are made in one transaction, each in a savepoint of its own (``run_together``).
+
 While that checkpoint runs, writes here wait for it (``ready``): a checkpoint can only
 finish while nothing is appended to the log, and only a finished one lets the next write
 begin the log anew. One running beside a writer that commits all the time never catches
