@@ -99,10 +99,11 @@ def _devnull() -> int:
 def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.Popen:
     """Start ``argv`` in a new session with piped output; OSError if it cannot start.
 
-    Plain blocking code, so it may run in a worker thread: the fork and exec then hold up
-    no other job. Processes forked by other threads meanwhile may briefly hold a script
-    file that is still being written, which makes exec fail with "text file busy" (a race
-    of every multithreaded program that writes and runs files): that is retried.
+    Plain blocking code, called on the event loop (a vfork: the loop waits only until the
+    child has exec'd). A process forked meanwhile by another thread of this process may
+    briefly hold a script file that is still being written, which makes exec fail with
+    "text file busy" (a race of every multithreaded program that writes and runs files):
+    that is retried.
     """
     for attempt in range(5):
         try:
