@@ -110,6 +110,14 @@ class Store:
             row = result.fetchone()
             return tuple(row) if row is not None else None
 
+    def scan_now(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
+        """On SQLite, a cursor over ``sql`` on the read-only connection of ``row_now``, for
+        the caller to read at once and close (an open cursor holds a read snapshot); on
+        PostgreSQL None: the caller reads through the pool."""
+        if self._sqlite_reader is None:
+            return None
+        return self._sqlite_reader.execute(sql, params)
+
     async def job_row(self, job_id: str) -> tuple | None:
         """The DOCUMENT_COLUMNS of one job, the hot path of GET /node/api/jobs/:id."""
         return await self.row_now(_JOB_SQL, (job_id,))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
@@ -66,23 +67,49 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     store.job_signals.changed(job_id)
 
 
+_OUTPUT_SQL = (
+    'SELECT "offset", data FROM job_output WHERE job_id = ? AND stream = ? '
+    'AND "offset" + length(data) > ? ORDER BY seq'
+)
+
+
+def _collect(rows: Iterable[tuple[int, bytes]], offset: int, limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    for start, data in rows:
+        part = bytes(data[max(0, offset - start) :])
+        parts.append(part[: limit - size])
+        size += len(parts[-1])
+        if size >= limit:
+            break
+    return b"".join(parts)
+
+
 async def read_output(store: Store, job_id: str, stream: int, offset: int, limit: int) -> bytes:
-    """Up to ``limit`` stored bytes of one stream from byte ``offset`` on."""
+    """Up to ``limit`` stored bytes of one stream from byte ``offset`` on.
+
+    On SQLite the chunks are read at once on the loop (a few indexed rows, at most ``limit``
+    bytes copied): following a live job reads them on every change, and each hop to
+    aiosqlite's thread would cost more than the read.
+    """
+    cursor = store.scan_now(_OUTPUT_SQL, (job_id, stream, offset))
+    if cursor is not None:
+        with contextlib.closing(cursor):
+            return _collect(cursor, offset, limit)
     end = job_output.c.offset + func.length(job_output.c.data)
     query = (
         select(job_output.c.offset, job_output.c.data)
         .where(job_output.c.job_id == job_id, job_output.c.stream == stream, end > offset)
         .order_by(job_output.c.seq)
     )
-    parts: list[bytes] = []
+    rows: list[tuple[int, bytes]] = []
     size = 0
     async with store.read() as conn:
         result = await conn.stream(query)
         async for start, data in result:
-            part = bytes(data[max(0, offset - start) :])
-            parts.append(part[: limit - size])
-            size += len(parts[-1])
+            rows.append((start, data))
+            size += len(data) - max(0, offset - start)
             if size >= limit:
                 break
         await result.close()
-    return b"".join(parts)
+    return _collect(rows, offset, limit)
