@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 
 import structlog
@@ -42,17 +43,18 @@ async def _follow_directory(ctx: Context) -> None:
             log.warning("directory refresh failed", exc_info=True)
 
 
-# The HTTP server starts its I/O threads after the app's startup, and may start more later.
-IO_THREADS_CHECK_SECONDS = (0.1, 0.5, 2.0, 30.0)
+# The HTTP server starts its I/O threads after the app's startup, and may start more later:
+# looked for soon after start-up, then every half minute.
+IO_THREADS_CHECK_SECONDS = (0.1, 0.5, 2.0)
+IO_THREADS_RECHECK_SECONDS = 30.0
 
 
 async def _keep_io_threads_yielding() -> None:
-    """See api/threads.py: soon after start-up, then now and then for threads started later."""
-    for pause in IO_THREADS_CHECK_SECONDS:
+    """See api/threads.py."""
+    for pause in itertools.chain(
+        IO_THREADS_CHECK_SECONDS, itertools.repeat(IO_THREADS_RECHECK_SECONDS)
+    ):
         await asyncio.sleep(pause)
-        yield_io_threads()
-    while True:
-        await asyncio.sleep(IO_THREADS_CHECK_SECONDS[-1])
         yield_io_threads()
 
 

@@ -163,6 +163,12 @@ class Directory:
             memo[key] = allowed
         return allowed
 
+    def can_see_entity(self, principal: Principal, kind: str, entity_id: str) -> bool:
+        """Access to an existing object (``kind`` "object") or link (any other kind)."""
+        if kind == "object":
+            return self.can_see_object(principal, entity_id)
+        return self.can_see_link(principal, entity_id)
+
     def can_see_owner(self, principal: Principal, owner_id: str, owner_type: int) -> bool:
         """Whether the owner of a job is visible: jobs are exactly as visible as their owner.
 

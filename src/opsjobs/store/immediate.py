@@ -37,6 +37,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 CHECKPOINT_EVERY = 500  # commits
+# Above this many bytes a write is not worth blocking the event loop for.
+MAX_BYTES = 256 * 1024
+# What ``at_once`` answers when the write is for the caller's async path.
+LATER = object()
 
 
 class Busy(Exception):
@@ -49,6 +53,23 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
         sqlite3.SQLITE_BUSY,
         sqlite3.SQLITE_LOCKED,
     )
+
+
+async def at_once(
+    writer: ImmediateWriter | None,
+    work: Callable[[sqlite3.Connection], Any],
+    *retry_on: type[Exception],
+    size: int = 0,
+) -> Any:
+    """``work`` through the immediate writer, or LATER when that cannot be now: no writer
+    (PostgreSQL), ``size`` bytes too many to write on the loop, the write lock taken, or one
+    of ``retry_on`` raised (errors the caller's async path reports in its own terms)."""
+    if writer is None or size > MAX_BYTES:
+        return LATER
+    try:
+        return await writer.run_together(work)
+    except (Busy, *retry_on):
+        return LATER
 
 
 def _in_savepoint(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> tuple:

@@ -11,11 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import queue_sqlite
 from .core import Store
-from .immediate import Busy
+from .immediate import LATER, at_once
 from .schema import job_output
-
-# Above this many bytes a write is not worth blocking the event loop for (see immediate.py).
-IMMEDIATE_MAX_BYTES = 256 * 1024
 
 STDOUT = 1
 STDERR = 2
@@ -53,15 +50,9 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     if not chunks:
         return
     pairs = [(job_id, c) for c in chunks]
-    done = False
-    if store.immediate is not None and sum(len(c.data) for c in chunks) <= IMMEDIATE_MAX_BYTES:
-        try:
-            done = await store.immediate.run_together(
-                lambda conn: queue_sqlite.insert_chunks(conn, pairs) or True
-            )
-        except Busy:
-            pass
-    if not done:
+    work = lambda conn: queue_sqlite.insert_chunks(conn, pairs)  # noqa: E731
+    size = sum(len(c.data) for c in chunks)
+    if await at_once(store.immediate, work, size=size) is LATER:
         async with store.write() as conn:
             await insert_chunks(conn, pairs)
     store.job_signals.changed(job_id)

@@ -18,7 +18,7 @@ lives in another process and the fast paths (in-process signal, PostgreSQL NOTIF
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +28,8 @@ from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
 from . import queue_sqlite
 from .core import Store
-from .immediate import Busy
-from .output import IMMEDIATE_MAX_BYTES, Chunk, insert_chunks
+from .immediate import LATER, at_once
+from .output import Chunk, insert_chunks
 from .schema import jobs
 
 # LISTEN/NOTIFY channels on PostgreSQL (see listen.py).
@@ -59,23 +59,6 @@ class Heartbeat:
     gone: frozenset[str]
 
 
-_LATER = object()
-
-
-async def _at_once(
-    store: Store, work: Callable[[sqlite3.Connection], Any], *retry_on: type, size: int = 0
-) -> Any:
-    """``work`` through SQLite's immediate writer (store/immediate.py), or _LATER when that
-    cannot be now: not SQLite, the write lock taken, ``size`` too big to write on the loop,
-    or one of ``retry_on`` raised (errors the SQLAlchemy path reports in its own terms)."""
-    if store.immediate is None or size > IMMEDIATE_MAX_BYTES:
-        return _LATER
-    try:
-        return await store.immediate.run_together(work)
-    except (Busy, *retry_on):
-        return _LATER
-
-
 async def _notify(conn, store: Store, channel: str, payload: str) -> None:
     # NOTIFY inside the transaction: PostgreSQL delivers it only if and when it commits.
     if not store.is_sqlite:
@@ -85,7 +68,7 @@ async def _notify(conn, store: Store, channel: str, payload: str) -> None:
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
     work = lambda conn: queue_sqlite.insert_job(conn, row)  # noqa: E731
-    if await _at_once(store, work, sqlite3.IntegrityError, KeyError) is _LATER:
+    if await at_once(store.immediate, work, sqlite3.IntegrityError, KeyError) is LATER:
         async with store.write() as conn:
             await conn.execute(insert(jobs).values(**row))
             await _notify(conn, store, QUEUED_CHANNEL, "")
@@ -116,8 +99,10 @@ async def claim_many(
     lock (BEGIN IMMEDIATE), which serialises claims outright.
     """
     now = now_ms()
-    rows = await _at_once(store, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now))
-    if rows is _LATER:
+    rows = await at_once(
+        store.immediate, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now)
+    )
+    if rows is LATER:
         rows = await _claim_later(store, runner, tags, limit, now)
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for row in rows:
@@ -227,11 +212,12 @@ def _size(endings: Sequence[Ending]) -> int:
     return sum(len(e.description_json) + sum(len(c.data) for c in e.chunks) for e in endings)
 
 
-async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> None:
+async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> int:
     """Record several jobs' ends in one transaction (a group commit: on a busy runner the
-    writer is shared by all slots). Each job still moves whole: its output with its status."""
+    writer is shared by all slots). Each job still moves whole: its output with its status.
+    Answers how many were recorded: a job no longer this runner's to finish is not."""
     if not endings:
-        return
+        return 0
     now = now_ms()
     chunks = [(e.job_id, c) for e in endings for c in e.chunks]
     params = [_ending_params(e, now) for e in endings]
@@ -240,30 +226,23 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> N
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, params)
 
-    if await _at_once(store, work, size=_size(endings)) is _LATER:
+    finished = await at_once(store.immediate, work, size=_size(endings))
+    if finished is LATER:
         async with store.write() as conn:
             await insert_chunks(conn, chunks)
-            await conn.execute(_finish_statement(runner), params)
+            # One row's parameters alone: only a single execute reports its rowcount reliably.
+            result = await conn.execute(
+                _finish_statement(runner), params[0] if len(params) == 1 else params
+            )
+            finished = result.rowcount
     for ending in endings:
         store.job_signals.changed(ending.job_id)
+    return finished
 
 
 async def finish(store: Store, runner: str, ending: Ending) -> bool:
     """Record how one job ended; False when it was no longer this runner's to finish."""
-    chunks = [(ending.job_id, c) for c in ending.chunks]
-    params = _ending_params(ending, now_ms())
-
-    def work(conn) -> int:
-        queue_sqlite.insert_chunks(conn, chunks)
-        return queue_sqlite.finish(conn, runner, [params])
-
-    finished = await _at_once(store, work, size=_size([ending]))
-    if finished is _LATER:
-        async with store.write() as conn:
-            await insert_chunks(conn, chunks)
-            finished = (await conn.execute(_finish_statement(runner), params)).rowcount
-    store.job_signals.changed(ending.job_id)
-    return finished == 1
+    return await finish_many(store, runner, [ending]) == 1
 
 
 async def reap_lost(

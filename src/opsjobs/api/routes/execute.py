@@ -59,13 +59,7 @@ def _answer_job(job: ops.JobRef, owner_id: str, operation_id: str) -> Response:
 
 def permitted(ctx: Context, principal: Principal, kind: str, owner_id: str) -> None:
     """404 for an entity out of the caller's sight, else 403 without the permission."""
-    directory = ctx.store.directory
-    seen = (
-        directory.can_see_object(principal, owner_id)
-        if kind == "object"
-        else directory.can_see_link(principal, owner_id)
-    )
-    if not seen:
+    if not ctx.store.directory.can_see_entity(principal, kind, owner_id):
         raise ops.owner_not_found(kind, owner_id)
     if not principal.rights.has_any(PERMISSION):
         raise Forbidden.needs(PERMISSION)

@@ -59,12 +59,10 @@ def router(ctx: Context) -> APIRouter:
     store, auth, directory = ctx.store, ctx.auth, ctx.store.directory
 
     async def in_sight(principal: Principal, kind: str, owner_id: str) -> None:
-        if kind == "object":
-            seen = directory.can_see_object(principal, owner_id)
-        elif kind == "link":
-            seen = directory.can_see_link(principal, owner_id)
-        else:
+        if kind == "class":  # catalogue: visible to all, so only its existence is checked
             seen = await ops.owner_exists(store, kind, owner_id)
+        else:
+            seen = directory.can_see_entity(principal, kind, owner_id)
         if not seen:
             raise ops.owner_not_found(kind, owner_id)
 
