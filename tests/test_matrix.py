@@ -406,7 +406,12 @@ async def world(database_url):
     # Dozens of deliberate authentication failures come from one client address here: raise
     # the throttle's limit so that they are answered, not throttled (throttling has its own
     # tests in test_api_auth).
-    async with app_client(database_url, auth_failure_limit=100_000) as api:
+    async with app_client(
+        database_url,
+        auth_failure_limit=100_000,
+        auth_address_failure_limit=100_000,
+        auth_login_failure_limit=100_000,
+    ) as api:
         yield await build_world(api)
 
 

@@ -72,7 +72,12 @@ def served_app(tmp_path_factory, sqlite_template):
     url = f"sqlite:///{path}"
     known = asyncio.run(_seed(url))
     # Generated bodies for POST /users/session are failed logins: keep the throttle away.
-    ctx = Context.create(make_settings(url, auth_failure_limit=1_000_000, max_body_bytes=64 * 1024))
+    unthrottled = {
+        "auth_failure_limit": 1_000_000,
+        "auth_address_failure_limit": 1_000_000,
+        "auth_login_failure_limit": 1_000_000,
+    }
+    ctx = Context.create(make_settings(url, **unthrottled, max_body_bytes=64 * 1024))
     app = create_app(context=ctx)
     app.state.known = known
     yield app

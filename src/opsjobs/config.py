@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -49,6 +50,16 @@ def _env_tags(name: str) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
+def _env_networks(name: str) -> tuple[str, ...]:
+    networks = _env_tags(name)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise SystemExit(f"{name}: {network!r} is not an address or network") from exc
+    return networks
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -58,9 +69,20 @@ class Settings:
     # Verified Basic credentials are remembered this long (they are also dropped at once when
     # the user changes).
     credential_cache_seconds: int = 60
-    # Authentication failures per login or per client address before 429.
+    # Login attempts (failures, and checks under way) within the window before 429: per login
+    # from one client address; per client address for all logins; per login from everywhere,
+    # a ceiling far above the first so that one address cannot lock a user out.
     auth_failure_limit: int = 10
+    auth_address_failure_limit: int = 50
+    auth_login_failure_limit: int = 100
     auth_failure_window_seconds: int = 60
+    # Argon2 checks under way at once in this process, and per client address or login: each
+    # takes a core and argon2_memory_kib of memory; beyond these a login is answered 429.
+    password_checks_at_once: int = 8
+    password_checks_per_client: int = 4
+    # Addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed (the client address for throttling, https for the cookie's Secure flag).
+    trusted_proxies: tuple[str, ...] = ()
     # Argon2id cost; tests lower it, production keeps argon2-cffi's defaults.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -96,7 +118,12 @@ class Settings:
             max_body_bytes=_env_int("OPSJOBS_MAX_BODY_BYTES", 1024 * 1024),
             credential_cache_seconds=_env_int("OPSJOBS_CREDENTIAL_CACHE_SECONDS", 60),
             auth_failure_limit=_env_int("OPSJOBS_AUTH_FAILURE_LIMIT", 10),
+            auth_address_failure_limit=_env_int("OPSJOBS_AUTH_ADDRESS_FAILURE_LIMIT", 50),
+            auth_login_failure_limit=_env_int("OPSJOBS_AUTH_LOGIN_FAILURE_LIMIT", 100),
             auth_failure_window_seconds=_env_int("OPSJOBS_AUTH_FAILURE_WINDOW_SECONDS", 60),
+            password_checks_at_once=_env_int("OPSJOBS_PASSWORD_CHECKS_AT_ONCE", 8),
+            password_checks_per_client=_env_int("OPSJOBS_PASSWORD_CHECKS_PER_CLIENT", 4),
+            trusted_proxies=_env_networks("OPSJOBS_TRUSTED_PROXIES"),
             default_timeout_seconds=_env_int("OPSJOBS_DEFAULT_TIMEOUT_SECONDS", 60),
             output_cap_bytes=_env_int("OPSJOBS_OUTPUT_CAP_BYTES", 1024 * 1024),
             heartbeat_seconds=_env_float("OPSJOBS_HEARTBEAT_SECONDS", 2.0),

@@ -10,6 +10,9 @@ requests carrying the same uncached header share one verification (a client with
 connections would otherwise cause 32 at once), and an entry in use is verified again in the
 background during the last quarter of its life, so it is renewed before it expires. An entry
 is never used past its lifetime, and one nobody uses simply expires.
+
+Every password check goes through the login throttle (throttle.py) first; requests sharing a
+verification are one attempt.
 """
 
 from __future__ import annotations
@@ -20,56 +23,23 @@ import binascii
 import functools
 import hashlib
 import time
-from collections import deque
 
 import anyio.to_thread
 from starlette.requests import Request
 
 from ..config import Settings
 from ..domain.clock import now_ms
-from ..domain.errors import InvalidCredentials, TooManyRequests, Unauthorized
+from ..domain.errors import InvalidCredentials, Unauthorized
+from ..domain.names import lookup_form
 from ..domain.passwords import Passwords
 from ..domain.users import Principal
 from ..store.core import Store
 from ..store.sessions import session_user
 from ..store.users import token_hash
+from .client import Peers
+from .throttle import LoginThrottle
 
 _CACHE_LIMIT = 100_000
-
-
-class FailureThrottle:
-    """Counts failed logins per login and per client address in a sliding window."""
-
-    def __init__(self, limit: int, window_seconds: int) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is None:
-            return None
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return None
-        return times
-
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            times = self._recent(key, now)
-            if times is not None and len(times) >= self.limit:
-                raise TooManyRequests(max(1, int(self.window - (now - times[0])) + 1))
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-
-    def forgive(self, key: str) -> None:
-        self._failures.pop(key, None)
 
 
 class Authenticator:
@@ -77,9 +47,8 @@ class Authenticator:
         self.settings = settings
         self.store = store
         self.passwords = passwords
-        self.throttle = FailureThrottle(
-            settings.auth_failure_limit, settings.auth_failure_window_seconds
-        )
+        self.throttle = LoginThrottle.from_settings(settings)
+        self.peers = Peers(settings.trusted_proxies)
         self._cache: dict[bytes, tuple[Principal, float]] = {}
         # Verifications in progress, by cache key: later requests with that header wait for it.
         self._verifying: dict[bytes, asyncio.Future[Principal]] = {}
@@ -91,7 +60,7 @@ class Authenticator:
     async def authenticate(self, request: Request) -> Principal:
         header = request.headers.get("authorization")
         if header is not None and header[:6].lower() == "basic ":
-            return await self._basic(header, request.client.host if request.client else "-")
+            return await self._basic(header, self.peers.address(request))
         params = request.query_params
         token = params.get("auth-token") or params.get("api-token")
         if token is not None:
@@ -146,16 +115,18 @@ class Authenticator:
         return principal
 
     async def check_password(self, login: str, password: str, client: str) -> Principal:
-        """Verify a login and password (throttled); the Principal, or InvalidCredentials."""
-        login_key, client_key = "login:" + login, "client:" + client
-        self.throttle.check(login_key, client_key)
-        principal = self.store.directory.principal_by_login(login)
-        password_hash = principal.password_hash if principal else self._decoy_hash
-        ok = await anyio.to_thread.run_sync(self.passwords.verify, password_hash, password)
-        if not ok or principal is None or not principal.may_log_in(now_ms()):
-            self.throttle.fail(login_key, client_key)
-            raise InvalidCredentials()
-        self.throttle.forgive(login_key)
+        """Verify a login and password: the Principal, or InvalidCredentials; TooManyRequests
+        when the throttle refuses the attempt, which it counts before the slow check runs."""
+        with self.throttle.attempt(login, client) as attempt:
+            directory = self.store.directory
+            principal = directory.principal_by_login(login) or directory.principal_by_login(
+                lookup_form(login)
+            )
+            password_hash = principal.password_hash if principal else self._decoy_hash
+            ok = await anyio.to_thread.run_sync(self.passwords.verify, password_hash, password)
+            if not ok or principal is None or not principal.may_log_in(now_ms()):
+                raise InvalidCredentials()
+            attempt.forgive()
         return principal
 
     def _token(self, token: str) -> Principal:

@@ -8,9 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from ..domain.names import hidden_character
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _shown(text: str) -> str:
+    found = hidden_character(text)
+    if found is not None:
+        raise ValueError(f"must not contain {found}")
+    return text
+
+
+# What people read: no control, format (bidi, zero-width) or separator characters
+# (domain/names.py).
+Name = Annotated[str, AfterValidator(_shown)]
+NonEmptyName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_shown)]
 Permission = Literal[
     "manage-objects",
     "create-objects",
@@ -99,9 +114,9 @@ class ObjectPermissions(Body):
 
 
 class UserCreate(Body):
-    login: NonEmpty
+    login: NonEmptyName
     password: NonEmpty
-    name: str = ""
+    name: Name = ""
     email: str = ""
     status: Literal[1, 3] = 1
     activeTo: int | None = None
@@ -111,9 +126,9 @@ class UserCreate(Body):
 
 
 class UserUpdate(Body):
-    login: NonEmpty | None = None
+    login: NonEmptyName | None = None
     password: NonEmpty | None = None
-    name: str | None = None
+    name: Name | None = None
     email: str | None = None
     status: Literal[1, 3] | None = None
     activeTo: int | None = None
@@ -137,7 +152,7 @@ class UserModel(BaseModel):
 
 
 class GroupCreate(Body):
-    name: NonEmpty
+    name: NonEmptyName
     permissions: list[Permission] = []
     objectPermissions: ObjectPermissions = ObjectPermissions()
 
@@ -157,7 +172,7 @@ class Credentials(Body):
 
 
 class ObjectCreate(Body):
-    name: NonEmpty
+    name: NonEmptyName
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
@@ -167,7 +182,7 @@ class ObjectCreate(Body):
 
 
 class ObjectUpdate(Body):
-    name: NonEmpty | None = None
+    name: NonEmptyName | None = None
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
@@ -177,7 +192,7 @@ class ObjectUpdate(Body):
 class LinkCreate(Body):
     source: NonEmpty
     target: NonEmpty
-    name: str = ""
+    name: Name = ""
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
     operations: list[OperationCreate] = Field(
@@ -186,7 +201,7 @@ class LinkCreate(Body):
 
 
 class LinkUpdate(Body):
-    name: str | None = None
+    name: Name | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
     state_id: int | None = Field(default=None, ge=1)
@@ -247,7 +262,7 @@ OperationType = Annotated[int, Field(ge=1, le=2, description="1 MQTT, 2 program 
 
 
 class OperationCreate(Body):
-    name: NonEmpty
+    name: NonEmptyName
     type: OperationType
     description: str | None = ""
     parameters: dict[str, Any] = Field(
@@ -259,7 +274,7 @@ class OperationCreate(Body):
 
 
 class OperationUpdate(Body):
-    name: NonEmpty | None = None
+    name: NonEmptyName | None = None
     type: OperationType | None = None
     description: str | None = None
     parameters: dict[str, Any] | None = Field(
@@ -271,12 +286,12 @@ class OperationUpdate(Body):
 
 class ClassCreate(Body):
     id: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,24}$")] | None = None
-    name: NonEmpty
+    name: NonEmptyName
     operations: list[OperationCreate] = []
 
 
 class ClassUpdate(Body):
-    name: NonEmpty
+    name: NonEmptyName
 
 
 class ClassModel(BaseModel):
@@ -288,12 +303,12 @@ class ClassModel(BaseModel):
 
 
 class ScriptCreate(Body):
-    name: NonEmpty
+    name: NonEmptyName
     text: NonEmpty
 
 
 class ScriptUpdate(Body):
-    name: NonEmpty | None = None
+    name: NonEmptyName | None = None
     text: NonEmpty | None = None
 
 

@@ -77,6 +77,6 @@ class TooManyRequests(OpsjobsError):
     status = 429
     code = "TooManyRequests"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many failed logins; retry in {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "failed logins") -> None:
+        super().__init__(f"Too many {what}; retry in {retry_after} s")
         self.retry_after = retry_after

@@ -1,4 +1,9 @@
-"""Login sessions (cookie ``sid``), kept in the database so every process knows them."""
+"""Login sessions (cookie ``sid``), kept in the database so every process knows them.
+
+A session ends when it idles too long, on log-out, and with the changes to its user that
+``domain.users.change_ends_sessions`` names (its rows are deleted in the changing
+transaction, so no process can use them afterwards); deleting a user deletes its sessions.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import hashlib
 import secrets
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.clock import now_ms
+from ..domain.users import may_log_in
 from .core import Store
-from .schema import sessions
+from .schema import sessions, users
 
 # Touching a session on every request would make every read a write; once a minute (or a
 # tenth of the idle time, if shorter) is precise enough.
@@ -20,10 +27,27 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-async def create_session(store: Store, user_id: str) -> str:
+async def create_session(store: Store, user_id: str, password_hash: str) -> str | None:
+    """A new session for a user whose password (``password_hash``) was just checked; None when
+    the password changed, or the user was blocked or deleted, since that check."""
     session_id = secrets.token_hex(16)
     now = now_ms()
     async with store.write() as conn:
+        row = (
+            await conn.execute(
+                # Locked (PostgreSQL): a change to the user waits for this session, and ends
+                # it, or this waits for the change and sees it.
+                select(users.c.password_hash, users.c.status, users.c.active_to)
+                .where(users.c.id == user_id)
+                .with_for_update()
+            )
+        ).first()
+        if (
+            row is None
+            or row.password_hash != password_hash
+            or not may_log_in(row.status, row.active_to, now)
+        ):
+            return None
         await conn.execute(
             insert(sessions).values(
                 id_hash=_hash(session_id), user_id=user_id, created=now, last_seen=now
@@ -60,3 +84,8 @@ async def session_user(store: Store, session_id: str, idle_ms: int) -> str | Non
 async def end_session(store: Store, session_id: str) -> None:
     async with store.write() as conn:
         await conn.execute(delete(sessions).where(sessions.c.id_hash == _hash(session_id)))
+
+
+async def end_user_sessions(conn: AsyncConnection, user_id: str) -> None:
+    """Inside the transaction that changes the user."""
+    await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))

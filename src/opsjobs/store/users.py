@@ -12,9 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import new_id
+from ..domain.names import check_name, look_alike, normalize_login
+from ..domain.users import LoginState, change_ends_sessions
 from .core import Store
 from .db import bump_revision
 from .schema import groups, users
+from .sessions import end_user_sessions
 
 
 def token_hash(token: str) -> str:
@@ -73,11 +76,17 @@ async def create_user(
     exclude: list[str] = (),
     group_ids: list[str] = (),
 ) -> dict[str, Any]:
+    login = normalize_login(login)
+    check_name(name)
     user_id = new_id()
     now = now_ms()
     try:
         async with store.write() as conn:
+            # First: on PostgreSQL the revision row's lock makes concurrent user changes take
+            # turns, so two logins that look alike cannot both pass the check below.
+            await bump_revision(conn)
             await _check_groups(conn, group_ids)
+            await _check_login_is_distinct(conn, login, user_id)
             await conn.execute(
                 insert(users).values(
                     id=user_id,
@@ -95,11 +104,19 @@ async def create_user(
                     updated=now,
                 )
             )
-            await bump_revision(conn)
     except IntegrityError as exc:
         raise Conflict(f"A user with login {login!r} already exists") from exc
     await store.reload_directory()
     return await get_user(store, user_id)
+
+
+async def _check_login_is_distinct(conn, login: str, user_id: str) -> None:
+    others = await conn.execute(select(users.c.login).where(users.c.id != user_id))
+    clash = look_alike(login, (row.login for row in others))
+    if clash == login:
+        raise Conflict(f"A user with login {login!r} already exists")
+    if clash is not None:
+        raise BadRequest(f"login {login!r} looks like the existing login {clash!r}")
 
 
 async def _check_groups(conn, group_ids) -> None:
@@ -131,17 +148,39 @@ _JSON_FIELDS = {"permissions", "include", "exclude", "group_ids"}
 
 
 async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply column changes (already validated); a change to a user forgets its cached logins."""
+    """Apply column changes (already validated); a change to a user forgets its cached logins,
+    and one that ``change_ends_sessions`` names ends its sessions."""
+    if "login" in changes:
+        changes = {**changes, "login": normalize_login(changes["login"])}
+    if "name" in changes:
+        check_name(changes["name"])
     values = {k: (_json(v) if k in _JSON_FIELDS else v) for k, v in changes.items()}
-    values["updated"] = now_ms()
+    now = values["updated"] = now_ms()
     try:
         async with store.write() as conn:
+            await bump_revision(conn)  # first, as in create_user
+            before = (
+                await conn.execute(
+                    select(users.c.password_hash, users.c.status, users.c.active_to)
+                    .where(users.c.id == user_id)
+                    .with_for_update()
+                )
+            ).first()
+            if before is None:
+                raise NotFound.entity("User", user_id)
             if "group_ids" in changes:
                 await _check_groups(conn, changes["group_ids"])
-            result = await conn.execute(update(users).where(users.c.id == user_id).values(**values))
-            if result.rowcount == 0:
-                raise NotFound.entity("User", user_id)
-            await bump_revision(conn)
+            if "login" in changes:
+                await _check_login_is_distinct(conn, changes["login"], user_id)
+            await conn.execute(update(users).where(users.c.id == user_id).values(**values))
+            old = LoginState(before.password_hash, before.status, before.active_to)
+            new = LoginState(
+                values.get("password_hash", old.password_hash),
+                values.get("status", old.status),
+                values.get("active_to", old.active_to),
+            )
+            if change_ends_sessions(old, new, now):
+                await end_user_sessions(conn, user_id)
     except IntegrityError as exc:
         raise Conflict(f"A user with login {changes.get('login')!r} already exists") from exc
     await store.reload_directory()
@@ -178,6 +217,7 @@ async def create_group(
     include: list[str] = (),
     exclude: list[str] = (),
 ) -> dict[str, Any]:
+    check_name(name)
     group_id = new_id()
     now = now_ms()
     try:

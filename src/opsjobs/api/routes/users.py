@@ -8,7 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ...domain.errors import Forbidden, NotFound
+from ...domain.errors import Forbidden, InvalidCredentials, NotFound
 from ...domain.ids import is_object_id
 from ...domain.users import Principal
 from ...store import users
@@ -46,6 +46,11 @@ def router(ctx: Context) -> APIRouter:
     async def hash_password(password: str) -> str:
         return await anyio.to_thread.run_sync(ctx.passwords.hash, password)
 
+    def _cookie_flags(request: Request) -> dict:
+        # Not readable by scripts; not sent with requests other sites start, except plain
+        # navigation; over TLS (directly or from a trusted proxy), never sent without it.
+        return {"httponly": True, "samesite": "lax", "secure": auth.peers.is_tls(request)}
+
     @api.post(
         "/users/session",
         summary="Log in: answers the session ID and sets cookie sid",
@@ -53,13 +58,15 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": str}, **error_responses(400, 401, 429)},
     )
     async def log_in(body: Credentials, request: Request) -> Response:
-        client = request.client.host if request.client else "-"
+        client = auth.peers.address(request)
         principal = await auth.check_password(body.login, body.password, client)
-        session_id = await create_session(store, principal.id)
+        session_id = await create_session(store, principal.id, principal.password_hash)
+        if session_id is None:  # the password changed, or the user was blocked, meanwhile
+            raise InvalidCredentials()
         response = json_response(session_id)
         # No Max-Age: the server ends the session after its idle time; a cookie that expired
         # on its own would log out a client in constant use.
-        response.set_cookie("sid", session_id, httponly=True, samesite="lax", path="/")
+        response.set_cookie("sid", session_id, path="/", **_cookie_flags(request))
         return response
 
     @api.delete(
@@ -74,7 +81,7 @@ def router(ctx: Context) -> APIRouter:
         if session_id:
             await end_session(store, session_id)
         response = empty_response()
-        response.delete_cookie("sid", path="/")
+        response.delete_cookie("sid", path="/", **_cookie_flags(request))
         return response
 
     @api.get(
