@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import insert
 
 from conftest import FAST_ARGON2, basic
-from helpers import app_client, assert_error, running_server
+from helpers import app_client, assert_error, run_cli, run_cli_parallel, running_server
 from opsjobs.api.throttle import MAX_COUNTERS, LoginThrottle, address_group
 from opsjobs.domain.errors import TooManyRequests
 from opsjobs.domain.ids import new_id
@@ -639,3 +639,15 @@ def test_the_look_alike_rule():
     assert look_alike("admIn", ["admln"]) == "admln"  # I and l
     assert look_alike("Zoë", ["Zoe"]) is None  # a diaeresis is not nothing
     assert look_alike("alice", ["bob", "alicia"]) is None
+
+
+def test_the_cli_refuses_hidden_characters_and_look_alike_logins(database_url):
+    added = run_cli("user", "add", "admin", "--password", "pw", "--database-url", database_url)
+    assert added.returncode == 0, added.stderr
+    refused = run_cli_parallel(
+        ["user", "add", "аdmin", "--password", "pw", "--database-url", database_url],
+        ["object", "add", "a\x1b[2Jb", "--database-url", database_url],
+    )
+    assert [r.returncode for r in refused] == [1, 1]
+    assert "looks like the existing login 'admin'" in refused[0].stdout + refused[0].stderr
+    assert "must not contain U+001B" in refused[1].stdout + refused[1].stderr

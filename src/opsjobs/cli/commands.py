@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from ..config import Settings
+from ..domain.names import check_name
 from ..domain.passwords import Passwords, generate_password
 from ..domain.rights import PERMISSIONS
 from ..store import entities, importing, users
@@ -206,6 +207,7 @@ def object_add(
     settings = _settings(database_url)
 
     async def go() -> dict:
+        check_name(name)
         async with opened_store(settings) as store:
             return await entities.create_object(
                 store, name=name, parent_ids=parent or ["1"], object_id=object_id
@@ -220,6 +222,7 @@ def link_add(source: str, target: str, name: str = "", database_url: DatabaseUrl
     settings = _settings(database_url)
 
     async def go() -> dict:
+        check_name(name)
         async with opened_store(settings) as store:
             return await entities.create_link(store, source=source, target=target, name=name)
 
