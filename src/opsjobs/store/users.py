@@ -111,10 +111,12 @@ async def create_user(
 
 
 async def _check_login_is_distinct(conn, login: str, user_id: str) -> None:
-    others = await conn.execute(select(users.c.login).where(users.c.id != user_id))
-    clash = look_alike(login, (row.login for row in others))
-    if clash == login:
+    others = [
+        row.login for row in await conn.execute(select(users.c.login).where(users.c.id != user_id))
+    ]
+    if login in others:
         raise Conflict(f"A user with login {login!r} already exists")
+    clash = look_alike(login, others)
     if clash is not None:
         raise BadRequest(f"login {login!r} looks like the existing login {clash!r}")
 
