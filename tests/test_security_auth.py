@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import threading
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -110,6 +111,27 @@ async def test_a_burst_of_wrong_passwords_reaches_argon2_at_most_limit_times(dat
         if counter.calls == limit:
             response = await api.client.get(CURRENT, headers=basic("victim", "right"))
             assert_error(response, 429, "TooManyRequests")
+
+
+def test_a_burst_against_a_real_server_is_throttled(database_url):
+    """The issue's reproduction: 100 wrong passwords at once over real HTTP to `opsjobs serve`
+    gave 100 × 401. Each 401 is a password check; at most the limit may happen."""
+    asyncio.run(_seed_user(database_url))
+    with running_server(database_url) as (base, _process):
+        barrier = threading.Barrier(100, timeout=60)
+
+        def guess(n: int) -> int:
+            barrier.wait()
+            response = requests.get(f"{base}{CURRENT}", auth=("tls-user", f"no-{n}"), timeout=60)
+            return response.status_code
+
+        with ThreadPoolExecutor(max_workers=100) as pool:
+            statuses = list(pool.map(guess, range(100)))
+        assert set(statuses) <= {401, 429}
+        assert statuses.count(401) <= 10 and statuses.count(429) >= 90
+        # The right password from that address waits its turn only if the limit is used up.
+        response = requests.get(f"{base}{CURRENT}", auth=("tls-user", "pw"), timeout=60)
+        assert response.status_code == (429 if statuses.count(401) == 10 else 200)
 
 
 async def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(database_url):
