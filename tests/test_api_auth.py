@@ -346,7 +346,9 @@ def _client_from(api, address: str) -> httpx.AsyncClient:
 async def test_repeated_failures_for_one_login_are_throttled(database_url):
     # The per-login ceiling, which counts every address (its own test file shows that it is
     # far above the per-address limit by default).
-    async with app_client(database_url, auth_login_failure_limit=3) as api:
+    async with app_client(
+        database_url, auth_login_failure_limit=3, auth_failure_window_seconds=3600
+    ) as api:
         await api.user("mia", "right")
         # Three failures, each from another address: the login is what they share.
         for n in range(3):
@@ -357,7 +359,7 @@ async def test_repeated_failures_for_one_login_are_throttled(database_url):
             response = await client.get("/node/api/users/current", headers=basic("mia", "right"))
             body = assert_error(response, 429, "TooManyRequests")
             retry_after = int(response.headers["retry-after"])
-            assert 1 <= retry_after <= 61, body
+            assert 1 <= retry_after <= 3600 / 3, body  # one place back: window / limit
             response = await client.post(
                 "/node/api/users/session", json={"login": "mia", "password": "right"}
             )
@@ -370,7 +372,9 @@ async def test_repeated_failures_for_one_login_are_throttled(database_url):
 
 
 async def test_repeated_failures_from_one_address_are_throttled(database_url):
-    async with app_client(database_url, auth_address_failure_limit=3) as api:
+    async with app_client(
+        database_url, auth_address_failure_limit=3, auth_failure_window_seconds=3600
+    ) as api:
         await api.user("olga", "pw")
         async with _client_from(api, "10.1.1.1") as client:
             for login in ("x1", "x2", "x3"):
@@ -385,13 +389,14 @@ async def test_repeated_failures_from_one_address_are_throttled(database_url):
 
 
 async def test_throttle_ends_after_its_window(database_url):
-    async with app_client(database_url, auth_failure_limit=2, auth_failure_window_seconds=1) as api:
+    # Two at once, then one place back every 1.5 s: the three requests must come within that.
+    async with app_client(database_url, auth_failure_limit=2, auth_failure_window_seconds=3) as api:
         await api.user("pat", "pw")
         for _ in range(2):
             await api.client.get("/node/api/users/current", headers=basic("pat", "no"))
         response = await api.client.get("/node/api/users/current", headers=basic("pat", "pw"))
         assert_error(response, 429, "TooManyRequests")
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(3.1)
         response = await api.client.get("/node/api/users/current", headers=basic("pat", "pw"))
         assert response.status_code == 200
 

@@ -17,7 +17,14 @@ import requests
 from sqlalchemy import insert
 
 from conftest import FAST_ARGON2, basic
-from helpers import app_client, assert_error, run_cli, run_cli_parallel, running_server
+from helpers import (
+    app_client,
+    assert_error,
+    cli_env,
+    run_cli,
+    run_cli_parallel,
+    running_server,
+)
 from opsjobs.api.throttle import MAX_COUNTERS, LoginThrottle, address_group
 from opsjobs.domain.errors import TooManyRequests
 from opsjobs.domain.ids import new_id
@@ -60,9 +67,14 @@ class CountingVerify:
                 self.running -= 1
 
 
+# An hour's window: a counter then refills one place every 6 minutes (at the default limit),
+# so a slow machine cannot give a place back in the middle of a test.
+HOUR = {"auth_failure_window_seconds": 3600}
+
+
 @contextlib.asynccontextmanager
 async def counted(database_url: str, gate: threading.Event | None = None, **overrides):
-    async with app_client(database_url, **overrides) as api:
+    async with app_client(database_url, **{**HOUR, **overrides}) as api:
         counter = CountingVerify(api.ctx.passwords.verify, gate)
         api.ctx.passwords.verify = counter
         yield api, counter
@@ -117,7 +129,8 @@ def test_a_burst_against_a_real_server_is_throttled(database_url):
     """The issue's reproduction: 100 wrong passwords at once over real HTTP to `opsjobs serve`
     gave 100 × 401. Each 401 is a password check; at most the limit may happen."""
     asyncio.run(_seed_user(database_url))
-    with running_server(database_url) as (base, _process):
+    env = cli_env(OPSJOBS_AUTH_FAILURE_WINDOW_SECONDS="3600")
+    with running_server(database_url, env=env) as (base, _process):
         barrier = threading.Barrier(100, timeout=60)
 
         def guess(n: int) -> int:
@@ -153,7 +166,7 @@ async def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(data
 
 
 async def test_a_success_forgives_the_failures_of_that_address(database_url):
-    async with app_client(database_url, auth_failure_limit=3) as api:
+    async with app_client(database_url, auth_failure_limit=3, **HOUR) as api:
         await api.user("vera", "right")
         for _ in range(2):
             assert (await api.client.get(CURRENT, headers=basic("vera", "no"))).status_code == 401
@@ -515,7 +528,7 @@ def test_the_session_cookie_is_secure_over_tls_and_not_over_plain_http(database_
 
 
 async def test_forwarded_proto_is_believed_only_from_a_trusted_proxy(database_url):
-    async with app_client(database_url, trusted_proxies=("10.1.0.0/16",)) as api:
+    async with app_client(database_url, trusted_proxies=("10.1.0.0/16",), **HOUR) as api:
         await api.user("max", "pw")
         body = {"login": "max", "password": "pw"}
         https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.7"}
@@ -530,7 +543,7 @@ async def test_forwarded_proto_is_believed_only_from_a_trusted_proxy(database_ur
 
 
 async def test_the_throttle_counts_the_client_behind_a_trusted_proxy(database_url):
-    overrides = {"trusted_proxies": ("10.1.0.0/16",), "auth_address_failure_limit": 2}
+    overrides = {"trusted_proxies": ("10.1.0.0/16",), "auth_address_failure_limit": 2, **HOUR}
     async with app_client(database_url, **overrides) as api:
         await api.user("ned", "pw")
         async with client_from(api, "10.1.2.3") as proxy:
