@@ -40,6 +40,9 @@ class Safe:
     # Nothing but other variables and quotes before it in its word, in an argument: a value
     # starting with "-" would be read as an option, so the value is checked when rendered.
     leading: bool
+    # Assigned to a variable that the script then uses as arithmetic, a name or code (see
+    # _Flows): the value must be an integer, checked when rendered.
+    numeric: bool = False
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,83 @@ _HEREDOC = Unsafe(
 )
 
 
+# Builtins that read (some of) their arguments as code, arithmetic or variable names, and
+# the option after which the next argument is such a name.
+_NAME_READERS: Mapping[str, str] = {
+    **dict.fromkeys(("eval", "let", "trap", ".", "source", "alias", "unset", "read"), ""),
+    **dict.fromkeys(("mapfile", "readarray", "getopts", "exec", "coproc", "enable"), ""),
+    **dict.fromkeys(("declare", "typeset", "local", "export", "readonly"), "-"),
+    "printf": "-v",
+    "test": "-v",
+    "[": "-v",
+    "wait": "-p",
+}
+_ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
+
+
+@dataclass
+class _Flows:
+    """Where a variable that holds a value goes next, as far as a script's text tells.
+
+    A value in a variable can still be evaluated by the script's own text: ``i={{args.x}};
+    echo "${a[i]}"`` with x = ``a[$(cmd)]`` runs cmd, and so do $((i)), [[ $i -gt 1 ]],
+    let, declare -i, unset "$i", eval "$i" and sh -c "$i". Such a variable (or one assigned
+    from it, j=$i) must hold an integer, which no evaluation can turn into a command. What
+    it cannot see (a function's "$1" evaluated later, a value passed through a file) is
+    the script author's; the docs say so."""
+
+    evaluated: list[str] = field(default_factory=list)  # text that is evaluated
+    assignments: list[tuple[str, str]] = field(default_factory=list)  # variable, raw value
+
+    def word(self, words: list[_Word], word: _Word, raw: str) -> None:
+        """Note a word of a command as it ends (``words`` are the ones before it)."""
+        match = _ASSIGNMENT.match(raw)
+        if match:
+            self.assignments.append((match.group(1), raw[match.end() :]))
+            if match.group(2):
+                self.evaluated.append(match.group(2))
+        start = 0
+        while start < len(words) and _ASSIGNMENT.match(words[start].shape):
+            start += 1
+        rest = words[start:]
+        if not rest:
+            if word.expanded and not match:
+                self.evaluated.append(raw)  # $cmd args: its value is what runs
+            return
+        command = rest[0].text
+        if len(rest) >= 3 and command in ("for", "select") and rest[2].text == "in":
+            self.assignments.append((rest[1].text, raw))
+        option = _NAME_READERS.get(command)
+        runner = _CODE_RUNNERS.get(command.rsplit("/", 1)[-1])
+        after_option = option and any(w.text.startswith(option) for w in rest[1:])
+        if option == "" or after_option or runner:
+            self.evaluated.append(raw)
+
+    def test_words(self, raws: list[str]) -> None:
+        """[[ ... ]]: operands of -eq and friends are arithmetic; of -v and -R, names."""
+        for n, raw in enumerate(raws):
+            if raw in _ARITHMETIC_TESTS:
+                self.evaluated += raws[max(n - 1, 0) : n + 2]
+            elif raw in ("-v", "-R"):
+                self.evaluated += raws[n + 1 : n + 2]
+
+    def evaluates(self, names: set[str]) -> bool:
+        """Whether the script evaluates any of ``names``, or a variable assigned from one."""
+        reached, frontier = set(names), list(names)
+        while frontier:
+            name = frontier.pop()
+            used = re.compile(rf"\$\{{?!?{re.escape(name)}(?![A-Za-z0-9_])")
+            for target, value in self.assignments:
+                if target not in reached and used.search(value):
+                    reached.add(target)
+                    frontier.append(target)
+        text = "\n".join(self.evaluated)
+        return any(
+            re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text)
+            for name in reached
+        )
+
+
 @dataclass
 class _Frame:
     """One level of nesting. ``unsafe``: why nothing in it may hold a variable (inherited
@@ -248,6 +328,9 @@ class _Frame:
     pattern: bool = False  # reading a case pattern
     case_depth: int = 0
     depth: int = 0  # arithmetic frames: open parentheses or brackets
+    begin: int = 0  # where the current word (script-like) or the frame itself began
+    assigns: str | None = None  # an array literal's variable
+    raws: list[str] = field(default_factory=list)  # [[ ... ]]: its words as written
 
     def add(self, text: str, shape: str | None = None, *, literal: bool = True) -> None:
         self.text += text
@@ -270,6 +353,8 @@ class _Scanner:
         self.stack = [_Frame("script")]
         self.heredocs: list[tuple[str, bool]] = []
         self.poisoned: str | None = None  # set when shells would read what follows apart
+        self.flows = _Flows()
+        self.assigned: dict[int, set[str]] = {}  # hole -> the variables it is assigned to
 
     # -- verdicts --------------------------------------------------------------------------
 
@@ -316,12 +401,25 @@ class _Scanner:
         reason = frame.unsafe or _KIND_REASONS.get(frame.kind)
         return reason or "where the script cannot be read", False
 
-    def _push(self, kind: str) -> None:
+    def _push(self, kind: str, at: int = 0) -> None:
         reason, leading = self._spot_here()
+        if kind == "subshell":  # ( list ) is commands, not a word: as safe as its frame
+            reason, leading = self.poisoned or self.stack[-1].unsafe, False
         # A kind that may never hold a variable says so itself; a kind that may (quotes and
         # substitutions) is as safe as the spot it opened in.
         reason = _KIND_REASONS.get(kind) or reason
-        self.stack.append(_Frame(kind, unsafe=reason, leading=leading))
+        self.stack.append(_Frame(kind, unsafe=reason, leading=leading, begin=at))
+
+    def _pop(self, end: int) -> None:
+        """Close the innermost frame at ``end``; arithmetic keeps its text for _Flows."""
+        frame = self.stack.pop()
+        if frame.kind in ("arith", "arith_bracket"):
+            self.flows.evaluated.append(self.text[frame.begin : end])
+        elif frame.kind == "param":
+            # ${name...}: what follows the name (subscripts, offsets) is arithmetic; with
+            # ${!name} the name's value is a variable's name.
+            inner = self.text[frame.begin + 2 : end]
+            self.flows.evaluated.append(re.sub(r"^#?[A-Za-z_][A-Za-z0-9_]*", "", inner))
 
     def _owner(self) -> _Frame | None:
         """The script-like frame whose word the innermost quotes are part of."""
@@ -338,11 +436,32 @@ class _Scanner:
             self.spots[i] = Safe(Form.QUOTED, leading)
         else:
             self.spots[i] = Safe(Form.WORD, leading)
+        self.assigned[i] = self._assigned_to(i)
         if frame.kind in _SCRIPT_LIKE:
+            if not frame.shape:
+                frame.begin = i
             frame.add("\0", literal=False)
         elif frame.kind == "double" and (owner := self._owner()) is not None:
             owner.add("\0", "", literal=False)
         return self.holes[i]
+
+    def _assigned_to(self, i: int) -> set[str]:
+        """The variables a variable at ``i`` is assigned to: X={{...}}, X="$(f {{...}})",
+        local X={{...}}, for X in {{...}}, X=({{...}})."""
+        found = set()
+        for frame in self.stack:
+            if frame.kind not in _SCRIPT_LIKE:
+                continue
+            if frame.assigns:
+                found.add(frame.assigns)
+            if frame.shape:
+                match = _ASSIGNMENT.match(self.text[frame.begin : i])
+                if match:
+                    found.add(match.group(1))
+            words = frame.words
+            if len(words) >= 3 and words[0].text in ("for", "select") and words[2].text == "in":
+                found.add(words[1].text)
+        return found
 
     # -- the walk ----------------------------------------------------------------------------
 
@@ -353,6 +472,8 @@ class _Scanner:
             if i in self.holes:
                 i = self._hole(i)
             elif frame.kind in _SCRIPT_LIKE:
+                if not frame.shape:
+                    frame.begin = i
                 i = self._script(i, frame)
             elif frame.kind == "comment":
                 if self.text[i] == "\n":
@@ -363,7 +484,13 @@ class _Scanner:
                 i = self._single(i, frame)
             else:
                 i = self._quoted(i, frame)
+        if self.stack[-1].kind in _SCRIPT_LIKE:
+            self._end_word(self.stack[-1], n)  # the script's last word
         # An unclosed quote or frame makes the shell refuse the script: nothing runs.
+        for start, names in self.assigned.items():
+            spot = self.spots.get(start)
+            if isinstance(spot, Safe) and self.flows.evaluates(names):
+                self.spots[start] = Safe(spot.form, spot.leading, numeric=True)
         return self.spots
 
     def _single(self, i: int, frame: _Frame) -> int:
@@ -395,11 +522,11 @@ class _Scanner:
             return end
         text = self.text
         if text.startswith("$((", i):
-            self._push("arith")
+            self._push("arith", i)
             return i + 3
         follow = text[i + 1 : i + 2]
         if follow == "[":
-            self._push("arith_bracket")
+            self._push("arith_bracket", i)
             return i + 2
         kinds = {"(": "cmdsub", "{": "param"}
         if not in_double:
@@ -407,10 +534,11 @@ class _Scanner:
         kind = kinds.get(follow)
         if kind is None:
             return i + 1
-        self._push(kind)
+        self._push(kind, i)
         return i + 2
 
-    def _end_word(self, frame: _Frame) -> None:
+    def _end_word(self, frame: _Frame, end: int) -> None:
+        raw = self.text[frame.begin : end]
         word = frame.take_word()
         if word is None:
             return
@@ -418,7 +546,11 @@ class _Scanner:
         if frame.kind == "dbracket":
             if text == "]]":
                 self.stack.pop()
+                self.flows.test_words(frame.raws)
+            else:
+                frame.raws.append(raw)
             return
+        self.flows.word(frame.words, word, raw)
         if frame.kind == "array" or frame.redirect is not None:
             frame.redirect = None
             return
@@ -440,7 +572,7 @@ class _Scanner:
         frame.words.append(word)
         if len(frame.words) == 1 and text == "[[" and not word.expanded:
             frame.words = []
-            self.stack.append(_Frame("dbracket", unsafe=_KIND_REASONS["dbracket"]))
+            self.stack.append(_Frame("dbracket", unsafe=_KIND_REASONS["dbracket"], begin=end))
 
     def _new_command(self, frame: _Frame) -> None:
         frame.words = []
@@ -460,7 +592,7 @@ class _Scanner:
         if c in "<>" and frame.text.isdigit():
             frame.take_word()  # a file descriptor's number, not a word: 2>&1
         word_before = frame.shape
-        self._end_word(frame)
+        self._end_word(frame, i)
         if frame is not self.stack[-1]:
             return i  # the word opened a frame ([[), which reads on from here
         if c == "(":
@@ -512,12 +644,14 @@ class _Scanner:
 
     def _open_paren(self, i: int, frame: _Frame, word_before: str) -> int:
         if self.text.startswith("((", i):
-            self._push("arith")  # bash's (( ... )) command, and for (( ... ))
+            self._push("arith", i)  # bash's (( ... )) command, and for (( ... ))
             return i + 2
         if word_before and re.fullmatch(rf"{_NAME}\+?=", word_before):
             # An array literal, a=( ... ): its spot is that of the word a= .
             frame.add(word_before)
             self._push("array")
+            self.stack[-1].assigns = word_before.split("=")[0].rstrip("+")
+            self.flows.assignments.append((self.stack[-1].assigns, ""))
             frame.take_word()
             return i + 1
         if frame.pattern:
@@ -564,7 +698,7 @@ class _Scanner:
             return self._escape(i)
         closer = {"double": '"', "backtick": "`", "ansi": "'", "locale": '"', "param": "}"}
         if c == closer.get(kind):
-            self.stack.pop()
+            self._pop(i)
             if owner is not None:
                 owner.add("", '"', literal=frame.text_seen)
             return i + 1
@@ -607,9 +741,9 @@ class _Scanner:
         elif frame.depth:
             frame.depth -= 1
         elif frame.kind == "arith_bracket" and c == "]":
-            self.stack.pop()
+            self._pop(i)
         elif frame.kind == "arith" and self.text.startswith("))", i):
-            self.stack.pop()
+            self._pop(i)
             return i + 2
         return i + 1
 

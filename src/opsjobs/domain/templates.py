@@ -52,6 +52,7 @@ VARIABLE = re.compile(
 STRING_MAX = 128 * 1024 - 1
 TOTAL_MAX = 1024 * 1024
 ENV_PREFIX = "OPSJOBS_V"
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 ARG_ENV_PREFIX = "OPSJOBS_ARG_"
 
 
@@ -217,6 +218,7 @@ class ScriptTemplate:
     text: str
     env_names: Mapping[str, str]  # variable -> environment variable
     leading: frozenset[str]  # variables that start an argument somewhere
+    numeric: frozenset[str] = frozenset()  # variables the script evaluates: integers only
 
 
 def _refused(name: str, reason: str) -> BadRequest:
@@ -252,6 +254,7 @@ def _compile(script: str) -> ScriptTemplate:
     spots = shell.spots(script, {m.start(): m.end() for m in matches})
     env_names: dict[str, str] = {}
     leading: set[str] = set()
+    numeric: set[str] = set()
     parts: list[str] = []
     done = 0
     for match in matches:
@@ -265,10 +268,12 @@ def _compile(script: str) -> ScriptTemplate:
             reference = f'"{reference}"'
         if spot.leading:
             leading.add(name)
+        if spot.numeric:
+            numeric.add(name)
         parts += [script[done : match.start()], reference]
         done = match.end()
     parts.append(script[done:])
-    return ScriptTemplate("".join(parts), env_names, frozenset(leading))
+    return ScriptTemplate("".join(parts), env_names, frozenset(leading), frozenset(numeric))
 
 
 def check_script(script: str, declared: Mapping[str, Any] | None = None) -> None:
@@ -292,6 +297,11 @@ def render_script(
         text = _refuse_nul(name, values.text(name))
         if name in template.leading:
             _refuse_leading_dash(name, text, declared)
+        if name in template.numeric and _INTEGER.fullmatch(text) is None:
+            raise BadRequest(
+                f"Template variable {name} must be an integer: the script evaluates the "
+                "variable it is assigned to (as arithmetic, a name or code)"
+            )
         budget.take(name, text, len(env_name) + 1)
         env[env_name] = text
     for name in declared or {}:
