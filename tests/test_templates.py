@@ -353,7 +353,7 @@ def test_a_value_too_long_for_the_kernel_is_refused_before_a_job():
     with pytest.raises(BadRequest, match="too long"):
         render_argv(["{{args.x}}"], args(x=long))
     many = {f"v{n}": "a" * 100_000 for n in range(12)}
-    script = " ".join("echo {{args.v%d}};" % n for n in range(12))
+    script = " ".join(f"echo {{{{args.v{n}}}}};" for n in range(12))
     with pytest.raises(BadRequest, match="together"):
         render_script(script, args(**many))
 
