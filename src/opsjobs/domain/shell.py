@@ -292,21 +292,22 @@ class _Flows:
             elif raw in ("-v", "-R"):
                 self.evaluated += raws[n + 1 : n + 2]
 
-    def evaluates(self, names: set[str]) -> bool:
-        """Whether the script evaluates any of ``names``, or a variable assigned from one."""
-        reached, frontier = set(names), list(names)
-        while frontier:
-            name = frontier.pop()
-            used = re.compile(rf"\$\{{?!?{re.escape(name)}(?![A-Za-z0-9_])")
-            for target, value in self.assignments:
-                if target not in reached and used.search(value):
-                    reached.add(target)
-                    frontier.append(target)
+    def evaluated_names(self) -> set[str]:
+        """Every variable the script evaluates, directly or through variables assigned from
+        it (j=$i, then $((j)): i is evaluated too)."""
         text = "\n".join(self.evaluated)
-        return any(
-            re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text)
-            for name in reached
-        )
+        found = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+        sources: dict[str, set[str]] = {}  # variable -> variables its value names
+        for target, value in self.assignments:
+            for name in re.findall(r"\$\{?!?([A-Za-z_][A-Za-z0-9_]*)", value):
+                sources.setdefault(target, set()).add(name)
+        frontier = list(found)
+        while frontier:
+            for name in sources.get(frontier.pop(), ()):
+                if name not in found:
+                    found.add(name)
+                    frontier.append(name)
+        return found
 
 
 @dataclass
@@ -487,9 +488,10 @@ class _Scanner:
         if self.stack[-1].kind in _SCRIPT_LIKE:
             self._end_word(self.stack[-1], n)  # the script's last word
         # An unclosed quote or frame makes the shell refuse the script: nothing runs.
+        evaluated = self.flows.evaluated_names()
         for start, names in self.assigned.items():
             spot = self.spots.get(start)
-            if isinstance(spot, Safe) and self.flows.evaluates(names):
+            if isinstance(spot, Safe) and names & evaluated:
                 self.spots[start] = Safe(spot.form, spot.leading, numeric=True)
         return self.spots
 

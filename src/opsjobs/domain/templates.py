@@ -225,7 +225,7 @@ def _refused(name: str, reason: str) -> BadRequest:
     return BadRequest(f"Template variable {name} cannot stand {reason}")
 
 
-_CACHED_MAX = 64 * 1024  # scripts up to this size are read once and remembered
+_CACHED_MAX = 256 * 1024  # scripts up to this size are read once and remembered
 
 
 def compile_script(script: str) -> ScriptTemplate:
@@ -236,7 +236,7 @@ def compile_script(script: str) -> ScriptTemplate:
     return _compile(script)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=128)
 def _compile_cached(script: str) -> ScriptTemplate:
     return _compile(script)
 
