@@ -156,6 +156,8 @@ def test_declared_arguments_also_reach_every_script_by_name():
         ("#!/bin/bash\necho {{args.x}}", '#!/bin/bash\necho "${OPSJOBS_V1}"'),
         ("#!/usr/bin/env dash\necho {{args.x}}", '#!/usr/bin/env dash\necho "${OPSJOBS_V1}"'),
         ("[[ a == a ]] && echo {{args.x}}", '[[ a == a ]] && echo "${OPSJOBS_V1}"'),
+        ("function f { echo {{args.x}}; }", 'function f { echo "${OPSJOBS_V1}"; }'),
+        ("f() {\n  echo {{args.x}}\n}", 'f() {\n  echo "${OPSJOBS_V1}"\n}'),
     ],
 )
 def test_safe_spots_become_references(template, expected):
@@ -176,6 +178,8 @@ REFUSED = [
     ('[[ "{{args.x}}" == a ]]', "[[ ... ]]"),
     ("[[ -v {{args.x}} ]]", "[[ ... ]]"),
     ("[[ $(echo {{args.x}}) -gt 1 ]]", "[[ ... ]]"),
+    ("time [[ a && 5 -lt {{args.x}} ]]", "[[ ... ]]"),
+    ("x && ! [[ a || 5 -lt {{args.x}} ]]", "[[ ... ]]"),
     ('let "v={{args.x}}"', "let"),
     ("let v={{args.x}}", "let"),
     ("declare -i n={{args.x}}", "declare with options"),
@@ -246,6 +250,8 @@ REFUSED = [
     ('echo "\\{{args.x}}"', "right after a backslash"),
     ("case a in {{args.x}}) ;; esac", "case pattern"),
     ("for {{args.x}} in a; do :; done", "variable name"),
+    ("set -o {{args.x}}", "set"),  # a value may not choose shell options
+    ("shopt -s {{args.x}}", "shopt"),
     ('echo "${x:-\'}" {{args.x}} "\'}"', "single quote"),
 ]
 

@@ -96,8 +96,7 @@ _SPECIAL_VARIABLES = frozenset(
 _SAFE_BUILTINS: Mapping[str, str] = {
     **dict.fromkeys(("echo", ":", "true", "false", "cd", "pushd", "popd", "dirs", "pwd"), ""),
     **dict.fromkeys(("exit", "return", "shift", "break", "continue", "kill", "umask"), ""),
-    **dict.fromkeys(("ulimit", "type", "times", "jobs", "set", "shopt", "help", "caller"), ""),
-    **dict.fromkeys(("case", "in"), ""),
+    **dict.fromkeys(("ulimit", "type", "times", "jobs", "help", "caller", "case"), ""),
     "printf": "v",
     "test": "vR",
     "[": "vR",
@@ -115,7 +114,7 @@ _OTHER_BUILTINS = frozenset(
         *("compopt", "bind", "fc", "history", "coproc", "fg", "bg", "disown", "logout"),
         *("suspend", "function", "[[", "]]", "((", "exec", "builtin"),
         *("command", "time", "!", "{", "}", "if", "then", "else", "elif", "fi", "while"),
-        *("until", "do", "done", "esac"),
+        *("until", "do", "done", "esac", "set", "shopt"),  # a value choosing shell options
     }
 )
 # Words that go before a command and leave it a command: `command eval "$x"` is eval.
@@ -572,7 +571,10 @@ class _Scanner:
             frame.words = []
             return
         frame.words.append(word)
-        if len(frame.words) == 1 and text == "[[" and not word.expanded:
+        if len(frame.words) == 2 and frame.words[0].text == "function":
+            frame.words = []  # function NAME: its body, a command, follows
+        before = frame.words[:-1]
+        if text == "[[" and not word.expanded and all(w.text in ("time", "-p") for w in before):
             frame.words = []
             self.stack.append(_Frame("dbracket", unsafe=_KIND_REASONS["dbracket"], begin=end))
 
