@@ -253,6 +253,7 @@ REFUSED = [
     ("set -o {{args.x}}", "set"),  # a value may not choose shell options
     ("shopt -s {{args.x}}", "shopt"),
     ('echo "${x:-\'}" {{args.x}} "\'}"', "single quote"),
+    ('cat <<EOF\nX\\\nEOF\necho "\nEOF\n{{args.x}}', "backslash"),
 ]
 
 
@@ -346,6 +347,18 @@ def test_nul_is_refused_in_argv_scripts_and_topics():
         with pytest.raises(BadRequest) as caught:
             render()
         assert "args.x" in caught.value.message and "NUL" in caught.value.message
+
+
+def test_a_lone_surrogate_is_refused_wherever_it_goes():
+    bad = args(x="a\ud800")
+    for render in (
+        lambda: render_argv(["{{args.x}}"], bad),
+        lambda: render_script("echo {{args.x}}", bad),
+        lambda: render_topic("t/{{args.x}}", bad),
+        lambda: render_text("{{args.x}}", bad),
+    ):
+        with pytest.raises(BadRequest, match="args.x is not valid Unicode"):
+            render()
 
 
 def test_nul_may_go_into_an_mqtt_message():

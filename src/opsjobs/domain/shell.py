@@ -788,6 +788,11 @@ class _Scanner:
                     if i <= start < line_end:
                         self.spots[start] = _HEREDOC
                 line = text[i:line_end]
+                if line.endswith("\\"):
+                    # bash joins a body line ending in a backslash to the next before it
+                    # looks for the delimiter (when the delimiter is unquoted): where the
+                    # document ends is no longer plain, so nothing after may hold a variable.
+                    self.poisoned = "after a here-document line that ends in a backslash"
                 i = line_end + 1
                 if (line.lstrip("\t") if strip_tabs else line) == delimiter:
                     break

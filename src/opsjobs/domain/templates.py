@@ -109,6 +109,14 @@ def _refuse_nul(name: str, value: str) -> str:
             f"Template variable {name} holds a NUL character, which no command, script or "
             "MQTT topic can carry"
         )
+    return _refuse_unencodable(name, value)
+
+
+def _refuse_unencodable(name: str, value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"Template variable {name} is not valid Unicode") from None
     return value
 
 
@@ -144,7 +152,7 @@ class _Budget:
         self.total = 0
 
     def take(self, name: str, text: str, extra: int = 0) -> None:
-        size = len(text.encode("utf-8", "surrogatepass")) + extra
+        size = len(text.encode("utf-8")) + extra
         if size > STRING_MAX:
             raise BadRequest(
                 f"Template variable {name} is too long: at most {STRING_MAX} bytes can reach "
@@ -160,7 +168,12 @@ class _Budget:
 
 def render_text(template: str, values: Values) -> str:
     """Substitute values as they are: for MQTT messages (bytes; NUL allowed)."""
-    return VARIABLE.sub(lambda match: values.text(match.group(1)), template)
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return _refuse_unencodable(name, values.text(name))
+
+    return VARIABLE.sub(substitute, template)
 
 
 _TOPIC_REFUSED = re.compile(r"[/+#\0]")
@@ -171,7 +184,7 @@ def render_topic(template: str, values: Values) -> str:
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        text = values.text(name)
+        text = _refuse_unencodable(name, values.text(name))
         if _TOPIC_REFUSED.search(text):
             raise BadRequest(
                 f"Template variable {name} holds /, +, # or NUL, which would change the "
