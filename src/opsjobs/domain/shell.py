@@ -231,16 +231,18 @@ _HEREDOC = Unsafe(
 )
 
 
-# Builtins that read (some of) their arguments as code, arithmetic or variable names, and
-# the option after which the next argument is such a name.
-_NAME_READERS: Mapping[str, str] = {
-    **dict.fromkeys(("eval", "let", "trap", ".", "source", "alias", "unset", "read"), ""),
-    **dict.fromkeys(("mapfile", "readarray", "getopts", "exec", "coproc", "enable"), ""),
-    **dict.fromkeys(("declare", "typeset", "local", "export", "readonly"), "-"),
-    "printf": "-v",
-    "test": "-v",
-    "[": "-v",
-    "wait": "-p",
+# Commands that read (some of) their arguments as code, arithmetic, variable names or a
+# command to run: "*" every argument, "-" every argument once an option is given, else the
+# argument right after one of the options named.
+_NAME_READERS: Mapping[str, tuple[str, ...]] = {
+    **dict.fromkeys(("eval", "let", "trap", ".", "source", "alias", "unset", "read"), ("*",)),
+    **dict.fromkeys(("mapfile", "readarray", "getopts", "exec", "coproc", "enable"), ("*",)),
+    **dict.fromkeys(("command", "builtin", "nohup", "time"), ("*",)),
+    **dict.fromkeys(("declare", "typeset", "local", "export", "readonly"), ("-",)),
+    "printf": ("-v",),
+    "test": ("-v", "-R"),
+    "[": ("-v", "-R"),
+    "wait": ("-p",),
 }
 _ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 
@@ -277,10 +279,14 @@ class _Flows:
         command = rest[0].text
         if len(rest) >= 3 and command in ("for", "select") and rest[2].text == "in":
             self.assignments.append((rest[1].text, raw))
-        option = _NAME_READERS.get(command)
-        runner = _CODE_RUNNERS.get(command.rsplit("/", 1)[-1])
-        after_option = option and any(w.text.startswith(option) for w in rest[1:])
-        if option == "" or after_option or runner:
+        options = _NAME_READERS.get(command, ())
+        runner = _CODE_RUNNERS.get(command.rsplit("/", 1)[-1], "")
+        if (
+            "*" in options
+            or ("-" in options and any(w.text[:1] in "-+" for w in rest[1:]))
+            or (len(rest) > 1 and rest[-1].text in options)
+            or any(c in _options(rest[1:]) for c in runner)
+        ):
             self.evaluated.append(raw)
 
     def test_words(self, raws: list[str]) -> None:
