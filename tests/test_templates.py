@@ -384,8 +384,9 @@ def test_a_value_is_one_topic_level(value):
 
 
 def test_a_topic_value_may_not_start_a_system_topic():
-    with pytest.raises(BadRequest, match=r"\$ topic"):
-        render_topic("{{args.t}}/x", args(t="$SYS"))
+    for template in ("{{args.t}}/x", "{{args.e}}{{args.t}}"):
+        with pytest.raises(BadRequest, match=r"\$ topic"):
+            render_topic(template, args(t="$SYS", e=""))
     assert render_topic("adv/{{args.dev}}/cmd", args(dev="a$b c")) == "adv/a$b c/cmd"
 
 

@@ -190,11 +190,12 @@ def render_topic(template: str, values: Values) -> str:
                 f"Template variable {name} holds /, +, # or NUL, which would change the "
                 "topic's levels"
             )
-        if match.start() == 0 and text.startswith("$"):
-            raise BadRequest(f"Template variable {name} would start a $ topic")
         return text
 
-    return VARIABLE.sub(substitute, template)
+    topic = VARIABLE.sub(substitute, template)
+    if topic.startswith("$") and not template.startswith("$"):
+        raise BadRequest("Template variables would start a $ topic, which is the broker's own")
+    return topic
 
 
 def render_argv(
