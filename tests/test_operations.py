@@ -159,8 +159,12 @@ def test_mqtt_spec_is_rendered_raw():
 
 def test_mqtt_topic_may_not_render_to_a_wildcard_or_nothing():
     document = validate_new(_with(MQTT_OP, topic="t/{{args.h}}"))
+    for level in ("#", "+", "a/b", "/"):
+        with pytest.raises(BadRequest, match="args.h holds /, \\+, # or NUL"):
+            render_spec(document, Values("e1", args={"h": level}), default_timeout=60)
+    document = validate_new(_with(MQTT_OP, topic="t/#"))
     with pytest.raises(BadRequest, match="wildcard"):
-        render_spec(document, Values("e1", args={"h": "#"}), default_timeout=60)
+        render_spec(document, Values("e1"), default_timeout=60)
     document = validate_new(_with(MQTT_OP, topic="{{args.h}}"))
     with pytest.raises(BadRequest, match="empty topic"):
         render_spec(document, Values("e1", args={"h": ""}), default_timeout=60)
@@ -171,16 +175,16 @@ def test_file_system_spec_is_argv_with_the_default_timeout():
     assert spec == ExecSpec(argv=["/bin/ping", "-c", "1", "a b"], timeout=42.0)
 
 
-def test_script_text_spec_is_quoted_with_its_own_timeout():
+def test_script_text_spec_refers_to_values_in_its_environment_with_its_own_timeout():
     document = validate_new(_with(TEXT_OP, text="ping {{args.h}}", timeout=3))
     spec = render_spec(document, VALUES, default_timeout=60)
-    assert spec == ScriptSpec(text="ping 'a b'", timeout=3.0)
+    assert spec == ScriptSpec(text='ping "${OPSJOBS_V1}"', timeout=3.0, env={"OPSJOBS_V1": "a b"})
 
 
 def test_script_reference_spec_takes_the_stored_text():
     document = validate_new({**TEXT_OP, "parameters": {"type": "scriptReference", "ref": "s1"}})
     spec = render_spec(document, VALUES, default_timeout=60, script_text="echo {{args.h}}")
-    assert spec == ScriptSpec(text="echo 'a b'", timeout=60.0)
+    assert spec == ScriptSpec(text='echo "${OPSJOBS_V1}"', timeout=60.0, env={"OPSJOBS_V1": "a b"})
     with pytest.raises(BadRequest, match="^parameters.ref: no such script s1"):
         render_spec(document, VALUES, default_timeout=60, script_text=None)
 

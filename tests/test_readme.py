@@ -107,6 +107,29 @@ def test_the_printed_curl_line_fetches_the_job(demo_server):
     assert orjson.loads(out)["id"] == demo_server["job"]
 
 
+def test_the_printed_execute_line_runs_the_demo_operation(demo_server):
+    import requests
+
+    line = re.search(r"curl -u viewer:.*", demo_server["printed"]).group(0)
+    job_id = orjson.loads(_run_bash(line, demo_server["cwd"], demo_server["env"]))
+    base = f"http://127.0.0.1:{demo_server['port']}/node/api"
+    viewer = ("viewer", demo_server["viewer"])
+    deadline = time.monotonic() + 60
+    while True:
+        job = requests.get(f"{base}/jobs/{job_id}", auth=viewer).json()
+        if job["execution"]["status"] not in ("queued", "running"):
+            break
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["execution"]["status"] == "succeeded", job
+    assert job["description"]["stdout"] == "Hello, Ada, from 10.0.0.11\n"
+    # A name that does not fit the operation's declared pattern makes no job.
+    url = re.search(r"-X POST (\S+)", line).group(1)
+    refused = requests.post(url, json={"name": "$(id)"}, auth=viewer)
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("args.name: does not match")
+
+
 def test_the_seed_curl_example_in_the_readme_works_with_the_demo(demo_server):
     block = next(b for b in _blocks("sh") if "curl -X GET $url" in b)
     filled = (

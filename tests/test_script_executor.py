@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from opsjobs.domain.jobs import JobStatus
-from opsjobs.domain.spec import ExecSpec, ScriptSpec
+from opsjobs.domain.spec import ExecSpec, ScriptSpec, dump_spec, load_spec
 from opsjobs.execution.outcome import JobControl
 from opsjobs.execution.output import OutputRecorder
 from opsjobs.execution.script import exit_code, run_process, script_environment
@@ -132,6 +132,28 @@ async def test_environment_is_minimal():
     assert env["OPSJOBS_JOB_ID"] == JOB.id
     assert env["OPSJOBS_OWNER_ID"] == "1"
     assert env["OPSJOBS_OPERATION_ID"] == JOB.operation_id
+
+
+async def test_a_script_gets_its_values_from_its_spec_and_nothing_else_changes():
+    values = {"OPSJOBS_V1": "a b\n$(x)", "OPSJOBS_ARG_host": "web-1"}
+    text = 'printf "%s|%s|%s" "$OPSJOBS_V1" "$OPSJOBS_ARG_host" "$OPSJOBS_JOB_ID"'
+    outcome = await run(ScriptSpec(text=text, timeout=10, env=values))
+    assert outcome.description["stdout"] == f"a b\n$(x)|web-1|{JOB.id}"
+
+
+@pytest.mark.parametrize("name", ["PATH", "LD_PRELOAD", "OPSJOBS_JOB_ID", "BASH_ENV", "OPSJOBS_V0"])
+def test_a_spec_cannot_set_any_other_variable(name):
+    with pytest.raises(ValueError, match="not an environment variable a spec may set"):
+        ScriptSpec(text="true", timeout=1, env={name: "x"})
+    spec = orjson.dumps({"type": "script", "text": "true", "timeout": 1, "env": {name: "x"}})
+    with pytest.raises(ValueError):
+        load_spec(spec.decode())
+
+
+def test_a_spec_written_before_env_existed_loads_with_none():
+    spec = load_spec('{"type": "script", "text": "echo hi", "timeout": 5}')
+    assert spec == ScriptSpec(text="echo hi", timeout=5, env={})
+    assert load_spec(dump_spec(spec)) == spec
 
 
 async def test_each_run_gets_a_fresh_working_directory_that_is_removed_after(tmp_path):

@@ -11,7 +11,7 @@ from ..domain.clock import now_ms
 from ..domain.ids import new_id
 from ..domain.passwords import Passwords, generate_password
 from ..domain.rights import PERMISSIONS
-from ..store import entities, users
+from ..store import entities, operations, users
 from ..store.core import Store
 from ..store.jobs import insert_jobs
 
@@ -24,6 +24,28 @@ class DemoLogins:
     viewer_password: str
     job_id: str
     hidden_job_id: str
+    greet_path: str = ""  # the execute route of web-1's "Greet" operation
+
+
+# A real operation to run: a declared argument, a property, both reaching the script only as
+# environment variables (docs/security.md).
+GREET = {
+    "name": "Greet",
+    "type": 2,
+    "description": "Say hello from web-1",
+    "parameters": {
+        "type": "scriptText",
+        "text": 'printf "Hello, %s, from %s\\n" "{{args.name}}" {{properties.ip}}',
+        "arguments": {
+            "name": {
+                "type": "string",
+                "pattern": "[A-Za-z][A-Za-z0-9 ._-]{0,39}",
+                "default": "world",
+                "description": "who to greet",
+            }
+        },
+    },
+}
 
 
 async def ensure_demo(store: Store, passwords: Passwords) -> DemoLogins:
@@ -40,7 +62,8 @@ async def ensure_demo(store: Store, passwords: Passwords) -> DemoLogins:
                     store, existing[login]["id"], {"password_hash": passwords.hash(secret)}
                 )
         job_id, hidden_job_id = await _demo_job_ids(store, existing)
-        return DemoLogins(admin_password, viewer_password, job_id, hidden_job_id)
+        greet = await _greet_path(store)
+        return DemoLogins(admin_password, viewer_password, job_id, hidden_job_id, greet)
 
     datacenter = await entities.create_object(store, name="Data center", parent_ids=["1"])
     web = await entities.create_object(
@@ -58,6 +81,7 @@ async def ensure_demo(store: Store, passwords: Passwords) -> DemoLogins:
     office = await entities.create_object(store, name="Office", parent_ids=["1"])
     router = await entities.create_object(store, name="router-1", parent_ids=[office["id"]])
     link = await entities.create_link(store, source=web["id"], target=db["id"], name="web-1 → db-1")
+    await operations.create_operation(store, "object", web["id"], GREET)
 
     admin = await users.create_user(
         store,
@@ -125,7 +149,27 @@ async def ensure_demo(store: Store, passwords: Passwords) -> DemoLogins:
             }
         )
     await insert_jobs(store, rows)
-    return DemoLogins(admin_password, viewer_password, rows[0]["id"], rows[2]["id"])
+    greet = await _greet_path(store)
+    return DemoLogins(admin_password, viewer_password, rows[0]["id"], rows[2]["id"], greet)
+
+
+async def _greet_path(store: Store) -> str:
+    from sqlalchemy import select
+
+    from ..store.schema import objects
+    from ..store.schema import operations as table
+
+    async with store.read() as conn:
+        row = (
+            await conn.execute(
+                select(table.c.id, table.c.owner_id)
+                .join(objects, objects.c.id == table.c.owner_id)
+                .where(objects.c.name == "web-1", table.c.name == GREET["name"])
+            )
+        ).first()
+    if row is None:  # a demo made before it had operations
+        return ""
+    return f"/node/api/objects/{row.owner_id}/operations/{row.id}/execute"
 
 
 async def _demo_job_ids(store: Store, existing: dict) -> tuple[str, str]:
@@ -162,3 +206,11 @@ def print_logins(logins: DemoLogins, host: str = "127.0.0.1:8080") -> None:
         f"    curl -u admin:{logins.admin_password} http://{host}/node/api/jobs/{logins.job_id}",
         soft_wrap=True,
     )
+    if logins.greet_path:
+        out.print("  run an operation (answers the new job's ID; GET it as above):")
+        out.print(
+            f"    curl -u viewer:{logins.viewer_password} -X POST http://{host}{logins.greet_path}"
+            """ -H 'Content-Type: application/json' -d '{"name": "Ada"}'""",
+            soft_wrap=True,
+            markup=False,
+        )

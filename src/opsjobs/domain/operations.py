@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
+from .arguments import checked_args, declarations
 from .errors import BadRequest
 from .rights import Rights
 from .spec import ExecSpec, MqttSpec, ScriptSpec, Spec
-from .templates import Values, render_argv, render_script, render_text
+from .templates import (
+    Values,
+    check_script,
+    render_argv,
+    render_script,
+    render_text,
+    render_topic,
+    undeclared,
+)
 
 MQTT = 1
 SCRIPT = 2
@@ -42,13 +52,31 @@ def _text(value: Any, where: str, *, empty: bool = False) -> str:
     return value
 
 
+def _templates_declared(where: str, template: str, declared: Mapping[str, Any] | None) -> None:
+    missing = undeclared([template], declared)
+    _require(
+        missing is None,
+        f"{where}: {{{{{missing}}}}} names an argument the operation does not declare",
+    )
+
+
 def validate_parameters(op_type: int, parameters: Any) -> dict[str, Any]:
-    """Checked parameters of an operation of ``op_type``; BadRequest naming the bad field."""
+    """Checked parameters of an operation of ``op_type``; BadRequest naming the bad field.
+
+    Templates are checked here, when the operation is saved: a variable in a spot of a
+    script that is not proven safe, or naming an undeclared argument, is refused now rather
+    than when someone runs it. (A scriptReference's script is checked by the store, which
+    reads it.)"""
     _require(isinstance(parameters, Mapping), "parameters: must be an object")
     clean = dict(parameters)
+    declared = declarations(clean.get("arguments"))
+    names = None if declared is None else set(declared)
     if op_type == MQTT:
-        _text(clean.get("topic"), "parameters.topic")
-        _text(clean.get("message"), "parameters.message", empty=True)
+        _templates_declared(
+            "parameters.topic", _text(clean.get("topic"), "parameters.topic"), names
+        )
+        message = _text(clean.get("message"), "parameters.message", empty=True)
+        _templates_declared("parameters.message", message, names)
     else:
         kind = clean.get("type")
         _require(kind in SCRIPT_KINDS, "parameters.type: must be one of " + ", ".join(SCRIPT_KINDS))
@@ -57,9 +85,14 @@ def validate_parameters(op_type: int, parameters: Any) -> dict[str, Any]:
             args = clean.setdefault("args", [])
             _require(isinstance(args, list), "parameters.args: must be an array of strings")
             for n, arg in enumerate(args):
-                _text(arg, f"parameters.args[{n}]", empty=True)
+                where = f"parameters.args[{n}]"
+                _templates_declared(where, _text(arg, where, empty=True), names)
         elif kind == "scriptText":
-            _text(clean.get("text"), "parameters.text")
+            text = _text(clean.get("text"), "parameters.text")
+            try:
+                check_script(text, names)
+            except BadRequest as exc:
+                raise BadRequest(f"parameters.text: {exc.message}") from None
         else:
             _text(clean.get("ref"), "parameters.ref")
     if "timeout" in clean:
@@ -172,7 +205,7 @@ def runner_tag(document: Mapping[str, Any]) -> str | None:
 
 
 def _mqtt_topic(template: str, values: Values) -> str:
-    topic = render_text(template, values)
+    topic = render_topic(template, values)
     _require(topic != "", "parameters.topic: renders to an empty topic")
     _require(
         "+" not in topic and "#" not in topic,
@@ -188,21 +221,31 @@ def render_spec(
     default_timeout: float,
     script_text: str | None = None,
 ) -> Spec:
-    """The runner's spec for one execution; BadRequest naming a variable without value.
+    """The runner's spec for one execution; BadRequest naming an argument that does not
+    fit its declaration or a variable without value. Nothing is written before this.
 
     ``script_text`` is the stored script a ``scriptReference`` operation names.
     """
     parameters = document["parameters"]
+    declared = declarations(parameters.get("arguments"))
+    values = replace(values, args=checked_args(declared, values.args))
     if document["type"] == MQTT:
         return MqttSpec(
             topic=_mqtt_topic(parameters["topic"], values),
-            message=render_text(parameters["message"], values, allow_nul=True),
+            message=render_text(parameters["message"], values),
         )
     timeout = float(parameters.get("timeout", default_timeout))
     kind = parameters["type"]
     if kind == "fileSystem":
-        argv = [parameters["path"], *render_argv(parameters.get("args", []), values)]
-        return ExecSpec(argv=argv, timeout=timeout)
+        args = render_argv(parameters.get("args", []), values, declared)
+        return ExecSpec(argv=[parameters["path"], *args], timeout=timeout)
     text = parameters["text"] if kind == "scriptText" else script_text
     _require(text is not None, f"parameters.ref: no such script {parameters.get('ref')}")
-    return ScriptSpec(text=render_script(text, values), timeout=timeout)
+    if kind == "scriptReference":
+        # Saved apart from the operation: it may name arguments the operation lacks.
+        missing = undeclared([text], None if declared is None else set(declared))
+        _require(
+            missing is None, f"parameters.ref: the script uses {{{{{missing}}}}}, not declared"
+        )
+    script, env = render_script(text, values, declared)
+    return ScriptSpec(text=script, timeout=timeout, env=env)

@@ -1,23 +1,30 @@
 """What a runner needs to run one job, stored as JSON in the job row's ``spec`` column.
 
-The execute route renders the operation (templates filled, values quoted) into a spec when it
-records the job; the runner reads only the spec, never the operation, so editing or deleting
-an operation never changes a run that is already queued.
+The execute route renders the operation (arguments checked, templates filled) into a spec
+when it records the job; the runner reads only the spec, never the operation, so editing or
+deleting an operation never changes a run that is already queued.
 
 Shapes (``type`` decides):
 - ``{"type": "exec", "argv": [path, arg, ...], "timeout": seconds}``: a fileSystem program,
   run directly with that argv, no shell.
-- ``{"type": "script", "text": "...", "timeout": seconds}``: scriptText or a stored script
-  (scriptReference), already rendered; run by the interpreter of its ``#!`` line, else /bin/sh.
+- ``{"type": "script", "text": "...", "timeout": seconds, "env": {"OPSJOBS_V1": "..."}}``:
+  scriptText or a stored script (scriptReference); its text refers to the values of its
+  template variables, which ``env`` holds (see ``templates.py``). Run by the interpreter of
+  its ``#!`` line, else /bin/sh. Specs written before ``env`` existed load with none.
 - ``{"type": "mqtt", "topic": "...", "message": "..."}``: publish with QoS 1.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+# The only names a spec may add to a run's environment: generated ones, which can never
+# be PATH, LD_PRELOAD or another name that changes what runs.
+ENV_NAME = re.compile(r"OPSJOBS_(V[1-9][0-9]*|ARG_[A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,13 @@ class ExecSpec:
 class ScriptSpec:
     text: str
     timeout: float
+    env: dict[str, str] = field(default_factory=dict)
     type: str = "script"
+
+    def __post_init__(self) -> None:
+        for name, value in self.env.items():
+            if ENV_NAME.fullmatch(name) is None or not isinstance(value, str):
+                raise ValueError(f"not an environment variable a spec may set: {name!r}")
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,38 @@
 """Template variables in operations (API.md §6): ``{{id}}``, ``{{properties.<name>}}``,
 ``{{user.id}}``, ``{{user.login}}``, ``{{args.<name>}}``.
 
-How a value is substituted depends on where it goes:
-- MQTT topic and message, and each ``fileSystem`` arg: the value as it is. Args are argv
-  elements, never seen by a shell, so one value stays one argument whatever it holds.
-- ``scriptText`` (and stored scripts): quoted for the spot of the shell script it stands in
-  (see ``shell.py``); a bare ``{{args.x}}`` gets exactly ``shlex.quote`` of the value.
+No value ever becomes text that a shell parses. Where a value goes:
+
+- ``scriptText`` and stored scripts: the script's text never holds a value. Each distinct
+  variable gets an environment variable of the run (``OPSJOBS_V1``, ``OPSJOBS_V2``... in
+  order of first use; names from a request never become names of the environment), and the
+  template is replaced by a reference to it: ``"${OPSJOBS_V1}"`` in a word, ``${OPSJOBS_V1}``
+  inside ``"..."``. Only spots where the shell reads such a reference as plain data may
+  hold a variable (``shell.py``); any other spot is refused when the operation or script is
+  saved, and again when it runs (a backstop for what was saved before). Only sh, dash and
+  bash scripts take variables; every script, of any interpreter, also gets each declared
+  argument as ``OPSJOBS_ARG_<name>``.
+- ``fileSystem`` args: each arg is one argv element, never seen by a shell.
+- MQTT topic: a value is one topic level: ``/``, ``+`` and ``#`` are refused in it. The
+  message is bytes, and takes a value as it is.
+
+In a script argument or an argv element, a value that a variable starts (nothing but other
+variables before it in its word) must not start with ``-``, which the program would read as
+an option (``tar ... {{args.x}}`` with ``--use-compress-program=...``), unless the argument
+is declared with ``allowLeadingDash``.
 
 Only those five forms are variables. Other ``{{...}}`` text (Go templates in a ``docker
 --format``, Jinja, mustache) is left alone, so scripts that use such tools keep working.
 
 A value is the JSON value given: a string as it is, ``true``/``false``, numbers and
 arrays/objects as their JSON text. A missing variable, or ``null``, has no value and makes
-rendering fail with BadRequest naming it.
-
-NUL: no argv element, script or MQTT topic can carry a NUL character (the kernel and the
-MQTT spec refuse it), so a value holding one is refused with BadRequest naming the variable
-rather than silently cut short. Only an MQTT message, which is bytes, takes it as it is.
+rendering fail with BadRequest naming it. A value with a NUL character is refused wherever
+it would reach the environment, argv or a topic (none can carry it).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,11 +41,19 @@ from typing import Any
 import orjson
 
 from . import shell
+from .arguments import Argument, allows_leading_dash
 from .errors import BadRequest
 
 VARIABLE = re.compile(
     r"\{\{\s*(id|user\.id|user\.login|(?:properties|args)\.[^{}\n]*?[^{}\s])\s*\}\}"
 )
+# The longest string the kernel passes in argv or the environment (MAX_ARG_STRLEN, with
+# its NUL), and a bound on all of one run's values together (ARG_MAX is 2 MiB or more).
+STRING_MAX = 128 * 1024 - 1
+TOTAL_MAX = 1024 * 1024
+ENV_PREFIX = "OPSJOBS_V"
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+ARG_ENV_PREFIX = "OPSJOBS_ARG_"
 
 
 def property_map(properties: Any) -> dict[str, Any]:
@@ -72,10 +92,10 @@ class Values:
             value = (self.properties if scope == "properties" else self.args).get(key)
         if value is None:
             raise BadRequest(f"Template variable has no value: {name}")
-        return _as_text(value)
+        return as_text(value)
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -89,56 +109,220 @@ def _refuse_nul(name: str, value: str) -> str:
             f"Template variable {name} holds a NUL character, which no command, script or "
             "MQTT topic can carry"
         )
+    return _refuse_unencodable(name, value)
+
+
+def _refuse_unencodable(name: str, value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"Template variable {name} is not valid Unicode") from None
     return value
+
+
+def _refuse_leading_dash(name: str, value: str, declared: dict[str, Argument] | None) -> None:
+    if value.startswith("-") and not allows_leading_dash(declared, name):
+        raise BadRequest(
+            f"Template variable {name} starts with '-', and stands where the program would "
+            "read it as an option; an operation lets a declared argument do so with "
+            '"allowLeadingDash": true'
+        )
 
 
 def variable_names(template: str) -> list[str]:
     return [m.group(1) for m in VARIABLE.finditer(template)]
 
 
-def render_text(template: str, values: Values, *, allow_nul: bool = False) -> str:
-    """Substitute values as they are: for MQTT topics and messages and for argv elements."""
+def undeclared(templates: Sequence[str], declared: Mapping[str, Any] | None) -> str | None:
+    """The first ``args.<name>`` variable in ``templates`` that ``declared`` lacks (None
+    when the operation declares no arguments, and so takes any)."""
+    if declared is None:
+        return None
+    for template in templates:
+        for name in variable_names(template):
+            if name.startswith("args.") and name[5:] not in declared:
+                return name
+    return None
+
+
+class _Budget:
+    """The bytes one run's values take in argv or the environment, against the limits."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def take(self, name: str, text: str, extra: int = 0) -> None:
+        size = len(text.encode("utf-8")) + extra
+        if size > STRING_MAX:
+            raise BadRequest(
+                f"Template variable {name} is too long: at most {STRING_MAX} bytes can reach "
+                "a program"
+            )
+        self.total += size
+        if self.total > TOTAL_MAX:
+            raise BadRequest(f"Template variables hold more than {TOTAL_MAX} bytes together")
+
+
+# -- as they are: MQTT and argv -------------------------------------------------------------
+
+
+def render_text(template: str, values: Values) -> str:
+    """Substitute values as they are: for MQTT messages (bytes; NUL allowed)."""
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        text = values.text(name)
-        return text if allow_nul else _refuse_nul(name, text)
+        return _refuse_unencodable(name, values.text(name))
 
     return VARIABLE.sub(substitute, template)
 
 
-def render_argv(args: Sequence[str], values: Values) -> list[str]:
+_TOPIC_REFUSED = re.compile(r"[/+#\0]")
+
+
+def render_topic(template: str, values: Values) -> str:
+    """An MQTT topic: each value is at most one level, and cannot start a $ topic."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        text = _refuse_unencodable(name, values.text(name))
+        if _TOPIC_REFUSED.search(text):
+            raise BadRequest(
+                f"Template variable {name} holds /, +, # or NUL, which would change the "
+                "topic's levels"
+            )
+        return text
+
+    topic = VARIABLE.sub(substitute, template)
+    if topic.startswith("$") and not template.startswith("$"):
+        raise BadRequest("Template variables would start a $ topic, which is the broker's own")
+    return topic
+
+
+def render_argv(
+    args: Sequence[str], values: Values, declared: dict[str, Argument] | None = None
+) -> list[str]:
     """Each ``fileSystem`` arg rendered on its own: one template, one argv element."""
-    return [render_text(arg, values) for arg in args]
+    budget = _Budget()
+    rendered = []
+    for template in args:
+        parts: list[str] = []
+        done = 0
+        for match in VARIABLE.finditer(template):
+            name = match.group(1)
+            text = _refuse_nul(name, values.text(name))
+            literal = template[done : match.start()]
+            if not "".join(parts) and not literal:
+                _refuse_leading_dash(name, text, declared)
+            parts += [literal, text]
+            done = match.end()
+        parts.append(template[done:])
+        element = "".join(parts)
+        budget.take("in an argument", element)
+        rendered.append(element)
+    return rendered
 
 
-def render_script(script: str, values: Values) -> str:
-    """Substitute values into a shell script, each quoted for where it stands.
+# -- scripts --------------------------------------------------------------------------------
 
-    A script run by something other than a POSIX shell (its ``#!`` line says) takes no
-    variables: its quoting rules are not the shell's, so no value could be made safe in it.
-    """
+
+@dataclass(frozen=True)
+class ScriptTemplate:
+    """A script with each variable replaced by a reference to its environment variable."""
+
+    text: str
+    env_names: Mapping[str, str]  # variable -> environment variable
+    leading: frozenset[str]  # variables that start an argument somewhere
+    numeric: frozenset[str] = frozenset()  # variables the script evaluates: integers only
+
+
+def _refused(name: str, reason: str) -> BadRequest:
+    return BadRequest(f"Template variable {name} cannot stand {reason}")
+
+
+_CACHED_MAX = 256 * 1024  # scripts up to this size are read once and remembered
+
+
+def compile_script(script: str) -> ScriptTemplate:
+    """The script's variables replaced by references; BadRequest naming the first variable
+    that stands in a spot that is not proven safe."""
+    if len(script) <= _CACHED_MAX:
+        return _compile_cached(script)
+    return _compile(script)
+
+
+@functools.lru_cache(maxsize=128)
+def _compile_cached(script: str) -> ScriptTemplate:
+    return _compile(script)
+
+
+def _compile(script: str) -> ScriptTemplate:
     matches = list(VARIABLE.finditer(script))
     if not matches:
-        return script
+        return ScriptTemplate(script, {}, frozenset())
     program = shell.interpreter(script)
-    if program not in shell.POSIX_SHELLS:
+    if program not in shell.SHELLS:
         raise BadRequest(
-            f"Template variables need a shell script, and this one runs {program}; "
-            "pass values to other programs as args of a fileSystem operation"
+            f"Template variables need an sh, dash or bash script, and this one runs {program}; "
+            f"it can read declared arguments from the environment ({ARG_ENV_PREFIX}<name>)"
         )
     spots = shell.spots(script, {m.start(): m.end() for m in matches})
+    env_names: dict[str, str] = {}
+    leading: set[str] = set()
+    numeric: set[str] = set()
     parts: list[str] = []
     done = 0
     for match in matches:
         name = match.group(1)
-        value = _refuse_nul(name, values.text(name))
         spot = spots[match.start()]
         if isinstance(spot, shell.Unsafe):
-            raise BadRequest(
-                f"Template variable {name} cannot be quoted safely: it stands {spot.reason}"
-            )
-        parts += [script[done : match.start()], shell.quote(spot, value)]
+            raise _refused("{{" + name + "}}", spot.reason)
+        env = env_names.setdefault(name, f"{ENV_PREFIX}{len(env_names) + 1}")
+        reference = "${" + env + "}"
+        if spot.form is shell.Form.WORD:
+            reference = f'"{reference}"'
+        if spot.leading:
+            leading.add(name)
+        if spot.numeric:
+            numeric.add(name)
+        parts += [script[done : match.start()], reference]
         done = match.end()
     parts.append(script[done:])
-    return "".join(parts)
+    return ScriptTemplate("".join(parts), env_names, frozenset(leading), frozenset(numeric))
+
+
+def check_script(script: str, declared: Mapping[str, Any] | None = None) -> None:
+    """Refuse (BadRequest) a script whose variables stand where they are not proven safe,
+    or that names an argument ``declared`` lacks."""
+    compile_script(script)
+    missing = undeclared([script], declared)
+    if missing is not None:
+        raise BadRequest(f"{{{{{missing}}}}} names an argument the operation does not declare")
+
+
+def render_script(
+    script: str, values: Values, declared: dict[str, Argument] | None = None
+) -> tuple[str, dict[str, str]]:
+    """The script to run and its environment: each variable's value, and each declared
+    argument's as ``OPSJOBS_ARG_<name>``."""
+    template = compile_script(script)
+    budget = _Budget()
+    env: dict[str, str] = {}
+    for name, env_name in template.env_names.items():
+        text = _refuse_nul(name, values.text(name))
+        if name in template.leading:
+            _refuse_leading_dash(name, text, declared)
+        if name in template.numeric and _INTEGER.fullmatch(text) is None:
+            raise BadRequest(
+                f"Template variable {name} must be an integer: the script evaluates the "
+                "variable it is assigned to (as arithmetic, a name or code)"
+            )
+        budget.take(name, text, len(env_name) + 1)
+        env[env_name] = text
+    for name in declared or {}:
+        value = values.args.get(name)
+        if value is not None:
+            text = _refuse_nul(f"args.{name}", as_text(value))
+            env_name = ARG_ENV_PREFIX + name
+            budget.take(f"args.{name}", text, len(env_name) + 1)
+            env[env_name] = text
+    return template.text, env

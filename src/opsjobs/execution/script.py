@@ -149,6 +149,10 @@ def _start(
     and the directory was made ahead, so this takes a fraction of a millisecond, less than
     a hop to a worker thread and back (and its contention for the GIL) would cost."""
     workdir = workdirs.take()
+    if isinstance(spec, ScriptSpec) and spec.env:
+        # The values of the script's template variables. Their names are generated
+        # (OPSJOBS_V1, OPSJOBS_ARG_x), and the run's own environment wins all the same.
+        env = {**spec.env, **env}
     argv = list(spec.argv) if isinstance(spec, ExecSpec) else _write_script(workdir, spec.text)
     if not argv:
         return workdir, argv, None

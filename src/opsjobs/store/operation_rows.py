@@ -13,6 +13,7 @@ from ..domain.clock import now_ms
 from ..domain.errors import BadRequest
 from ..domain.ids import new_id
 from ..domain.operations import SCRIPT
+from ..domain.templates import check_script
 from .schema import operations, scripts
 
 
@@ -40,13 +41,20 @@ def row_values(document: dict[str, Any]) -> dict[str, Any]:
 
 
 async def require_script(conn, document: dict[str, Any]) -> None:
-    """A scriptReference operation must name a stored script (400 otherwise)."""
+    """A scriptReference operation must name a stored script whose template variables stand
+    in safe spots and name only arguments the operation declares (400 otherwise)."""
     parameters = document["parameters"]
     if document["type"] != SCRIPT or parameters["type"] != "scriptReference":
         return
-    found = await conn.execute(select(scripts.c.id).where(scripts.c.id == parameters["ref"]))
-    if found.first() is None:
+    found = await conn.execute(select(scripts.c.text).where(scripts.c.id == parameters["ref"]))
+    row = found.first()
+    if row is None:
         raise BadRequest(f"parameters.ref: no such script {parameters['ref']}")
+    declared = parameters.get("arguments")
+    try:
+        check_script(row.text, None if declared is None else set(declared))
+    except BadRequest as exc:
+        raise BadRequest(f"parameters.ref: the script {parameters['ref']}: {exc.message}") from None
 
 
 async def insert_operations(

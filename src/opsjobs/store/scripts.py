@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from ..domain.clock import now_ms
-from ..domain.errors import NotFound
+from ..domain.errors import BadRequest, NotFound
 from ..domain.ids import new_id
+from ..domain.templates import check_script
 from .core import Store
 from .schema import scripts
 
@@ -43,7 +44,19 @@ async def script_text(store: Store, script_id: str) -> str | None:
         return result.scalar_one_or_none()
 
 
+def _checked(text: str) -> str:
+    """A script's template variables must stand in safe spots (templates.py), checked when
+    it is saved; whether the arguments they name are declared is checked with each
+    operation that names the script, when it is saved and when it runs."""
+    try:
+        check_script(text)
+    except BadRequest as exc:
+        raise BadRequest(f"text: {exc.message}") from None
+    return text
+
+
 async def create_script(store: Store, *, name: str, text: str) -> dict[str, Any]:
+    _checked(text)
     script_id, now = new_id(), now_ms()
     async with store.write() as conn:
         await conn.execute(
@@ -54,6 +67,8 @@ async def create_script(store: Store, *, name: str, text: str) -> dict[str, Any]
 
 async def update_script(store: Store, script_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply validated changes (name, text). Queued jobs keep the text they were made with."""
+    if "text" in changes:
+        _checked(changes["text"])
     async with store.write() as conn:
         result = await conn.execute(
             update(scripts).where(scripts.c.id == script_id).values(**changes, updated=now_ms())
