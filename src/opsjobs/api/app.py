@@ -140,7 +140,11 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.include_router(entities.router(ctx), prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.include_router(execute.router(ctx), prefix=PREFIX)
-    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=ctx.settings.max_body_bytes,
+        timeout_seconds=ctx.settings.body_timeout_seconds,
+    )
 
     def openapi() -> dict:
         if app.openapi_schema is None:

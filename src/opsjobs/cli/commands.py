@@ -100,7 +100,14 @@ def serve(
     os.environ["OPSJOBS_DATABASE_URL"] = settings.database_url
     from ..api.server import serve as run_server
 
-    run_server(host=host, port=port, workers=workers, certfile=certfile, keyfile=keyfile)
+    run_server(
+        host=host,
+        port=port,
+        workers=workers,
+        certfile=certfile,
+        keyfile=keyfile,
+        log_level=settings.log_level,
+    )
 
 
 @app.command()

@@ -30,7 +30,7 @@ DatabaseUrl = Annotated[
 
 @contextlib.asynccontextmanager
 async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         await store.open()
         yield store
