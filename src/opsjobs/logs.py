@@ -63,6 +63,7 @@ def redact(text: str) -> str:
 # error must not fill the log.
 MAX_TRACEBACK_FRAMES = 30
 MAX_EXCEPTION_CHARS = 8000
+_MARKERS = re.compile(r"^\s*[~^]+\s*$")
 
 
 def format_exception(exc_info: Any) -> str:
@@ -73,7 +74,11 @@ def format_exception(exc_info: Any) -> str:
         exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
     if not exc_info or exc_info[0] is None:
         return ""
-    text = "".join(traceback.format_exception(*exc_info, limit=-MAX_TRACEBACK_FRAMES)).rstrip()
+    lines = traceback.format_exception(*exc_info, limit=-MAX_TRACEBACK_FRAMES)
+    # Without the ^^^^ lines that mark the failing expression: the frame's line says it.
+    text = "\n".join(
+        line for line in "".join(lines).splitlines() if not _MARKERS.match(line)
+    ).rstrip()
     if len(text) > MAX_EXCEPTION_CHARS:
         half = MAX_EXCEPTION_CHARS // 2
         text = (

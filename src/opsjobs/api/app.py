@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from .. import __version__
 from ..config import Settings
 from ..execution.runner import Runner
+from ..store.db import unavailable
 from ..store.listen import listen
 from . import errors
 from .context import Context
@@ -39,8 +40,11 @@ async def _follow_directory(ctx: Context) -> None:
         changed.clear()
         try:
             await ctx.store.refresh_directory()
-        except Exception:  # a database hiccup must not end the loop
-            log.warning("directory refresh failed", exc_info=True)
+        except Exception as exc:  # a database hiccup must not end the loop
+            if unavailable(exc):  # an outage: one line each time, not a traceback
+                log.warning("directory refresh failed: database unavailable", error=repr(exc))
+            else:
+                log.warning("directory refresh failed", exc_info=True)
 
 
 # The HTTP server starts its I/O threads after the app's startup, and may start more later:

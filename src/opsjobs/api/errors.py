@@ -57,7 +57,8 @@ def database_unavailable():
 
 def _describe(exc: BaseException) -> str:
     """One line naming an exception, for a log event that needs no traceback."""
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+    first_line = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {first_line[:300]}"
 
 
 def install(app: FastAPI) -> None:
@@ -116,7 +117,7 @@ def install(app: FastAPI) -> None:
                 "database unavailable while responding",
                 method=request.method,
                 path=request.url.path,
-                error=_describe(exc),
+                error=_describe(exc.__cause__ or exc),
             )
             return database_unavailable()
         log.exception("unhandled error", method=request.method, path=request.url.path)
