@@ -1,5 +1,5 @@
-"""Request bodies: JSON whatever the client declared, refused over the configured size or
-when they take too long to arrive."""
+"""Request bodies: read whole before the app runs, within a size and a time limit; JSON
+whatever the client declared."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..domain.errors import OpsjobsError, PayloadTooLarge, RequestTimeout
 
 
-class _Refused(Exception):
-    """Raised into the app's read of the body; the app's answer is then replaced by ours."""
-
-
 class BodyLimit:
-    """A declared Content-Length over the limit is refused before the app runs; a body that
-    grows past it while streaming (chunked) stops being read and is refused the same way.
+    """The body of a request is read here, whole, before the app runs; the app reads it from
+    memory (every route parses a whole JSON document anyway, and the size is bounded).
 
-    A body must also arrive whole within ``timeout_seconds`` of the request's start: a client
-    that sends its headers and then trickles or stalls its body would otherwise hold the
-    request (and its connection) for as long as it likes. It is answered 408, and the
-    connection is closed.
+    - A declared Content-Length over ``max_bytes`` is refused at once, a body that grows past
+      it while arriving (chunked) as soon as it does: 413.
+    - The body must arrive within ``timeout_seconds``: a client that sends its headers and
+      then stalls or trickles the body would otherwise hold the request and its connection
+      for as long as it likes. 408.
+
+    Either answer closes the connection. Refusing before the app runs also means no exception
+    in the app keeps the server's ``receive`` alive: the server closes a connection whose body
+    was not read only once nothing refers to it any more.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float) -> None:
@@ -44,53 +45,42 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await _refuse(send, self._too_large())
                 return
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away: nobody to answer
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        await _refuse(send, self._too_large())
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _refuse(send, self._too_slow())
+            return
+        body = b"".join(chunks)
+        del chunks
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: a disconnect, whenever it comes
+
         # The API speaks only JSON; clients such as plain `curl -d` send a form content type
         # with a JSON body, and SAYMON reads it as JSON all the same.
         scope = dict(scope)
         scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
         scope["headers"].append((b"content-type", b"application/json"))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_seconds
-        received = 0
-        body_done = started = False
-        refused: OpsjobsError | None = None
-
-        async def limited_receive() -> Message:
-            nonlocal received, body_done, refused
-            if refused is not None:
-                raise _Refused()
-            if body_done:  # after the body: a disconnect, whenever it comes
-                return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                refused = self._too_slow()
-                raise _Refused() from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    refused = self._too_large()
-                    raise _Refused()
-                body_done = not message.get("more_body", False)
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            # Whatever the app makes of the interrupted read (FastAPI turns it into a 400),
-            # the answer to a body refused here is ours.
-            nonlocal started
-            if refused is not None:
-                return
-            started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if refused is None or started:
-                raise
-        if refused is not None and not started:
-            await _refuse(send, refused)
+        await self.app(scope, replay, send)
 
 
 async def _refuse(send: Send, error: OpsjobsError) -> None:
