@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 import log_secrets
 from conftest import basic
-from helpers import app_client, assert_error, cli_env, run_cli, running_server
+from helpers import app_client, assert_error, cli_env, free_port, run_cli, running_server
 from opsjobs.logs import format_exception, redact
 
 LOCAL_MARKER = "value-of-a-local-variable-7c1f"
@@ -173,3 +173,16 @@ async def test_a_real_server_logs_a_failure_once_in_one_line_without_credentials
         basic("dave", "dave-password-41c")["Authorization"][6:],
     ):
         assert secret not in text
+
+
+def test_a_command_facing_a_database_outage_says_so_in_one_line():
+    url = f"postgresql://opsjobs:db-password-5e1a@127.0.0.1:{free_port()}/opsjobs"
+    log_secrets.register("db-password-5e1a", "database password")
+    result = run_cli(
+        "user", "add", "erin", "--password", "erin-password-93b", "--database-url", url
+    )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "the database is unavailable" in output, output
+    assert "Traceback" not in output and len(output.splitlines()) <= 3, output
+    assert "erin-password-93b" not in output and "db-password-5e1a" not in output

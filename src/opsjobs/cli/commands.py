@@ -25,6 +25,8 @@ app = typer.Typer(
     help="opsjobs: operations on monitored objects, every run kept as a job.",
     no_args_is_help=True,
     add_completion=False,
+    # A failure is one line (runtime.run); never rich's traceback with its frames' locals.
+    pretty_exceptions_enable=False,
 )
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups.", no_args_is_help=True)
