@@ -158,7 +158,7 @@ class Api:
     async def user(
         self,
         login: str,
-        password: str = "secret",
+        password: str = "user-password-4f1c",
         permissions: list[str] = (),
         include: list[str] = (),
         exclude: list[str] = (),
