@@ -22,6 +22,10 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+# Every log line the suite produces is searched for the secrets it used: the plugin's hooks
+# and fixture (log_secrets.py), imported here so that pytest finds them.
+import log_secrets
+from log_secrets import log_since, pytest_configure, pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.config import Settings
@@ -135,6 +139,7 @@ def database_url(request, tmp_path) -> str:
 
 
 def basic(login: str, password: str) -> dict[str, str]:
+    log_secrets.register_password(login, password)
     token = base64.b64encode(f"{login}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
 
@@ -153,13 +158,14 @@ class Api:
     async def user(
         self,
         login: str,
-        password: str = "secret",
+        password: str = "user-password-4f1c",
         permissions: list[str] = (),
         include: list[str] = (),
         exclude: list[str] = (),
         **fields,
     ) -> dict[str, str]:
         """Create a user and answer its Basic auth headers."""
+        log_secrets.register_password(login, password)
         await users.create_user(
             self.store,
             login=login,
@@ -190,7 +196,9 @@ async def api(database_url) -> AsyncIterator[Api]:
     app = create_app(context=ctx)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", event_hooks=log_secrets.client_hooks()
+        ) as client:
             yield Api(client, ctx)
 
 

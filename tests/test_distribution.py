@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import psutil
 import pytest
 from sqlalchemy import func, select, text
 
+import log_secrets
 from helpers import cli_env, opsjobs_exe
 from helpers.execution import opened_store, queue, wait_status
 from opsjobs.domain.clock import now_ms
@@ -54,7 +54,7 @@ def runner_env(**extra: str) -> dict[str, str]:
 @contextlib.contextmanager
 def runner_process(url: str, *args: str, **env: str) -> Iterator[subprocess.Popen]:
     """`opsjobs runner` in its own process group, started and answering; always ended."""
-    log = tempfile.NamedTemporaryFile(prefix="runner-", suffix=".log", delete=False)
+    log = log_secrets.process_log("runner").open("wb")  # searched for secrets at the end
     process = subprocess.Popen(
         [opsjobs_exe(), "runner", "--database-url", url, *args],
         env=runner_env(**env),
@@ -79,7 +79,6 @@ def runner_process(url: str, *args: str, **env: str) -> Iterator[subprocess.Pope
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
-        process.log_path.unlink(missing_ok=True)
 
 
 def name_of(process: subprocess.Popen) -> str:

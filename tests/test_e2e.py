@@ -15,6 +15,7 @@ import orjson
 import pytest
 import requests
 
+import log_secrets
 from helpers import (
     INVALID_LOGIN,
     NOT_LOGGED_IN,
@@ -48,6 +49,7 @@ async def _seed(url: str) -> dict:
     await store.open()
     try:
         hasher = Passwords(time_cost=1, memory_kib=8)
+        log_secrets.register_password(LOGIN, PASSWORD)
         site = await entities.create_object(store, name="site", parent_ids=["1"])
         web = await entities.create_object(store, name="web-1", parent_ids=[site["id"]])
         secret = await entities.create_object(store, name="secret", parent_ids=["1"])
@@ -212,6 +214,8 @@ def test_requests_session_token_and_lists(server):
         )
         assert [d["id"] for d in response.json()] == [server["job"]]
         token = session.post(f"{base}/node/api/users/{me['id']}/auth-token", timeout=10).json()
+        log_secrets.register(token, "API token")
+        log_secrets.register(session.cookies["sid"], "session ID")
         assert session.delete(f"{base}/node/api/users/session", timeout=10).status_code == 200
         response = requests.get(
             f"{base}/node/api/objects/{server['object']}/jobs",

@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import log_secrets
 from helpers import SEED_JOB_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +58,13 @@ def demo_server(tmp_path):
     viewer_password = re.search(r"viewer password: (\S+)", printed).group(1)
     job_id = re.search(r"a job:\s+([0-9a-f]{24})", printed).group(1)
     assert (tmp_path / "var" / "opsjobs.db").is_file(), "the database lives under ./var"
+    server_log = log_secrets.process_log("serve").open("wb")  # searched for secrets at the end
     server = subprocess.Popen(
         [OPSJOBS, "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
@@ -87,6 +89,7 @@ def demo_server(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
+        server_log.close()
 
 
 def _run_bash(script: str, cwd: Path, env: dict) -> str:

@@ -108,6 +108,13 @@ class Settings:
     # Where each script run gets its fresh working directory (default: the system's temp
     # directory, $TMPDIR).
     work_dir: str | None = None
+    # Logging: debug, info, warning or error (see logs.py).
+    log_level: str = "info"
+    # How long a request waits for the database (a connection to PostgreSQL, a lock on SQLite)
+    # before it is answered 503 with Retry-After.
+    database_timeout_seconds: float = 10.0
+    # How long a client has to send a whole request body once its headers are in; then 408.
+    body_timeout_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -136,6 +143,9 @@ class Settings:
             kill_grace_seconds=_env_float("OPSJOBS_KILL_GRACE_SECONDS", 2.0),
             mqtt_connect_timeout_seconds=_env_float("OPSJOBS_MQTT_CONNECT_TIMEOUT_SECONDS", 5.0),
             work_dir=os.environ.get("OPSJOBS_WORK_DIR") or None,
+            log_level=os.environ.get("OPSJOBS_LOG_LEVEL") or "info",
+            database_timeout_seconds=_env_float("OPSJOBS_DATABASE_TIMEOUT_SECONDS", 10.0),
+            body_timeout_seconds=_env_float("OPSJOBS_BODY_TIMEOUT_SECONDS", 20.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(base, **clean)

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 import orjson
 from asgi_lifespan import LifespanManager
 
+import log_secrets
 from conftest import Api
 from conftest import settings_for_test as make_settings
 from opsjobs.api.app import create_app
@@ -45,7 +45,9 @@ async def app_client(
         app_hook(app)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", event_hooks=log_secrets.client_hooks()
+        ) as client:
             api = Api(client, ctx)
             api.app = app
             yield api
@@ -171,8 +173,15 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _register_cli_secrets(args: tuple[str, ...] | list[str]) -> None:
+    for option, value in zip(args, args[1:], strict=False):
+        if option == "--password":
+            log_secrets.register(value, "password given to a command")
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120, **kwargs):
-    return subprocess.run(
+    _register_cli_secrets(args)
+    result = subprocess.run(
         [opsjobs_exe(), *args],
         capture_output=True,
         text=True,
@@ -180,12 +189,16 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
         timeout=timeout,
         **kwargs,
     )
+    log_secrets.check_output(f"opsjobs {args[0] if args else ''}", result.stdout + result.stderr)
+    return result
 
 
 def run_cli_parallel(
     *commands: list[str], env: dict[str, str] | None = None, timeout: float = 120
 ) -> list[subprocess.CompletedProcess]:
     """Run several `opsjobs` commands at once (each pays the interpreter's start-up)."""
+    for args in commands:
+        _register_cli_secrets(args)
     processes = [
         subprocess.Popen(
             [opsjobs_exe(), *args],
@@ -200,6 +213,7 @@ def run_cli_parallel(
     for args, process in zip(commands, processes, strict=True):
         out, err = process.communicate(timeout=timeout)
         results.append(subprocess.CompletedProcess(args, process.returncode, out, err))
+        log_secrets.check_output(f"opsjobs {args[0] if args else ''}", out + err)
     return results
 
 
@@ -220,7 +234,9 @@ def running_server(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`opsjobs serve` on a free port in its own process group; always killed afterwards."""
     port = free_port()
-    log = tempfile.TemporaryFile()  # the server's output, shown if it fails to start
+    # The server's output: shown if it fails to start, searched for secrets at the end.
+    log_path = log_secrets.process_log("serve")
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             opsjobs_exe(),
@@ -238,13 +254,13 @@ def running_server(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    process.log_path = log_path
     base = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                log.seek(0)
-                output = log.read().decode(errors="replace")[-2000:]
+                output = log_path.read_bytes().decode(errors="replace")[-2000:]
                 raise AssertionError(f"opsjobs serve exited with {process.returncode}: {output}")
             try:
                 if httpx.get(base + "/node/api/ping", verify=verify, timeout=1).status_code == 200:

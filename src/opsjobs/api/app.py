@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from .. import __version__
 from ..config import Settings
 from ..execution.runner import Runner
+from ..store.db import unavailable
 from ..store.listen import listen
 from . import errors
 from .context import Context
@@ -39,8 +40,11 @@ async def _follow_directory(ctx: Context) -> None:
         changed.clear()
         try:
             await ctx.store.refresh_directory()
-        except Exception:  # a database hiccup must not end the loop
-            log.warning("directory refresh failed", exc_info=True)
+        except Exception as exc:  # a database hiccup must not end the loop
+            if unavailable(exc):  # an outage: one line each time, not a traceback
+                log.warning("directory refresh failed: database unavailable", error=repr(exc))
+            else:
+                log.warning("directory refresh failed", exc_info=True)
 
 
 # The HTTP server starts its I/O threads after the app's startup, and may start more later:
@@ -140,7 +144,11 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.include_router(entities.router(ctx), prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.include_router(execute.router(ctx), prefix=PREFIX)
-    app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=ctx.settings.max_body_bytes,
+        timeout_seconds=ctx.settings.body_timeout_seconds,
+    )
 
     def openapi() -> dict:
         if app.openapi_schema is None:

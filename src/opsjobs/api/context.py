@@ -22,6 +22,6 @@ class Context:
 
     @classmethod
     def create(cls, settings: Settings) -> Context:
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, settings.database_timeout_seconds)
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         return cls(settings, store, passwords, Authenticator(settings, store, passwords))

@@ -8,10 +8,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from ..domain.errors import OpsjobsError, TooManyRequests
+from ..store.db import database_error_types, unavailable
 from .bodies import not_utf8
 from .responses import json_response
 
 log = structlog.get_logger("opsjobs.api")
+
+# What a client is told to wait before retrying when the database is out of reach.
+RETRY_AFTER_SECONDS = 5
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
@@ -40,6 +44,21 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
     name = ".".join(where) or "body"
     return "BadRequest", f"{name}: {error.get('msg', 'invalid value')}"
+
+
+def database_unavailable():
+    return error_response(
+        503,
+        "ServiceUnavailable",
+        "The database is unavailable; try again later",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """One line naming an exception, for a log event that needs no traceback."""
+    first_line = str(exc).strip().split("\n", 1)[0]
+    return f"{type(exc).__name__}: {first_line[:300]}"
 
 
 def install(app: FastAPI) -> None:
@@ -71,7 +90,35 @@ def install(app: FastAPI) -> None:
             )
         return error_response(exc.status_code, "BadRequest", str(exc.detail))
 
+    async def on_database_error(request: Request, exc: Exception):
+        # An outage (connection refused or lost, no free connection in time, SQLite locked)
+        # is a 503 the client may retry; any other database error is a bug (on_bug).
+        if not unavailable(exc):
+            raise exc
+        log.warning(
+            "database unavailable",
+            method=request.method,
+            path=request.url.path,
+            error=_describe(exc),
+        )
+        return database_unavailable()
+
+    for kind in database_error_types():
+        app.add_exception_handler(kind, on_database_error)
+
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception):
+        # Only the path: the query string may carry an auth-token, headers carry credentials.
+        # The traceback is rendered without local variables (logs.py).
+        if unavailable(exc):
+            # The database failed after the response had begun (a streamed list): the server
+            # aborts the connection, so the client sees a broken response, never a short one.
+            log.warning(
+                "database unavailable while responding",
+                method=request.method,
+                path=request.url.path,
+                error=_describe(exc.__cause__ or exc),
+            )
+            return database_unavailable()
         log.exception("unhandled error", method=request.method, path=request.url.path)
         return error_response(500, "Internal", "Internal server error")

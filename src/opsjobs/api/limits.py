@@ -1,23 +1,41 @@
-"""Request bodies: JSON whatever the client declared, and refused over the configured size."""
+"""Request bodies: read whole before the app runs, within a size and a time limit; JSON
+whatever the client declared."""
 
 from __future__ import annotations
+
+import asyncio
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.errors import PayloadTooLarge
+from ..domain.errors import OpsjobsError, PayloadTooLarge, RequestTimeout
 
 
 class BodyLimit:
-    """A declared Content-Length over the limit is refused before the app runs; a body that
-    grows past it while streaming (chunked) stops being read and is refused the same way."""
+    """The body of a request is read here, whole, before the app runs; the app reads it from
+    memory (every route parses a whole JSON document anyway, and the size is bounded).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    - A declared Content-Length over ``max_bytes`` is refused at once, a body that grows past
+      it while arriving (chunked) as soon as it does: 413.
+    - The body must arrive within ``timeout_seconds``: a client that sends its headers and
+      then stalls or trickles the body would otherwise hold the request and its connection
+      for as long as it likes. 408.
+
+    Either answer closes the connection. Refusing before the app runs also means no exception
+    in the app keeps the server's ``receive`` alive: the server closes a connection whose body
+    was not read only once nothing refers to it any more.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
-    def _error(self) -> PayloadTooLarge:
+    def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"Request body is larger than {self.max_bytes} bytes")
+
+    def _too_slow(self) -> RequestTimeout:
+        return RequestTimeout(f"Request body did not arrive within {self.timeout_seconds:g} s")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
@@ -25,55 +43,57 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+                await _refuse(send, self._too_large())
                 return
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client went away: nobody to answer
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        await _refuse(send, self._too_large())
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _refuse(send, self._too_slow())
+            return
+        body = b"".join(chunks)
+        del chunks
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: a disconnect, whenever it comes
+
         # The API speaks only JSON; clients such as plain `curl -d` send a form content type
         # with a JSON body, and SAYMON reads it as JSON all the same.
         scope = dict(scope)
         scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
         scope["headers"].append((b"content-type", b"application/json"))
-        received = 0
-        too_large = started = False
+        await self.app(scope, replay, send)
 
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise self._error()
-            return message
 
-        async def guarded_send(message: Message) -> None:
-            # Whatever the app makes of the interrupted read (FastAPI turns it into a 400),
-            # the answer to a body over the limit is ours: 413.
-            nonlocal started
-            if too_large:
-                return
-            started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, guarded_send)
-        except Exception:
-            if not too_large or started:
-                raise
-        if too_large and not started:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        error = self._error()
-        body = orjson.dumps({"code": error.code, "message": error.message})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+async def _refuse(send: Send, error: OpsjobsError) -> None:
+    body = orjson.dumps({"code": error.code, "message": error.message})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

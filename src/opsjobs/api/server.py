@@ -7,6 +7,9 @@ from pathlib import Path
 
 from granian import Granian
 from granian.constants import Interfaces, Loops, SSLProtocols
+from granian.log import LogLevels
+
+from .. import logs
 
 
 def serve(
@@ -15,6 +18,7 @@ def serve(
     workers: int = 1,
     certfile: Path | None = None,
     keyfile: Path | None = None,
+    log_level: str = "info",
 ) -> None:
     Granian(
         "opsjobs.api.asgi:create",
@@ -26,6 +30,11 @@ def serve(
         interface=Interfaces.ASGI,
         workers=workers,
         loop=Loops.uvloop,
+        # granian's own records (and those of its worker processes) go through the one
+        # configuration of logs.py: one line each, redacted; no access log, which would hold
+        # query strings (an auth-token travels in one).
+        log_level=LogLevels(log_level.lower()),
+        log_dictconfig=logs.dict_config(log_level),
         log_access=False,
         ssl_cert=certfile,
         ssl_key=keyfile,

@@ -26,6 +26,8 @@ app = typer.Typer(
     help="opsjobs: operations on monitored objects, every run kept as a job.",
     no_args_is_help=True,
     add_completion=False,
+    # A failure is one line (runtime.run); never rich's traceback with its frames' locals.
+    pretty_exceptions_enable=False,
 )
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 group_app = typer.Typer(help="Groups.", no_args_is_help=True)
@@ -101,7 +103,14 @@ def serve(
     os.environ["OPSJOBS_DATABASE_URL"] = settings.database_url
     from ..api.server import serve as run_server
 
-    run_server(host=host, port=port, workers=workers, certfile=certfile, keyfile=keyfile)
+    run_server(
+        host=host,
+        port=port,
+        workers=workers,
+        certfile=certfile,
+        keyfile=keyfile,
+        log_level=settings.log_level,
+    )
 
 
 @app.command()

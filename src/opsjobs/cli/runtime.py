@@ -7,15 +7,20 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, TypeVar
 
+import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..config import Settings
 from ..domain.errors import OpsjobsError
+from ..logs import redact
 from ..store.core import NotMigrated, Store
+from ..store.db import unavailable
 
 T = TypeVar("T")
 console = Console(stderr=True)
+log = structlog.get_logger("opsjobs.cli")
 
 # Every command that opens the database takes this option.
 DatabaseUrl = Annotated[
@@ -30,7 +35,7 @@ DatabaseUrl = Annotated[
 
 @contextlib.asynccontextmanager
 async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         await store.open()
         yield store
@@ -39,7 +44,8 @@ async def opened_store(settings: Settings) -> AsyncIterator[Store]:
 
 
 def run(coro: Awaitable[T]) -> T:
-    """Run a command's coroutine; known failures become one clear line and exit status 1."""
+    """Run a command's coroutine; known failures become one clear line and exit status 1, an
+    unexpected one a single log line (its traceback without local variables, see logs.py)."""
     try:
         return asyncio.run(coro)
     except NotMigrated as exc:
@@ -47,4 +53,11 @@ def run(coro: Awaitable[T]) -> T:
         raise typer.Exit(1) from None
     except OpsjobsError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if unavailable(exc):
+            reason = redact(str(exc).strip().split("\n", 1)[0])
+            console.print(f"[red]error:[/red] the database is unavailable: {escape(reason)}")
+            raise typer.Exit(1) from None
+        log.exception("command failed")
         raise typer.Exit(1) from None

@@ -52,6 +52,11 @@ class PayloadTooLarge(OpsjobsError):
     code = "PayloadTooLarge"
 
 
+class RequestTimeout(OpsjobsError):
+    status = 408
+    code = "RequestTimeout"
+
+
 def _auth_message(text: str) -> str:
     # SAYMON puts a JSON document inside the message string; clients parse it.
     return orjson.dumps({"errorCode": 3, "message": text}).decode()

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.jobs import DOCUMENT_COLUMNS
-from .db import Database, sqlite_path
+from .db import DEFAULT_TIMEOUT_SECONDS, Database, sqlite_path
 from .directory import Directory
 from .immediate import ImmediateWriter
 from .migrate import is_current
@@ -32,8 +32,8 @@ class NotMigrated(RuntimeError):
 
 
 class Store:
-    def __init__(self, database_url: str) -> None:
-        self.db = Database(database_url)
+    def __init__(self, database_url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self.db = Database(database_url, timeout)
         self.directory = Directory()
         self._sqlite_reader: sqlite3.Connection | None = None
         # SQLite only: the queue's small writes, done at once when the lock is free.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+import sqlite3
 from pathlib import Path
 
+import sqlalchemy.exc
 from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -14,8 +18,10 @@ SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
 )
+
+# How long a statement waits for the database when nothing else says (commands, migrations).
+DEFAULT_TIMEOUT_SECONDS = 30.0
 
 
 def normalize_url(url: str) -> str:
@@ -49,9 +55,14 @@ class Database:
     On PostgreSQL both are the same pool.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        """``timeout`` bounds every wait for the database: for a lock on SQLite, for a new
+        connection and for a free one from the pool on PostgreSQL. A database that is down
+        then fails a request within about that time (api/errors.py answers 503) rather than
+        holding it."""
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        self.timeout = timeout
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path and path != ":memory:":
@@ -59,20 +70,31 @@ class Database:
             self.writer = self._sqlite_engine(begin="BEGIN IMMEDIATE", pool_size=1)
             self.reader = self._sqlite_engine(begin="BEGIN", pool_size=4)
         else:
-            self.writer = create_async_engine(self.url, pool_size=10, max_overflow=20)
+            self.writer = create_async_engine(
+                self.url,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=timeout,
+                connect_args={"timeout": timeout},
+            )
             self.reader = self.writer
 
     def _sqlite_engine(self, begin: str, pool_size: int) -> AsyncEngine:
         engine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=0, connect_args={"timeout": 30}
+            self.url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=self.timeout,
+            connect_args={"timeout": self.timeout},
         )
+        busy_timeout = f"PRAGMA busy_timeout={int(self.timeout * 1000)}"
 
         @event.listens_for(engine.sync_engine, "connect")
         def on_connect(dbapi_connection, _record) -> None:
             # Let SQLAlchemy, not the driver, decide when transactions begin.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            for pragma in SQLITE_PRAGMAS:
+            for pragma in (*SQLITE_PRAGMAS, busy_timeout):
                 cursor.execute(pragma)
             cursor.close()
 
@@ -106,3 +128,84 @@ async def bump_revision(conn: AsyncConnection, name: str = "directory") -> int:
     if conn.dialect.name == "postgresql":
         await conn.execute(select(func.pg_notify(DIRECTORY_CHANNEL, name)))
     return int(result.scalar_one())
+
+
+# -- outages --------------------------------------------------------------------------------
+
+# What SQLite says when the file is locked by someone else, cannot be opened or written.
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "database table is locked",
+    "database is busy",
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+    }
+)
+
+
+def database_error_types() -> tuple[type[BaseException], ...]:
+    """The kinds of exception a failing database arrives as (``unavailable`` tells which
+    of them mean an outage rather than a fault in a statement)."""
+    import asyncpg
+
+    return (
+        sqlalchemy.exc.SQLAlchemyError,
+        sqlite3.Error,
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    )
+
+
+def _says_unavailable(exc: BaseException) -> bool:
+    import asyncpg
+
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no free connection in the pool
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if isinstance(exc, OSError) and exc.errno in _NETWORK_ERRNOS:
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return any(part in message for part in _SQLITE_UNAVAILABLE)
+    if isinstance(
+        exc,
+        # Class 08 (connection), 57 (shutdown, cannot connect now, cancelled), 53 (too many
+        # connections, disk full, out of memory).
+        asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.exceptions.InsufficientResourcesError,
+    ):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+
+
+def unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what it wraps) says the database cannot be reached or used now,
+    as opposed to a fault in a statement: the request may succeed when retried later."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if _says_unavailable(exc):
+            return True
+        pending += [getattr(exc, "orig", None), exc.__cause__]
+    return False

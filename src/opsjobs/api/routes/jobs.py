@@ -24,7 +24,7 @@ from ...domain.users import Principal
 from ...store.jobs import JobFilter, append_result, has_jobs, stream_history
 from ..context import Context
 from ..models import HistoryJobModel, JobModel, JobsQuery, JobStatusName, error_responses
-from ..responses import JSON
+from ..responses import JSON, streamed_json
 
 _LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
 
@@ -33,20 +33,19 @@ async def _history_stream(
     ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
 ) -> AsyncIterator[bytes]:
     # Rows are encoded batch by batch as the cursor yields them: memory stays flat however
-    # long the history is.
-    first = True
-    yield b"["
+    # long the history is. The first chunk holds the first batch, so that the database has
+    # answered before the status line goes out (see streamed_json).
+    opening = b"["
     async for rows in stream_history(ctx.store, owner_ids, owner_type, flt):
-        chunk = b",".join(orjson.dumps(history_document(row)) for row in rows)
-        yield chunk if first else b"," + chunk
-        first = False
-    yield b"]"
+        yield opening + b",".join(orjson.dumps(history_document(row)) for row in rows)
+        opening = b","
+    yield b"[]" if opening == b"[" else b"]"
 
 
-def history_response(
+async def history_response(
     ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
 ) -> StreamingResponse:
-    return StreamingResponse(_history_stream(ctx, owner_ids, owner_type, flt), media_type=JSON)
+    return await streamed_json(_history_stream(ctx, owner_ids, owner_type, flt))
 
 
 def list_filter(
@@ -150,7 +149,7 @@ def router(ctx: Context) -> APIRouter:
             query.limit,
             query.skip,
         )
-        return history_response(ctx, owners, owner_type, flt)
+        return await history_response(ctx, owners, owner_type, flt)
 
     @api.get(
         "/objects/{object_id}/jobs",
@@ -165,7 +164,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         await visible_owner(principal, object_id, OWNER_OBJECT)
-        return history_response(ctx, [object_id], OWNER_OBJECT, flt)
+        return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
 
     @api.get(
         "/links/{link_id}/jobs",
@@ -180,7 +179,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         await visible_owner(principal, link_id, OWNER_LINK)
-        return history_response(ctx, [link_id], OWNER_LINK, flt)
+        return await history_response(ctx, [link_id], OWNER_LINK, flt)
 
     @api.patch(
         "/jobs/{job_id}/results",

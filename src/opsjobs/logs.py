@@ -1,0 +1,203 @@
+"""Logging: one configuration for every process (``serve`` and its workers, ``runner``, every
+command), structlog's events and the standard library's records (granian, asyncpg,
+SQLAlchemy, uvicorn) alike.
+
+Each event is one line, ``key=value`` (logfmt), on stderr. An exception is rendered once, as
+the plain text of its traceback (frames and message, never local variables: a frame's locals
+hold request headers and credentials), capped in length, inside that same line. As defence in
+depth every line passes through ``redact``, which blanks the shapes a secret takes (an
+``Authorization`` value, ``auth-token=``/``sid=``/``password=`` values, a password in a URL);
+the primary rule stays that nothing logs a request's headers, cookies or query string.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import sys
+import traceback
+from typing import Any
+
+import structlog
+
+REDACTED = "[redacted]"
+
+# Names under which a secret travels: query parameters, cookies, JSON keys, keyword arguments.
+_SECRET_NAMES = (
+    r"auth[-_]?token|api[-_]?token|access[-_]?token|api[-_]?key|token|sid|session[-_]?id"
+    r"|password|passwd|secret|authorization|cookie|set-cookie"
+)
+_SECRET_NAME = re.compile(rf"(?i)^(?:{_SECRET_NAMES})$")
+_PATTERNS = (
+    # An Authorization header's credentials, in any rendering of the header.
+    (re.compile(r"(?i)\b(basic|bearer|digest)(\s+)[A-Za-z0-9._~+/=-]{2,}"), rf"\1\2{REDACTED}"),
+    # name=value: query strings, Cookie headers, logfmt, keyword-argument reprs.
+    (
+        re.compile(
+            rf"(?i)(?<![\w-])({_SECRET_NAMES})(\s*=\s*)(?!\[redacted\])"
+            r"(?:\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|[^\s&;,'\"()\[\]{}]+)"
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    # "name": "value" and 'name': b'value': JSON documents, dict and tuple reprs.
+    (
+        re.compile(
+            rf"(?i)([\"']?)(?<![\w-])({_SECRET_NAMES})\1(\s*[:,]\s*)b?([\"'])(?:\\.|(?!\4).)*\4"
+        ),
+        rf"\1\2\1\3\4{REDACTED}\4",
+    ),
+    # A password inside a URL: scheme://user:password@host.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@'\"]*):[^\s@/'\"]+@"), rf"\1:{REDACTED}@"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every value in a secret's shape replaced by ``[redacted]``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# An exception's text is bounded: the innermost frames say where it failed, and a recursion
+# error must not fill the log.
+MAX_TRACEBACK_FRAMES = 30
+MAX_EXCEPTION_CHARS = 8000
+_MARKERS = re.compile(r"^\s*[~^]+\s*$")
+
+
+def format_exception(exc_info: Any) -> str:
+    """The plain traceback of ``exc_info``: innermost frames only, no local variables."""
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if not exc_info or exc_info[0] is None:
+        return ""
+    lines = traceback.format_exception(*exc_info, limit=-MAX_TRACEBACK_FRAMES)
+    # Without the ^^^^ lines that mark the failing expression: the frame's line says it.
+    text = "\n".join(
+        line for line in "".join(lines).splitlines() if not _MARKERS.match(line)
+    ).rstrip()
+    if len(text) > MAX_EXCEPTION_CHARS:
+        half = MAX_EXCEPTION_CHARS // 2
+        text = (
+            f"{text[:half]}\n[... {len(text) - MAX_EXCEPTION_CHARS} characters ...]\n{text[-half:]}"
+        )
+    return text
+
+
+def _render_exception(_logger: Any, _name: str, event: dict) -> dict:
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        rendered = format_exception(exc_info)
+        if rendered:
+            event["exception"] = rendered
+    return event
+
+
+def _redact_values(_logger: Any, _name: str, event: dict) -> dict:
+    for key, value in event.items():
+        if key.startswith("_") or value is None or isinstance(value, bool | int | float):
+            continue
+        if _SECRET_NAME.match(key):
+            event[key] = REDACTED
+        else:
+            event[key] = redact(value if isinstance(value, str) else str(value))
+    return event
+
+
+def _redact_line(_logger: Any, _name: str, line: str) -> str:
+    return redact(line)
+
+
+_SHARED = (
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _render_exception,
+)
+
+
+class DropServerAppErrors(logging.Filter):
+    """granian reports an exception that leaves the app (its only way to abort a response
+    whose headers are out); the app has logged it already, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("_granian")
+            and record.getMessage().startswith("Application callable raised an exception")
+        )
+
+
+def formatter() -> structlog.stdlib.ProcessorFormatter:
+    """The formatter of every handler: structlog's events and stdlib records, one line each."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *_SHARED],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _redact_values,
+            structlog.processors.LogfmtRenderer(
+                key_order=["timestamp", "level", "logger", "event"], drop_missing=True
+            ),
+            _redact_line,
+        ],
+    )
+
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def _checked(level: str) -> str:
+    if level.lower() not in LEVELS:
+        raise SystemExit(f"OPSJOBS_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {level!r}")
+    return level.upper()
+
+
+def dict_config(level: str = "info") -> dict:
+    """The stdlib configuration; also handed to granian, which applies it in every process
+    it starts."""
+    level = _checked(level)
+    propagate = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"()": "opsjobs.logs.formatter"}},
+        "filters": {"server_app_errors": {"()": "opsjobs.logs.DropServerAppErrors"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "line",
+                "filters": ["server_app_errors"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "_granian": {**propagate, "level": level},
+            "granian.access": {**propagate, "level": level},
+            "uvicorn": {**propagate, "level": level},
+            "uvicorn.error": {**propagate, "level": level},
+            "uvicorn.access": {**propagate, "level": level},
+            "asyncpg": {**propagate, "level": "WARNING"},
+            "sqlalchemy": {**propagate, "level": "WARNING"},
+            "aiosqlite": {**propagate, "level": "WARNING"},
+            "alembic": {**propagate, "level": "WARNING"},
+        },
+    }
+
+
+def configure(level: str = "info") -> None:
+    """Route structlog through the standard library and configure both, for this process."""
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.contextvars.merge_contextvars,
+            *_SHARED,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    logging.config.dictConfig(dict_config(level))

@@ -1,0 +1,188 @@
+"""Logs never hold a password, token, session ID or cookie, whatever fails (issue 7, point 3).
+
+An unhandled error is logged once, as one line, with the traceback's frames and message and
+none of the frames' local variables; the request's credentials (Basic header, ?auth-token=,
+the sid cookie) appear nowhere, in process or in a real `opsjobs serve`. The suite-wide
+search for the secrets the tests used is log_secrets.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import httpx
+import pytest
+from starlette.requests import Request
+from starlette.routing import Route
+
+import log_secrets
+from conftest import basic
+from helpers import app_client, assert_error, cli_env, free_port, run_cli, running_server
+from opsjobs.logs import format_exception, redact
+
+LOCAL_MARKER = "value-of-a-local-variable-7c1f"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Basic YWRtaW46aHVudGVyMjI=", "YWRtaW46aHVudGVyMjI="),
+        ("authorization=Bearer abc.def-ghi", "abc.def-ghi"),
+        ("[(b'authorization', b'Basic YWRtaW46aHVudGVyMjI=')]", "YWRtaW46aHVudGVyMjI="),
+        ("GET /node/api/jobs?limit=5&auth-token=0123456789abcdef&x=1", "0123456789abcdef"),
+        ("/x?api-token=0123456789abcdef", "0123456789abcdef"),
+        ("Cookie: theme=dark; sid=00112233445566778899aabbccddeeff", "00112233445566778899"),
+        ("(b'cookie', b'sid=00112233445566778899aabbccddeeff')", "00112233445566778899"),
+        ('{"login": "bob", "password": "hunter2-long"}', "hunter2-long"),
+        ("{'password': 'hunter2-long', 'x': 1}", "hunter2-long"),
+        ("password='hunter2-long'", "hunter2-long"),
+        ('password="hun ter2"', "hun ter2"),
+        ("token: 'tok-123456'", "tok-123456"),
+        ("postgresql://opsjobs:hunter2-long@db.example:5432/opsjobs", "hunter2-long"),
+        ("session_id=abcdef123456", "abcdef123456"),
+    ],
+)
+def test_redact_blanks_every_shape_a_secret_takes(text, secret):
+    redacted = redact(text)
+    assert secret not in redacted, redacted
+    assert "[redacted]" in redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["runner started runner=vm/12 slots=8", "Unknown group: ops", "sessions: 3", "tokens=5"],
+)
+def test_redact_leaves_ordinary_text_alone(text):
+    assert redact(text) == text
+
+
+def test_an_exception_is_rendered_without_locals_and_bounded():
+    def fail(depth: int, secret: str = LOCAL_MARKER) -> None:
+        if depth:
+            fail(depth - 1)
+        raise ValueError("the message")
+
+    try:
+        fail(500)
+    except ValueError as exc:
+        text = format_exception(exc)
+    assert "ValueError: the message" in text and "in fail" in text
+    assert LOCAL_MARKER not in text
+    assert text.count("\n") < 100  # innermost frames only: no wall of 500 frames
+
+
+def _raising_route(app) -> None:
+    """A route that fails after authenticating its caller (test-only; the product has none)."""
+    ctx = app.state.context
+
+    async def fails(request: Request):
+        principal = await ctx.auth.authenticate(request)
+        authorization = request.headers.get("authorization")  # locals a renderer with
+        query = str(request.url)  # show_locals would print
+        marker = LOCAL_MARKER
+        raise RuntimeError(
+            f"failed for {principal.login}: {len(authorization or query)}{marker[:0]}"
+        )
+
+    app.router.routes.insert(0, Route("/node/api/test-fails", fails, methods=["GET"]))
+
+
+async def test_an_unhandled_error_logs_no_credential_and_no_locals(database_url, log_since):
+    async with app_client(database_url, raise_app_exceptions=False, app_hook=_raising_route) as api:
+        await api.user("carol", "carol-password-8d2", ["manage-users"], ["1"])
+        login = await api.client.post(
+            "/node/api/users/session", json={"login": "carol", "password": "carol-password-8d2"}
+        )
+        assert login.status_code == 200, login.text
+        sid = api.client.cookies["sid"]
+        me = (await api.client.get("/node/api/users/current")).json()
+        token = (await api.client.post(f"/node/api/users/{me['id']}/auth-token")).json()
+        log_secrets.register(token, "API token")
+        assert len(sid) >= 32 and len(token) >= 32
+
+        since = log_since
+        response = await api.client.get(
+            "/node/api/test-fails",
+            params={"auth-token": token},
+            headers=basic("carol", "carol-password-8d2"),
+        )
+        assert_error(response, 500, "Internal", "Internal server error")
+
+    lines = since.lines()
+    errors = [line for line in lines if 'event="unhandled error"' in line]
+    assert len(errors) == 1, lines
+    line = errors[0]
+    assert "path=/node/api/test-fails" in line and "method=GET" in line
+    assert "RuntimeError: failed for carol" in line and "Traceback" in line
+    assert "auth-token" not in line  # the path is logged, never the query string
+    text = "\n".join(lines)
+    for secret in (
+        sid,
+        token,
+        "carol-password-8d2",
+        basic("carol", "carol-password-8d2")["Authorization"][6:],
+    ):
+        assert secret not in text
+    assert LOCAL_MARKER not in text
+    assert len(line) < 8000
+
+
+async def test_a_real_server_logs_a_failure_once_in_one_line_without_credentials(tmp_path):
+    url = f"sqlite:///{tmp_path / 'opsjobs.db'}"
+    assert run_cli("migrate", "--database-url", url).returncode == 0
+    added = run_cli(
+        "user", "add", "dave", "--password", "dave-password-41c", "--include", "1",
+        "--permission", "manage-users", "--database-url", url,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    env = cli_env(OPSJOBS_EMBEDDED_RUNNER="0")
+    with running_server(url, env=env) as (base, process):
+        async with httpx.AsyncClient(
+            base_url=base, timeout=30, event_hooks=log_secrets.client_hooks()
+        ) as client:
+            login = await client.post(
+                "/node/api/users/session", json={"login": "dave", "password": "dave-password-41c"}
+            )
+            assert login.status_code == 200, login.text
+            sid = client.cookies["sid"]
+            me = (await client.get("/node/api/users/current")).json()
+            token = (await client.post(f"/node/api/users/{me['id']}/auth-token")).json()
+            log_secrets.register(token, "API token")
+            # A fault the code does not expect: the jobs table is gone.
+            with sqlite3.connect(tmp_path / "opsjobs.db") as conn:
+                conn.execute("DROP TABLE jobs")
+            response = await client.get(
+                "/node/api/jobs/5f0f3b9c2d1e4a0012345678",
+                params={"auth-token": token},
+                headers=basic("dave", "dave-password-41c"),
+            )
+            assert_error(response, 500, "Internal")
+        await asyncio.sleep(0.5)  # the line is written before the answer; give it a moment
+        text = process.log_path.read_text()
+    lines = text.splitlines()
+    errors = [line for line in lines if "no such table" in line]
+    assert len(errors) == 1, text  # once: not again by granian, not over many lines
+    assert 'event="unhandled error"' in errors[0] and "level=error" in errors[0]
+    assert "Traceback" in errors[0]
+    assert all(line.startswith("timestamp=") for line in lines), text  # one line per event
+    for secret in (
+        sid,
+        token,
+        "dave-password-41c",
+        basic("dave", "dave-password-41c")["Authorization"][6:],
+    ):
+        assert secret not in text
+
+
+def test_a_command_facing_a_database_outage_says_so_in_one_line():
+    url = f"postgresql://opsjobs:db-password-5e1a@127.0.0.1:{free_port()}/opsjobs"
+    log_secrets.register("db-password-5e1a", "database password")
+    result = run_cli(
+        "user", "add", "erin", "--password", "erin-password-93b", "--database-url", url
+    )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "the database is unavailable" in output, output
+    assert "Traceback" not in output and len(output.splitlines()) <= 3, output
+    assert "erin-password-93b" not in output and "db-password-5e1a" not in output

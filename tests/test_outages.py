@@ -1,0 +1,260 @@
+"""A database that is down, unreachable or locked gives 503 with Retry-After, in bounded time
+(issue 7, point 7).
+
+PostgreSQL is reached through a TCP proxy run by the test: stopping the proxy is an outage
+for the app (its pooled connections break, new ones are refused) without touching the
+machine's server; a proxy that accepts and never answers is a database that hangs. SQLite is
+locked by another connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from helpers import app_client, assert_error
+from opsjobs.store.db import unavailable
+
+TIMEOUT = 1.0  # the app's database timeout in these tests
+BOUND = 15.0  # generous, for a busy machine: what matters is that it is not unbounded
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 in a thread of its own: ``forward`` (to the target),
+    ``hang`` (accept, never answer) or ``down`` (not listening; every connection closed)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.mode = "down"
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def set(self, mode: str) -> None:
+        self._call(self._set(mode))
+
+    async def _set(self, mode: str) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+        self.mode = mode
+        if mode != "down":
+            self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+
+    async def _pipe(self, reader, writer) -> None:
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+
+    async def _client(self, reader, writer) -> None:
+        self.writers.add(writer)
+        if self.mode == "hang":
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self.writers.add(up_writer)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    def close(self) -> None:
+        self.set("down")
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def pg_proxy(backend, database_url) -> Iterator[tuple[Proxy, str]]:
+    if backend != "postgresql":
+        pytest.skip("an outage of PostgreSQL")
+    url = make_url(database_url)
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.set("forward")
+    try:
+        yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    finally:
+        proxy.close()
+
+
+def assert_unavailable(response) -> None:
+    assert_error(response, 503, "ServiceUnavailable")
+    assert int(response.headers["retry-after"]) > 0
+
+
+async def timed(call):
+    started = time.monotonic()
+    response = await call
+    return response, time.monotonic() - started
+
+
+async def test_postgresql_down_gives_503_quickly_and_recovers(pg_proxy):
+    proxy, url = pg_proxy
+    async with app_client(
+        url, raise_app_exceptions=False, database_timeout_seconds=TIMEOUT, embedded_runner=False
+    ) as api:
+        admin = await api.admin()
+        object_id = await api.object("web")
+        one_job = f"/node/api/jobs/{'0' * 24}"
+        assert (await api.client.get(one_job, headers=admin)).status_code == 404
+        requests = [
+            lambda: api.client.get(one_job, headers=admin),
+            lambda: api.client.post("/node/api/jobs", json={"objects": [object_id]}, headers=admin),
+            lambda: api.client.get(f"/node/api/objects/{object_id}/jobs", headers=admin),
+            lambda: api.client.post("/node/api/objects", json={"name": "new"}, headers=admin),
+        ]
+        for mode in ("down", "hang"):
+            proxy.set(mode)  # pooled connections break; new ones are refused or hang
+            for request in requests:
+                response, took = await timed(request())
+                assert_unavailable(response)
+                assert took < BOUND, (mode, took)
+            proxy.set("forward")
+            # Back: the pool reconnects, nothing to restart.
+            for _ in range(50):
+                if (await api.client.get(one_job, headers=admin)).status_code == 404:
+                    break
+                await asyncio.sleep(0.2)
+            response = await api.client.post(
+                "/node/api/jobs", json={"objects": [object_id]}, headers=admin
+            )
+            assert response.status_code == 200 and response.json() == []
+
+
+async def test_a_locked_sqlite_database_gives_503_within_the_timeout(backend, database_url):
+    if backend != "sqlite":
+        pytest.skip("SQLite's lock")
+    path = make_url(database_url).database
+    async with app_client(
+        database_url, raise_app_exceptions=False, database_timeout_seconds=TIMEOUT
+    ) as api:
+        admin = await api.admin()
+        assert (
+            await api.client.post("/node/api/objects", json={"name": "a"}, headers=admin)
+        ).status_code == 200
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")  # another process's long write
+            response, took = await timed(
+                api.client.post("/node/api/objects", json={"name": "b"}, headers=admin)
+            )
+            assert_unavailable(response)
+            assert TIMEOUT * 0.5 < took < BOUND, took
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        response = await api.client.post("/node/api/objects", json={"name": "c"}, headers=admin)
+        assert response.status_code == 200, response.text
+
+
+def test_outages_are_told_apart_from_faults():
+    import asyncpg
+    import sqlalchemy.exc
+
+    assert unavailable(ConnectionRefusedError(111, "refused"))
+    assert unavailable(TimeoutError())
+    assert unavailable(sqlite3.OperationalError("database is locked"))
+    assert unavailable(sqlalchemy.exc.TimeoutError("QueuePool limit reached"))
+    assert unavailable(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    assert unavailable(asyncpg.exceptions.TooManyConnectionsError("too many"))
+    assert unavailable(asyncpg.exceptions.ConnectionDoesNotExistError("closed"))
+    wrapped = sqlalchemy.exc.OperationalError(
+        "SELECT 1", {}, sqlite3.OperationalError("database is locked")
+    )
+    assert unavailable(wrapped)
+    try:
+        try:
+            raise ConnectionResetError(104, "reset")
+        except ConnectionResetError as exc:
+            raise RuntimeError("Caught handled exception, but response already started.") from exc
+    except RuntimeError as outer:
+        assert unavailable(outer)
+    assert not unavailable(sqlite3.OperationalError("no such table: jobs"))
+    assert not unavailable(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("unique")))
+    assert not unavailable(ValueError("bad"))
+    assert not unavailable(FileNotFoundError(2, "missing"))
+
+
+async def test_a_failure_after_the_status_went_out_breaks_the_response(database_url, log_since):
+    """Once a streamed answer has begun, the exception leaves the app, so that the server
+    aborts the connection (granian does): the client never gets a short body that looks
+    complete."""
+    from starlette.routing import Route
+
+    from conftest import settings_for_test
+    from opsjobs.api.app import create_app
+    from opsjobs.api.context import Context
+    from opsjobs.api.responses import streamed_json
+
+    async def chunks():
+        yield b"[1"
+        raise ConnectionResetError(104, "connection reset by the database")
+
+    async def streams(_request):
+        return await streamed_json(chunks())
+
+    app = create_app(context=Context.create(settings_for_test(database_url)))
+    app.router.routes.insert(0, Route("/node/api/test-streams", streams, methods=["GET"]))
+    sent = []
+
+    async def receive():
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/node/api/test-streams", "raw_path": b"/node/api/test-streams",
+        "query_string": b"", "root_path": "", "headers": [], "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - whichever wraps the cause
+        await app(scope, receive, send)
+    assert unavailable(raised.value)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert all(m.get("more_body") for m in bodies), sent  # never a finished body
+    assert any(
+        'event="database unavailable while responding"' in line for line in log_since.lines()
+    )
+
+
+async def test_a_failure_before_the_first_chunk_is_an_ordinary_503(database_url):
+    from starlette.routing import Route
+
+    from opsjobs.api.responses import streamed_json
+
+    async def chunks():
+        raise ConnectionRefusedError(111, "refused")
+        yield b"["  # pragma: no cover
+
+    async def streams(_request):
+        return await streamed_json(chunks())
+
+    def hook(app):
+        app.router.routes.insert(0, Route("/node/api/test-streams", streams, methods=["GET"]))
+
+    async with app_client(database_url, app_hook=hook) as api:
+        assert_unavailable(await api.client.get("/node/api/test-streams"))
