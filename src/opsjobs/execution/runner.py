@@ -36,6 +36,7 @@ from .mqtt import publish
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder
 from .reaper import end_leftovers, reap_forever
+from .watchdog import Watchdog
 from .script import DRAIN_SECONDS, run_process, script_environment
 from .workdirs import WorkDirs
 
@@ -74,6 +75,8 @@ class Runner:
         self._unsubscribe = lambda: None
         self._finisher = Finisher(store, self.name)
         self._workdirs = WorkDirs(settings.work_dir, ready=self.concurrency)
+        # Kills this runner's runs if the runner dies without stopping (watchdog.py).
+        self.watchdog = Watchdog()
 
     @property
     def running(self) -> set[str]:
@@ -86,6 +89,7 @@ class Runner:
         if earlier:
             log.warning("jobs of an earlier runner of this name marked lost", job_ids=earlier)
         await end_leftovers(self.store)
+        self.watchdog.start()
         self._unsubscribe = self.store.job_signals.on_cancel(self._on_cancel)
         self._finisher.start()
         loops = [
@@ -168,6 +172,7 @@ class Runner:
                 live.poke,
                 self.settings.kill_grace_seconds,
                 self._workdirs,
+                self.watchdog,
             )
         except BaseException:
             live.abort()
@@ -259,6 +264,7 @@ class Runner:
                 error=ending.error,
             )
         await asyncio.to_thread(self._workdirs.close)
+        await asyncio.to_thread(self.watchdog.close)
         for task in others:
             task.cancel()
         if others:
