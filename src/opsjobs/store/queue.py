@@ -247,7 +247,8 @@ def _ending_params(ending: Ending, runner: str, now: int) -> dict[str, Any]:
 def _finishable(runner: str):
     # Still this runner's: running, or marked lost by a reaper that judged it wrongly (its
     # result arrived after all). Any other status is final.
-    return (jobs.c.runner == runner, jobs.c.status.in_([_RUNNING, _LOST]))
+    # (Two comparisons, not IN: an expanding IN cannot be part of an executemany.)
+    return (jobs.c.runner == runner, or_(jobs.c.status == _RUNNING, jobs.c.status == _LOST))
 
 
 def _finish_statement(store: Store, runner: str):
@@ -370,6 +371,15 @@ async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) 
         by_runner.setdefault((c.runner, c.seen, c.reason), []).append(c.job_id)
 
     async def work(conn) -> list[str]:
+        # All of them locked first, in one statement and in ID order; the updates below,
+        # one per runner (each with its own history entry), then wait for nothing.
+        everyone = sorted(c.job_id for c in candidates)
+        await conn.execute(
+            select(jobs.c.id)
+            .where(jobs.c.id.in_(everyone), jobs.c.status == _RUNNING)
+            .order_by(jobs.c.id)
+            .with_for_update()
+        )
         lost: list[str] = []
         for (runner, seen, reason), ids in sorted(by_runner.items(), key=lambda kv: kv[1][0]):
             answered = select(runners.c.name).where(runners.c.name == runner)
@@ -380,7 +390,9 @@ async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) 
             statement = (
                 update(jobs)
                 .where(
-                    *in_id_order(store, jobs.c.id.in_(ids), jobs.c.status == _RUNNING, owner),
+                    jobs.c.id.in_(ids),
+                    jobs.c.status == _RUNNING,
+                    owner,
                     ~answered.exists(),
                 )
                 .values(
