@@ -36,8 +36,8 @@ from .mqtt import publish
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder
 from .reaper import end_leftovers, reap_forever
-from .watchdog import Watchdog
 from .script import DRAIN_SECONDS, run_process, script_environment
+from .watchdog import Watchdog
 from .workdirs import WorkDirs
 
 log = structlog.get_logger("opsjobs.execution")
