@@ -24,6 +24,7 @@ from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.spec import ScriptSpec, dump_spec
+from opsjobs.execution.reaper import reap_once
 from opsjobs.execution.runner import Runner
 from opsjobs.store.immediate import CHECKPOINT_EVERY
 from opsjobs.store.jobs import insert_jobs
@@ -558,3 +559,32 @@ async def test_a_job_without_a_usable_spec_fails_with_the_reason(store, settings
         document = await wait_status(store, job_id)
     assert document["execution"]["status"] == "failed"
     assert document["execution"]["error"].startswith(error)
+
+
+async def test_a_silent_runner_alive_on_this_host_stops_its_jobs_itself(store, database_url):
+    # Its heartbeat is slower than another reaper's limit (it cannot write, or it stalled):
+    # that reaper marks its job lost but leaves its processes to it, since its process
+    # lives on this host; the runner then stops the job itself and keeps its output.
+    settings = runner_settings(database_url, heartbeat_seconds=1.0)
+    async with started_runner(store, settings) as runner:
+        job_id = await queue(store, script("echo begun; sleep 60"))
+        await wait_status(store, job_id, "running")
+        while not await stored_text(store, job_id):
+            await asyncio.sleep(0.02)
+        lost: list[str] = []
+        while not lost:
+            lost = await reap_once(store, 0.3, by="reaper/9")
+            await asyncio.sleep(0.05)
+        assert lost == [job_id]
+        document = await wait_status(store, job_id, "lost")
+        assert [e["event"] for e in document["execution"]["history"]] == ["lost"]
+        deadline = time.monotonic() + 10
+        while len(document["execution"]["history"]) < 2:
+            assert time.monotonic() < deadline, document
+            await asyncio.sleep(0.05)
+            document = await wait_status(store, job_id)
+    lost_entry, stopped = document["execution"]["history"]
+    assert lost_entry["by"] == "reaper/9"
+    assert stopped["event"] == "stopped" and stopped["by"] == runner.name
+    assert document["description"]["stdout"] == "begun\n"
+    assert document["execution"]["status"] == "lost"

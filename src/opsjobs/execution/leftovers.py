@@ -71,6 +71,34 @@ def _gone(pid: int) -> bool:
     return stat[stat.rindex(b")") + 2 :].startswith(b"Z")  # a zombie runs nothing
 
 
+def _boot_ms() -> int | None:
+    try:
+        with open(f"{PROC}/stat", "rb") as file:
+            for line in file:
+                if line.startswith(b"btime "):
+                    return int(line.split()[1]) * 1000
+    except OSError:
+        pass
+    return None
+
+
+def alive_since(pid: int, before_ms: int) -> bool:
+    """Whether process ``pid`` of this host is alive and started before ``before_ms`` (ms
+    since the epoch): the very process that registered then, not one that got its pid
+    later. (The 2 s allow for the boot time's whole seconds.)"""
+    boot = _boot_ms()
+    try:
+        with open(f"{PROC}/{pid}/stat", "rb") as file:
+            stat = file.read()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    if boot is None or fields[0] == b"Z":
+        return False
+    started = boot + int(fields[19]) * 1000 // os.sysconf("SC_CLK_TCK")
+    return started <= before_ms + 2000
+
+
 def end_processes(pids: list[int], job_of: dict[int, str]) -> list[int]:
     """SIGKILL each of these processes and its process group; answers the pids ended.
 

@@ -18,10 +18,10 @@ from collections.abc import Callable, Collection
 import structlog
 
 from ..store.core import Store
-from ..store.queue import lost_candidates, mark_lost, statuses
+from ..store.queue import JobPlace, job_places, lost_candidates, mark_lost
 from ..store.retry import describe
 from ..store.runners import prune
-from .leftovers import end_processes, marked_processes
+from .leftovers import alive_since, end_processes, marked_processes
 
 log = structlog.get_logger("opsjobs.execution")
 
@@ -39,17 +39,32 @@ def reap_interval(lost_after_seconds: float) -> float:
     return max(0.05, lost_after_seconds / 2)
 
 
+def _runner_lives_here(place: JobPlace, host: str) -> bool:
+    return (
+        place.host == host
+        and place.pid is not None
+        and alive_since(place.pid, place.registered or 0)
+    )
+
+
 async def end_leftovers(
     store: Store, doomed: Collection[str] = (), own_jobs: Collection[str] = ()
 ) -> list[int]:
     """End this host's processes of jobs that are ``lost`` or in ``doomed`` (about to be
-    marked lost); ``own_jobs`` are the caller's running jobs, never touched here."""
+    marked lost); ``own_jobs`` are the caller's running jobs, never touched here. Nor are
+    the jobs of a runner that is silent but whose process still lives on this host (it
+    cannot write, or it stalled): it stops them itself once it sees them lost."""
     marked = await asyncio.to_thread(marked_processes)
     others = {job: pids for job, pids in marked.items() if job not in own_jobs}
     if not others:
         return []
-    known = await statuses(store, [job for job in others if job not in doomed])
-    ending = {job for job in others if job in doomed or known.get(job) == "lost"}
+    places = await job_places(store, list(others))
+    host = socket.gethostname()
+    ending = {
+        job
+        for job, place in places.items()
+        if (job in doomed or place.status == "lost") and not _runner_lives_here(place, host)
+    }
     if not ending:
         return []
     job_of = {pid: job for job in ending for pid in others[job]}

@@ -412,13 +412,27 @@ async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) 
     return lost
 
 
-async def statuses(store: Store, job_ids: Sequence[str]) -> dict[str, str]:
-    """The status of each of these jobs that exists."""
+@dataclass(frozen=True)
+class JobPlace:
+    """A job's status, and where its runner said it runs (None: no such runner row)."""
+
+    status: str
+    host: str | None
+    pid: int | None
+    registered: int | None
+
+
+async def job_places(store: Store, job_ids: Sequence[str]) -> dict[str, JobPlace]:
+    """Status and runner whereabouts of each of these jobs that exists."""
     if not job_ids:
         return {}
+    query = (
+        select(jobs.c.id, jobs.c.status, runners.c.host, runners.c.pid, runners.c.started)
+        .select_from(jobs.outerjoin(runners, runners.c.name == jobs.c.runner))
+        .where(jobs.c.id.in_(list(job_ids)))
+    )
     async with store.read() as conn:
-        query = select(jobs.c.id, jobs.c.status).where(jobs.c.id.in_(list(job_ids)))
-        return dict((await conn.execute(query)).all())
+        return {row[0]: JobPlace(*row[1:]) for row in await conn.execute(query)}
 
 
 async def cancel(store: Store, job_id: str) -> JobStatus | None:
