@@ -146,3 +146,38 @@ async def test_the_queue_never_deadlocks(pg_url):
     # The load was real: every kind of write happened, many times over.
     assert counts["claimed"] > 50 and counts["finished"] > 50 and counts["beats"] > 50
     assert counts["lost"] > 0 and late > 0 and counts["cancel running"] > 0
+
+
+async def test_a_deadlock_the_database_reports_is_retried_with_one_log_line(pg_url, capsys):
+    # Two transactions that take two rows in opposite orders: PostgreSQL aborts one; it is
+    # run again at once and succeeds, and the log has one line about it, no traceback.
+    async with opened_store(pg_url) as store:
+        first, second = new_id(), new_id()
+        rows = [{"id": job_id, "owner_id": "1", "owner_type": 1, "timestamp": 0, "spec": SPEC}
+                for job_id in (first, second)]  # fmt: skip
+        await insert_jobs(store, rows)
+        both_hold_one = asyncio.Event()
+        holding = Counter()
+        retried_before = retry.Counts.retried
+
+        def crosswise(mine: str, theirs: str):
+            async def work(conn) -> None:
+                touch = "UPDATE jobs SET error = 'x' WHERE id = :id"
+                await conn.execute(text(touch), {"id": mine})
+                holding["rows"] += 1
+                if holding["rows"] == 2:
+                    both_hold_one.set()
+                await both_hold_one.wait()
+                await conn.execute(text(touch), {"id": theirs})
+
+            return work
+
+        await asyncio.gather(
+            retry.write(store, crosswise(first, second), "test one way"),
+            retry.write(store, crosswise(second, first), "test the other way"),
+        )
+    said = capsys.readouterr().out
+    assert retry.Counts.retried == retried_before + 1
+    lines = [line for line in said.splitlines() if "aborted by the database" in line]
+    assert len(lines) == 1 and "40P01" in lines[0], said
+    assert "Traceback" not in said
