@@ -106,7 +106,7 @@ def pg_database() -> str:
 
 _PG_TABLES = (
     "jobs, job_output, sessions, users, groups, objects, object_parents, links, classes, "
-    "operations, scripts, state_triggers"
+    "operations, scripts, state_triggers, runners"
 )
 
 

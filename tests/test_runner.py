@@ -10,7 +10,7 @@ import time
 import orjson
 import psutil
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from helpers.execution import (
     opened_store,
@@ -24,12 +24,22 @@ from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.spec import ScriptSpec, dump_spec
+from opsjobs.execution.reaper import reap_once
 from opsjobs.execution.runner import Runner
 from opsjobs.store.immediate import CHECKPOINT_EVERY
 from opsjobs.store.jobs import insert_jobs
-from opsjobs.store.output import STDOUT, read_output
-from opsjobs.store.queue import RUNNER_LOST, Ending, cancel, claim, claim_many, finish
-from opsjobs.store.schema import jobs
+from opsjobs.store.output import STDOUT, Chunk, read_output
+from opsjobs.store.queue import (
+    RUNNER_LOST,
+    Ending,
+    LostCandidate,
+    cancel,
+    claim,
+    claim_many,
+    finish,
+    mark_lost,
+)
+from opsjobs.store.schema import jobs, runners
 
 
 @pytest.fixture
@@ -228,14 +238,82 @@ async def test_the_sqlite_log_stays_bounded_under_steady_writes(backend, store):
 # -- heartbeats and the reaper ---------------------------------------------------------------
 
 
-async def test_heartbeats_advance_while_a_job_runs(store, settings):
-    async with started_runner(store, settings):
+async def runner_beat(store, name: str) -> int | None:
+    async with store.read() as conn:
+        query = select(runners.c.heartbeat).where(runners.c.name == name)
+        return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def test_a_runner_beats_its_own_row_and_leaves_its_jobs_rows_alone(store, settings):
+    async with started_runner(store, settings) as runner:
         job_id = await queue(store, script("sleep 0.8"))
         await wait_status(store, job_id, "running")
-        first = await column(store, job_id, "heartbeat")
+        claimed = await column(store, job_id, "heartbeat")
+        first = await runner_beat(store, runner.name)
         await asyncio.sleep(0.4)
-        assert await column(store, job_id, "heartbeat") > first
+        assert await runner_beat(store, runner.name) > first
+        assert await column(store, job_id, "heartbeat") == claimed, "no write per job"
         await wait_status(store, job_id)
+    assert await runner_beat(store, runner.name) is None, "a stopped runner leaves no row"
+
+
+async def insert_running(store, runner: str, claimed: int, count: int = 1) -> list[str]:
+    ids = [new_id() for _ in range(count)]
+    await insert_jobs(
+        store,
+        [
+            {
+                "id": job_id,
+                "owner_id": "1",
+                "owner_type": 1,
+                "timestamp": claimed,
+                "status": "running",
+                "started": claimed,
+                "heartbeat": claimed,
+                "runner": runner,
+                "spec": '{"type":"exec","argv":["true"],"timeout":5}',
+            }
+            for job_id in ids
+        ],
+    )
+    return ids
+
+
+async def insert_runner(store, name: str, heartbeat: int) -> None:
+    async with store.write() as conn:
+        await conn.execute(
+            insert(runners).values(
+                name=name, incarnation="x", host="h", pid=1, started=0, heartbeat=heartbeat
+            )
+        )
+
+
+async def test_the_reaper_judges_runners_by_their_own_heartbeat(store, settings):
+    now = now_ms()
+    # A runner that answers keeps a job claimed long ago; a silent one loses a fresh one.
+    await insert_runner(store, "alive/1", now + 60_000)
+    await insert_runner(store, "silent/1", now - 60_000)
+    (kept,) = await insert_running(store, "alive/1", now - 600_000)
+    (dropped,) = await insert_running(store, "silent/1", now)
+    async with started_runner(store, settings) as runner:
+        document = await wait_status(store, dropped, timeout=10)
+        assert await column(store, kept, "status") == "running"
+    assert document["execution"]["status"] == "lost"
+    assert document["execution"]["error"] == RUNNER_LOST
+    (entry,) = document["execution"]["history"]
+    assert entry["event"] == "lost" and entry["by"] == runner.name
+    assert "silent/1 stopped answering" in entry["detail"]
+    assert document["execution"]["finished"] == entry["at"] >= now
+
+
+async def test_a_runner_started_again_under_its_old_name_marks_its_jobs_lost(store, settings):
+    name = "reused/42"
+    (earlier,) = await insert_running(store, name, now_ms())
+    await insert_runner(store, name, now_ms())  # fresh: only the name tells
+    async with started_runner(store, settings, name=name):
+        document = await wait_status(store, earlier, timeout=5)
+    assert document["execution"]["status"] == "lost"
+    assert "started again" in document["execution"]["history"][0]["detail"]
 
 
 async def test_the_reaper_turns_silent_running_jobs_lost(store, settings):
@@ -292,7 +370,44 @@ async def test_a_job_taken_away_from_its_runner_is_stopped_and_stays_lost(store,
         assert not runner.running
     assert not psutil.pid_exists(int(pid)) or psutil.Process(int(pid)).status() == "zombie"
     document = await wait_status(store, job_id)
-    assert document["execution"]["status"] == "lost", "a finished status is final"
+    assert document["execution"]["status"] == "lost", "its processes were ended: lost"
+    (entry,) = document["execution"]["history"]
+    assert entry["event"] == "stopped" and entry["by"] == runner.name
+    assert document["description"]["stdout"] == f"{pid}\n", "what it wrote is kept"
+
+
+async def test_a_result_that_arrives_after_the_job_was_marked_lost_is_recorded(store):
+    job_id = await queue(store, trivial())
+    await claim(store, "r/1")
+    judged = LostCandidate(job_id, "r/1", None, "runner r/1 is not running (not registered)")
+    assert await mark_lost(store, [judged], "reaper/7") == [job_id]
+    chunk = Chunk(STDOUT, 0, 0, b"done\n")
+    ending = Ending(job_id, JobStatus.SUCCEEDED, '{"stdout": "done\\n", "exitCode": 0}', None,
+                    False, [chunk])  # fmt: skip
+    assert not await finish(store, "r/2", ending), "only its own runner's result counts"
+    assert await finish(store, "r/1", ending)
+    document = await wait_status(store, job_id)
+    assert document["execution"]["status"] == "succeeded"
+    assert document["execution"]["error"] is None
+    assert document["description"] == {"stdout": "done\n", "exitCode": 0}
+    assert await stored_text(store, job_id) == "done\n"
+    lost, finished = document["execution"]["history"]
+    assert lost["event"] == "lost" and lost["by"] == "reaper/7"
+    assert lost["detail"] == judged.reason
+    assert finished["event"] == "finished" and finished["by"] == "r/1"
+    assert "(succeeded)" in finished["detail"]
+    assert finished["at"] == document["execution"]["finished"] >= lost["at"]
+    again = Ending(job_id, JobStatus.FAILED, "{}", "again", False)
+    assert not await finish(store, "r/1", again), "a recorded outcome is final"
+
+
+async def test_a_runner_that_answered_since_it_was_judged_keeps_its_jobs(store):
+    job_id = await queue(store, trivial())
+    await claim(store, "r/1")
+    await insert_runner(store, "r/1", now_ms())
+    judged = LostCandidate(job_id, "r/1", now_ms() - 60_000, "silent")
+    assert await mark_lost(store, [judged], "reaper/7") == []
+    assert await column(store, job_id, "status") == "running"
 
 
 async def test_finish_only_records_a_job_still_running_for_that_runner(store):
@@ -444,3 +559,32 @@ async def test_a_job_without_a_usable_spec_fails_with_the_reason(store, settings
         document = await wait_status(store, job_id)
     assert document["execution"]["status"] == "failed"
     assert document["execution"]["error"].startswith(error)
+
+
+async def test_a_silent_runner_alive_on_this_host_stops_its_jobs_itself(store, database_url):
+    # Its heartbeat is slower than another reaper's limit (it cannot write, or it stalled):
+    # that reaper marks its job lost but leaves its processes to it, since its process
+    # lives on this host; the runner then stops the job itself and keeps its output.
+    settings = runner_settings(database_url, heartbeat_seconds=1.0)
+    async with started_runner(store, settings) as runner:
+        job_id = await queue(store, script("echo begun; sleep 60"))
+        await wait_status(store, job_id, "running")
+        while not await stored_text(store, job_id):
+            await asyncio.sleep(0.02)
+        lost: list[str] = []
+        while not lost:
+            lost = await reap_once(store, 0.3, by="reaper/9")
+            await asyncio.sleep(0.05)
+        assert lost == [job_id]
+        document = await wait_status(store, job_id, "lost")
+        assert [e["event"] for e in document["execution"]["history"]] == ["lost"]
+        deadline = time.monotonic() + 10
+        while len(document["execution"]["history"]) < 2:
+            assert time.monotonic() < deadline, document
+            await asyncio.sleep(0.05)
+            document = await wait_status(store, job_id)
+    lost_entry, stopped = document["execution"]["history"]
+    assert lost_entry["by"] == "reaper/9"
+    assert stopped["event"] == "stopped" and stopped["by"] == runner.name
+    assert document["description"]["stdout"] == "begun\n"
+    assert document["execution"]["status"] == "lost"

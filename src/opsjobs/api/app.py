@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from .. import __version__
 from ..config import Settings
+from ..execution.reaper import reap_forever
 from ..execution.runner import Runner
 from ..store.db import unavailable
 from ..store.listen import listen
@@ -99,9 +100,12 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.store.open()
         io_threads = asyncio.create_task(_keep_io_threads_yielding())
+        reaper = None
         if ctx.settings.embedded_runner:
             ctx.runner = Runner(ctx.store, ctx.settings)
-            await ctx.runner.start()
+            await ctx.runner.start()  # it reaps too
+        else:  # lost jobs are found even when no runner is left anywhere
+            reaper = asyncio.create_task(reap_forever(ctx.store, ctx.settings.lost_after_seconds))
         follower = asyncio.create_task(_follow_directory(ctx))
         # An embedded runner LISTENs on PostgreSQL already; without one, listen here.
         listener = (
@@ -115,7 +119,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
             if ctx.runner is not None:  # graceful: running jobs get their grace period
                 await ctx.runner.stop()
                 ctx.runner = None
-            for task in (follower, listener, io_threads):
+            for task in (follower, listener, io_threads, reaper):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -54,6 +54,13 @@ class ErrorModel(BaseModel):
     message: str
 
 
+class HistoryEntry(BaseModel):
+    at: int = Field(description="ms")
+    event: Literal["lost", "finished", "stopped"]
+    by: str = Field(description="the process that recorded it (host/pid)")
+    detail: str
+
+
 class Execution(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed", "timeout", "cancelled", "lost"]
     started: int | None
@@ -61,6 +68,11 @@ class Execution(BaseModel):
     error: str | None
     truncated: bool
     runner: str | None
+    history: list[HistoryEntry] | None = Field(
+        default=None,
+        description="Present only when something happened to the job beyond its status: "
+        "it was marked `lost`, then its result arrived after all (see docs/security.md).",
+    )
 
 
 class ResultEntry(BaseModel):

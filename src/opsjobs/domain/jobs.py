@@ -46,6 +46,7 @@ DOCUMENT_COLUMNS = (
     "error",
     "truncated",
     "runner",
+    "history",
 )
 
 _Fragment = orjson.Fragment
@@ -73,7 +74,18 @@ def job_document(row: Sequence[Any]) -> dict[str, Any]:
         error,
         truncated,
         runner,
-    ) = row[:15]
+        history,
+    ) = row[:16]
+    execution = {
+        "status": status,
+        "started": started,
+        "finished": finished,
+        "error": error,
+        "truncated": bool(truncated),
+        "runner": runner,
+    }
+    if history is not None:  # only a job something happened to has one (see store/queue.py)
+        execution["history"] = _Fragment(history)
     return {
         "id": job_id,
         "description": _Fragment(description),
@@ -84,21 +96,15 @@ def job_document(row: Sequence[Any]) -> dict[str, Any]:
         "process_meta": None if process_meta is None else _Fragment(process_meta),
         "timestamp": timestamp,
         "results": _Fragment(results),
-        "execution": {
-            "status": status,
-            "started": started,
-            "finished": finished,
-            "error": error,
-            "truncated": bool(truncated),
-            "runner": runner,
-        },
+        "execution": execution,
     }
 
 
 def history_document(row: Sequence[Any]) -> dict[str, Any]:
-    """A job in a history list: the job document plus ``operation.name`` (row column 16)."""
+    """A job in a history list: the job document plus ``operation.name`` (the column after
+    DOCUMENT_COLUMNS)."""
     document = job_document(row)
-    document["operation"] = {"name": row[15]}
+    document["operation"] = {"name": row[len(DOCUMENT_COLUMNS)]}
     return document
 
 

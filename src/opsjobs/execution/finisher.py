@@ -1,19 +1,35 @@
-"""Recording finished jobs in group commits.
+"""Recording finished jobs in group commits, and never dropping one.
 
 Every slot of a runner ends its jobs on its own, but on SQLite they all share one writer,
 and a transaction costs far more than the rows in it. So ends are queued here and written
 by one task, all that are waiting in one transaction: with one job at a time that is one
 transaction per job, as before; with many, the cost is shared.
+
+A result that cannot be written (the database is down, its disk full, a lock held) is kept
+and written again, with a growing pause, for as long as the runner lives: meanwhile the
+runner's own heartbeat keeps its jobs from being judged lost, and if one was marked lost all
+the same, the late result is still recorded (store/queue.py). ``record`` returns only once
+the end is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+
+import structlog
 
 from ..store.core import Store
 from ..store.queue import Ending, finish_many
+from ..store.retry import describe
+
+log = structlog.get_logger("opsjobs.execution")
 
 MAX_BATCH = 64
+FIRST_PAUSE_SECONDS = 0.1
+MAX_PAUSE_SECONDS = 5.0
+# A failure streak is logged at its first attempt and then every this many.
+LOG_EVERY = 10
 
 
 class Finisher:
@@ -27,36 +43,66 @@ class Finisher:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
+    @property
+    def unrecorded(self) -> list[Ending]:
+        return [ending for ending, _ in self._pending]
+
     async def record(self, ending: Ending) -> None:
-        """Wait until the ending is written; raises what the write raised."""
+        """Wait until the ending is written (retried for as long as it takes)."""
         done = asyncio.get_running_loop().create_future()
         self._pending.append((ending, done))
         self._wake.set()
         await done
 
     async def _run(self) -> None:
+        failures = 0
+        since = 0.0
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
-                del self._pending[:MAX_BATCH]
                 try:
                     await finish_many(self.store, self.runner, [ending for ending, _ in batch])
-                except Exception as exc:  # each waiter retries on its own (runner.py)
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(exc)
-                else:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_result(None)
+                except Exception as exc:
+                    failures += 1
+                    if failures == 1:
+                        since = time.monotonic()
+                    if failures % LOG_EVERY == 1:
+                        log.warning(
+                            "recording finished jobs failed; keeping them and retrying",
+                            jobs=len(self._pending),
+                            attempt=failures,
+                            error=describe(exc),
+                        )
+                    pause = min(MAX_PAUSE_SECONDS, FIRST_PAUSE_SECONDS * 2 ** (failures - 1))
+                    await asyncio.sleep(pause)
+                    continue
+                # New ends are only ever appended: the batch is still the front of the list.
+                del self._pending[: len(batch)]
+                if failures:
+                    log.info(
+                        "finished jobs recorded after failures",
+                        attempts=failures + 1,
+                        seconds=round(time.monotonic() - since, 1),
+                    )
+                    failures = 0
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
-    async def close(self) -> None:
+    async def close(self, patience: float = 0.0) -> list[Ending]:
+        """Stop; ends still unwritten get ``patience`` more seconds. Answers those that
+        could not be written even then (the caller logs them: the last trace they leave)."""
+        deadline = time.monotonic() + patience
+        while self._pending and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait({self._task})
+        left = self.unrecorded
         for _, done in self._pending:
             if not done.done():
                 done.set_exception(RuntimeError("the runner stopped before recording the job"))
         self._pending.clear()
+        return left

@@ -15,6 +15,7 @@ import structlog
 
 from ..store.core import Store
 from ..store.output import Chunk, append_output
+from ..store.retry import describe
 from .output import OutputRecorder
 
 log = structlog.get_logger("opsjobs.execution")
@@ -37,6 +38,7 @@ class LiveOutput:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._unsent: list[Chunk] = []
+        self._failures = 0
         # Started by the first output: a silent run (most are) costs no task at all.
         self._task: asyncio.Task | None = None
 
@@ -56,8 +58,14 @@ class LiveOutput:
             try:
                 await append_output(self.store, self.job_id, self._unsent)
                 self._unsent = []
-            except Exception:  # a database hiccup; the chunks wait for the next write
-                log.warning("storing live output failed", job_id=self.job_id, exc_info=True)
+                self._failures = 0
+            except Exception as exc:  # a database hiccup; the chunks wait for the next write
+                self._failures += 1
+                if self._failures == 1:  # one line per streak, not one per flush
+                    log.warning(
+                        "storing live output failed; keeping it", job_id=self.job_id,
+                        error=describe(exc),
+                    )  # fmt: skip
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.interval)
 

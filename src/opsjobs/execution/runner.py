@@ -1,10 +1,12 @@
 """The runner: claims queued jobs and runs up to N of them at once.
 
-It sleeps until woken (an enqueue in this process, a NOTIFY on PostgreSQL, or the slow
-poll), claims one job per free slot, heartbeats all of its running jobs in one statement,
-and reaps other runners' lost jobs. Stopping is graceful: no new claims, running jobs get a
-grace period to finish, then the rest are stopped and recorded ``cancelled`` — a stopped
-runner leaves no job ``running``.
+It registers itself (store/runners.py), sleeps until woken (an enqueue in this process, a
+NOTIFY on PostgreSQL, or the slow poll), claims one job per free slot, beats its own row to
+say it is alive (one small write per interval for all of its jobs), reads whether any of its
+jobs must stop, and reaps other runners' lost jobs. A finished job's result is kept until it
+is stored (finisher.py). Stopping is graceful: no new claims, running jobs get a grace
+period to finish, then the rest are stopped and recorded ``cancelled`` — a stopped runner
+leaves no job ``running``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import replace
@@ -24,20 +27,22 @@ from ..domain.jobs import JobStatus
 from ..domain.spec import MqttSpec, load_spec
 from ..store.core import Store
 from ..store.listen import listen
-from ..store.queue import RUNNER_LOST, ClaimedJob, Ending, beat, claim_many, finish
+from ..store.queue import RUNNER_LOST, ClaimedJob, Ending, claim_many, finish, job_states
+from ..store.retry import describe
+from ..store.runners import Registration, beat, deregister, register
 from .finisher import Finisher
 from .live import LiveOutput
 from .mqtt import publish
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder
-from .reaper import reap_forever
+from .reaper import end_leftovers, reap_forever
 from .script import DRAIN_SECONDS, run_process, script_environment
+from .watchdog import Watchdog
 from .workdirs import WorkDirs
 
 log = structlog.get_logger("opsjobs.execution")
 
 STOPPED = "runner stopped"
-FINISH_ATTEMPTS = 5
 
 
 def runner_name() -> str:
@@ -59,6 +64,9 @@ class Runner:
         self.tags = tuple(settings.runner_tags if tags is None else tags)
         self.concurrency = max(1, concurrency or settings.runner_concurrency)
         self.name = name or runner_name()
+        self.registration = Registration(
+            self.name, secrets.token_hex(8), socket.gethostname(), os.getpid()
+        )
         self._tasks: dict[str, asyncio.Task] = {}
         self._controls: dict[str, JobControl] = {}
         self._slot_freed = asyncio.Event()
@@ -67,18 +75,29 @@ class Runner:
         self._unsubscribe = lambda: None
         self._finisher = Finisher(store, self.name)
         self._workdirs = WorkDirs(settings.work_dir, ready=self.concurrency)
+        # Kills this runner's runs if the runner dies without stopping (watchdog.py).
+        self.watchdog = Watchdog()
 
     @property
     def running(self) -> set[str]:
         return set(self._tasks)
 
     async def start(self) -> None:
+        # Jobs still running under this name are an earlier process's (same pid): lost.
+        # Then the processes of lost jobs left on this host are ended, before any claim.
+        earlier = await register(self.store, self.registration)
+        if earlier:
+            log.warning("jobs of an earlier runner of this name marked lost", job_ids=earlier)
+        await end_leftovers(self.store)
+        self.watchdog.start()
         self._unsubscribe = self.store.job_signals.on_cancel(self._on_cancel)
         self._finisher.start()
         loops = [
             self._claim_loop(),
             self._heartbeat_loop(),
-            reap_forever(self.store, self.settings.lost_after_seconds, self._controls.keys),
+            reap_forever(
+                self.store, self.settings.lost_after_seconds, self.name, self._controls.keys
+            ),
         ]
         if not self.store.is_sqlite:
             ready = asyncio.Event()
@@ -118,8 +137,8 @@ class Runner:
             self.store.jobs_queued.clear()
             try:
                 claimed = await claim_many(self.store, self.name, self.tags, free)
-            except Exception:
-                log.warning("claiming jobs failed", exc_info=True)
+            except Exception as exc:
+                log.warning("claiming jobs failed", error=describe(exc))
                 await asyncio.sleep(1.0)
                 continue
             if not claimed:
@@ -153,6 +172,7 @@ class Runner:
                 live.poke,
                 self.settings.kill_grace_seconds,
                 self._workdirs,
+                self.watchdog,
             )
         except BaseException:
             live.abort()
@@ -160,6 +180,8 @@ class Runner:
         return replace(outcome, chunks=await live.close())
 
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
+        """Store the outcome; returns only once it is stored (finisher.py retries), so the
+        job stays this runner's, kept alive by its heartbeat, until then."""
         ending = Ending(
             job_id,
             outcome.status,
@@ -168,20 +190,7 @@ class Runner:
             outcome.truncated,
             outcome.chunks,
         )
-        try:
-            await self._finisher.record(ending)
-            return
-        except Exception:
-            log.warning("recording a finished job failed; retrying", job_id=job_id, exc_info=True)
-        for attempt in range(FINISH_ATTEMPTS):
-            await asyncio.sleep(0.2 * 2**attempt)
-            try:
-                await finish(self.store, self.name, ending)
-                return
-            except Exception:
-                log.warning("recording a finished job failed", job_id=job_id, exc_info=True)
-        # Still heartbeating until now; from here the reaper will call it lost.
-        log.error("giving up on recording a finished job", job_id=job_id)
+        await self._finisher.record(ending)
 
     async def _run_job(self, job: ClaimedJob, control: JobControl) -> None:
         try:
@@ -200,14 +209,19 @@ class Runner:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                report = await beat(self.store, self.name, list(self._controls))
-            except Exception:
-                log.warning("heartbeat failed", exc_info=True)
+                await beat(self.store, self.registration)
+            except Exception as exc:  # its jobs are still checked below
+                log.warning("runner heartbeat failed", error=describe(exc))
+            try:
+                report = await job_states(self.store, self.name, list(self._controls))
+            except Exception as exc:
+                log.warning("reading the state of running jobs failed", error=describe(exc))
                 continue
             for job_id in report.cancel_requested:
                 self.stop_job(job_id, "cancelled")
             for job_id in report.gone:
-                # Reaped while we stalled: its result has no home any more.
+                # Marked lost while we were silent: "lost" promises its processes end. (One
+                # that already ended keeps its outcome: the finish records it after all.)
                 self.stop_job(job_id, RUNNER_LOST, JobStatus.LOST)
 
     # -- stopping ---------------------------------------------------------------------------
@@ -232,18 +246,33 @@ class Runner:
             _, tasks = await asyncio.wait(tasks, timeout=limit)
         for task in tasks:  # stuck beyond reason: tear down and record them ourselves
             task.cancel()
-        stuck = list(self._controls)
+        holding = {e.job_id for e in self._finisher.unrecorded}
+        stuck = [job_id for job_id in self._controls if job_id not in holding]
         if tasks:
             await asyncio.wait(tasks)
         for job_id in stuck:
             with contextlib.suppress(Exception):
                 ending = Ending(job_id, JobStatus.CANCELLED, "{}", STOPPED, False)
                 await finish(self.store, self.name, ending)
-        await self._finisher.close()
+        # Results still unwritten (the database refuses writes) get one more grace period.
+        unrecorded = await self._finisher.close(patience=grace)
+        for ending in unrecorded:  # the database never took them: the log is the last trace
+            log.error(
+                "runner stopped without recording a finished job",
+                job_id=ending.job_id,
+                status=ending.status.value,
+                error=ending.error,
+            )
         await asyncio.to_thread(self._workdirs.close)
+        await asyncio.to_thread(self.watchdog.close)
         for task in others:
             task.cancel()
         if others:
             await asyncio.wait(others)
         self._unsubscribe()
+        if not unrecorded:  # else its row goes stale, and those jobs are judged lost
+            try:
+                await deregister(self.store, self.registration)
+            except Exception as exc:
+                log.warning("removing the runner's row failed", error=describe(exc))
         log.info("runner stopped", runner=self.name)

@@ -24,6 +24,7 @@ from ..store.queue import ClaimedJob
 from .outcome import JobControl, Outcome
 from .output import OutputRecorder, StreamRecorder
 from .process import Child, start_process
+from .watchdog import Watchdog
 from .workdirs import WorkDirs
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -170,16 +171,20 @@ async def run_process(
     poke: Callable[[], None] = lambda: None,
     kill_grace: float = 2.0,
     workdirs: WorkDirs | None = None,
+    watchdog: Watchdog | None = None,
 ) -> Outcome:
     """Run the spec to its end; output goes into ``recorder`` (``poke`` after each piece).
     The working directory comes from ``workdirs`` (a runner's own), else from one shared
-    by every caller without one, in the system's temporary directory."""
+    by every caller without one, in the system's temporary directory. ``watchdog``: the
+    runner's, told of the run's process group for as long as the run lasts."""
     workdirs = workdirs or _shared_workdirs()
     workdir, argv, started = _start(spec, env, workdirs)
     try:
         if not isinstance(started, subprocess.Popen):
             return _not_started(spec, argv, started)
         child = Child(started, _feeder(recorder.stdout, poke), _feeder(recorder.stderr, poke))
+        if watchdog is not None:
+            watchdog.watch(child.pid)
         completed = False
         try:
             timeout = spec.timeout if spec.timeout and spec.timeout > 0 else None
@@ -192,6 +197,8 @@ async def run_process(
             if not completed:  # this task was cancelled or failed: the run must not survive
                 _kill_group(child.pid, signal.SIGKILL)
                 child.close_pipes()
+            if watchdog is not None:
+                watchdog.unwatch(child.pid)
         return _ended(child.returncode, ending, spec, control, recorder)
     finally:
         workdirs.give_back(workdir)

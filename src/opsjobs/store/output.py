@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import queue_sqlite
@@ -27,11 +28,19 @@ class Chunk:
     data: bytes
 
 
+def _insert_once(conn: AsyncConnection):
+    # A chunk already stored is left as it is: a write retried after a commit whose answer
+    # was lost (a dropped connection) must not fail on its own earlier success for ever.
+    if conn.dialect.name == "postgresql":
+        return pg_insert(job_output).on_conflict_do_nothing()
+    return insert(job_output).prefix_with("OR IGNORE")
+
+
 async def insert_chunks(conn: AsyncConnection, chunks: Sequence[tuple[str, Chunk]]) -> None:
     """Insert (job ID, chunk) pairs, of one job or several."""
     if chunks:
         await conn.execute(
-            insert(job_output),
+            _insert_once(conn),
             [
                 {
                     "job_id": job_id,

@@ -6,9 +6,15 @@ ever both winning:
 - ``claim``: queued → running (runner name, started, heartbeat), the oldest a runner may take
   (``claim_many``: up to one per free slot, in one statement);
 - ``finish``: running → succeeded/failed/timeout/cancelled, with the last output, at once
-  (``finish_many``: several jobs' ends in one group commit);
-- ``reap_lost``: running with a stale heartbeat → lost;
+  (``finish_many``: several jobs' ends in one group commit); also lost → the real outcome,
+  when the result of a job marked lost by mistake arrives after all (its ``history`` says so);
+- ``mark_lost``: running, of a runner that stopped (see runners.py) → lost;
 - ``cancel``: queued → cancelled at once; running → marked, and the runner is told.
+
+No deadlocks by construction: a statement that locks several job rows on PostgreSQL takes
+them in ID order (``in_id_order``), and a transaction that touches job rows and a runner's
+row touches the jobs first. Claims lock with SKIP LOCKED, which never waits. What can still
+be aborted is retried at once (retry.py).
 
 A cancel request for a running job is written into the row (``error`` = CANCEL_REQUESTED,
 status still ``running``) so that the runner learns it at its next heartbeat even when it
@@ -22,15 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+import orjson
+from sqlalchemy import Text, bindparam, case, cast, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
-from . import queue_sqlite
+from . import queue_sqlite, retry
 from .core import Store
 from .immediate import LATER, at_once
 from .output import Chunk, insert_chunks
-from .schema import jobs
+from .schema import jobs, runners
 
 # LISTEN/NOTIFY channels on PostgreSQL (see listen.py).
 QUEUED_CHANNEL = "opsjobs_queued"
@@ -41,6 +49,38 @@ RUNNER_LOST = "runner lost"
 
 _RUNNING = JobStatus.RUNNING.value
 _QUEUED = JobStatus.QUEUED.value
+_LOST = JobStatus.LOST.value
+
+
+def history_entry(at: int, event: str, by: str, detail: str) -> str:
+    """One entry of a job's ``history`` (see models.HistoryEntry), as JSON text."""
+    return orjson.dumps({"at": at, "event": event, "by": by, "detail": detail}).decode()
+
+
+def appended_history(store: Store, entry):
+    """``history`` with one more entry (JSON text), appended inside the UPDATE."""
+    current = func.coalesce(jobs.c.history, literal("[]"))
+    if store.is_sqlite:
+        return func.json_insert(current, literal("$[#]"), func.json(entry))
+    return cast(cast(current, JSONB).op("||")(func.jsonb_build_array(cast(entry, JSONB))), Text)
+
+
+def in_id_order(store: Store, *conditions):
+    """A WHERE clause for an UPDATE of the rows matching ``conditions``, which on PostgreSQL
+    locks them first, one by one in ID order (a materialized CTE: run once, in that order).
+    Two such statements can wait for each other's rows but never deadlock. SQLite has one
+    writer at a time: there, it is the plain conditions."""
+    if store.is_sqlite:
+        return conditions
+    locked = (
+        select(jobs.c.id)
+        .where(*conditions)
+        .order_by(jobs.c.id)
+        .with_for_update()
+        .cte("locked")
+        .prefix_with("MATERIALIZED")
+    )
+    return (jobs.c.id == locked.c.id,)
 
 
 @dataclass(frozen=True)
@@ -139,8 +179,11 @@ async def _claim_later(
             jobs.c.timestamp,
         )
     )
-    async with store.write() as conn:
+
+    async def work(conn) -> list[tuple]:
         return [tuple(row) for row in await conn.execute(statement)]
+
+    return await retry.write(store, work, "claim")
 
 
 async def claim(store: Store, runner: str, tags: Sequence[str] = ()) -> ClaimedJob | None:
@@ -149,22 +192,21 @@ async def claim(store: Store, runner: str, tags: Sequence[str] = ()) -> ClaimedJ
     return claimed[0] if claimed else None
 
 
-async def beat(store: Store, runner: str, job_ids: Sequence[str]) -> Heartbeat:
-    """Refresh the heartbeat of this runner's running jobs; tell which must stop."""
+async def job_states(store: Store, runner: str, job_ids: Sequence[str]) -> Heartbeat:
+    """Which of this runner's jobs must stop: a cancel was asked for, or they are no longer
+    running for it (marked lost while it was silent). A read: job rows are never written to
+    say a runner is alive (its own row is, see runners.py)."""
     if not job_ids:
         return Heartbeat(frozenset(), frozenset())
-    statement = (
-        update(jobs)
-        .where(jobs.c.id.in_(list(job_ids)), jobs.c.status == _RUNNING, jobs.c.runner == runner)
-        .values(heartbeat=now_ms())
-        .returning(jobs.c.id, jobs.c.error)
+    query = select(jobs.c.id, jobs.c.status, jobs.c.runner, jobs.c.error).where(
+        jobs.c.id.in_(list(job_ids))
     )
-    async with store.write() as conn:
-        rows = (await conn.execute(statement)).all()
-    alive = {r.id for r in rows}
+    async with store.read() as conn:
+        rows = (await conn.execute(query)).all()
+    ours = {r.id for r in rows if r.status == _RUNNING and r.runner == runner}
     return Heartbeat(
-        frozenset(r.id for r in rows if r.error == CANCEL_REQUESTED),
-        frozenset(set(job_ids) - alive),
+        frozenset(r.id for r in rows if r.id in ours and r.error == CANCEL_REQUESTED),
+        frozenset(set(job_ids) - ours),
     )
 
 
@@ -182,7 +224,14 @@ class Ending:
     chunks: Sequence[Chunk] = ()
 
 
-def _ending_params(ending: Ending, now: int) -> dict[str, Any]:
+def _late_detail(status: JobStatus) -> tuple[str, str]:
+    if status is JobStatus.LOST:
+        return "stopped", "its runner stopped it on learning it had been marked lost"
+    return "finished", f"its runner recorded the outcome ({status.value}) after it was marked lost"
+
+
+def _ending_params(ending: Ending, runner: str, now: int) -> dict[str, Any]:
+    event, detail = _late_detail(ending.status)
     return {
         "b_id": ending.job_id,
         "b_status": ending.status.value,
@@ -190,20 +239,32 @@ def _ending_params(ending: Ending, now: int) -> dict[str, Any]:
         "b_description": ending.description_json,
         "b_error": ending.error,
         "b_truncated": ending.truncated,
+        # Used only if the job was marked lost meanwhile (see _finish_statement).
+        "b_entry": history_entry(now, event, runner, detail),
     }
 
 
-def _finish_statement(runner: str):
-    # Guarded by status and runner: a job reaped as lost meanwhile stays lost (final).
+def _finishable(runner: str):
+    # Still this runner's: running, or marked lost by a reaper that judged it wrongly (its
+    # result arrived after all). Any other status is final.
+    # (Two comparisons, not IN: an expanding IN cannot be part of an executemany.)
+    return (jobs.c.runner == runner, or_(jobs.c.status == _RUNNING, jobs.c.status == _LOST))
+
+
+def _finish_statement(store: Store, runner: str):
     return (
         update(jobs)
-        .where(jobs.c.id == bindparam("b_id"), jobs.c.status == _RUNNING, jobs.c.runner == runner)
+        .where(jobs.c.id == bindparam("b_id"), *_finishable(runner))
         .values(
             status=bindparam("b_status"),
             finished=bindparam("b_finished"),
             description=bindparam("b_description"),
             error=bindparam("b_error"),
             truncated=bindparam("b_truncated"),
+            history=case(
+                (jobs.c.status == _LOST, appended_history(store, bindparam("b_entry"))),
+                else_=jobs.c.history,
+            ),
         )
     )
 
@@ -219,22 +280,35 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> i
     if not endings:
         return 0
     now = now_ms()
+    endings = sorted(endings, key=lambda e: e.job_id)  # rows are locked in ID order
     chunks = [(e.job_id, c) for e in endings for c in e.chunks]
-    params = [_ending_params(e, now) for e in endings]
+    params = [_ending_params(e, runner, now) for e in endings]
 
-    def work(conn) -> int:
+    def at_once_work(conn) -> int:
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, params)
 
-    finished = await at_once(store.immediate, work, size=_size(endings))
+    async def work(conn) -> int:
+        await insert_chunks(conn, chunks)
+        # Lock the rows first, in ID order: an UPDATE per row would lock them in statement
+        # order, and against another transaction taking two of them the other way round
+        # that is a deadlock.
+        ids = [e.job_id for e in endings]
+        lock = (
+            select(jobs.c.id)
+            .where(jobs.c.id.in_(ids), *_finishable(runner))
+            .order_by(jobs.c.id)
+            .with_for_update()
+        )
+        mine = {row.id for row in await conn.execute(lock)}
+        rows = [p for p in params if p["b_id"] in mine]
+        if rows:
+            await conn.execute(_finish_statement(store, runner), rows)
+        return len(rows)
+
+    finished = await at_once(store.immediate, at_once_work, size=_size(endings))
     if finished is LATER:
-        async with store.write() as conn:
-            await insert_chunks(conn, chunks)
-            # One row's parameters alone: only a single execute reports its rowcount reliably.
-            result = await conn.execute(
-                _finish_statement(runner), params[0] if len(params) == 1 else params
-            )
-            finished = result.rowcount
+        finished = await retry.write(store, work, "finish")
     for ending in endings:
         store.job_signals.changed(ending.job_id)
     return finished
@@ -245,55 +319,146 @@ async def finish(store: Store, runner: str, ending: Ending) -> bool:
     return await finish_many(store, runner, [ending]) == 1
 
 
-async def reap_lost(
-    store: Store, lost_after_seconds: float, spare: Sequence[str] = ()
-) -> list[str]:
-    """Turn running jobs whose heartbeat is older than the limit into ``lost``.
+@dataclass(frozen=True)
+class LostCandidate:
+    job_id: str
+    runner: str | None
+    # The runner's heartbeat when it was judged (None: not registered at all); the job is
+    # marked lost only if the runner has not answered since.
+    seen: int | None
+    reason: str
 
-    ``spare``: jobs the caller is running itself. A runner whose process stalled (a busy
-    machine) must not, on waking, reap its own live jobs before its heartbeat catches up.
-    """
+
+async def lost_candidates(
+    store: Store, lost_after_seconds: float, own: str | None = None
+) -> list[LostCandidate]:
+    """Running jobs whose runner stopped: its own heartbeat (runners.py) is older than the
+    limit; or, for a runner that never registered (or whose row was pruned), the job's
+    claim is older than the limit. ``own``: the caller's runner, alive by definition (a
+    runner that stalled must not, on waking, judge its own jobs before it beats again)."""
     now = now_ms()
-    conditions = [
-        jobs.c.status == _RUNNING,
-        jobs.c.heartbeat < now - int(lost_after_seconds * 1000),
-    ]
-    if spare:
-        conditions.append(jobs.c.id.not_in(list(spare)))
-    statement = (
-        update(jobs)
-        .where(*conditions)
-        .values(status=JobStatus.LOST.value, finished=now, error=RUNNER_LOST)
-        .returning(jobs.c.id)
-    )
-    async with store.write() as conn:
-        lost = [r.id for r in await conn.execute(statement)]
+    cutoff = now - int(lost_after_seconds * 1000)
+    async with store.read() as conn:
+        beats = dict((await conn.execute(select(runners.c.name, runners.c.heartbeat))).all())
+        running = (
+            await conn.execute(
+                select(jobs.c.id, jobs.c.runner, jobs.c.heartbeat).where(jobs.c.status == _RUNNING)
+            )
+        ).all()
+    found = []
+    for job_id, runner, claimed in running:
+        if runner is not None and runner == own:
+            continue
+        beat = beats.get(runner)
+        if beat is not None and beat < cutoff:
+            silent = (now - beat) / 1000
+            reason = f"runner {runner} stopped answering ({silent:.1f} s without a heartbeat)"
+            found.append(LostCandidate(job_id, runner, beat, reason))
+        elif beat is None and (claimed is None or claimed < cutoff):
+            reason = f"runner {runner} is not running (not registered)"
+            found.append(LostCandidate(job_id, runner, None, reason))
+    return sorted(found, key=lambda c: c.job_id)
+
+
+async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) -> list[str]:
+    """Turn the candidates into ``lost`` unless their runner answered since it was judged;
+    each gets a history entry saying when, by whom and why. Answers the IDs marked."""
+    if not candidates:
+        return []
+    now = now_ms()
+    by_runner: dict[tuple[str | None, int | None, str], list[str]] = {}
+    for c in candidates:
+        by_runner.setdefault((c.runner, c.seen, c.reason), []).append(c.job_id)
+
+    async def work(conn) -> list[str]:
+        # All of them locked first, in one statement and in ID order; the updates below,
+        # one per runner (each with its own history entry), then wait for nothing.
+        everyone = sorted(c.job_id for c in candidates)
+        await conn.execute(
+            select(jobs.c.id)
+            .where(jobs.c.id.in_(everyone), jobs.c.status == _RUNNING)
+            .order_by(jobs.c.id)
+            .with_for_update()
+        )
+        lost: list[str] = []
+        for (runner, seen, reason), ids in sorted(by_runner.items(), key=lambda kv: kv[1][0]):
+            answered = select(runners.c.name).where(runners.c.name == runner)
+            if seen is not None:
+                answered = answered.where(runners.c.heartbeat > seen)
+            owner = jobs.c.runner.is_(None) if runner is None else jobs.c.runner == runner
+            entry = history_entry(now, "lost", by, reason)
+            statement = (
+                update(jobs)
+                .where(
+                    jobs.c.id.in_(ids),
+                    jobs.c.status == _RUNNING,
+                    owner,
+                    ~answered.exists(),
+                )
+                .values(
+                    status=_LOST,
+                    finished=now,
+                    error=RUNNER_LOST,
+                    history=appended_history(store, literal(entry)),
+                )
+                .returning(jobs.c.id)
+            )
+            lost += [row.id for row in await conn.execute(statement)]
+        return lost
+
+    lost = await retry.write(store, work, "mark lost")
     for job_id in lost:
         store.job_signals.changed(job_id)
     return lost
+
+
+@dataclass(frozen=True)
+class JobPlace:
+    """A job's status, and where its runner said it runs (None: no such runner row)."""
+
+    status: str
+    host: str | None
+    pid: int | None
+    registered: int | None
+
+
+async def job_places(store: Store, job_ids: Sequence[str]) -> dict[str, JobPlace]:
+    """Status and runner whereabouts of each of these jobs that exists."""
+    if not job_ids:
+        return {}
+    query = (
+        select(jobs.c.id, jobs.c.status, runners.c.host, runners.c.pid, runners.c.started)
+        .select_from(jobs.outerjoin(runners, runners.c.name == jobs.c.runner))
+        .where(jobs.c.id.in_(list(job_ids)))
+    )
+    async with store.read() as conn:
+        return {row[0]: JobPlace(*row[1:]) for row in await conn.execute(query)}
 
 
 async def cancel(store: Store, job_id: str) -> JobStatus | None:
     """Cancel a job: CANCELLED if it was queued (done), RUNNING if its runner was told to
     stop it, None if it had already finished (or does not exist)."""
     now = now_ms()
-    async with store.write() as conn:
+
+    async def work(conn) -> JobStatus | None:
         queued = await conn.execute(
             update(jobs)
             .where(jobs.c.id == job_id, jobs.c.status == _QUEUED)
             .values(status=JobStatus.CANCELLED.value, finished=now, error="cancelled")
         )
         if queued.rowcount == 1:
-            outcome = JobStatus.CANCELLED
-        else:
-            running = await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status == _RUNNING)
-                .values(error=CANCEL_REQUESTED)
-            )
-            outcome = JobStatus.RUNNING if running.rowcount == 1 else None
-            if outcome is JobStatus.RUNNING:
-                await _notify(conn, store, CANCEL_CHANNEL, job_id)
+            return JobStatus.CANCELLED
+        running = await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status == _RUNNING)
+            .values(error=CANCEL_REQUESTED)
+        )
+        if running.rowcount != 1:
+            return None
+        await _notify(conn, store, CANCEL_CHANNEL, job_id)
+        return JobStatus.RUNNING
+
+    outcome = await retry.write(store, work, "cancel")
     if outcome is JobStatus.RUNNING:
         store.job_signals.cancel_requested(job_id)
     store.job_signals.changed(job_id)

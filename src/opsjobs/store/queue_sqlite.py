@@ -41,19 +41,22 @@ def claim(
 
 
 def insert_chunks(conn: sqlite3.Connection, pairs: Sequence[tuple[str, Chunk]]) -> None:
+    # OR IGNORE: a write retried after a commit whose answer was lost stores nothing twice.
     if pairs:
         conn.executemany(
-            'INSERT INTO job_output (job_id, stream, seq, "offset", data) VALUES (?, ?, ?, ?, ?)',
+            'INSERT OR IGNORE INTO job_output (job_id, stream, seq, "offset", data) VALUES (?, ?, ?, ?, ?)',
             [(job_id, c.stream, c.seq, c.offset, c.data) for job_id, c in pairs],
         )
 
 
 def finish(conn: sqlite3.Connection, runner: str, params: Sequence[dict[str, Any]]) -> int:
-    """Rows finished: the same guard as queue._finish_statement."""
+    """Rows finished: the same guard and history as queue._finish_statement."""
     cursor = conn.executemany(
         "UPDATE jobs SET status = :b_status, finished = :b_finished, "
-        "description = :b_description, error = :b_error, truncated = :b_truncated "
-        "WHERE id = :b_id AND status = 'running' AND runner = :b_runner",
+        "description = :b_description, error = :b_error, truncated = :b_truncated, "
+        "history = CASE WHEN status = 'lost' "
+        "THEN json_insert(coalesce(history, '[]'), '$[#]', json(:b_entry)) ELSE history END "
+        "WHERE id = :b_id AND status IN ('running', 'lost') AND runner = :b_runner",
         [{**p, "b_runner": runner} for p in params],
     )
     return cursor.rowcount

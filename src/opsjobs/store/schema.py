@@ -170,8 +170,12 @@ jobs = Table(
     # What the runner needs to run it (rendered command, topic, timeout), as JSON text.
     Column("spec", Text),
     Column("runner_tag", String(255)),
+    # When it was claimed: a job whose runner is not registered is judged by this alone.
     Column("heartbeat", BigInteger),
     Column("idempotency_key", String(255)),
+    # What happened to it beyond its status, as a JSON list (NULL when nothing did): marked
+    # lost, and then finished by its runner after all (see queue.py).
+    Column("history", Text),
     Index("ix_jobs_owner_time", "owner_id", "timestamp"),
     Index(
         "ix_jobs_queue",
@@ -186,6 +190,20 @@ jobs = Table(
         postgresql_where=text("status = 'running'"),
     ),
     Index("ux_jobs_idempotency", "user_id", "idempotency_key", unique=True),
+)
+
+runners = Table(
+    "runners",
+    metadata,
+    # The name jobs.runner holds (host/pid); one row per live runner, deleted when it stops.
+    Column("name", String(255), primary_key=True),
+    # Random per start: tells a runner from an earlier one that had the same pid.
+    Column("incarnation", String(32), nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started", BigInteger, nullable=False),
+    # The runner's own liveness: its jobs are lost only once this is older than the limit.
+    Column("heartbeat", BigInteger, nullable=False),
 )
 
 job_output = Table(

@@ -1,0 +1,133 @@
+"""Processes die with their runner: a small watchdog process per runner.
+
+A runner killed outright (``kill -9``, the OOM killer) runs no code of its own, and its
+jobs' processes live in sessions of their own (script.py), so nothing would stop them. So
+each runner starts one watchdog (``python -m opsjobs.execution.watchdog``), in a session of
+its own too, and tells it through a pipe the process group of every run it starts
+(``+PGID``) and ends (``-PGID``). When the runner's end of the pipe closes — however the
+runner died — the watchdog kills the groups still listed, and exits. A graceful stop
+closes the pipe with nothing listed.
+
+Telling costs a few bytes written to a pipe per run (no fork, no database write). If the
+watchdog itself is killed, the runner starts another and lists its runs again; if both die
+at once, the runs are ended by the reaper or the next runner on this host (leftovers.py).
+
+A group leaves the list when its run ends; members that outlive it and let go of the output
+pipes were detached on purpose (script.py) and are left alone. While a run is listed its
+group ID cannot be handed to anyone else: the kernel never reuses a pid still in use as a
+process group ID, and the run's leader is reaped only moments before it leaves the list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+
+import structlog
+
+log = structlog.get_logger("opsjobs.execution")
+
+# Room for 100,000 messages or so: the runner never waits for a busy watchdog.
+PIPE_BYTES = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
+class Watchdog:
+    """The runner's side: ``watch`` / ``unwatch`` each run's process group."""
+
+    def __init__(self) -> None:
+        self.groups: set[int] = set()
+        self._process: subprocess.Popen | None = None
+        self._unsent = b""
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "opsjobs.execution.watchdog"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # a signal to the runner's group does not reach it
+        )
+        fd = self._process.stdin.fileno()
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
+        os.set_blocking(fd, False)
+        self._unsent = b"".join(b"+%d\n" % group for group in self.groups)
+        self._flush()
+
+    def watch(self, group: int) -> None:
+        self.groups.add(group)
+        self._send(b"+%d\n" % group)
+
+    def unwatch(self, group: int) -> None:
+        self.groups.discard(group)
+        self._send(b"-%d\n" % group)
+
+    def _send(self, message: bytes) -> None:
+        self._unsent += message
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._process is None:
+            return
+        try:
+            while self._unsent:
+                written = os.write(self._process.stdin.fileno(), self._unsent)
+                self._unsent = self._unsent[written:]
+        except BlockingIOError:
+            pass  # the pipe is full: the rest goes with the next message
+        except OSError:  # the watchdog died: a new one gets the whole list
+            log.warning("the runner's watchdog ended; starting another")
+            self._discard()
+            try:
+                self.start()
+            except OSError as exc:  # the runs are left to the reaper (leftovers.py)
+                log.error("cannot start the runner's watchdog", error=str(exc))
+                self._process = None
+
+    def _discard(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=1)
+            self._process = None
+
+    def close(self) -> None:
+        """A graceful end: the watchdog exits without killing anything still listed
+        (the runner has ended its runs itself)."""
+        self.groups.clear()
+        self._unsent = b""
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                os.set_blocking(self._process.stdin.fileno(), True)
+                self._process.stdin.write(b"=\n")  # "let go": nothing to kill
+                self._process.stdin.flush()
+        self._discard()
+
+
+def main() -> None:
+    """The watchdog's side: keep the list until the pipe closes, then kill what is on it."""
+    groups: set[int] = set()
+    for line in sys.stdin.buffer:
+        if line.startswith(b"="):
+            groups.clear()
+            break
+        with contextlib.suppress(ValueError):
+            group = int(line[1:])
+            if group > 1:
+                (groups.add if line.startswith(b"+") else groups.discard)(group)
+    for group in groups:
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()
