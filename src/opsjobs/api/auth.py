@@ -89,6 +89,16 @@ class Authenticator:
         self._decoy_hash = passwords.hash("opsjobs-decoy")
 
     async def authenticate(self, request: Request) -> Principal:
+        """Who is calling, decided on a directory at least as new as the database was when
+        the request began: a user, password or right changed through another process or
+        host a moment ago is honoured here (read-your-writes, docs/deployment.md)."""
+        await self.store.catch_up()
+        return await self.identify(request)
+
+    async def identify(self, request: Request) -> Principal:
+        """Who is calling, as this process's directory knows it now, without catching up.
+        Only for a caller that reads the directory revision along with its own data and
+        identifies again on a newer one (GET /jobs/:id)."""
         header = request.headers.get("authorization")
         if header is not None and header[:6].lower() == "basic ":
             return await self._basic(header, request.client.host if request.client else "-")
@@ -149,6 +159,7 @@ class Authenticator:
         """Verify a login and password (throttled); the Principal, or InvalidCredentials."""
         login_key, client_key = "login:" + login, "client:" + client
         self.throttle.check(login_key, client_key)
+        await self.store.catch_up()  # a user made or changed elsewhere a moment ago counts
         principal = self.store.directory.principal_by_login(login)
         password_hash = principal.password_hash if principal else self._decoy_hash
         ok = await anyio.to_thread.run_sync(self.passwords.verify, password_hash, password)

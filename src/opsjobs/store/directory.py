@@ -3,7 +3,10 @@
 Every process keeps one. It answers the access rule without touching the database, which is
 what keeps ``GET /node/api/jobs/:id`` to one indexed read. Changes made by this process are
 applied in place; changes made by others are noticed through the ``directory`` revision,
-which every write to users, groups, objects or links bumps in its own transaction.
+which every write to users, groups, objects or links bumps in its own transaction (so the
+revision orders those writes as they committed). ``revision`` is the newest of them this
+view holds: every change up to it is in, none after it is missing from a later reload.
+Requests catch up with the database before they answer (``Store.catch_up``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.access import link_allowed, object_allowed
+from ..domain.access import detached, link_allowed, object_allowed, with_root_for
 from ..domain.jobs import OWNER_OBJECT
 from ..domain.rights import Rights
 from ..domain.users import Principal
@@ -29,6 +32,9 @@ class Directory:
         self.by_token_hash: dict[str, str] = {}
         self.parents: dict[str, tuple[str, ...]] = {}
         self.link_ends: dict[str, tuple[str, str]] = {}
+        # Objects whose parents do not lead to the root (old loops): see domain/access.py.
+        self.detached: frozenset[str] = frozenset()
+        self._effective_parents = self._parents_of
         self._memo: dict[str, dict[str, bool]] = defaultdict(dict)
         # Counts changes made in place by this process (see load).
         self._own_changes = 0
@@ -78,6 +84,14 @@ class Directory:
         return revision, principals, by_token, parents, ends
 
     def _swap(self, revision, principals, by_token, parents, ends) -> None:
+        # A user that did not change keeps its Principal object: the credential cache
+        # (api/auth.py) recognises a still valid verification by that identity, so a change
+        # to someone else costs nobody a new password check.
+        old = self.principals
+        principals = {
+            user_id: old[user_id] if old.get(user_id) == principal else principal
+            for user_id, principal in principals.items()
+        }
         # Everything at once: a request never sees half a reload.
         self.principals = principals
         self.by_login = {p.login: p.id for p in principals.values()}
@@ -85,7 +99,12 @@ class Directory:
         self.parents = {k: tuple(v) for k, v in parents.items()}
         self.link_ends = ends
         self.revision = revision
+        self._find_detached()
         self._memo = defaultdict(dict)
+
+    def _find_detached(self) -> None:
+        self.detached = detached(self.parents)
+        self._effective_parents = with_root_for(self.detached, self._parents_of)
 
     async def refresh_if_stale(self, conn: AsyncConnection) -> bool:
         if await read_revision(conn) != self.revision:
@@ -105,11 +124,21 @@ class Directory:
         return False
 
     def put_object(self, revision: int, object_id: str, parent_ids: tuple[str, ...]) -> bool:
+        is_new = object_id not in self.parents
         self.parents[object_id] = parent_ids
+        # Cycles are refused, so an object placed under parents that lead to the root leads
+        # there too, and so does everything below it. Only when the tree has detached parts
+        # (old data) may the change have joined them back: then look again.
+        under_root = all(p in self.parents and p not in self.detached for p in parent_ids)
+        if not under_root or (self.detached and not is_new):
+            self._find_detached()
         return self._advance(revision)
 
     def drop_object(self, revision: int, object_id: str) -> bool:
+        # Only an object without children is deleted (store/entities.py).
         self.parents.pop(object_id, None)
+        if object_id in self.detached:
+            self._find_detached()
         return self._advance(revision)
 
     def put_link(self, revision: int, link_id: str, source: str, target: str) -> bool:
@@ -146,7 +175,7 @@ class Directory:
         allowed = memo.get(key)
         if allowed is None:
             allowed = object_id in self.parents and object_allowed(
-                object_id, principal.rights, self._parents_of
+                object_id, principal.rights, self._effective_parents
             )
             memo[key] = allowed
         return allowed
@@ -158,7 +187,7 @@ class Directory:
         if allowed is None:
             ends = self.link_ends.get(link_id)
             allowed = ends is not None and link_allowed(
-                link_id, ends, principal.rights, self._parents_of
+                link_id, ends, principal.rights, self._effective_parents
             )
             memo[key] = allowed
         return allowed
