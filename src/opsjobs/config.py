@@ -97,6 +97,8 @@ class Settings:
             credential_cache_seconds=_env_int("OPSJOBS_CREDENTIAL_CACHE_SECONDS", 60),
             auth_failure_limit=_env_int("OPSJOBS_AUTH_FAILURE_LIMIT", 10),
             auth_failure_window_seconds=_env_int("OPSJOBS_AUTH_FAILURE_WINDOW_SECONDS", 60),
+            argon2_time_cost=_env_int("OPSJOBS_ARGON2_TIME_COST", 3),
+            argon2_memory_kib=_env_int("OPSJOBS_ARGON2_MEMORY_KIB", 65536),
             default_timeout_seconds=_env_int("OPSJOBS_DEFAULT_TIMEOUT_SECONDS", 60),
             output_cap_bytes=_env_int("OPSJOBS_OUTPUT_CAP_BYTES", 1024 * 1024),
             heartbeat_seconds=_env_float("OPSJOBS_HEARTBEAT_SECONDS", 2.0),
