@@ -73,6 +73,9 @@ async def test_the_other_server_honours_every_change_at_once(
         token = (await a.client.post(f"/node/api/users/{user_id}/auth-token", headers=admin)).json()
         response = await b.client.get(f"/node/api/jobs/{job}", params={"auth-token": token})
         assert response.is_success, response.text
+        await a.client.delete(f"/node/api/users/{user_id}/auth-token", headers=admin)
+        response = await b.client.get(f"/node/api/jobs/{job}", params={"auth-token": token})
+        assert response.status_code == 401, response.text
 
         # A right removed through a: b refuses at once, on the hot path from its cached
         # credentials too.

@@ -72,6 +72,7 @@ async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
     caller is identified again before anything is decided.
     """
     store, auth = ctx.store, ctx.auth
+    known = store.directory.revision  # the caller is identified on this or a newer one
     try:
         principal = await auth.identify(request)
     except Unauthorized:
@@ -80,10 +81,11 @@ async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
             raise
         principal = await auth.identify(request)
     revision, row = await store.job_row_at(job_id) if is_object_id(job_id) else (None, None)
-    if revision is None or revision > store.directory.revision:
-        await store.catch_up(revision)  # None: the database's revision now
-    if store.directory.principals.get(principal.id) is not principal:
-        principal = await auth.identify(request)  # changed meanwhile: decide on the new one
+    if revision is None or revision > known:
+        # Something changed since: identify again on a directory at least as new as the row
+        # (None, for an ID that names nothing: as new as the database now).
+        await store.catch_up(revision)
+        principal = await auth.identify(request)
     if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
         raise NotFound.entity("Job", job_id)
     return Response(orjson.dumps(job_document(row)), media_type=JSON)
