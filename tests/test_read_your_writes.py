@@ -16,8 +16,10 @@ import pytest
 
 from conftest import basic
 from helpers import add_job, app_client
+from helpers.execution import opened_store
 from opsjobs.api import app as app_module
 from opsjobs.domain.rights import PERMISSIONS
+from opsjobs.store.entities import create_object
 
 
 @pytest.fixture
@@ -151,3 +153,31 @@ async def test_the_hot_path_makes_one_query_and_no_password_check_when_nothing_c
         assert (await b.client.get(url, headers=admin)).is_success
         assert b.store.directory.principal_by_login("someone-else") is not None
         assert checks[0] == 0
+
+
+async def test_a_reload_that_races_a_change_of_this_process_keeps_it_on_every_path(
+    backend, database_url
+):
+    """Store.reload_directory (one thread hop on SQLite, the pool on PostgreSQL): an object
+    this process creates while the reload reads must not be undone by the swap."""
+    async with opened_store(database_url) as store:
+        directory = store.directory
+        load_with = directory.load_with
+        created = []
+
+        async def racing(read, between):
+            async def read_then_create():
+                loaded = await read()
+                if not created:  # made after the reads, before the swap
+                    created.append(await create_object(store, name="racer", parent_ids=["1"]))
+                return loaded
+
+            await load_with(read_then_create, between)
+
+        directory.load_with = racing
+        if backend == "sqlite":
+            await store.reload_directory()
+        else:  # the pool's path goes through load(conn)
+            async with store.read() as conn:
+                await directory.load(conn)
+        assert directory.object_exists(created[0]["id"])

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.jobs import DOCUMENT_COLUMNS
 from .db import Database, sqlite_path
-from .directory import Directory
+from .directory import Directory, read_sqlite
 from .immediate import ImmediateWriter
 from .migrate import is_current
 from .signals import JobSignals
@@ -33,6 +33,10 @@ def numbered(sql: str) -> str:
     """``?`` marks as PostgreSQL's $1, $2, ... (the statements here hold no other ``?``)."""
     parts = sql.split("?")
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _nothing() -> None:
+    pass
 
 
 class NotMigrated(RuntimeError):
@@ -101,6 +105,12 @@ class Store:
             await self.directory.refresh_if_stale(conn)
 
     async def reload_directory(self) -> None:
+        path = sqlite_path(self.db.url) if self.is_sqlite else None
+        if path and path != ":memory:":
+            # One hop to a thread for the whole read: through aiosqlite each row would hop.
+            read = functools.partial(asyncio.to_thread, read_sqlite, path)
+            await self.directory.load_with(read, _nothing)
+            return
         async with self.read() as conn:
             if not self.is_sqlite:
                 # One snapshot for all the tables (SQLite's read transaction is one already).

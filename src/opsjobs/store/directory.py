@@ -11,10 +11,15 @@ Requests catch up with the database before they answer (``Store.catch_up``).
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from types import SimpleNamespace
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.access import detached, link_allowed, object_allowed, with_root_for
@@ -42,46 +47,34 @@ class Directory:
     # -- loading -------------------------------------------------------------------------
 
     async def load(self, conn: AsyncConnection) -> None:
-        """Read everything again and swap it in at once.
+        """Read everything again through ``conn`` and swap it in at once."""
+
+        async def read() -> tuple:
+            return await self._read(conn)
+
+        await self.load_with(read, conn.rollback)
+
+    async def load_with(
+        self, read: Callable[[], Awaitable[tuple]], between: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Swap in what ``read()`` answers (see ``build``), all at once.
 
         A change this process makes while the reads are under way may be missing from what
         they return (read before it committed); swapping that in would undo the change here
-        until the next reload, so the reads are done again instead.
+        until the next reload, so the reads are done again instead (``between()`` first, to
+        let them see a new snapshot).
         """
         while True:
             changes = self._own_changes
-            loaded = await self._read(conn)
+            loaded = await read()
             if self._own_changes == changes:
                 break
-            await conn.rollback()  # the next reads in a new snapshot, which holds the change
+            await between()
         self._swap(*loaded)
 
     async def _read(self, conn: AsyncConnection) -> tuple:
         revision = await read_revision(conn)
-        group_rights = {
-            row.id: _rights(row.permissions, row.include, row.exclude)
-            for row in await conn.execute(select(groups))
-        }
-        principals: dict[str, Principal] = {}
-        by_token: dict[str, str] = {}
-        for row in await conn.execute(select(users)):
-            principals[row.id] = _principal(row, group_rights)
-            if row.token_hash:
-                by_token[row.token_hash] = row.id
-        parents: dict[str, list[str]] = {}
-        for row in await conn.execute(select(objects.c.id)):
-            parents[row.id] = []
-        for row in await conn.execute(
-            select(object_parents.c.object_id, object_parents.c.parent_id).order_by(
-                object_parents.c.object_id, object_parents.c.position
-            )
-        ):
-            parents.setdefault(row.object_id, []).append(row.parent_id)
-        ends = {
-            row.id: (row.source, row.target)
-            for row in await conn.execute(select(links.c.id, links.c.source, links.c.target))
-        }
-        return revision, principals, by_token, parents, ends
+        return build(revision, [await conn.execute(query) for query in _QUERIES])
 
     def _swap(self, revision, principals, by_token, parents, ends) -> None:
         # A user that did not change keeps its Principal object: the credential cache
@@ -218,9 +211,63 @@ class Directory:
         return [lid for lid in self.link_ends if self.can_see_link(principal, lid)]
 
 
+_QUERIES = (
+    select(groups),
+    select(users),
+    select(objects.c.id),
+    select(object_parents.c.object_id, object_parents.c.parent_id).order_by(
+        object_parents.c.object_id, object_parents.c.position
+    ),
+    select(links.c.id, links.c.source, links.c.target),
+)
+_REVISION = select(revisions.c.value).where(revisions.c.name == "directory")
+
+
+def build(revision: int, results: list) -> tuple:
+    """What ``_swap`` takes, from the rows of ``_QUERIES`` in their order."""
+    group_rows, user_rows, object_rows, parent_rows, link_rows = results
+    group_rights = {
+        row.id: _rights(row.permissions, row.include, row.exclude) for row in group_rows
+    }
+    principals: dict[str, Principal] = {}
+    by_token: dict[str, str] = {}
+    for row in user_rows:
+        principals[row.id] = _principal(row, group_rights)
+        if row.token_hash:
+            by_token[row.token_hash] = row.id
+    parents: dict[str, list[str]] = {row.id: [] for row in object_rows}
+    for row in parent_rows:
+        parents.setdefault(row.object_id, []).append(row.parent_id)
+    ends = {row.id: (row.source, row.target) for row in link_rows}
+    return revision, principals, by_token, parents, ends
+
+
+def _sql(query) -> str:
+    return str(query.compile(dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}))
+
+
+_SQLITE_QUERIES = tuple(_sql(q) for q in _QUERIES)
+_SQLITE_REVISION = _sql(_REVISION)
+
+
+def _named_row(cursor: sqlite3.Cursor, values: tuple) -> SimpleNamespace:
+    return SimpleNamespace(**{d[0]: v for d, v in zip(cursor.description, values, strict=True)})
+
+
+def read_sqlite(path: str) -> tuple:
+    """Everything, from one read snapshot of a SQLite file, for ``load_with``; blocking, for a
+    worker thread: one hop for the whole directory instead of one per row through aiosqlite."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.row_factory = _named_row
+        db.execute("BEGIN")  # one snapshot for every table
+        revision = db.execute(_SQLITE_REVISION).fetchone().value
+        results = [db.execute(sql).fetchall() for sql in _SQLITE_QUERIES]
+        db.execute("COMMIT")
+    return build(int(revision), results)
+
+
 async def read_revision(conn: AsyncConnection) -> int:
-    result = await conn.execute(select(revisions.c.value).where(revisions.c.name == "directory"))
-    return int(result.scalar_one())
+    return int((await conn.execute(_REVISION)).scalar_one())
 
 
 def _rights(permissions: str, include: str, exclude: str) -> Rights:
