@@ -39,6 +39,13 @@ async def _nothing() -> None:
     pass
 
 
+def _retrieved(done: asyncio.Future) -> None:
+    # A failed reload reaches every caller that waits for it; one nobody waits for any more
+    # is not logged as never retrieved.
+    if not done.cancelled():
+        done.exception()
+
+
 class NotMigrated(RuntimeError):
     pass
 
@@ -135,9 +142,14 @@ class Store:
             revision = await self.directory_revision()
         if revision <= self.directory.revision:
             return False
-        while revision > self.directory.revision:
+        # A reload already under way may have read before ``revision`` was; the next one
+        # reads after, so two are always enough.
+        for _ in range(2):
+            if revision <= self.directory.revision:
+                break
             if self._reloading is None:
                 self._reloading = asyncio.ensure_future(self._reload_once())
+                self._reloading.add_done_callback(_retrieved)
             # Shielded: a caller that goes away does not cancel the others' reload.
             await asyncio.shield(self._reloading)
         return True
