@@ -131,6 +131,8 @@ class Settings:
             password_checks_at_once=_env_int("OPSJOBS_PASSWORD_CHECKS_AT_ONCE", 8),
             password_checks_per_client=_env_int("OPSJOBS_PASSWORD_CHECKS_PER_CLIENT", 4),
             trusted_proxies=_env_networks("OPSJOBS_TRUSTED_PROXIES"),
+            argon2_time_cost=_env_int("OPSJOBS_ARGON2_TIME_COST", 3),
+            argon2_memory_kib=_env_int("OPSJOBS_ARGON2_MEMORY_KIB", 65536),
             default_timeout_seconds=_env_int("OPSJOBS_DEFAULT_TIMEOUT_SECONDS", 60),
             output_cap_bytes=_env_int("OPSJOBS_OUTPUT_CAP_BYTES", 1024 * 1024),
             heartbeat_seconds=_env_float("OPSJOBS_HEARTBEAT_SECONDS", 2.0),

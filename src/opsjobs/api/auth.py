@@ -58,6 +58,16 @@ class Authenticator:
         self._decoy_hash = passwords.hash("opsjobs-decoy")
 
     async def authenticate(self, request: Request) -> Principal:
+        """Who is calling, decided on a directory at least as new as the database was when
+        the request began: a user, password or right changed through another process or
+        host a moment ago is honoured here (read-your-writes, docs/deployment.md)."""
+        await self.store.catch_up()
+        return await self.identify(request)
+
+    async def identify(self, request: Request) -> Principal:
+        """Who is calling, as this process's directory knows it now, without catching up.
+        Only for a caller that reads the directory revision along with its own data and
+        identifies again on a newer one (GET /jobs/:id)."""
         header = request.headers.get("authorization")
         if header is not None and header[:6].lower() == "basic ":
             return await self._basic(header, self.peers.address(request))
@@ -118,6 +128,7 @@ class Authenticator:
         """Verify a login and password: the Principal, or InvalidCredentials; TooManyRequests
         when the throttle refuses the attempt, which it counts before the slow check runs."""
         with self.throttle.attempt(login, client) as attempt:
+            await self.store.catch_up()  # a user made or changed elsewhere a moment ago counts
             directory = self.store.directory
             principal = directory.principal_by_login(login) or directory.principal_by_login(
                 lookup_form(login)

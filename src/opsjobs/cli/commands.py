@@ -76,7 +76,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     database_url: DatabaseUrl = None,
-    workers: Annotated[int, typer.Option(help="server processes")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="server processes, each a whole server (runner included)")
+    ] = 1,
     certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
     keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
 ) -> None:

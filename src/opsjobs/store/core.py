@@ -12,12 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.jobs import DOCUMENT_COLUMNS
 from .db import DEFAULT_TIMEOUT_SECONDS, Database, sqlite_path
-from .directory import Directory
+from .directory import Directory, read_sqlite
 from .immediate import ImmediateWriter
 from .migrate import is_current
 from .signals import JobSignals
 
 _JOB_SQL = "SELECT " + ", ".join(f'"{c}"' for c in DOCUMENT_COLUMNS) + " FROM jobs WHERE id = ?"
+# The same row together with the directory revision, read in one statement and so from one
+# snapshot: always one row, whose job columns are NULL when there is no such job.
+_JOB_AT_SQL = (
+    "SELECT r.value, "
+    + ", ".join(f'j."{c}"' for c in DOCUMENT_COLUMNS)
+    + " FROM revisions r LEFT JOIN jobs j ON j.id = ? WHERE r.name = 'directory'"
+)
+_REVISION_SQL = "SELECT value FROM revisions WHERE name = 'directory'"
 
 
 @functools.cache
@@ -25,6 +33,17 @@ def numbered(sql: str) -> str:
     """``?`` marks as PostgreSQL's $1, $2, ... (the statements here hold no other ``?``)."""
     parts = sql.split("?")
     return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+async def _nothing() -> None:
+    pass
+
+
+def _retrieved(done: asyncio.Future) -> None:
+    # A failed reload reaches every caller that waits for it; one nobody waits for any more
+    # is not logged as never retrieved.
+    if not done.cancelled():
+        done.exception()
 
 
 class NotMigrated(RuntimeError):
@@ -46,6 +65,8 @@ class Store:
         # Set when another process says users, rights or the object graph changed (NOTIFY on
         # PostgreSQL); whoever follows the directory reloads then instead of at its next poll.
         self.directory_changed = asyncio.Event()
+        # The reload under way, which every request that must catch up waits for.
+        self._reloading: asyncio.Future[None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,8 +77,7 @@ class Store:
             raise NotMigrated(
                 f"the database {self.db.url.split('@')[-1]} is not migrated: run `opsjobs migrate`"
             )
-        async with self.db.reader.connect() as conn:
-            await self.directory.load(conn)
+        await self.reload_directory()
         if self.is_sqlite:
             path = sqlite_path(self.db.url)
             # Point reads of one row by primary key take microseconds on SQLite; done on the
@@ -92,8 +112,53 @@ class Store:
             await self.directory.refresh_if_stale(conn)
 
     async def reload_directory(self) -> None:
+        path = sqlite_path(self.db.url) if self.is_sqlite else None
+        if path and path != ":memory:":
+            # One hop to a thread for the whole read: through aiosqlite each row would hop.
+            read = functools.partial(asyncio.to_thread, read_sqlite, path)
+            await self.directory.load_with(read, _nothing)
+            return
         async with self.read() as conn:
+            if not self.is_sqlite:
+                # One snapshot for all the tables (SQLite's read transaction is one already).
+                await conn.execution_options(isolation_level="REPEATABLE READ")
             await self.directory.load(conn)
+
+    async def directory_revision(self) -> int:
+        """The directory revision in the database now: one read of one row by key."""
+        return int((await self.row_now(_REVISION_SQL, ()))[0])
+
+    async def catch_up(self, revision: int | None = None) -> bool:
+        """Make the directory at least as new as ``revision`` (default: the database's now),
+        so that nothing acknowledged before the call is missing from it. Answers whether it
+        had to reload.
+
+        This is what gives read-your-writes across processes and hosts (docs/deployment.md):
+        every request calls it before it decides anything from the directory, or reads the
+        revision along with its own row and calls it when that is newer (GET /jobs/:id).
+        Concurrent callers share one reload.
+        """
+        if revision is None:
+            revision = await self.directory_revision()
+        if revision <= self.directory.revision:
+            return False
+        # A reload already under way may have read before ``revision`` was; the next one
+        # reads after, so two are always enough.
+        for _ in range(2):
+            if revision <= self.directory.revision:
+                break
+            if self._reloading is None:
+                self._reloading = asyncio.ensure_future(self._reload_once())
+                self._reloading.add_done_callback(_retrieved)
+            # Shielded: a caller that goes away does not cancel the others' reload.
+            await asyncio.shield(self._reloading)
+        return True
+
+    async def _reload_once(self) -> None:
+        try:
+            await self.reload_directory()
+        finally:
+            self._reloading = None
 
     async def row_now(self, sql: str, params: tuple) -> tuple | None:
         """The first row of ``sql``, a read of a few rows by index written with ``?`` marks.
@@ -119,5 +184,12 @@ class Store:
         return self._sqlite_reader.execute(sql, params)
 
     async def job_row(self, job_id: str) -> tuple | None:
-        """The DOCUMENT_COLUMNS of one job, the hot path of GET /node/api/jobs/:id."""
+        """The DOCUMENT_COLUMNS of one job."""
         return await self.row_now(_JOB_SQL, (job_id,))
+
+    async def job_row_at(self, job_id: str) -> tuple[int, tuple | None]:
+        """The directory revision and the DOCUMENT_COLUMNS of one job (None when there is no
+        such job), from one snapshot in one statement: the hot path of GET /node/api/jobs/:id,
+        which thereby learns whether its directory is current without another query."""
+        found = await self.row_now(_JOB_AT_SQL, (job_id,))
+        return int(found[0]), (found[1:] if found[1] is not None else None)

@@ -129,6 +129,79 @@ def _require_objects(store: Store, ids: list[str], what: str) -> None:
             raise BadRequest(f"{what}: no such object {object_id}")
 
 
+# -- the tree, checked against the database inside the changing transaction -----------------
+#
+# The in-memory directory may be a moment behind another server's change, so what decides is
+# the database. Each transaction that changes the tree bumps the directory revision first:
+# that locks the revision's row until commit (SQLite's writer holds the whole database
+# already), so such changes run one after another across all processes and each one's checks
+# see every change committed before it. Two changes that each look harmless cannot together
+# close a loop.
+
+
+async def _lock_tree(conn) -> int:
+    """Take the directory's write turn; the new revision."""
+    return await bump_revision(conn)
+
+
+async def _check_parents(conn, object_id: str, parent_ids: list[str]) -> None:
+    """400 unless every parent exists and none of them lies below ``object_id`` (or is it):
+    the change must not make the object its own ancestor. The message names the loop."""
+    if object_id in parent_ids:
+        raise BadRequest("parent_id: an object cannot be its own parent")
+    found = {
+        r.id for r in await conn.execute(select(objects.c.id).where(objects.c.id.in_(parent_ids)))
+    }
+    for parent in parent_ids:
+        if parent not in found:
+            raise BadRequest(f"parent_id: no such object {parent}")
+    # Every parent edge above the new parents, in one recursive query; UNION (not UNION ALL)
+    # ends it even on a loop left by older data.
+    seed = select(objects.c.id.label("id")).where(objects.c.id.in_(parent_ids))
+    above = seed.cte("above", recursive=True)
+    above = above.union(
+        select(object_parents.c.parent_id).join(above, object_parents.c.object_id == above.c.id)
+    )
+    edges: dict[str, list[str]] = defaultdict(list)
+    rows = await conn.execute(
+        select(object_parents.c.object_id, object_parents.c.parent_id).where(
+            object_parents.c.object_id.in_(select(above.c.id))
+        )
+    )
+    for row in rows:
+        edges[row.object_id].append(row.parent_id)
+    for parent in parent_ids:
+        path = _path_up(parent, object_id, edges)
+        if path is not None:
+            loop = " → ".join([object_id, *path])
+            raise BadRequest(
+                f"parent_id: {parent} lies below {object_id}, so this would make a loop: {loop}"
+            )
+
+
+def _path_up(start: str, goal: str, edges: dict[str, list[str]]) -> list[str] | None:
+    """The chain start → parent → ... → goal along ``edges``, or None: breadth first, so the
+    shortest, and each object visited once."""
+    came_from: dict[str, str | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            if node == goal:
+                path = []
+                step: str | None = node
+                while step is not None:
+                    path.append(step)
+                    step = came_from[step]
+                return path[::-1]
+            for parent in edges.get(node, ()):
+                if parent not in came_from:
+                    came_from[parent] = node
+                    following.append(parent)
+        frontier = following
+    return None
+
+
 async def create_object(
     store: Store,
     *,
@@ -146,6 +219,9 @@ async def create_object(
     now = now_ms()
     try:
         async with store.write() as conn:
+            revision = await _lock_tree(conn)
+            # A new object has nothing below it, unless old rows name it as a parent.
+            await _check_parents(conn, object_id, parent_ids)
             await conn.execute(
                 insert(objects).values(
                     id=object_id,
@@ -158,7 +234,6 @@ async def create_object(
             )
             await _write_parents(conn, object_id, parent_ids)
             await insert_operations(conn, "object", object_id, list(operations))
-            revision = await bump_revision(conn)
     except IntegrityError as exc:
         raise Conflict(f"Object {object_id} already exists") from exc
     if not store.directory.put_object(revision, object_id, tuple(parent_ids)):
@@ -188,15 +263,17 @@ async def update_object(store: Store, object_id: str, changes: dict[str, Any]) -
         _require_objects(store, parent_ids, "parent_id")
     values = _entity_values(changes)
     async with store.write() as conn:
+        revision = None
+        if parent_ids is not None:
+            revision = await _lock_tree(conn)
+            await _check_parents(conn, object_id, parent_ids)
         result = await conn.execute(
             update(objects).where(objects.c.id == object_id).values(**values)
         )
         if result.rowcount == 0:
             raise NotFound.entity("Object", object_id)
-        revision = None
         if parent_ids is not None:
             await _write_parents(conn, object_id, parent_ids)
-            revision = await bump_revision(conn)
     if revision is not None and not store.directory.put_object(
         revision, object_id, tuple(parent_ids)
     ):
@@ -225,6 +302,7 @@ async def delete_object(store: Store, object_id: str) -> None:
     if object_id == ROOT_OBJECT_ID:
         raise BadRequest("id: the root object cannot be deleted")
     async with store.write() as conn:
+        revision = await _lock_tree(conn)
         child = (
             await conn.execute(
                 select(object_parents.c.object_id)
@@ -245,7 +323,6 @@ async def delete_object(store: Store, object_id: str) -> None:
         await conn.execute(delete(links).where(attached))
         owners = [object_id, *link_ids]
         await conn.execute(delete(operations).where(operations.c.owner_id.in_(owners)))
-        revision = await bump_revision(conn)
     if link_ids or not store.directory.drop_object(revision, object_id):
         await store.reload_directory()
 
@@ -266,6 +343,8 @@ async def create_link(
     link_id = new_id()
     now = now_ms()
     async with store.write() as conn:
+        revision = await _lock_tree(conn)
+        await _check_ends(conn, {"source": source, "target": target})
         await conn.execute(
             insert(links).values(
                 id=link_id,
@@ -279,7 +358,6 @@ async def create_link(
             )
         )
         await insert_operations(conn, "link", link_id, list(operations))
-        revision = await bump_revision(conn)
     if not store.directory.put_link(revision, link_id, source, target):
         await store.reload_directory()
     return await link_document(store, link_id)
@@ -293,27 +371,43 @@ async def update_link(store: Store, link_id: str, changes: dict[str, Any]) -> di
         if end in changes:
             _require_objects(store, [changes[end]], end)
     values = _entity_values(changes)
+    moves = "source" in changes or "target" in changes
     async with store.write() as conn:
-        result = await conn.execute(update(links).where(links.c.id == link_id).values(**values))
-        if result.rowcount == 0:
-            raise NotFound.entity("Link", link_id)
         revision = None
-        if "source" in changes or "target" in changes:
-            revision = await bump_revision(conn)
-    if revision is not None:
-        source = changes.get("source", ends[0])
-        target = changes.get("target", ends[1])
-        if not store.directory.put_link(revision, link_id, source, target):
-            await store.reload_directory()
+        if moves:
+            revision = await _lock_tree(conn)
+            await _check_ends(conn, {k: changes[k] for k in ("source", "target") if k in changes})
+        result = await conn.execute(
+            update(links)
+            .where(links.c.id == link_id)
+            .values(**values)
+            .returning(links.c.source, links.c.target)
+        )
+        row = result.first()
+        if row is None:
+            raise NotFound.entity("Link", link_id)
+    if revision is not None and not store.directory.put_link(
+        revision, link_id, row.source, row.target
+    ):
+        await store.reload_directory()
     return await link_document(store, link_id)
+
+
+async def _check_ends(conn, ends: dict[str, str]) -> None:
+    """400 unless each end names an object that exists (in the database, under the lock)."""
+    wanted = set(ends.values())
+    found = {r.id for r in await conn.execute(select(objects.c.id).where(objects.c.id.in_(wanted)))}
+    for end, object_id in ends.items():
+        if object_id not in found:
+            raise BadRequest(f"{end}: no such object {object_id}")
 
 
 async def delete_link(store: Store, link_id: str) -> None:
     async with store.write() as conn:
+        revision = await _lock_tree(conn)
         result = await conn.execute(delete(links).where(links.c.id == link_id))
         if result.rowcount == 0:
             raise NotFound.entity("Link", link_id)
         await conn.execute(delete(operations).where(operations.c.owner_id == link_id))
-        revision = await bump_revision(conn)
     if not store.directory.drop_link(revision, link_id):
         await store.reload_directory()

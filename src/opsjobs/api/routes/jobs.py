@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ...domain.clock import now_ms
-from ...domain.errors import BadRequest, Forbidden, NotFound
+from ...domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from ...domain.ids import is_object_id
 from ...domain.jobs import (
     OWNER_KINDS,
@@ -63,10 +63,29 @@ def list_filter(
 
 async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
     """GET /jobs/:id, the hot path: credentials from the cache, access from the in-memory
-    directory, one indexed read, orjson bytes out."""
-    principal = await ctx.auth.authenticate(request)
-    row = await ctx.store.job_row(job_id) if is_object_id(job_id) else None
-    if row is None or not ctx.store.directory.can_see_owner(principal, row[3], row[4]):
+    directory, one indexed read, orjson bytes out.
+
+    Read-your-writes without a second query: the read returns the directory revision with
+    the row, from the same snapshot. When it is newer than this process's directory (a user,
+    right or object changed through another process), the directory catches up and the
+    caller is identified again before anything is decided.
+    """
+    store, auth = ctx.store, ctx.auth
+    known = store.directory.revision  # the caller is identified on this or a newer one
+    try:
+        principal = await auth.identify(request)
+    except Unauthorized:
+        # Maybe a user (or token, or session) made elsewhere a moment ago.
+        if not await store.catch_up():
+            raise
+        principal = await auth.identify(request)
+    revision, row = await store.job_row_at(job_id) if is_object_id(job_id) else (None, None)
+    if revision is None or revision > known:
+        # Something changed since: identify again on a directory at least as new as the row
+        # (None, for an ID that names nothing: as new as the database now).
+        await store.catch_up(revision)
+        principal = await auth.identify(request)
+    if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
         raise NotFound.entity("Job", job_id)
     return Response(orjson.dumps(job_document(row)), media_type=JSON)
 
