@@ -58,8 +58,9 @@ class LiveOutput:
                 self._unsent = []
             except Exception:  # a database hiccup; the chunks wait for the next write
                 log.warning("storing live output failed", job_id=self.job_id, exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.interval)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancel
+                async with asyncio.timeout(self.interval):
+                    await self._closing.wait()
 
     async def close(self) -> list[Chunk]:
         """Stop writing; the chunks still to store, the stream completed past the cap."""
