@@ -83,9 +83,11 @@ def _started(stack: Stack) -> int:
 
 def _finish(stack: Stack, client: httpx.Client, ids: list[str], counts: Counts) -> Counts:
     found = stack.settle(client, ids, SETTLE_SECONDS)
-    # Runs orphaned by a fault may still be going: give them time to leave their end mark.
-    time.sleep(JOB_SECONDS * 3 + 1)
-    counts.count_jobs(stack, stack.statuses(client, ids) if ids else found)
+    if any(status != "succeeded" for status in found.values()):
+        # Runs orphaned by a fault may still be going: time to leave their end mark.
+        time.sleep(JOB_SECONDS * 3 + 1)
+        found = stack.statuses(client, ids)
+    counts.count_jobs(stack, found)
     return counts
 
 

@@ -9,6 +9,7 @@ so two lines in a start file is a job run twice, and an end file is a run that c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -63,27 +64,50 @@ class Stack:
 
     # -- set-up -------------------------------------------------------------------------
 
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "opsjobs"), *args], env=self.env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"opsjobs {' '.join(args)}: {done.stderr[-2000:]}")
-        return done.stdout.strip()
-
     def prepare(self, durations: dict[str, float]) -> None:
         """Migrate; a user who may do everything; an object with one marking operation per
-        named duration."""
-        self.cli("migrate")
-        perms = [a for p in ("execute-operations", "modify-objects") for a in ("--permission", p)]
-        self.cli("user", "add", LOGIN, "--password", PASSWORD, *perms, "--include", "1")
-        self.object_id = self.cli("object", "add", "drill-host")
-        for name, seconds in durations.items():
-            script = mark_script(self.marks, seconds)
-            out = self.cli(
-                "operation", "add", self.object_id, "--name", name, "--script-text", script
+        named duration. In this process: a CLI call per step would take seconds each."""
+        asyncio.run(self._prepare(durations))
+
+    async def _prepare(self, durations: dict[str, float]) -> None:
+        from opsjobs.domain.operations import SCRIPT
+        from opsjobs.domain.passwords import Passwords
+        from opsjobs.store import entities, operations, users
+        from opsjobs.store.core import Store
+        from opsjobs.store.db import Database
+        from opsjobs.store.migrate import upgrade
+
+        database = Database(self.database_url)
+        try:
+            await upgrade(database)
+        finally:
+            await database.dispose()
+        store = Store(self.database_url)
+        await store.open()
+        try:
+            await users.create_user(
+                store,
+                login=LOGIN,
+                password_hash=Passwords(1, 8).hash(PASSWORD),  # cheap: verified per request
+                permissions=["execute-operations", "modify-objects"],
+                include=["1"],
             )
-            self.operations[name] = out.split()[-1]
+            self.object_id = (
+                await entities.create_object(store, name="drill-host", parent_ids=["1"])
+            )["id"]
+            for name, seconds in durations.items():
+                document = {
+                    "name": name,
+                    "type": SCRIPT,
+                    "description": "",
+                    "parameters": {"type": "scriptText", "text": mark_script(self.marks, seconds)},
+                }
+                created = await operations.create_operation(
+                    store, "object", self.object_id, document
+                )
+                self.operations[name] = created["id"]
+        finally:
+            await store.close()
 
     # -- processes ----------------------------------------------------------------------
 
