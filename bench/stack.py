@@ -237,6 +237,7 @@ class Counts:
     missing: int = 0  # accepted, but not final when the drill ended
     lost_but_ran: int = 0  # reported lost, yet its script ran to the end
     completed_not_succeeded: int = 0  # its script ran to the end, but not reported succeeded
+    left_running: int = 0  # `running` in the database once the server stopped (SIGTERM drill)
     statuses: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 

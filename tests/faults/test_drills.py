@@ -43,6 +43,10 @@ NEEDS = {
 }
 
 
+pytestmark = pytest.mark.faults  # `-m "not faults"` leaves them out of a quick local run
+
+
+@pytest.mark.timeout(400)  # each takes tens of seconds; a failing one waits for jobs 120 s
 @pytest.mark.parametrize("drill", list(faults.DRILLS))
 def test_drill(drill, tmp_path):
     for check in NEEDS.get(drill, []):
