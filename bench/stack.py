@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -240,6 +241,14 @@ class Counts:
     left_running: int = 0  # `running` in the database once the server stopped (SIGTERM drill)
     statuses: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def bump(self, name: str, note: str | None = None) -> None:
+        """Count one more (from any thread: readers and submitters count at once)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+            if note is not None:
+                self.notes.append(note)
 
     def count_jobs(self, stack: Stack, found: dict[str, str | None]) -> None:
         self.accepted = len(found)
@@ -260,7 +269,7 @@ class Counts:
                 self.twice += 1
 
     def as_row(self) -> dict[str, object]:
-        row = {k: v for k, v in self.__dict__.items() if k not in ("statuses", "notes")}
+        row = {k: v for k, v in self.__dict__.items() if k not in ("statuses", "notes", "_lock")}
         row["statuses"] = dict(self.statuses)
         return row
 
