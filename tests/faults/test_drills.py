@@ -25,13 +25,15 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 JOBS = 4
 
 # Promises the code on this branch does not keep yet, and the work that keeps them.
-DURABILITY = "durability: a killed runner's jobs die with it (issue 7, point 6)"
-OUTAGES = "503, never 500, while the database is unavailable or full (issue 7, point 7)"
+DIE_WITH_RUNNER = "durability: a killed runner's jobs die with it (issue 7, point 6)"
+KEEP_RESULTS = "durability: a runner that cannot write keeps the result and retries (point 6)"
+OUTAGES = "503, never 500 or silence, while the database is unavailable or full (point 7)"
 AWAITING = {
-    "kill9-sqlite": {"lost_but_ran": DURABILITY},
-    "kill9-postgresql": {"lost_but_ran": DURABILITY},
+    "kill9-sqlite": {"lost_but_ran": DIE_WITH_RUNNER},
+    "kill9-postgresql": {"lost_but_ran": DIE_WITH_RUNNER},
     "pg-restart": {"errors": OUTAGES},
-    "disk-full-sqlite": {"errors": OUTAGES},
+    "disk-full-sqlite": {"errors": OUTAGES, "lost_but_ran": KEEP_RESULTS},
+    "disk-full-postgresql": {"errors": OUTAGES, "lost_but_ran": KEEP_RESULTS},
 }
 
 NEEDS = {
