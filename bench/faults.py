@@ -47,6 +47,9 @@ FAST_LIVENESS = {
     "OPSJOBS_RUNNER_POLL_SECONDS": "1",
 }
 JOB_SECONDS = 1.0
+# How long a disk stays full: longer than a run, a runner's retries of a write, and the time
+# after which a silent runner's jobs are declared lost.
+FULL_SECONDS = 8.0
 SETTLE_SECONDS = 120.0
 
 
@@ -207,7 +210,7 @@ def _disk_full(stack: Stack, filler: Filler, jobs: int, counts: Counts) -> Count
         submitter = Submitter(stack, counts, jobs - jobs // 2)
         reader.start()
         submitter.start()
-        time.sleep(JOB_SECONDS * 2 + 1)  # runs end while the disk is still full
+        time.sleep(FULL_SECONDS)  # runs end, and try to record it, while it is still full
         filler.free()
         counts.notes.append("freed the disk")
         submitter.join()
