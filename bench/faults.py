@@ -84,8 +84,10 @@ def _started(stack: Stack) -> int:
     return len(list(stack.marks.glob("*.start")))
 
 
-def _finish(stack: Stack, client: httpx.Client, ids: list[str], counts: Counts) -> Counts:
-    found = stack.settle(client, ids, SETTLE_SECONDS)
+def _finish(
+    stack: Stack, client: httpx.Client, ids: list[str], counts: Counts, settle=SETTLE_SECONDS
+) -> Counts:
+    found = stack.settle(client, ids, settle)
     if any(status != "succeeded" for status in found.values()):
         # Runs orphaned by a fault may still be going: time to leave their end mark.
         time.sleep(JOB_SECONDS * 3 + 1)
@@ -118,6 +120,26 @@ def kill9(root: Path, jobs: int, database_url: str | None = None) -> Counts:
             counts.notes.append(f"killed the runner with {_started(stack)} runs started")
             stack.runner(OPSJOBS_RUNNER_CONCURRENCY="4")
             return _finish(stack, client, ids, counts)
+    finally:
+        stack.close()
+
+
+def kill9_alone(root: Path, jobs: int) -> Counts:
+    """As kill9 on SQLite, with as many jobs as the runner has slots, and no runner after
+    it: `serve` alone must find its jobs lost (within 30 s, ten times the lost limit)."""
+    counts = Counts("runner kill -9, no runner left (SQLite)")
+    stack = _sqlite_stack(root, FAST_LIVENESS)
+    slots = min(jobs, 4)
+    try:
+        stack.prepare({"job": JOB_SECONDS * 5})  # all still running at the kill
+        stack.serve(embedded_runner=False)
+        only = stack.runner(OPSJOBS_RUNNER_CONCURRENCY=str(slots))
+        with stack.client() as client:
+            ids = _submit(stack, client, "job", slots, counts)
+            _wait_for(lambda: _started(stack) >= slots, 60, "the runs")
+            os.kill(only.pid, signal.SIGKILL)
+            only.wait()
+            return _finish(stack, client, ids, counts, settle=30)
     finally:
         stack.close()
 
@@ -297,6 +319,7 @@ def sigterm(root: Path, jobs: int) -> Counts:
 DRILLS: dict[str, Callable[[Path, int], Counts]] = {
     "kill9-sqlite": kill9,
     "kill9-postgresql": lambda root, jobs: _with_private_pg(root, jobs, kill9),
+    "kill9-alone": kill9_alone,
     "pg-restart": pg_restart,
     "disk-full-sqlite": disk_full_sqlite,
     "disk-full-workdir": disk_full_workdir,

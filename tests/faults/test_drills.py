@@ -26,11 +26,13 @@ JOBS = 4
 
 # Promises the code on this branch does not keep yet, and the work that keeps them.
 DIE_WITH_RUNNER = "durability: a killed runner's jobs die with it (issue 7, point 6)"
+REAP_ALONE = "durability: lost jobs are found even when every runner is gone (point 6)"
 KEEP_RESULTS = "durability: a runner that cannot write keeps the result and retries (point 6)"
 OUTAGES = "503, never 500 or silence, while the database is unavailable or full (point 7)"
 AWAITING = {
     "kill9-sqlite": {"lost_but_ran": DIE_WITH_RUNNER},
     "kill9-postgresql": {"lost_but_ran": DIE_WITH_RUNNER},
+    "kill9-alone": {"missing": REAP_ALONE, "lost_but_ran": DIE_WITH_RUNNER},
     "pg-restart": {"errors": OUTAGES},
     "disk-full-sqlite": {"errors": OUTAGES, "lost_but_ran": KEEP_RESULTS},
     "disk-full-postgresql": {"errors": OUTAGES, "lost_but_ran": KEEP_RESULTS},
