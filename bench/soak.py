@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(soak(args, stack))
     finally:
         stack.close()
+        shutil.rmtree(root, ignore_errors=True)  # the database and a mark file per run
 
 
 if __name__ == "__main__":
