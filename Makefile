@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test bench lint install install-test clean
+.PHONY: run test bench soak faults lint install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ test: install-test
 ## bench: seed 1,000,000 jobs and measure the hot path against a constant endpoint
 bench: install-test
 	$(BIN)/python -m bench
+
+## soak: the mixed workload at half the measured capacity for SOAK_SECONDS (default 600)
+SOAK_SECONDS ?= 600
+SOAK_RATE    ?=
+soak: install-test
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS) $(if $(SOAK_RATE),--rate $(SOAK_RATE))
+
+## faults: the fault drills, FAULT_JOBS executions each (default 40); needs root for tmpfs
+FAULT_JOBS ?= 40
+faults: install-test
+	$(BIN)/python -m bench.faults --jobs $(FAULT_JOBS)
 
 lint: install-test
 	$(BIN)/ruff check .

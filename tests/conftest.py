@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import uuid
@@ -144,6 +145,49 @@ def basic(login: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
+# Start-up and shutdown of the app under test take milliseconds (a runner's shutdown with no
+# running job included); this bound only turns a hang into a failure that says what hung. It
+# is generous because on a loaded two-core machine a scheduling stall is not a hang.
+LIFESPAN_SECONDS = 30
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app) -> AsyncIterator[None]:
+    """The app's lifespan (startup, then shutdown) around the body; a start-up or shutdown
+    that does not end fails the test with the stacks of the tasks it was waiting for."""
+    manager = LifespanManager(
+        app, startup_timeout=LIFESPAN_SECONDS, shutdown_timeout=LIFESPAN_SECONDS
+    )
+    try:
+        await manager.__aenter__()
+    except TimeoutError:
+        raise AssertionError(
+            f"the app did not start within {LIFESPAN_SECONDS} s{_pending()}"
+        ) from None
+    try:
+        yield
+    except BaseException as exc:
+        await manager.__aexit__(type(exc), exc, exc.__traceback__)
+        raise
+    try:
+        await manager.__aexit__(None, None, None)
+    except TimeoutError:
+        raise AssertionError(
+            f"the app did not shut down within {LIFESPAN_SECONDS} s{_pending()}"
+        ) from None
+
+
+def _pending() -> str:
+    current = asyncio.current_task()
+    stacks = []
+    for task in asyncio.all_tasks():
+        if task is not current and not task.done():
+            frames = task.get_stack(limit=3)
+            where = [f"{f.f_code.co_filename}:{f.f_lineno} {f.f_code.co_name}" for f in frames]
+            stacks.append(f"  {task.get_name()}: " + " <- ".join(where))
+    return "; still pending:\n" + "\n".join(stacks)
+
+
 @dataclass
 class Api:
     """The app behind an ASGI client, with its context for arranging data directly."""
@@ -194,7 +238,7 @@ class Api:
 async def api(database_url) -> AsyncIterator[Api]:
     ctx = Context.create(settings_for_test(database_url))
     app = create_app(context=ctx)
-    async with LifespanManager(app):
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", event_hooks=log_secrets.client_hooks()

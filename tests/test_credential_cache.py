@@ -7,9 +7,8 @@ import asyncio
 import contextlib
 
 import httpx
-from asgi_lifespan import LifespanManager
 
-from conftest import basic, settings_for_test
+from conftest import basic, lifespan, settings_for_test
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.store import users
@@ -28,7 +27,7 @@ async def counted_app(database_url: str, **overrides):
 
     ctx.passwords.verify = counting_verify
     app = create_app(context=ctx)
-    async with LifespanManager(app):
+    async with lifespan(app):
         await users.create_user(
             ctx.store, login="op", password_hash=ctx.passwords.hash("pw"), include=["1"]
         )

@@ -8,9 +8,8 @@ import contextlib
 import time
 
 import httpx
-from asgi_lifespan import LifespanManager
 
-from conftest import basic, settings_for_test
+from conftest import basic, lifespan, settings_for_test
 from helpers.execution import opened_store
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
@@ -21,7 +20,7 @@ from opsjobs.store.entities import create_object
 async def served(database_url: str):
     ctx = Context.create(settings_for_test(database_url, embedded_runner=False))
     app = create_app(context=ctx)
-    async with LifespanManager(app):
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

@@ -11,10 +11,9 @@ from dataclasses import fields
 import httpx
 import orjson
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
-from conftest import Api
+from conftest import Api, lifespan
 from conftest import settings_for_test as make_settings
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
@@ -37,7 +36,7 @@ async def api(database_url) -> AsyncIterator[Api]:
     settings = make_settings(database_url, default_timeout_seconds=DEFAULT_TIMEOUT, **no_runner)
     ctx = Context.create(settings)
     app = create_app(context=ctx)
-    async with LifespanManager(app):
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Api(client, ctx)

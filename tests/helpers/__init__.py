@@ -17,10 +17,9 @@ from typing import Any
 
 import httpx
 import orjson
-from asgi_lifespan import LifespanManager
 
 import log_secrets
-from conftest import Api
+from conftest import Api, lifespan
 from conftest import settings_for_test as make_settings
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
@@ -43,7 +42,7 @@ async def app_client(
     app = create_app(context=ctx)
     if app_hook is not None:
         app_hook(app)
-    async with LifespanManager(app):
+    async with lifespan(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://test", event_hooks=log_secrets.client_hooks()

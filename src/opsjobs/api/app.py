@@ -36,8 +36,12 @@ async def _follow_directory(ctx: Context) -> None:
     changed = ctx.store.directory_changed
     while True:
         # Woken at once by a NOTIFY on PostgreSQL; the poll covers SQLite and lost wake-ups.
+        # asyncio.timeout, never wait_for: on Python 3.11, a cancel that lands while the
+        # event is being set is swallowed by wait_for, and this loop would never end (the
+        # app's shutdown then waited for it forever: issue 7, point 8).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), DIRECTORY_POLL_SECONDS)
+            async with asyncio.timeout(DIRECTORY_POLL_SECONDS):
+                await changed.wait()
         changed.clear()
         try:
             await ctx.store.refresh_directory()

@@ -66,8 +66,9 @@ class LiveOutput:
                         "storing live output failed; keeping it", job_id=self.job_id,
                         error=describe(exc),
                     )  # fmt: skip
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.interval)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancel
+                async with asyncio.timeout(self.interval):
+                    await self._closing.wait()
 
     async def close(self) -> list[Chunk]:
         """Stop writing; the chunks still to store, the stream completed past the cap."""

@@ -105,8 +105,9 @@ class Runner:
         self._background = [asyncio.create_task(loop) for loop in loops]
         if not self.store.is_sqlite:
             # Do not miss a NOTIFY sent right after start; the poll would catch it, slowly.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), 5)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancel
+                async with asyncio.timeout(5):
+                    await ready.wait()
         log.info("runner started", runner=self.name, tags=self.tags, slots=self.concurrency)
 
     def stop_job(self, job_id: str, reason: str, status: JobStatus = JobStatus.CANCELLED) -> bool:

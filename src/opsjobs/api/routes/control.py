@@ -152,8 +152,9 @@ def router(ctx: Context) -> APIRouter:
                 elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
                     yield sse.KEEPALIVE
                     quiet_since = time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see app.py
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await changed.wait()
 
     @api.get(
         "/jobs/{job_id}/stream",
