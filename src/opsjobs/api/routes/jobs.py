@@ -22,38 +22,60 @@ from ...domain.jobs import (
 )
 from ...domain.users import Principal
 from ...store.jobs import JobFilter, append_result, has_jobs, stream_history
+from ..bodies import CheckedRoute
 from ..context import Context
-from ..models import HistoryJobModel, JobModel, JobsQuery, JobStatusName, error_responses
+from ..models import (
+    Count,
+    HistoryJobModel,
+    JobModel,
+    JobsQuery,
+    JobStatusName,
+    Millis,
+    error_responses,
+)
 from ..responses import JSON
 
 _LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
 
 
-async def _history_stream(
-    ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
+async def _history_body(
+    first: list[tuple] | None, batches: AsyncIterator[list[tuple]]
 ) -> AsyncIterator[bytes]:
     # Rows are encoded batch by batch as the cursor yields them: memory stays flat however
     # long the history is.
-    first = True
-    yield b"["
-    async for rows in stream_history(ctx.store, owner_ids, owner_type, flt):
-        chunk = b",".join(orjson.dumps(history_document(row)) for row in rows)
-        yield chunk if first else b"," + chunk
-        first = False
-    yield b"]"
+    try:
+        yield b"["
+        rows, separator = first, b""
+        while rows is not None:
+            if rows:
+                yield separator + b",".join(orjson.dumps(history_document(r)) for r in rows)
+                separator = b","
+            rows = await anext(batches, None)
+        yield b"]"
+    finally:
+        await batches.aclose()  # type: ignore[attr-defined]
 
 
-def history_response(
+async def history_response(
     ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
 ) -> StreamingResponse:
-    return StreamingResponse(_history_stream(ctx, owner_ids, owner_type, flt), media_type=JSON)
+    """The list, streamed. Its query runs and its first batch is read before the answer
+    starts: whatever the database makes of the request is an error status, not a 200 whose
+    body stops after ``[``."""
+    batches = stream_history(ctx.store, owner_ids, owner_type, flt)
+    try:
+        first = await anext(batches, None)
+    except BaseException:
+        await batches.aclose()
+        raise
+    return StreamingResponse(_history_body(first, batches), media_type=JSON)
 
 
 def list_filter(
-    time_from: Annotated[int | None, Query(alias="from", ge=0)] = None,
-    time_to: Annotated[int | None, Query(alias="to", ge=0)] = None,
-    limit: Annotated[int | None, Query(ge=0)] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    time_from: Annotated[Millis | None, Query(alias="from")] = None,
+    time_to: Annotated[Millis | None, Query(alias="to")] = None,
+    limit: Annotated[Count | None, Query()] = None,
+    skip: Annotated[Count, Query()] = 0,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
     status: JobStatusName | None = None,
     operation_id: str | None = None,
@@ -90,7 +112,7 @@ def hot_routes(ctx: Context, prefix: str) -> list[Route]:
 
 
 def router(ctx: Context) -> APIRouter:
-    api = APIRouter(tags=["jobs"])
+    api = APIRouter(route_class=CheckedRoute, tags=["jobs"])
     store, auth = ctx.store, ctx.auth
 
     def visible_job(principal: Principal, job_id: str, row: tuple | None) -> tuple:
@@ -150,7 +172,7 @@ def router(ctx: Context) -> APIRouter:
             query.limit,
             query.skip,
         )
-        return history_response(ctx, owners, owner_type, flt)
+        return await history_response(ctx, owners, owner_type, flt)
 
     @api.get(
         "/objects/{object_id}/jobs",
@@ -165,7 +187,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         await visible_owner(principal, object_id, OWNER_OBJECT)
-        return history_response(ctx, [object_id], OWNER_OBJECT, flt)
+        return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
 
     @api.get(
         "/links/{link_id}/jobs",
@@ -180,7 +202,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         await visible_owner(principal, link_id, OWNER_LINK)
-        return history_response(ctx, [link_id], OWNER_LINK, flt)
+        return await history_response(ctx, [link_id], OWNER_LINK, flt)
 
     @api.patch(
         "/jobs/{job_id}/results",
