@@ -34,6 +34,18 @@ ERROR_KEYS = {"code", "message"}
 # -- apps -----------------------------------------------------------------------------------
 
 
+def documented_operations() -> list[tuple[str, str]]:
+    """(method, path) of every operation of the OpenAPI document, for parametrizing at
+    collection: the app is only built, never started, so nothing connects to its database."""
+    never_opened = Path(tempfile.gettempdir()) / "opsjobs-openapi-listing.db"
+    app = create_app(make_settings(f"sqlite:///{never_opened}"))
+    return sorted(
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    )
+
+
 @contextlib.asynccontextmanager
 async def app_client(
     database_url: str, *, raise_app_exceptions: bool = True, app_hook=None, **overrides: Any
