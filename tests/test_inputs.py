@@ -4,18 +4,26 @@ streamed. Each test is named for what once gave a 500, a cut body, or a stored `
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import json
+import shutil
 
 import orjson
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from helpers import add_job, assert_error, documented_operations
+from conftest import basic
+from helpers import add_job, assert_error, documented_operations, running_server
 from opsjobs.api.bodies import CheckedRoute
 from opsjobs.api.routes.jobs import history_response
 from opsjobs.domain.errors import BadRequest
 from opsjobs.domain.jobs import OWNER_OBJECT
+from opsjobs.domain.passwords import Passwords
+from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.domain.values import INT32_MAX, INT64_MAX, INT64_MIN, MAX_DEPTH, parse_json
+from opsjobs.store import users
+from opsjobs.store.core import Store
 from opsjobs.store.jobs import JobFilter
 
 TOO_WIDE = [2**63, 2**64, -(2**63) - 1, 10**30]
@@ -253,3 +261,76 @@ async def test_odd_ids_in_every_path_are_400_or_404(api, backend, world):
             if response.status_code not in (400, 404) and (arrived or response.status_code >= 500):
                 failures.append((method, url[:80], response.status_code, response.text[:200]))
     assert not failures, failures
+
+
+# -- the URL ----------------------------------------------------------------------------------
+
+
+async def test_nul_in_a_path_or_query_is_400_before_postgresql_sees_it(api, backend, world):
+    # Once a 500 on PostgreSQL: text there cannot hold NUL.
+    host, job = world["host"], world["job"]
+    urls = [
+        "/node/api/scripts/a%00b",
+        "/node/api/classes/a%00b/operations",
+        f"/node/api/objects/{host}/operations/%00",
+        f"/node/api/objects/{host}/jobs?operation_id=a%00b",
+        f"/node/api/objects/{host}/jobs?user_id=%00",
+        f"/node/api/jobs/{job}/output?stream=%00",
+        "/node/api/objects?fields=a%00b",
+    ]
+    for url in urls:
+        response = await api.client.get(url, headers=world["admin"])
+        assert_error(response, 400, "BadRequest", contains=("NUL",))
+    response = await api.client.post("/node/api/objects?x=%00", json={}, headers=world["admin"])
+    assert_error(response, 400, "BadRequest", contains=("URL query",))
+
+
+RAW_PATHS = [
+    "/node/api/scripts/%ED%A0%80",  # a lone surrogate, as UTF-8 bytes
+    "/node/api/scripts/%FF%FE",  # not UTF-8 at all
+    "/node/api/scripts/a%00b",
+    "/node/api/objects/%C0%AE%C0%AE",  # overlong ".."
+    "/node/api/jobs/%00",
+    "/node/api/users/" + "x" * 10_000,
+    "/node/api/objects?fields=%00",
+]
+# A query is decoded with U+FFFD for what is not UTF-8: harmless, the field names nothing.
+REPLACED = "/node/api/objects?fields=%ED%A0%80"
+
+
+def test_raw_odd_urls_through_a_real_server_are_400_or_404(tmp_path, sqlite_template):
+    """What the HTTP server itself makes of bytes a client library would not send."""
+    path = tmp_path / "opsjobs.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+
+    async def seed() -> None:
+        store = Store(url)
+        await store.open()
+        try:
+            hasher = Passwords(time_cost=1, memory_kib=8)
+            await users.create_user(
+                store, login="admin", password_hash=hasher.hash("pw"),
+                permissions=list(PERMISSIONS), include=["1"],
+            )  # fmt: skip
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    with running_server(url) as (base, _process):
+        host, port = base.removeprefix("http://").split(":")
+        for raw in [*RAW_PATHS, REPLACED]:
+            connection = http.client.HTTPConnection(host, int(port), timeout=30)
+            try:
+                connection.putrequest("GET", raw, skip_accept_encoding=True)
+                connection.putheader("Authorization", basic("admin", "pw")["Authorization"])
+                connection.endheaders()
+                response = connection.getresponse()
+                body = response.read()
+            finally:
+                connection.close()
+            if raw == REPLACED:
+                assert (response.status, orjson.loads(body)) == (200, [{"id": "1"}])
+                continue
+            assert response.status in (400, 404), (raw[:80], response.status, body[:200])
+            assert set(orjson.loads(body)) == {"code", "message"}

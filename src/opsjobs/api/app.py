@@ -21,6 +21,7 @@ from .limits import BodyLimit
 from .routes import control, entities, execute, jobs, meta, users
 from .routes import operations as operation_routes
 from .threads import yield_io_threads
+from .urls import CheckedUrl
 
 PREFIX = "/node/api"
 log = structlog.get_logger("opsjobs.api")
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.include_router(execute.router(ctx), prefix=PREFIX)
     app.add_middleware(BodyLimit, max_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(CheckedUrl)  # outermost: a URL no route could use goes no further
 
     def openapi() -> dict:
         if app.openapi_schema is None:
