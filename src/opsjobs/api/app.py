@@ -68,7 +68,8 @@ _ERROR = {
 def _as_served(schema: dict) -> dict:
     """The generated document, corrected to what the API really answers.
 
-    - A validation error is a 400 (see errors.py), never FastAPI's 422.
+    - A validation error is a 400 (see errors.py), never FastAPI's 422; and every route may
+      answer 400, to a URL that api/urls.py refuses.
     - A success documented as JSON with the empty schema ``{}`` is FastAPI's default for a
       route that declares no model: such routes answer no body (or another media type, like
       the event stream), so that JSON entry is dropped rather than promising any JSON.
@@ -76,8 +77,8 @@ def _as_served(schema: dict) -> dict:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
-            if responses.pop("422", None) is not None:
-                responses.setdefault("400", _ERROR)
+            responses.pop("422", None)
+            responses.setdefault("400", _ERROR)
             for status, response in responses.items():
                 content = response.get("content", {})
                 if status.startswith("2") and content.get("application/json") == {"schema": {}}:
