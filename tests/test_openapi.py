@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -21,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from conftest import basic
 from conftest import settings_for_test as make_settings
-from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, route_table
+from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, documented_operations, route_table
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.domain.jobs import OWNER_LINK
@@ -191,18 +189,7 @@ def test_job_document_shape_is_described(document):
 # loaders are not used: its lazy loader does not work with this pytest.
 
 
-def _documented_operations() -> list[tuple[str, str]]:
-    # The app is only built, never started: nothing connects to this path.
-    never_opened = Path(tempfile.gettempdir()) / "opsjobs-openapi-listing.db"
-    app = create_app(make_settings(f"sqlite:///{never_opened}"))
-    return sorted(
-        (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
-        for method in operations
-    )
-
-
-OPERATIONS = _documented_operations()
+OPERATIONS = documented_operations()
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,6 +32,18 @@ ERROR_KEYS = {"code", "message"}
 
 
 # -- apps -----------------------------------------------------------------------------------
+
+
+def documented_operations() -> list[tuple[str, str]]:
+    """(method, path) of every operation of the OpenAPI document, for parametrizing at
+    collection: the app is only built, never started, so nothing connects to its database."""
+    never_opened = Path(tempfile.gettempdir()) / "opsjobs-openapi-listing.db"
+    app = create_app(make_settings(f"sqlite:///{never_opened}"))
+    return sorted(
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    )
 
 
 @contextlib.asynccontextmanager

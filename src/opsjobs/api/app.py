@@ -23,6 +23,7 @@ from .limits import BodyLimit
 from .routes import control, entities, execute, jobs, meta, users
 from .routes import operations as operation_routes
 from .threads import yield_io_threads
+from .urls import CheckedUrl
 
 PREFIX = "/node/api"
 log = structlog.get_logger("opsjobs.api")
@@ -76,7 +77,8 @@ _ERROR = {
 def _as_served(schema: dict) -> dict:
     """The generated document, corrected to what the API really answers.
 
-    - A validation error is a 400 (see errors.py), never FastAPI's 422.
+    - A validation error is a 400 (see errors.py), never FastAPI's 422; and every route may
+      answer 400, to a URL that api/urls.py refuses.
     - A success documented as JSON with the empty schema ``{}`` is FastAPI's default for a
       route that declares no model: such routes answer no body (or another media type, like
       the event stream), so that JSON entry is dropped rather than promising any JSON.
@@ -84,8 +86,8 @@ def _as_served(schema: dict) -> dict:
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.get("responses", {})
-            if responses.pop("422", None) is not None:
-                responses.setdefault("400", _ERROR)
+            responses.pop("422", None)
+            responses.setdefault("400", _ERROR)
             for status, response in responses.items():
                 content = response.get("content", {})
                 if status.startswith("2") and content.get("application/json") == {"schema": {}}:
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
         max_bytes=ctx.settings.max_body_bytes,
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
+    app.add_middleware(CheckedUrl)  # outermost: a URL no route could use goes no further
 
     def openapi() -> dict:
         if app.openapi_schema is None:

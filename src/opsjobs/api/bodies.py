@@ -1,20 +1,28 @@
-"""JSON request bodies for plain Starlette routes, read and refused as FastAPI would.
+"""JSON request bodies: every one is read by domain.values.parse_json, which refuses what
+could not be stored, run or sent back (depth, numbers, NUL) before any route sees it.
 
-The hot routes (see routes/jobs.py, routes/execute.py) skip FastAPI's per-request machinery;
-their bodies still give the same answers: invalid JSON is the same InvalidContent with its
-position, a value of the wrong shape the same BadRequest naming ``body``.
+FastAPI routes read their bodies through ``CheckedRoute`` (every APIRouter of the app is made
+with it; tests/test_inputs.py holds them to it). The hot routes (see routes/jobs.py,
+routes/execute.py) skip FastAPI's per-request machinery and read theirs with ``json_body``,
+which gives the same answers: invalid JSON is the same InvalidContent with its position, a
+value of the wrong shape the same BadRequest naming ``body``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
-from ..domain.errors import InvalidContent
+from ..domain.errors import InvalidContent, OpsjobsError
+from ..domain.values import parse_json
 
 T = TypeVar("T")
 
@@ -23,13 +31,14 @@ def not_utf8(position: int) -> InvalidContent:
     return InvalidContent(f"Request body is not valid JSON at position {position}: not UTF-8")
 
 
-async def json_body(request: Request, shape: TypeAdapter[T]) -> T | None:
-    """The body as ``shape``; None for an empty body (an optional body left out)."""
+async def json_body(request: Request, shape: TypeAdapter[T], name: str | None = None) -> T | None:
+    """The body as ``shape``; None for an empty body (an optional body left out). ``name``
+    is what a refusal calls the body (see parse_json)."""
     body = await request.body()
     if not body:
         return None
     try:
-        value = json.loads(body)  # what FastAPI reads bodies with, errors included
+        value = parse_json(body, name)
     except json.JSONDecodeError as exc:
         raise RequestValidationError(
             [
@@ -51,3 +60,27 @@ async def json_body(request: Request, shape: TypeAdapter[T]) -> T | None:
             {**error, "loc": ("body", *error["loc"])} for error in exc.errors()
         ]
         raise RequestValidationError(errors) from None
+
+
+class _CheckedRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = parse_json(await self.body())
+            except OpsjobsError as exc:
+                # FastAPI answers any other error raised while it reads a body with a bare
+                # "There was an error parsing the body"; an HTTPException it lets through.
+                raise HTTPException(exc.status, exc.message) from None
+        return self._json
+
+
+class CheckedRoute(APIRoute):
+    """A FastAPI route whose JSON body is read by parse_json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            return await handler(_CheckedRequest(request.scope, request.receive))
+
+        return checked

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ..domain.names import hidden_character
+from ..domain.values import INT32_MAX, INT64_MAX, INT64_MIN
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -26,6 +27,12 @@ def _shown(text: str) -> str:
 # (domain/names.py).
 Name = Annotated[str, AfterValidator(_shown)]
 NonEmptyName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_shown)]
+# Bounded as the columns they reach (docs/security.md, "Malformed input"): a count, an offset
+# or a millisecond timestamp in a BIGINT; a state in an INTEGER.
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Millis = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+StateId = Annotated[int, Field(ge=1, le=INT32_MAX)]
 Permission = Literal[
     "manage-objects",
     "create-objects",
@@ -110,10 +117,10 @@ JobStatusName = Literal["queued", "running", "succeeded", "failed", "timeout", "
 class JobsQuery(Body):
     objects: list[NonEmpty] | None = Field(default=None, min_length=1)
     links: list[NonEmpty] | None = Field(default=None, min_length=1)
-    from_: int | None = Field(default=None, alias="from", ge=0)
-    to: int | None = Field(default=None, ge=0)
-    limit: int | None = Field(default=None, ge=0)
-    skip: int = Field(default=0, ge=0)
+    from_: Millis | None = Field(default=None, alias="from")
+    to: Millis | None = None
+    limit: Count | None = None
+    skip: Count = 0
     order: Literal["asc", "desc"] = "asc"
     status: JobStatusName | None = None
     operation_id: str | None = None
@@ -131,7 +138,7 @@ class UserCreate(Body):
     name: Name = ""
     email: str = ""
     status: Literal[1, 3] = 1
-    activeTo: int | None = None
+    activeTo: Int64 | None = None
     permissions: list[Permission] = []
     objectPermissions: ObjectPermissions = ObjectPermissions()
     groups: list[NonEmpty] = []
@@ -143,7 +150,7 @@ class UserUpdate(Body):
     name: Name | None = None
     email: str | None = None
     status: Literal[1, 3] | None = None
-    activeTo: int | None = None
+    activeTo: Int64 | None = None
     permissions: list[Permission] | None = None
     objectPermissions: ObjectPermissions | None = None
     groups: list[NonEmpty] | None = None
@@ -198,7 +205,7 @@ class ObjectUpdate(Body):
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
-    state_id: int | None = Field(default=None, ge=1)
+    state_id: StateId | None = None
 
 
 class LinkCreate(Body):
@@ -216,7 +223,7 @@ class LinkUpdate(Body):
     name: Name | None = None
     class_id: str | None = None
     properties: list[Any] | dict[str, Any] | None = None
-    state_id: int | None = Field(default=None, ge=1)
+    state_id: StateId | None = None
 
 
 class OperationModel(BaseModel):

@@ -22,11 +22,13 @@ from ...domain.errors import Conflict, Forbidden, NotFound
 from ...domain.ids import is_object_id
 from ...domain.jobs import JobStatus, job_document
 from ...domain.users import Principal
+from ...domain.values import INT64_MAX
 from ...store.output import STDERR, STDOUT, STREAMS, read_output
 from ...store.queue import cancel
 from .. import sse
+from ..bodies import CheckedRoute
 from ..context import Context
-from ..models import JobModel, error_responses
+from ..models import Count, JobModel, error_responses
 from ..responses import JSON
 
 # Per answer of /output and per event of /stream: memory per request stays bounded.
@@ -71,13 +73,13 @@ def _resume_offsets(last_event_id: str | None) -> dict[int, int]:
     """Offsets from an EventSource's Last-Event-ID (``<stdout>:<stderr>``), to resume."""
     with contextlib.suppress(ValueError, AttributeError):
         out, err = (int(part) for part in last_event_id.split(":"))
-        if out >= 0 and err >= 0:
+        if 0 <= out <= INT64_MAX and 0 <= err <= INT64_MAX:
             return {STDOUT: out, STDERR: err}
     return {STDOUT: 0, STDERR: 0}
 
 
 def router(ctx: Context) -> APIRouter:
-    api = APIRouter(tags=["job control"])
+    api = APIRouter(route_class=CheckedRoute, tags=["job control"])
     store, auth = ctx.store, ctx.auth
 
     async def visible_job(request: Request, job_id: str) -> tuple[Principal, tuple]:
@@ -98,7 +100,7 @@ def router(ctx: Context) -> APIRouter:
         job_id: str,
         request: Request,
         stream: Literal["stdout", "stderr"] = "stdout",
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[Count, Query()] = 0,
         limit: Annotated[int, Query(ge=1, le=READ_LIMIT)] = READ_LIMIT,
     ) -> Response:
         _, row = await visible_job(request, job_id)

@@ -12,6 +12,7 @@ from ...domain.errors import BadRequest, Forbidden, NotFound
 from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import entities
+from ..bodies import CheckedRoute
 from ..context import Context
 from ..models import (
     LinkCreate,
@@ -73,7 +74,7 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
 
 
 def router(ctx: Context) -> APIRouter:
-    api = APIRouter()
+    api = APIRouter(route_class=CheckedRoute)
     store, auth = ctx.store, ctx.auth
     directory = store.directory
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from ...domain.errors import BadRequest, Conflict, Forbidden
 from ...domain.users import Principal
 from ...store import operations as ops
-from ..bodies import json_body
+from ..bodies import CheckedRoute, json_body
 from ..context import Context
 from ..models import error_responses
 from ..responses import json_response
@@ -101,7 +101,7 @@ def hot_routes(ctx: Context, prefix: str) -> list[Route]:
             principal = await ctx.auth.authenticate(request)
             owner_id = request.path_params[f"{kind}_id"]
             permitted(ctx, principal, kind, owner_id)
-            args = await json_body(request, _ARGS)
+            args = await json_body(request, _ARGS, "args")
             key = request.headers.get(_KEY_HEADER)
             operation_id = request.path_params["operation_id"]
             return await execute(ctx, principal, kind, owner_id, operation_id, args, key)
@@ -113,7 +113,7 @@ def hot_routes(ctx: Context, prefix: str) -> list[Route]:
 
 def router(ctx: Context) -> APIRouter:
     """The declarations of the execute routes, for the OpenAPI document (see hot_routes)."""
-    api = APIRouter()
+    api = APIRouter(route_class=CheckedRoute)
 
     def declare(kind: str) -> None:
         OwnerId = Annotated[str, Path(alias=f"{kind}_id")]

@@ -22,8 +22,17 @@ from ...domain.jobs import (
 )
 from ...domain.users import Principal
 from ...store.jobs import JobFilter, append_result, has_jobs, stream_history
+from ..bodies import CheckedRoute
 from ..context import Context
-from ..models import HistoryJobModel, JobModel, JobsQuery, JobStatusName, error_responses
+from ..models import (
+    Count,
+    HistoryJobModel,
+    JobModel,
+    JobsQuery,
+    JobStatusName,
+    Millis,
+    error_responses,
+)
 from ..responses import JSON, streamed_json
 
 _LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
@@ -49,10 +58,10 @@ async def history_response(
 
 
 def list_filter(
-    time_from: Annotated[int | None, Query(alias="from", ge=0)] = None,
-    time_to: Annotated[int | None, Query(alias="to", ge=0)] = None,
-    limit: Annotated[int | None, Query(ge=0)] = None,
-    skip: Annotated[int, Query(ge=0)] = 0,
+    time_from: Annotated[Millis | None, Query(alias="from")] = None,
+    time_to: Annotated[Millis | None, Query(alias="to")] = None,
+    limit: Annotated[Count | None, Query()] = None,
+    skip: Annotated[Count, Query()] = 0,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
     status: JobStatusName | None = None,
     operation_id: str | None = None,
@@ -108,7 +117,7 @@ def hot_routes(ctx: Context, prefix: str) -> list[Route]:
 
 
 def router(ctx: Context) -> APIRouter:
-    api = APIRouter(tags=["jobs"])
+    api = APIRouter(route_class=CheckedRoute, tags=["jobs"])
     store, auth = ctx.store, ctx.auth
 
     def visible_job(principal: Principal, job_id: str, row: tuple | None) -> tuple:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from ..bodies import CheckedRoute
 from ..responses import JSON
 
 _PONG = b'{"status":"ok"}'
@@ -18,7 +19,7 @@ class Pong(BaseModel):
 
 
 def router() -> APIRouter:
-    api = APIRouter(tags=["service"])
+    api = APIRouter(route_class=CheckedRoute, tags=["service"])
 
     @api.get(
         "/ping",

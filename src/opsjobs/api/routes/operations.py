@@ -20,6 +20,7 @@ from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import classes, scripts
 from ...store import operations as ops
+from ..bodies import CheckedRoute
 from ..context import Context
 from ..models import (
     ClassCreate,
@@ -55,7 +56,7 @@ def _refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
 
 
 def router(ctx: Context) -> APIRouter:
-    api = APIRouter()
+    api = APIRouter(route_class=CheckedRoute)
     store, auth, directory = ctx.store, ctx.auth, ctx.store.directory
 
     async def in_sight(principal: Principal, kind: str, owner_id: str) -> None:

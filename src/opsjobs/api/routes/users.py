@@ -13,6 +13,7 @@ from ...domain.ids import is_object_id
 from ...domain.users import Principal
 from ...store import users
 from ...store.sessions import create_session, end_session
+from ..bodies import CheckedRoute
 from ..context import Context
 from ..models import (
     Credentials,
@@ -40,7 +41,7 @@ def _known_user(user_id: str) -> str:
 
 
 def router(ctx: Context) -> APIRouter:
-    api = APIRouter(tags=["users"])
+    api = APIRouter(route_class=CheckedRoute, tags=["users"])
     store, auth = ctx.store, ctx.auth
 
     async def hash_password(password: str) -> str:
