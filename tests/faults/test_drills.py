@@ -3,9 +3,7 @@ from the outside (bench/faults.py has the drills; `make faults` runs them bigger
 
 What each drill must show: every accepted job ends final, none runs twice, a job reported
 ``lost`` never ran to its end, a job whose script ran to its end is reported succeeded, and
-no request is answered with an error other than 503. Where the current code still breaks a
-promise that other work in progress keeps (AWAITING), the test is an expected failure that
-names that work, and passes on its own once the promise holds.
+no request is answered with an error other than 503.
 """
 
 from __future__ import annotations
@@ -23,20 +21,6 @@ from bench.stack import mount_unavailable, postgres_unavailable  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 JOBS = 4
-
-# Promises the code on this branch does not keep yet, and the work that keeps them.
-DIE_WITH_RUNNER = "durability: a killed runner's jobs die with it (issue 7, point 6)"
-REAP_ALONE = "durability: lost jobs are found even when every runner is gone (point 6)"
-KEEP_RESULTS = "durability: a runner that cannot write keeps the result and retries (point 6)"
-OUTAGES = "503, never 500 or silence, while the database is unavailable or full (point 7)"
-AWAITING = {
-    "kill9-sqlite": {"lost_but_ran": DIE_WITH_RUNNER},
-    "kill9-postgresql": {"lost_but_ran": DIE_WITH_RUNNER},
-    "kill9-alone": {"missing": REAP_ALONE, "lost_but_ran": DIE_WITH_RUNNER},
-    "pg-restart": {"errors": OUTAGES},
-    "disk-full-sqlite": {"errors": OUTAGES, "lost_but_ran": KEEP_RESULTS},
-    "disk-full-postgresql": {"errors": OUTAGES, "lost_but_ran": KEEP_RESULTS},
-}
 
 NEEDS = {
     "kill9-postgresql": [postgres_unavailable],
@@ -64,9 +48,4 @@ def test_drill(drill, tmp_path):
     counts = faults.DRILLS[drill](root, JOBS)
     summary = f"{counts.as_row()}; {counts.notes}"
     assert counts.accepted > 0, summary
-    broken = faults.promise_broken(counts)
-    awaiting = AWAITING.get(drill, {})
-    unexpected = [b for b in broken if b.split("=")[0] not in awaiting]
-    assert not unexpected, summary
-    if broken:
-        pytest.xfail("; ".join(awaiting[b.split("=")[0]] for b in broken) + f": {summary}")
+    assert not faults.promise_broken(counts), summary
