@@ -148,7 +148,7 @@ async def test_the_queue_never_deadlocks(pg_url):
     assert counts["lost"] > 0 and late > 0 and counts["cancel running"] > 0
 
 
-async def test_a_deadlock_the_database_reports_is_retried_with_one_log_line(pg_url, capsys):
+async def test_a_deadlock_the_database_reports_is_retried_with_one_log_line(pg_url, log_since):
     # Two transactions that take two rows in opposite orders: PostgreSQL aborts one; it is
     # run again at once and succeeds, and the log has one line about it, no traceback.
     async with opened_store(pg_url) as store:
@@ -176,7 +176,7 @@ async def test_a_deadlock_the_database_reports_is_retried_with_one_log_line(pg_u
             retry.write(store, crosswise(first, second), "test one way"),
             retry.write(store, crosswise(second, first), "test the other way"),
         )
-    said = capsys.readouterr().out
+    said = "\n".join(log_since.lines())
     assert retry.Counts.retried == retried_before + 1
     lines = [line for line in said.splitlines() if "aborted by the database" in line]
     assert len(lines) == 1 and "40P01" in lines[0], said

@@ -47,7 +47,7 @@ async def run_sql(store, statements: list[str]) -> None:
 
 @pytest.mark.parametrize("marked_lost_meanwhile", [False, True], ids=["kept", "late"])
 async def test_a_result_is_kept_until_the_database_takes_it(
-    backend, database_url, capsys, marked_lost_meanwhile
+    backend, database_url, log_since, marked_lost_meanwhile
 ):
     settings = runner_settings(database_url, lost_after_seconds=LOST_AFTER)
     async with opened_store(database_url) as store:
@@ -80,7 +80,7 @@ async def test_a_result_is_kept_until_the_database_takes_it(
         assert finished["by"] == runner.name
     else:
         assert "history" not in document["execution"]
-    said = capsys.readouterr().out
+    said = "\n".join(log_since.lines())
     assert "recording finished jobs failed; keeping them and retrying" in said
     assert "finished jobs recorded after failures" in said
     assert said.count("recording finished jobs failed") <= 3
