@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.errors import OpsjobsError, PayloadTooLarge, RequestTimeout
+from ..domain.errors import PayloadTooLarge, RequestTimeout
+from .responses import send_error
 
 
 class BodyLimit:
@@ -43,7 +43,7 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _refuse(send, self._too_large())
+                await send_error(send, self._too_large(), close=True)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -56,13 +56,13 @@ class BodyLimit:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > self.max_bytes:
-                        await _refuse(send, self._too_large())
+                        await send_error(send, self._too_large(), close=True)
                         return
                     chunks.append(chunk)
                     if not message.get("more_body", False):
                         break
         except TimeoutError:
-            await _refuse(send, self._too_slow())
+            await send_error(send, self._too_slow(), close=True)
             return
         body = b"".join(chunks)
         del chunks
@@ -81,19 +81,3 @@ class BodyLimit:
         scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
         scope["headers"].append((b"content-type", b"application/json"))
         await self.app(scope, replay, send)
-
-
-async def _refuse(send: Send, error: OpsjobsError) -> None:
-    body = orjson.dumps({"code": error.code, "message": error.message})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

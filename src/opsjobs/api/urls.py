@@ -8,10 +8,10 @@ database either. Both would otherwise reach SQL as an ID or a filter and fail th
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.errors import BadRequest
+from .responses import send_error
 
 
 def _refusal(scope: Scope) -> BadRequest | None:
@@ -37,15 +37,4 @@ class CheckedUrl:
         if refusal is None:
             await self.app(scope, receive, send)
             return
-        body = orjson.dumps({"code": refusal.code, "message": refusal.message})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": refusal.status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, refusal)

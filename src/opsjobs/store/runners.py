@@ -51,20 +51,25 @@ async def register(store: Store, me: Registration) -> list[str]:
             .returning(jobs.c.id)
         )
         ids = [row.id for row in lost]
-        await conn.execute(delete(runners).where(runners.c.name == me.name))
-        await conn.execute(
-            insert(runners).values(
-                name=me.name,
-                incarnation=me.incarnation,
-                host=me.host,
-                pid=me.pid,
-                started=now,
-                heartbeat=now,
-            )
-        )
+        await _enter(conn, me, now)
         return ids
 
     return await retry.write(store, work, "register runner")
+
+
+async def _enter(conn, me: Registration, now: int) -> None:
+    """This runner's row, in place of any older one under its name."""
+    await conn.execute(delete(runners).where(runners.c.name == me.name))
+    await conn.execute(
+        insert(runners).values(
+            name=me.name,
+            incarnation=me.incarnation,
+            host=me.host,
+            pid=me.pid,
+            started=now,
+            heartbeat=now,
+        )
+    )
 
 
 async def beat(store: Store, me: Registration) -> None:
@@ -78,17 +83,7 @@ async def beat(store: Store, me: Registration) -> None:
             .values(heartbeat=now)
         )
         if result.rowcount == 0:
-            await conn.execute(delete(runners).where(runners.c.name == me.name))
-            await conn.execute(
-                insert(runners).values(
-                    name=me.name,
-                    incarnation=me.incarnation,
-                    host=me.host,
-                    pid=me.pid,
-                    started=now,
-                    heartbeat=now,
-                )
-            )
+            await _enter(conn, me, now)
 
     await retry.write(store, work, "runner heartbeat")
 
