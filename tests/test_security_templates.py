@@ -178,6 +178,10 @@ ISSUE_SPOTS = [
     "echo a; {{args.x}} b",
     "# {{args.x}}",
     "PS4={{args.x}}; set -x; :",
+    # jobs -x CMD ARGS runs CMD: no argument of jobs may hold a value.
+    "jobs -x {{args.x}} /tmp/f",
+    "jobs -x touch {{args.x}}",
+    "jobs {{args.x}}",
 ]
 
 
@@ -207,6 +211,14 @@ EVALUATED = [
     "for i in {{args.x}}; do echo $(( i )); done",
     'i=$(printf %s "{{args.x}}"); echo $((i))',
     'f() { local n={{args.x}}; arr=(1); echo "${arr[n]}"; }; f',
+    # ${i@P} expands the value as a prompt string, $(...) included.
+    'i={{args.x}}; echo "${i@P}"',
+    "i={{args.x}}; x=${i@P}",
+    'i={{args.x}}; echo "${i[0]@P}"',
+    'i={{args.x}}; echo "${i[@]@P}"',
+    'for i in {{args.x}}; do echo "${i@P}"; done',
+    'i=$(echo {{args.x}}); echo "${i@P}"',
+    "i={{args.x}}; jobs -x $i",
 ]
 
 

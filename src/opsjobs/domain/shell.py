@@ -96,7 +96,7 @@ _SPECIAL_VARIABLES = frozenset(
 _SAFE_BUILTINS: Mapping[str, str] = {
     **dict.fromkeys(("echo", ":", "true", "false", "cd", "pushd", "popd", "dirs", "pwd"), ""),
     **dict.fromkeys(("exit", "return", "shift", "break", "continue", "kill", "umask"), ""),
-    **dict.fromkeys(("ulimit", "type", "times", "jobs", "help", "caller", "case"), ""),
+    **dict.fromkeys(("ulimit", "type", "times", "help", "caller", "case"), ""),
     "printf": "v",
     "test": "vR",
     "[": "vR",
@@ -115,6 +115,7 @@ _OTHER_BUILTINS = frozenset(
         *("suspend", "function", "[[", "]]", "((", "exec", "builtin"),
         *("command", "time", "!", "{", "}", "if", "then", "else", "elif", "fi", "while"),
         *("until", "do", "done", "esac", "set", "shopt"),  # a value choosing shell options
+        "jobs",  # jobs -x CMD ARGS runs CMD
     }
 )
 # Words that go before a command and leave it a command: `command eval "$x"` is eval.
@@ -226,6 +227,8 @@ _KIND_REASONS: Mapping[str, str] = {
     'arithmetic or names; compare with [ "{{...}}" -gt 5 ] instead',
     "comment": "in a comment",
 }
+# ${name@P}, ${name[...]@P}: the value is expanded as a prompt string, which runs $(...).
+_PROMPT_TRANSFORM = re.compile(r"^!?[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?@P$")
 _HEREDOC = Unsafe(
     'inside a here-document; assign it first (X={{...}}) and write "$X" in the document'
 )
@@ -243,6 +246,7 @@ _NAME_READERS: Mapping[str, tuple[str, ...]] = {
     "test": ("-v", "-R"),
     "[": ("-v", "-R"),
     "wait": ("-p",),
+    "jobs": ("-x",),
 }
 _ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 
@@ -423,9 +427,13 @@ class _Scanner:
             self.flows.evaluated.append(self.text[frame.begin : end])
         elif frame.kind == "param":
             # ${name...}: what follows the name (subscripts, offsets) is arithmetic; with
-            # ${!name} the name's value is a variable's name.
+            # ${!name} the name's value is a variable's name; with ${name@P} (bash's prompt
+            # transform, also ${a[0]@P}) the value itself is expanded, $(...) included.
             inner = self.text[frame.begin + 2 : end]
-            self.flows.evaluated.append(re.sub(r"^#?[A-Za-z_][A-Za-z0-9_]*", "", inner))
+            if _PROMPT_TRANSFORM.search(inner):
+                self.flows.evaluated.append(inner)
+            else:
+                self.flows.evaluated.append(re.sub(r"^#?[A-Za-z_][A-Za-z0-9_]*", "", inner))
 
     def _owner(self) -> _Frame | None:
         """The script-like frame whose word the innermost quotes are part of."""
