@@ -66,11 +66,26 @@ def interpreter(script: str) -> str:
     if not script.startswith("#!"):
         return "sh"
     words = script[2:].split("\n", 1)[0].split()
-    names = [w.rsplit("/", 1)[-1] for w in words]
-    # "/usr/bin/env [-S] [NAME=value] prog" and "/bin/busybox sh" name the real program later.
-    while names and names[0] in ("env", "busybox"):
-        names = [n for n in names[1:] if not n.startswith("-") and "=" not in n]
-    return names[0] if names else "sh"
+    if not words:
+        return "sh"
+    program, rest = words[0].rsplit("/", 1)[-1], words[1:]
+    # "/usr/bin/env [-S] [-i] [NAME=value] prog" and "/bin/busybox prog" name the real program
+    # later. Any other option of env (-Sprog, --split-string=prog, -u NAME, -C DIR) hides
+    # which word is the program: then the answer is that option, which no check takes for a
+    # shell (a script whose program cannot be told is not a shell script).
+    while program in ("env", "busybox") and rest:
+        word = rest.pop(0)
+        if program == "env" and (word in _ENV_PLAIN_OPTIONS or _ENV_ASSIGNMENT.match(word)):
+            continue
+        program = word if word.startswith("-") else word.rsplit("/", 1)[-1]
+        if word.startswith("-"):
+            break
+    return program
+
+
+# Options of env after which the next word is still the program or another option.
+_ENV_PLAIN_OPTIONS = frozenset({"-S", "-i", "-", "--ignore-environment"})
+_ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 # -- what commands may take a variable ------------------------------------------------------
