@@ -219,6 +219,15 @@ EVALUATED = [
     'for i in {{args.x}}; do echo "${i@P}"; done',
     'i=$(echo {{args.x}}); echo "${i@P}"',
     "i={{args.x}}; jobs -x $i",
+    # bash's own integer variables evaluate what is assigned to them.
+    "RANDOM={{args.x}}",
+    "OPTIND={{args.x}}",
+    "SRANDOM={{args.x}}",
+    "HISTCMD={{args.x}}",
+    "export OPTIND={{args.x}}",
+    "f() { local OPTIND={{args.x}}; }; f",
+    "i={{args.x}}; OPTIND=$i",
+    "for RANDOM in {{args.x}}; do :; done",
 ]
 
 

@@ -263,6 +263,8 @@ _NAME_READERS: Mapping[str, tuple[str, ...]] = {
     "wait": ("-p",),
     "jobs": ("-x",),
 }
+# What `bash -c 'declare -p'` shows with -i (bash 5.2).
+_INTEGER_VARIABLES = ("RANDOM", "SRANDOM", "OPTIND", "HISTCMD", "BASHPID", "UID", "EUID", "PPID")
 _ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 
 
@@ -277,7 +279,10 @@ class _Flows:
     it cannot see (a function's "$1" evaluated later, a value passed through a file) is
     the script author's; the docs say so."""
 
-    evaluated: list[str] = field(default_factory=list)  # text that is evaluated
+    # Text that is evaluated. bash starts every script with variables that have the integer
+    # attribute (declare -i): a value assigned to one (RANDOM={{args.x}}, OPTIND=$i) is
+    # evaluated as arithmetic, as after the script's own declare -i.
+    evaluated: list[str] = field(default_factory=lambda: [" ".join(_INTEGER_VARIABLES)])
     assignments: list[tuple[str, str]] = field(default_factory=list)  # variable, raw value
 
     def word(self, words: list[_Word], word: _Word, raw: str) -> None:
