@@ -228,6 +228,13 @@ EVALUATED = [
     "f() { local OPTIND={{args.x}}; }; f",
     "i={{args.x}}; OPTIND=$i",
     "for RANDOM in {{args.x}}; do :; done",
+    # Builtins that take no variable take none through another variable either.
+    'i={{args.x}}; compgen -W "$i"',
+    'i={{args.x}}; compgen -C "$i" x',
+    'i={{args.x}}; history -s "$i"; fc -s',
+    'i={{args.x}}; set -- "$i"; echo "$(( $1 ))"',
+    'i={{args.x}}; hash -p /bin/true "$i"',
+    'i={{args.x}}; shopt -s "$i"',
 ]
 
 

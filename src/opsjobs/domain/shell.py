@@ -252,16 +252,21 @@ _HEREDOC = Unsafe(
 # Commands that read (some of) their arguments as code, arithmetic, variable names or a
 # command to run: "*" every argument, "-" every argument once an option is given, else the
 # argument right after one of the options named.
+# Every builtin that may not hold a variable (_OTHER_BUILTINS) is taken to evaluate all its
+# arguments when they come from a variable too (compgen -W "$x" expands $x's value, history -s
+# "$x" then fc -s runs it, set -- "$x" feeds $1); keywords are not commands of their own.
+_KEYWORDS = frozenset(
+    {"[[", "]]", "((", "!", "{", "}", "if", "then", "else", "elif", "fi", "while", "until"}
+    | {"do", "done", "esac", "function"}
+)
 _NAME_READERS: Mapping[str, tuple[str, ...]] = {
-    **dict.fromkeys(("eval", "let", "trap", ".", "source", "alias", "unset", "read"), ("*",)),
-    **dict.fromkeys(("mapfile", "readarray", "getopts", "exec", "coproc", "enable"), ("*",)),
-    **dict.fromkeys(("command", "builtin", "nohup", "time"), ("*",)),
+    **dict.fromkeys(_OTHER_BUILTINS - _KEYWORDS, ("*",)),
+    **dict.fromkeys(("nohup", "time"), ("*",)),
     **dict.fromkeys(("declare", "typeset", "local", "export", "readonly"), ("-",)),
     "printf": ("-v",),
     "test": ("-v", "-R"),
     "[": ("-v", "-R"),
     "wait": ("-p",),
-    "jobs": ("-x",),
 }
 # What `bash -c 'declare -p'` shows with -i (bash 5.2).
 _INTEGER_VARIABLES = ("RANDOM", "SRANDOM", "OPTIND", "HISTCMD", "BASHPID", "UID", "EUID", "PPID")
