@@ -182,6 +182,12 @@ ISSUE_SPOTS = [
     "jobs -x {{args.x}} /tmp/f",
     "jobs -x touch {{args.x}}",
     "jobs {{args.x}}",
+    # Aliases spelt as the shell reads them (dash expands aliases in scripts by default).
+    'a""lias echo=eval\necho {{args.x}}',
+    "\\alias echo=eval\necho {{args.x}}",
+    "a''lias echo=eval\necho {{args.x}}",
+    'shopt -s "expand_aliases"; BASH_ALIASES[echo]=eval\necho {{args.x}}',
+    "BASH_ALIASES+=([echo]=eval)\necho {{args.x}}",
 ]
 
 

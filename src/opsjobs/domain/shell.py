@@ -287,12 +287,17 @@ class _Flows:
     # Text that is evaluated. bash starts every script with variables that have the integer
     # attribute (declare -i): a value assigned to one (RANDOM={{args.x}}, OPTIND=$i) is
     # evaluated as arithmetic, as after the script's own declare -i.
+    aliases: bool = False  # the script defines aliases, or lets bash expand them
     evaluated: list[str] = field(default_factory=lambda: [" ".join(_INTEGER_VARIABLES)])
     assignments: list[tuple[str, str]] = field(default_factory=list)  # variable, raw value
 
     def word(self, words: list[_Word], word: _Word, raw: str) -> None:
         """Note a word of a command as it ends (``words`` are the ones before it)."""
         match = _ASSIGNMENT.match(raw)
+        # Aliases, as the shell reads the words (a""lias, \alias, BASH_ALIASES[x]=eval,
+        # shopt -s "expand_aliases"): the text search in spots() sees only the plain spelling.
+        if word.text in ("alias", "expand_aliases") or (match and match[1] == "BASH_ALIASES"):
+            self.aliases = True
         if match:
             self.assignments.append((match.group(1), raw[match.end() :]))
             if match.group(2):
@@ -851,7 +856,10 @@ def spots(script: str, holes: Mapping[int, int]) -> dict[int, Spot]:
     if _ALIASES.search(script):
         # An alias can make any word mean eval; the lexer cannot follow that.
         return dict.fromkeys(holes, Unsafe("in a script that defines aliases"))
-    found = _Scanner(script, holes).run()
+    scanner = _Scanner(script, holes)
+    found = scanner.run()
+    if scanner.flows.aliases:
+        return dict.fromkeys(holes, Unsafe("in a script that defines aliases"))
     for start in holes:
         # A hole the scanner stepped over without placing it (e.g. inside an escape).
         found.setdefault(start, Unsafe("where the script cannot be read"))
