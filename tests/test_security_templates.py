@@ -561,7 +561,7 @@ async def test_a_value_in_a_topic_is_one_level(api, backend):
         headers=admin,
     )
     url = f"/node/api/objects/{host}/operations/{created.json()['id']}/execute"
-    for dev in ("a/b", "+", "#", "a/+/#"):
+    for dev in ("a/b", "+", "#", "a/+/#", "\x01", "\ufffe"):
         response = await api.client.post(url, json={"dev": dev}, headers=admin)
         assert response.status_code == 400, dev
         assert "args.dev" in response.json()["message"]

@@ -405,6 +405,21 @@ def test_a_value_is_one_topic_level(value):
         render_topic("adv/{{args.dev}}/cmd", args(dev=value))
 
 
+# Characters a broker refuses in a topic (mosquitto drops the connection): refused with a 400
+# naming the variable, rather than a job that waits out its timeout and fails without reason.
+@pytest.mark.parametrize(
+    "value", ["\x01", "a\x1fb", "\x7f", "\x85", "\x9f", "\ufdd0", "\ufffe", "\uffff", "\U0010ffff"]
+)
+def test_a_topic_value_holds_no_character_a_broker_refuses(value):
+    with pytest.raises(BadRequest, match="args.dev.*noncharacter"):
+        render_topic("adv/{{args.dev}}/cmd", args(dev=value))
+
+
+@pytest.mark.parametrize("value", ["é", "😀", "a\u2215b", "\ufdcf", "\ufdf0", "\ufffd", "\xa0"])
+def test_a_topic_value_may_hold_any_other_character(value):
+    assert render_topic("adv/{{args.dev}}/cmd", args(dev=value)) == f"adv/{value}/cmd"
+
+
 def test_a_topic_value_may_not_start_a_system_topic():
     for template in ("{{args.t}}/x", "{{args.e}}{{args.t}}"):
         with pytest.raises(BadRequest, match=r"\$ topic"):

@@ -177,6 +177,14 @@ def render_text(template: str, values: Values) -> str:
 
 
 _TOPIC_REFUSED = re.compile(r"[/+#\0]")
+# Characters MQTT (3.1.1 section 1.5.3, 5.0 section 1.5.4) says a topic should not hold: control
+# characters and Unicode noncharacters. Brokers (mosquitto) drop the connection on them, and
+# the job would wait out its timeout and fail with no reason.
+_TOPIC_UNFIT = re.compile(
+    "[\x01-\x1f\x7f-\x9f\ufdd0-\ufdef"
+    + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
+    + "]"
+)
 
 
 def render_topic(template: str, values: Values) -> str:
@@ -189,6 +197,11 @@ def render_topic(template: str, values: Values) -> str:
             raise BadRequest(
                 f"Template variable {name} holds /, +, # or NUL, which would change the "
                 "topic's levels"
+            )
+        if _TOPIC_UNFIT.search(text):
+            raise BadRequest(
+                f"Template variable {name} holds a control character or a Unicode "
+                "noncharacter, which an MQTT topic may not hold"
             )
         return text
 
