@@ -549,6 +549,77 @@ async def test_a_value_may_not_become_a_programs_option(api, backend):
     assert (await api.client.post(declared, json={"x": "-t"}, headers=admin)).status_code == 200
 
 
+# fileSystem operations that hand an argument to a program as code: sh -c, python3 -c...
+CODE_ARGV = [
+    ("/bin/sh", ["-c", "echo {{args.x}}"]),
+    ("/bin/bash", ["-ec", "{{args.x}}"]),
+    ("/bin/sh", ["-x", "-c", "--", "{{args.x}}"]),
+    ("/usr/bin/env", ["-i", "A=1", "dash", "-c", "echo {{args.x}}"]),
+    ("/usr/bin/python3", ["-c", "print('{{args.x}}')"]),
+    ("/usr/bin/python3", ["-cprint('{{args.x}}')"]),
+    ("/usr/bin/perl", ["-e", "1", "-e", "print '{{args.x}}'"]),
+    ("/bin/busybox", ["sh", "-c", "{{args.x}}"]),
+]
+
+
+@pytest.mark.parametrize(("path", "args"), CODE_ARGV)
+async def test_a_value_is_not_code_of_a_file_system_program(api, backend, tmp_path, path, args):
+    admin, host = await _host(api)
+    parameters = {"type": "fileSystem", "path": path, "args": args}
+    created = await api.client.post(
+        f"/node/api/objects/{host}/operations",
+        json={"name": "fs", "type": 2, "parameters": parameters},
+        headers=admin,
+    )
+    assert created.status_code == 400, created.text
+    assert "cannot stand in the code" in created.json()["message"]
+    # Nor by changing a harmless operation into one, nor through a class.
+    harmless = {"type": "fileSystem", "path": path, "args": ["-c", "echo hi"]}
+    made = await api.client.post(
+        f"/node/api/objects/{host}/operations",
+        json={"name": "fs", "type": 2, "parameters": harmless},
+        headers=admin,
+    )
+    assert made.status_code == 200, made.text
+    changed = await api.client.patch(
+        f"/node/api/objects/{host}/operations/{made.json()['id']}",
+        json={"parameters": parameters},
+        headers=admin,
+    )
+    assert changed.status_code == 400, changed.text
+    assert await _job_count(api) == 0
+
+
+@pytest.mark.parametrize(("path", "args"), CODE_ARGV)
+def test_a_value_saved_as_code_of_a_program_is_refused_when_run(tmp_path, path, args):
+    mark = tmp_path / "ran"
+    document = {"name": "fs", "type": 2, "parameters": {"type": "fileSystem", "path": path}}
+    document["parameters"]["args"] = args  # as an older version may have stored it
+    with pytest.raises(BadRequest, match="cannot stand in the code"):
+        render_spec(document, Values("1", args={"x": f"';touch {mark};'"}), default_timeout=5)
+
+
+async def test_a_value_after_the_code_of_sh_c_is_data(api, backend, tmp_path):
+    admin, host = await _host(api)
+    mark = tmp_path / "ran"
+    parameters = {"type": "fileSystem", "path": "/bin/sh"}
+    parameters["args"] = ["-c", 'printf %s "$1"', "sh", "{{args.x}}"]
+    created = await api.client.post(
+        f"/node/api/objects/{host}/operations",
+        json={"name": "fs", "type": 2, "parameters": parameters},
+        headers=admin,
+    )
+    assert created.status_code == 200, created.text
+    url = f"/node/api/objects/{host}/operations/{created.json()['id']}/execute"
+    value = f"$(touch {mark});touch {mark}"
+    job = await api.client.post(url, json={"x": value}, headers=admin)
+    assert job.status_code == 200, job.text
+    done = await wait_status(api.store, job.json(), timeout=60)
+    assert done["execution"]["status"] == "succeeded", done
+    assert done["description"]["stdout"] == value
+    assert not mark.exists()
+
+
 async def test_a_value_in_a_topic_is_one_level(api, backend):
     admin, host = await _host(api)
     created = await api.client.post(

@@ -145,6 +145,13 @@ _CODE_RUNNERS: Mapping[str, str] = {
 }
 
 
+def code_options(program: str) -> str:
+    """The option letters after which ``program`` (a path or a name) runs an argument as code
+    (``c`` for sh and python, ``eE`` for perl), "" for a program not known to."""
+    runner = program.rsplit("/", 1)[-1]
+    return _CODE_RUNNERS.get(runner) or _CODE_RUNNERS.get(runner.rstrip("0123456789.")) or ""
+
+
 @dataclass(frozen=True)
 class _Word:
     """A word as the lexer read it: ``text`` without quote characters ("\\0" for a
@@ -188,7 +195,7 @@ def _argument_spot(name: _Word, before: list[_Word], word: _Word) -> str | None:
             "code, arithmetic or a variable's name"
         )
     runner = command.rsplit("/", 1)[-1]
-    letters = _CODE_RUNNERS.get(runner) or _CODE_RUNNERS.get(runner.rstrip("0123456789."))
+    letters = code_options(command)
     if letters and any(c in _options(before) or w.expanded for c in letters for w in before):
         return f"in {runner} -{letters[0]} ..., which runs it as code"
     return None
