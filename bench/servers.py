@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 
 HOST = "127.0.0.1"
-APP = "opsjobs.api.asgi:create"
+APP = "opsjobs.compose:create"
 BIN = Path(sys.executable).parent
 
 

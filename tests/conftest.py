@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 # and fixture (log_secrets.py), imported here so that pytest finds them.
 import log_secrets
 from log_secrets import log_since, pytest_configure, pytest_sessionfinish, pytest_terminal_summary  # noqa: F401
-from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.compose import server_app
 from opsjobs.config import Settings
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
@@ -237,7 +237,7 @@ class Api:
 @pytest.fixture
 async def api(database_url) -> AsyncIterator[Api]:
     ctx = Context.create(settings_for_test(database_url))
-    app = create_app(context=ctx)
+    app = server_app(context=ctx)
     async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

@@ -17,9 +17,9 @@ import uvicorn
 from conftest import Api
 from helpers import NOT_LOGGED_IN, assert_error, free_port
 from helpers.execution import queue, runner_settings, wait_status
-from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.api.routes.control import complete_utf8
+from opsjobs.compose import server_app
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.spec import ExecSpec, ScriptSpec
 
@@ -29,7 +29,7 @@ async def served(database_url: str, **overrides) -> AsyncIterator[Api]:
     ctx = Context.create(runner_settings(database_url, **overrides))
     port = free_port()
     config = uvicorn.Config(
-        create_app(context=ctx), host="127.0.0.1", port=port, log_level="warning"
+        server_app(context=ctx), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -9,8 +9,8 @@ import contextlib
 import httpx
 
 from conftest import basic, lifespan, settings_for_test
-from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.compose import server_app
 from opsjobs.store import users
 
 
@@ -26,7 +26,7 @@ async def counted_app(database_url: str, **overrides):
         return verify(password_hash, password)
 
     ctx.passwords.verify = counting_verify
-    app = create_app(context=ctx)
+    app = server_app(context=ctx)
     async with lifespan(app):
         await users.create_user(
             ctx.store, login="op", password_hash=ctx.passwords.hash("pw"), include=["1"]

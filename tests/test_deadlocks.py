@@ -18,9 +18,9 @@ from helpers.execution import opened_store
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
+from opsjobs.domain.output import STDOUT, Chunk
 from opsjobs.store import retry
 from opsjobs.store.jobs import insert_jobs
-from opsjobs.store.output import STDOUT, Chunk
 from opsjobs.store.queue import (
     Ending,
     cancel,

@@ -11,15 +11,15 @@ import httpx
 
 from conftest import basic, lifespan, settings_for_test
 from helpers.execution import opened_store
-from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.compose import server_app
 from opsjobs.store.entities import create_object
 
 
 @contextlib.asynccontextmanager
 async def served(database_url: str):
     ctx = Context.create(settings_for_test(database_url, embedded_runner=False))
-    app = create_app(context=ctx)
+    app = server_app(context=ctx)
     async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

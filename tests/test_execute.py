@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from conftest import Api, lifespan
 from conftest import settings_for_test as make_settings
-from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.compose import server_app
 from opsjobs.config import Settings
 from opsjobs.domain.ids import id_seconds, is_object_id
 from opsjobs.domain.spec import ExecSpec, MqttSpec, ScriptSpec, load_spec
@@ -35,7 +35,7 @@ async def api(database_url) -> AsyncIterator[Api]:
     )
     settings = make_settings(database_url, default_timeout_seconds=DEFAULT_TIMEOUT, **no_runner)
     ctx = Context.create(settings)
-    app = create_app(context=ctx)
+    app = server_app(context=ctx)
     async with lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -20,13 +20,14 @@ from opsjobs.api.bodies import CheckedRoute
 from opsjobs.api.routes.jobs import history_response
 from opsjobs.domain.errors import BadRequest
 from opsjobs.domain.jobs import OWNER_OBJECT
+from opsjobs.domain.output import Chunk
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.domain.values import INT32_MAX, INT64_MAX, INT64_MIN, MAX_DEPTH, parse_json
 from opsjobs.store import users
 from opsjobs.store.core import Store
 from opsjobs.store.jobs import JobFilter
-from opsjobs.store.output import Chunk, append_output
+from opsjobs.store.output import append_output
 
 TOO_WIDE = [2**63, 2**64, -(2**63) - 1, 10**30]
 NOT_NUMBERS = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "1" + "0" * 400]

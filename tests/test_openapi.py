@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
 from conftest import basic
 from conftest import settings_for_test as make_settings
 from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, documented_operations, route_table
-from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.compose import server_app
 from opsjobs.domain.jobs import OWNER_LINK
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
@@ -76,7 +76,7 @@ def served_app(tmp_path_factory, sqlite_template):
         "auth_login_failure_limit": 1_000_000,
     }
     ctx = Context.create(make_settings(url, **unthrottled, max_body_bytes=64 * 1024))
-    app = create_app(context=ctx)
+    app = server_app(context=ctx)
     app.state.known = known
     yield app
     from schemathesis.python import asgi

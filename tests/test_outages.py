@@ -203,9 +203,9 @@ async def test_a_failure_after_the_status_went_out_breaks_the_response(database_
     from starlette.routing import Route
 
     from conftest import settings_for_test
-    from opsjobs.api.app import create_app
     from opsjobs.api.context import Context
     from opsjobs.api.responses import streamed_json
+    from opsjobs.compose import server_app
 
     async def chunks():
         yield b"[1"
@@ -214,7 +214,7 @@ async def test_a_failure_after_the_status_went_out_breaks_the_response(database_
     async def streams(_request):
         return await streamed_json(chunks())
 
-    app = create_app(context=Context.create(settings_for_test(database_url)))
+    app = server_app(context=Context.create(settings_for_test(database_url)))
     app.router.routes.insert(0, Route("/node/api/test-streams", streams, methods=["GET"]))
     sent = []
 

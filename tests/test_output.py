@@ -7,6 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsjobs.domain.output import STDERR, STDOUT
 from opsjobs.execution.output import (
     HEAD_BYTES,
     MARKER_RESERVE,
@@ -16,7 +17,6 @@ from opsjobs.execution.output import (
     cap_output,
     marker,
 )
-from opsjobs.store.output import STDERR, STDOUT
 
 MARKER = re.compile(rb"\n\[opsjobs: (\d+) bytes left out\]\n")
 

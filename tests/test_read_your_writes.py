@@ -17,7 +17,7 @@ import pytest
 from conftest import basic
 from helpers import add_job, app_client
 from helpers.execution import opened_store
-from opsjobs.api import app as app_module
+from opsjobs.api import directory_follower
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store.entities import create_object
 
@@ -27,7 +27,7 @@ def no_follower(monkeypatch):
     async def follow_nothing(_ctx) -> None:
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(app_module, "_follow_directory", follow_nothing)
+    monkeypatch.setattr(directory_follower, "follow_directory", follow_nothing)
 
 
 @contextlib.asynccontextmanager

@@ -23,12 +23,13 @@ from helpers.execution import (
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
+from opsjobs.domain.output import STDOUT, Chunk
 from opsjobs.domain.spec import ScriptSpec, dump_spec
 from opsjobs.execution.reaper import reap_once
 from opsjobs.execution.runner import Runner
 from opsjobs.store.immediate import CHECKPOINT_EVERY
 from opsjobs.store.jobs import insert_jobs
-from opsjobs.store.output import STDOUT, Chunk, read_output
+from opsjobs.store.output import read_output
 from opsjobs.store.queue import (
     RUNNER_LOST,
     Ending,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 
 from conftest import lifespan, settings_for_test
-from opsjobs.api.app import _follow_directory, create_app
 from opsjobs.api.context import Context
+from opsjobs.api.directory_follower import follow_directory
+from opsjobs.compose import server_app
 from opsjobs.store import entities
 
 
@@ -23,7 +24,7 @@ async def test_the_directory_follower_ends_when_cancelled_as_the_directory_chang
     store = ctx.store
     await store.open()
     try:
-        follower = asyncio.create_task(_follow_directory(ctx))
+        follower = asyncio.create_task(follow_directory(ctx.store))
         for _ in range(3):  # the follower is waiting for a change
             await asyncio.sleep(0)
         # The change and the cancel in the same turn of the loop: the race made certain.
@@ -41,7 +42,7 @@ async def test_shutdown_right_after_a_write_leaves_no_task_behind(database_url, 
     before = asyncio.all_tasks()
     for _ in range(5):
         ctx = Context.create(settings_for_test(database_url))
-        app = create_app(context=ctx)
+        app = server_app(context=ctx)
         async with lifespan(app):
             created = await entities.create_object(ctx.store, name="x", parent_ids=["1"])
             await entities.delete_object(ctx.store, created["id"])

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text, update
 
 from helpers.execution import opened_store, queue, runner_settings, started_runner, wait_status
+from opsjobs.domain.output import STDOUT
 from opsjobs.domain.spec import ScriptSpec
-from opsjobs.store.output import STDOUT, read_output
+from opsjobs.store.output import read_output
 from opsjobs.store.queue import RUNNER_LOST, lost_candidates
 from opsjobs.store.schema import jobs
 

@@ -24,6 +24,7 @@ from conftest import Api, lifespan
 from conftest import settings_for_test as make_settings
 from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
+from opsjobs.compose import server_app
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import OWNER_OBJECT
 from opsjobs.store.jobs import insert_jobs
@@ -52,7 +53,7 @@ async def app_client(
 ) -> AsyncIterator[Api]:
     """Like the ``api`` fixture, with settings overrides; ``app_hook(app)`` may add routes."""
     ctx = Context.create(make_settings(database_url, **overrides))
-    app = create_app(context=ctx)
+    app = server_app(context=ctx)
     if app_hook is not None:
         app_hook(app)
     async with lifespan(app):

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..domain.passwords import Passwords
-from ..execution.runner import Runner
 from ..store.core import Store
 from .auth import Authenticator
 
@@ -17,8 +16,6 @@ class Context:
     store: Store
     passwords: Passwords
     auth: Authenticator
-    # The embedded runner while the app is up (None when Settings.embedded_runner is off).
-    runner: Runner | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Context:

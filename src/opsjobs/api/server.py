@@ -13,6 +13,7 @@ from .. import logs
 
 
 def serve(
+    factory: str,
     host: str,
     port: int,
     workers: int = 1,
@@ -20,8 +21,9 @@ def serve(
     keyfile: Path | None = None,
     log_level: str = "info",
 ) -> None:
+    """Serve the app that ``factory`` ("module:function") builds, in each worker process."""
     Granian(
-        "opsjobs.api.asgi:create",
+        factory,
         factory=True,
         address=host,
         port=port,

@@ -17,11 +17,18 @@ server names its threads otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 from pathlib import Path
 
 IO_THREAD_PREFIX = "tokio-"
 IO_THREAD_NICE = 19
+
+# The HTTP server starts its I/O threads after the app's startup, and may start more later:
+# looked for soon after start-up, then every half minute.
+IO_THREADS_CHECK_SECONDS = (0.1, 0.5, 2.0)
+IO_THREADS_RECHECK_SECONDS = 30.0
 
 
 def yield_io_threads() -> int:
@@ -41,3 +48,12 @@ def yield_io_threads() -> int:
             continue
         lowered += 1
     return lowered
+
+
+async def keep_io_threads_yielding() -> None:
+    """Lower the I/O threads' priority as the server starts them, until cancelled."""
+    for pause in itertools.chain(
+        IO_THREADS_CHECK_SECONDS, itertools.repeat(IO_THREADS_RECHECK_SECONDS)
+    ):
+        await asyncio.sleep(pause)
+        yield_io_threads()

@@ -104,8 +104,10 @@ def serve(
     # Worker processes build the app from the environment.
     os.environ["OPSJOBS_DATABASE_URL"] = settings.database_url
     from ..api.server import serve as run_server
+    from ..compose import FACTORY
 
     run_server(
+        FACTORY,
         host=host,
         port=port,
         workers=workers,

@@ -14,10 +14,11 @@ import typer
 from ..config import Settings
 from ..domain.errors import BadRequest, NotFound
 from ..domain.jobs import JobStatus, job_document
+from ..domain.output import STDERR, STDOUT
 from ..execution.runner import Runner
 from ..store import operations
 from ..store.core import Store
-from ..store.output import STDERR, STDOUT, read_output
+from ..store.output import read_output
 from .runtime import DatabaseUrl, console, opened_store, run
 
 FOLLOW_POLL_SECONDS = 0.1

@@ -13,8 +13,9 @@ import contextlib
 
 import structlog
 
+from ..domain.output import Chunk
 from ..store.core import Store
-from ..store.output import Chunk, append_output
+from ..store.output import append_output
 from ..store.retry import describe
 from .output import OutputRecorder
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.jobs import JobStatus
-from ..store.output import Chunk
+from ..domain.output import Chunk
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ and ends like the description, and it never exceeds about twice the cap.
 
 from __future__ import annotations
 
-from ..store.output import STDERR, STDOUT, Chunk
+from ..domain.output import STDERR, STDOUT, Chunk
 
 HEAD_BYTES = 64 * 1024
 # Room kept for the marker line, so head + marker + tail never exceeds the cap.

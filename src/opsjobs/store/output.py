@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+# The stream names are re-exported for api/routes/control.py, which still imports them here.
+from ..domain.output import STDERR, STDOUT, STREAMS, Chunk  # noqa: F401
 from . import queue_sqlite
 from .core import Store
 from .immediate import LATER, at_once
 from .schema import job_output
-
-STDOUT = 1
-STDERR = 2
-STREAMS = {"stdout": STDOUT, "stderr": STDERR}
-
-
-@dataclass(frozen=True)
-class Chunk:
-    stream: int
-    seq: int
-    offset: int
-    data: bytes
 
 
 def _insert_once(conn: AsyncConnection):

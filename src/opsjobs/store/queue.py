@@ -34,10 +34,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
+from ..domain.output import Chunk
 from . import queue_sqlite, retry
 from .core import Store
 from .immediate import LATER, at_once
-from .output import Chunk, insert_chunks
+from .output import insert_chunks
 from .schema import jobs, runners
 
 # LISTEN/NOTIFY channels on PostgreSQL (see listen.py).

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..domain.output import Chunk
 from .schema import jobs
-
-if TYPE_CHECKING:  # output.py imports this module
-    from .output import Chunk
 
 _JOB_COLUMNS = frozenset(jobs.c.keys())
 _RETURNING = "id, owner_id, owner_type, operation_id, spec, timestamp"

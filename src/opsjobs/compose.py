@@ -1,0 +1,66 @@
+"""Composing the server: the API app together with what runs beside it in each process.
+
+This module sits above both ``api`` and ``execution`` so that neither imports the other:
+``opsjobs serve`` (through granian, which calls :func:`create` in each worker) and the tests
+build the same app here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from .api.app import create_app
+from .api.context import Context
+from .config import Settings
+from .execution.reaper import reap_forever
+from .execution.runner import Runner
+from .logs import configure
+from .store.listen import listen
+
+# What granian is pointed at (api/server.py): a factory, called in each worker process.
+FACTORY = "opsjobs.compose:create"
+
+
+@contextlib.asynccontextmanager
+async def running_jobs(ctx: Context) -> AsyncIterator[None]:
+    """The embedded runner while the app is up; it reaps, and LISTENs on PostgreSQL.
+
+    Without one (``Settings.embedded_runner`` off), lost jobs are still found, even when no
+    runner is left anywhere, and on PostgreSQL the wake-ups of other processes (a changed
+    directory, a cancel) are still heard.
+    """
+    if ctx.settings.embedded_runner:
+        runner = Runner(ctx.store, ctx.settings)
+        await runner.start()
+        try:
+            yield
+        finally:  # graceful: running jobs get their grace period
+            await runner.stop()
+        return
+    tasks = [asyncio.create_task(reap_forever(ctx.store, ctx.settings.lost_after_seconds))]
+    if not ctx.store.is_sqlite:
+        tasks.append(asyncio.create_task(listen(ctx.store)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def server_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
+    """The app as ``opsjobs serve`` runs it: the API, and the jobs run beside it."""
+    ctx = context or Context.create(settings or Settings.from_env())
+    return create_app(context=ctx, background=[running_jobs])
+
+
+def create() -> FastAPI:
+    """The ASGI factory: the server app built from the environment."""
+    settings = Settings.from_env()
+    configure(settings.log_level)  # a worker process may be started afresh (spawn)
+    return server_app(settings)
