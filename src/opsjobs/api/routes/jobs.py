@@ -94,9 +94,8 @@ async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
         # (None, for an ID that names nothing: as new as the database now).
         await store.catch_up(revision)
         principal = await auth.identify(request)
-    return Response(
-        orjson.dumps(job_document(visible_job(store, principal, job_id, row))), media_type=JSON
-    )
+    row = visible_job(store, principal, job_id, row)
+    return Response(orjson.dumps(job_document(row)), media_type=JSON)
 
 
 def hot_routes(ctx: Context, prefix: str) -> list[Route]:
