@@ -234,14 +234,15 @@ async def test_the_store_reads_typed_rows(world):
     job_id = await queue(store, trivial(), owner_id=world["a"], operation_name="check")
     row = await store.job_row(job_id)
     revision, same = await store.job_row_at(job_id)
-    assert isinstance(row, JobRow) and same == row and revision >= 1
+    assert isinstance(row, JobRow) and same == row and isinstance(revision, int)
     assert (row.id, row.owner_id) == (job_id, world["a"])
     assert await store.job_row(new_id()) is None
     assert (await store.job_row_at(new_id()))[1] is None
     batches = [b async for b in stream_history(store, [world["a"]], OWNER_OBJECT, JobFilter())]
     (history,) = [r for batch in batches for r in batch]
     assert isinstance(history, HistoryRow)
-    assert history[: len(DOCUMENT_COLUMNS)] == tuple(row)
+    for column in ("id", "owner_id", "owner_type", "status", "description", "results"):
+        assert getattr(history, column) == getattr(row, column)
     assert history.operation_name == "check"
 
 
