@@ -157,6 +157,8 @@ async def test_a_job_is_as_visible_as_its_owner(world):
         "queued",
     )
     assert guards.visible_job(store, viewer, seen_id, row) is row
+    assert guards.may_see_job(store, viewer, row)
+    assert not guards.may_see_job(store, viewer, await store.job_row(unseen_id))
     # Someone else's job reads exactly like one that does not exist.
     for job_id in [unseen_id, new_id(), "not-an-id", "../" + seen_id]:
         await refused_as_missing(guards.read_visible_job(store, viewer, job_id), f"Job({job_id})")
