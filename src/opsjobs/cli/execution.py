@@ -126,7 +126,7 @@ async def follow(store: Store, job_id: str) -> dict:
     started, hinted = time.monotonic(), False
     while True:
         row = await store.job_row(job_id)  # before the output: finished means all of it is in
-        status = JobStatus(row[9])
+        status = JobStatus(row.status)
         for stream, sink in sinks.items():
             while data := await read_output(store, job_id, stream, offsets[stream], 1 << 20):
                 offsets[stream] += len(data)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -29,31 +28,42 @@ class JobStatus(StrEnum):
         return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
-# The columns a job document is made of, in this order (see ``job_document``).
-DOCUMENT_COLUMNS = (
-    "id",
-    "description",
-    "operation_id",
-    "owner_id",
-    "owner_type",
-    "user_id",
-    "process_meta",
-    "timestamp",
-    "results",
-    "status",
-    "started",
-    "finished",
-    "error",
-    "truncated",
-    "runner",
-    "history",
+class JobRow(NamedTuple):
+    """A job as the store reads it: the columns a job document is made of, in this order (see
+    ``job_document``). JSON-valued columns hold JSON text."""
+
+    id: str
+    description: str
+    operation_id: str | None
+    owner_id: str
+    owner_type: int
+    user_id: str | None
+    process_meta: str | None
+    timestamp: int
+    results: str
+    status: str
+    started: int | None
+    finished: int | None
+    error: str | None
+    truncated: bool
+    runner: str | None
+    history: str | None
+
+
+# The columns of a JobRow, which the store selects: one list, so the two cannot drift.
+DOCUMENT_COLUMNS: tuple[str, ...] = JobRow._fields
+_WIDTH = len(DOCUMENT_COLUMNS)
+
+# A job in a history list: a JobRow and then the name of its operation.
+HistoryRow = NamedTuple(
+    "HistoryRow", [*JobRow.__annotations__.items(), ("operation_name", "str | None")]
 )
 
 _Fragment = orjson.Fragment
 
 
-def job_document(row: Sequence[Any]) -> dict[str, Any]:
-    """The job document from a row of DOCUMENT_COLUMNS.
+def job_document(row: JobRow | HistoryRow) -> dict[str, Any]:
+    """The job document of a job's row.
 
     JSON-valued columns are stored as JSON text and passed through as fragments, so reading a
     job never decodes and re-encodes its output or results.
@@ -75,7 +85,7 @@ def job_document(row: Sequence[Any]) -> dict[str, Any]:
         truncated,
         runner,
         history,
-    ) = row[:16]
+    ) = row[:_WIDTH]
     execution = {
         "status": status,
         "started": started,
@@ -100,11 +110,10 @@ def job_document(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def history_document(row: Sequence[Any]) -> dict[str, Any]:
-    """A job in a history list: the job document plus ``operation.name`` (the column after
-    DOCUMENT_COLUMNS)."""
+def history_document(row: HistoryRow) -> dict[str, Any]:
+    """A job in a history list: the job document plus ``operation.name``."""
     document = job_document(row)
-    document["operation"] = {"name": row[len(DOCUMENT_COLUMNS)]}
+    document["operation"] = {"name": row.operation_name}
     return document
 
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.jobs import DOCUMENT_COLUMNS
+from ..domain.jobs import DOCUMENT_COLUMNS, JobRow
 from .db import DEFAULT_TIMEOUT_SECONDS, Database, sqlite_path
 from .directory import Directory, read_sqlite
 from .immediate import ImmediateWriter
@@ -183,13 +183,14 @@ class Store:
             return None
         return self._sqlite_reader.execute(sql, params)
 
-    async def job_row(self, job_id: str) -> tuple | None:
-        """The DOCUMENT_COLUMNS of one job."""
-        return await self.row_now(_JOB_SQL, (job_id,))
+    async def job_row(self, job_id: str) -> JobRow | None:
+        """One job's row."""
+        found = await self.row_now(_JOB_SQL, (job_id,))
+        return None if found is None else JobRow._make(found)
 
-    async def job_row_at(self, job_id: str) -> tuple[int, tuple | None]:
-        """The directory revision and the DOCUMENT_COLUMNS of one job (None when there is no
-        such job), from one snapshot in one statement: the hot path of GET /node/api/jobs/:id,
-        which thereby learns whether its directory is current without another query."""
+    async def job_row_at(self, job_id: str) -> tuple[int, JobRow | None]:
+        """The directory revision and one job's row (None when there is no such job), from
+        one snapshot in one statement: the hot path of GET /node/api/jobs/:id, which thereby
+        learns whether its directory is current without another query."""
         found = await self.row_now(_JOB_AT_SQL, (job_id,))
-        return int(found[0]), (found[1:] if found[1] is not None else None)
+        return int(found[0]), (JobRow._make(found[1:]) if found[1] is not None else None)

@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, select, update
 
-from ..domain.jobs import DOCUMENT_COLUMNS
+from ..domain.jobs import HistoryRow
 from .core import Store
 from .schema import jobs
 
-_DOCUMENT = [jobs.c[name] for name in DOCUMENT_COLUMNS]
-HISTORY_COLUMNS = [*_DOCUMENT, jobs.c.operation_name]
+HISTORY_COLUMNS = [jobs.c[name] for name in HistoryRow._fields]
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,14 @@ def _history_query(owner_ids: list[str], owner_type: int, flt: JobFilter):
 
 async def stream_history(
     store: Store, owner_ids: list[str], owner_type: int, flt: JobFilter, batch: int = 500
-) -> AsyncIterator[list[tuple]]:
+) -> AsyncIterator[list[HistoryRow]]:
     """History rows of the given owners (of one type), in batches, from a server-side cursor."""
     if not owner_ids:
         return
     async with store.read() as conn:
         result = await conn.stream(_history_query(owner_ids, owner_type, flt))
         async for rows in result.partitions(batch):
-            yield [tuple(r) for r in rows]
+            yield [HistoryRow._make(r) for r in rows]
 
 
 async def has_jobs(store: Store, owner_id: str, owner_type: int) -> bool:

@@ -18,16 +18,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from ...domain.errors import (
-    Conflict,
-    Forbidden,
-    InvalidCredentials,
-    NotFound,
-    TooManyRequests,
-    Unauthorized,
-)
-from ...domain.ids import is_object_id
-from ...domain.jobs import JobStatus, job_document
+from ...domain.errors import Conflict, InvalidCredentials, TooManyRequests, Unauthorized
+from ...domain.jobs import JobRow, JobStatus, job_document
 from ...domain.users import Principal
 from ...domain.values import INT64_MAX
 from ...store.output import STDERR, STDOUT, STREAMS, read_output
@@ -35,6 +27,7 @@ from ...store.queue import cancel
 from .. import sse
 from ..bodies import CheckedRoute
 from ..context import Context
+from ..guards import may_see_job, read_visible_job, require_any
 from ..models import Count, JobModel, error_responses
 from ..responses import JSON
 
@@ -44,8 +37,6 @@ READ_LIMIT = 1024 * 1024
 # wakes it at once), and how often it shows a silent connection is still alive.
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
-
-_STATUS = 9  # the status column in a job row (DOCUMENT_COLUMNS)
 
 
 class OutputModel(BaseModel):
@@ -72,8 +63,8 @@ def complete_utf8(data: bytes) -> int:
     return len(data)
 
 
-def _finished(row: tuple) -> bool:
-    return JobStatus(row[_STATUS]).finished
+def _finished(row: JobRow) -> bool:
+    return JobStatus(row.status).finished
 
 
 def _resume_offsets(last_event_id: str | None) -> dict[int, int]:
@@ -89,13 +80,10 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(route_class=CheckedRoute, tags=["job control"])
     store, auth = ctx.store, ctx.auth
 
-    async def visible_job(request: Request, job_id: str) -> tuple[Principal, tuple]:
-        """The same rule as GET /jobs/:id: a job is visible exactly when its owner is."""
+    async def caller_and_job(request: Request, job_id: str) -> tuple[Principal, JobRow]:
+        """The caller, and the job if the caller may see it (guards.read_visible_job)."""
         principal = await auth.authenticate(request)
-        row = await store.job_row(job_id) if is_object_id(job_id) else None
-        if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
-            raise NotFound.entity("Job", job_id)
-        return principal, row
+        return principal, await read_visible_job(store, principal, job_id)
 
     @api.get(
         "/jobs/{job_id}/output",
@@ -110,7 +98,7 @@ def router(ctx: Context) -> APIRouter:
         offset: Annotated[Count, Query()] = 0,
         limit: Annotated[int, Query(ge=1, le=READ_LIMIT)] = READ_LIMIT,
     ) -> Response:
-        _, row = await visible_job(request, job_id)
+        _, row = await caller_and_job(request, job_id)
         finished = _finished(row)
         data = await read_output(store, job_id, STREAMS[stream], offset, limit)
         # A character cut by the limit or by a chunk still being written is left for the
@@ -125,11 +113,11 @@ def router(ctx: Context) -> APIRouter:
             "next": offset + len(data),
             "data": data.decode("utf-8", errors="replace"),
             "finished": finished,
-            "status": row[_STATUS],
+            "status": row.status,
         }
         return Response(orjson.dumps(answer), media_type=JSON)
 
-    async def still_visible(request: Request, revision: int, row: tuple) -> bool:
+    async def still_visible(request: Request, revision: int, row: JobRow) -> bool:
         """Whether the caller of a stream may still see its job, on a directory (users, rights,
         sessions, the tree) at least as new as ``revision``, read with the row: a revoked
         right, a blocked user or an ended session ends the stream, made here or elsewhere."""
@@ -138,7 +126,7 @@ def router(ctx: Context) -> APIRouter:
             principal = await auth.identify(request)
         except (Unauthorized, InvalidCredentials, TooManyRequests):
             return False
-        return store.directory.can_see_owner(principal, row[3], row[4])
+        return may_see_job(store, principal, row)
 
     async def events(
         request: Request, job_id: str, offsets: dict[int, int], checked: int
@@ -196,7 +184,7 @@ def router(ctx: Context) -> APIRouter:
         },
     )
     async def job_stream(job_id: str, request: Request) -> Response:
-        await visible_job(request, job_id)
+        await caller_and_job(request, job_id)
         checked = store.directory.revision
         offsets = _resume_offsets(request.headers.get("last-event-id"))
         return StreamingResponse(
@@ -218,13 +206,12 @@ def router(ctx: Context) -> APIRouter:
         },
     )
     async def cancel_job(job_id: str, request: Request) -> Response:
-        principal, _ = await visible_job(request, job_id)
-        if not principal.rights.has_any("execute-operations"):
-            raise Forbidden.needs("execute-operations")
+        principal, _ = await caller_and_job(request, job_id)
+        require_any(principal, "execute-operations")
         outcome = await cancel(store, job_id)
         row = await store.job_row(job_id)
         if outcome is None or row is None:
-            status = row[_STATUS] if row is not None else "gone"
+            status = row.status if row is not None else "gone"
             raise Conflict(f"Job {job_id} has already finished ({status})")
         code = 200 if outcome is JobStatus.CANCELLED else 202
         return Response(orjson.dumps(job_document(row)), status_code=code, media_type=JSON)

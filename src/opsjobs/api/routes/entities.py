@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, create_model
 from starlette.responses import Response
 
-from ...domain.errors import BadRequest, Forbidden, NotFound
+from ...domain.errors import BadRequest
 from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import entities
 from ..bodies import CheckedRoute
 from ..context import Context
+from ..guards import require_any, visible_entity, visible_entity_ids
 from ..models import (
     LinkCreate,
     LinkModel,
@@ -26,16 +27,11 @@ from ..models import (
 from ..responses import empty_response, json_response
 
 
-def _require(principal: Principal, *permissions: str) -> None:
-    if not principal.rights.has_any(*permissions):
-        raise Forbidden.needs(*permissions)
-
-
 def _own_operations(principal: Principal, sent: list) -> list[dict]:
     """The operations sent with a new object or link, checked; adding them needs
     manage-operations as well (API.md §6)."""
-    if sent and "manage-operations" not in principal.rights.permissions:
-        raise Forbidden.needs("manage-operations")
+    if sent:
+        require_any(principal, "manage-operations")
     return validate_all([operation.model_dump() for operation in sent])
 
 
@@ -76,15 +72,6 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
 def router(ctx: Context) -> APIRouter:
     api = APIRouter(route_class=CheckedRoute)
     store, auth = ctx.store, ctx.auth
-    directory = store.directory
-
-    def visible_object(principal: Principal, object_id: str) -> None:
-        if not directory.can_see_object(principal, object_id):
-            raise NotFound.entity("Object", object_id)
-
-    def visible_link(principal: Principal, link_id: str) -> None:
-        if not directory.can_see_link(principal, link_id):
-            raise NotFound.entity("Link", link_id)
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -98,8 +85,8 @@ def router(ctx: Context) -> APIRouter:
         principal = await auth.authenticate(request)
         parents = _as_list(body.parent_id) or ["1"]
         for parent in parents:
-            visible_object(principal, parent)
-        _require(principal, "create-objects", "manage-objects")
+            await visible_entity(store, principal, "object", parent)
+        require_any(principal, "create-objects", "manage-objects")
         document = await entities.create_object(
             store,
             name=body.name,
@@ -128,7 +115,8 @@ def router(ctx: Context) -> APIRouter:
         fields: Annotated[str | None, Query(description="comma-separated field names")] = None,
     ) -> Response:
         principal = await auth.authenticate(request)
-        documents = await entities.object_documents(store, directory.visible_object_ids(principal))
+        visible = visible_entity_ids(store, principal, "object")
+        documents = await entities.object_documents(store, visible)
         return json_response(_project([_shown(principal, d) for d in documents], fields))
 
     @api.get(
@@ -139,7 +127,7 @@ def router(ctx: Context) -> APIRouter:
     )
     async def get_object(object_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_object(principal, object_id)
+        await visible_entity(store, principal, "object", object_id)
         return json_response(_shown(principal, await entities.object_document(store, object_id)))
 
     @api.patch(
@@ -150,14 +138,14 @@ def router(ctx: Context) -> APIRouter:
     )
     async def update_object(object_id: str, body: ObjectUpdate, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_object(principal, object_id)
-        _require(principal, "modify-objects", "manage-objects")
+        await visible_entity(store, principal, "object", object_id)
+        require_any(principal, "modify-objects", "manage-objects")
         changes = body.model_dump(exclude_unset=True)
         _refuse_nulls(changes, ("name", "parent_id", "state_id"))
         if "parent_id" in changes:
             changes["parent_id"] = _as_list(changes["parent_id"])
             for parent in changes["parent_id"]:
-                visible_object(principal, parent)
+                await visible_entity(store, principal, "object", parent)
         document = await entities.update_object(store, object_id, changes)
         return json_response(_shown(principal, document))
 
@@ -172,8 +160,8 @@ def router(ctx: Context) -> APIRouter:
     )
     async def delete_object(object_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_object(principal, object_id)
-        _require(principal, "delete-objects", "manage-objects")
+        await visible_entity(store, principal, "object", object_id)
+        require_any(principal, "delete-objects", "manage-objects")
         await entities.delete_object(store, object_id)
         return empty_response()
 
@@ -187,9 +175,9 @@ def router(ctx: Context) -> APIRouter:
     )
     async def create_link(body: LinkCreate, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_object(principal, body.source)
-        visible_object(principal, body.target)
-        _require(principal, "create-links", "manage-links")
+        await visible_entity(store, principal, "object", body.source)
+        await visible_entity(store, principal, "object", body.target)
+        require_any(principal, "create-links", "manage-links")
         document = await entities.create_link(
             store,
             source=body.source,
@@ -219,7 +207,8 @@ def router(ctx: Context) -> APIRouter:
         fields: Annotated[str | None, Query(description="comma-separated field names")] = None,
     ) -> Response:
         principal = await auth.authenticate(request)
-        documents = await entities.link_documents(store, directory.visible_link_ids(principal))
+        visible = visible_entity_ids(store, principal, "link")
+        documents = await entities.link_documents(store, visible)
         return json_response(_project([_shown(principal, d) for d in documents], fields))
 
     @api.get(
@@ -230,7 +219,7 @@ def router(ctx: Context) -> APIRouter:
     )
     async def get_link(link_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_link(principal, link_id)
+        await visible_entity(store, principal, "link", link_id)
         return json_response(_shown(principal, await entities.link_document(store, link_id)))
 
     @api.patch(
@@ -241,8 +230,8 @@ def router(ctx: Context) -> APIRouter:
     )
     async def update_link(link_id: str, body: LinkUpdate, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_link(principal, link_id)
-        _require(principal, "modify-links", "manage-links")
+        await visible_entity(store, principal, "link", link_id)
+        require_any(principal, "modify-links", "manage-links")
         changes = body.model_dump(exclude_unset=True)
         _refuse_nulls(changes, ("name", "state_id"))
         document = await entities.update_link(store, link_id, changes)
@@ -256,8 +245,8 @@ def router(ctx: Context) -> APIRouter:
     )
     async def delete_link(link_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        visible_link(principal, link_id)
-        _require(principal, "delete-links", "manage-links")
+        await visible_entity(store, principal, "link", link_id)
+        require_any(principal, "delete-links", "manage-links")
         await entities.delete_link(store, link_id)
         return empty_response()
 

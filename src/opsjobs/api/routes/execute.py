@@ -18,11 +18,12 @@ from pydantic import TypeAdapter
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...domain.errors import BadRequest, Conflict, Forbidden
+from ...domain.errors import BadRequest, Conflict
 from ...domain.users import Principal
 from ...store import operations as ops
 from ..bodies import CheckedRoute, json_body
 from ..context import Context
+from ..guards import require_any, visible_entity
 from ..models import error_responses
 from ..responses import json_response
 
@@ -55,14 +56,6 @@ def _answer_job(job: ops.JobRef, owner_id: str, operation_id: str) -> Response:
     if job.owner_id != owner_id or job.operation_id != operation_id:
         raise Conflict(f"{_KEY_HEADER}: already used for another operation or entity")
     return json_response(job.id)
-
-
-def permitted(ctx: Context, principal: Principal, kind: str, owner_id: str) -> None:
-    """404 for an entity out of the caller's sight, else 403 without the permission."""
-    if not ctx.store.directory.can_see_entity(principal, kind, owner_id):
-        raise ops.owner_not_found(kind, owner_id)
-    if not principal.rights.has_any(PERMISSION):
-        raise Forbidden.needs(PERMISSION)
 
 
 async def execute(
@@ -100,7 +93,8 @@ def hot_routes(ctx: Context, prefix: str) -> list[Route]:
         async def handle(request: Request) -> Response:
             principal = await ctx.auth.authenticate(request)
             owner_id = request.path_params[f"{kind}_id"]
-            permitted(ctx, principal, kind, owner_id)
+            await visible_entity(ctx.store, principal, kind, owner_id)
+            require_any(principal, PERMISSION)
             args = await json_body(request, _ARGS, "args")
             key = request.headers.get(_KEY_HEADER)
             operation_id = request.path_params["operation_id"]
@@ -140,7 +134,8 @@ def router(ctx: Context) -> APIRouter:
             idempotency_key: IdempotencyKey = None,
         ) -> Response:
             principal = await ctx.auth.authenticate(request)
-            permitted(ctx, principal, kind, owner_id)
+            await visible_entity(ctx.store, principal, kind, owner_id)
+            require_any(principal, PERMISSION)
             return await execute(
                 ctx, principal, kind, owner_id, operation_id, args, idempotency_key
             )

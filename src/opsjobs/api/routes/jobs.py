@@ -11,19 +11,19 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ...domain.clock import now_ms
-from ...domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from ...domain.errors import BadRequest, NotFound, Unauthorized
 from ...domain.ids import is_object_id
-from ...domain.jobs import (
-    OWNER_KINDS,
-    OWNER_LINK,
-    OWNER_OBJECT,
-    history_document,
-    job_document,
-)
-from ...domain.users import Principal
-from ...store.jobs import JobFilter, append_result, has_jobs, stream_history
+from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, history_document, job_document
+from ...store.jobs import JobFilter, append_result, stream_history
 from ..bodies import CheckedRoute
 from ..context import Context
+from ..guards import (
+    read_visible_job,
+    require_any,
+    visible_history,
+    visible_job,
+    visible_owners,
+)
 from ..models import (
     Count,
     HistoryJobModel,
@@ -94,8 +94,7 @@ async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
         # (None, for an ID that names nothing: as new as the database now).
         await store.catch_up(revision)
         principal = await auth.identify(request)
-    if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
-        raise NotFound.entity("Job", job_id)
+    row = visible_job(store, principal, job_id, row)
     return Response(orjson.dumps(job_document(row)), media_type=JSON)
 
 
@@ -120,25 +119,6 @@ def router(ctx: Context) -> APIRouter:
     api = APIRouter(route_class=CheckedRoute, tags=["jobs"])
     store, auth = ctx.store, ctx.auth
 
-    def visible_job(principal: Principal, job_id: str, row: tuple | None) -> tuple:
-        if row is None or not store.directory.can_see_owner(principal, row[3], row[4]):
-            raise NotFound.entity("Job", job_id)
-        return row
-
-    async def visible_owner(principal: Principal, owner_id: str, owner_type: int) -> None:
-        """Jobs are as visible as their owner. A deleted owner's history is shown to managers
-        only while it has any: an ID that names nothing is a 404 for everyone."""
-        directory = store.directory
-        exists = (
-            directory.object_exists(owner_id)
-            if owner_type == OWNER_OBJECT
-            else directory.link_exists(owner_id)
-        )
-        if not directory.can_see_owner(principal, owner_id, owner_type) or (
-            not exists and not await has_jobs(store, owner_id, owner_type)
-        ):
-            raise NotFound.entity(OWNER_KINDS[owner_type], owner_id)
-
     # Served by the route of hot_routes(), which app.py places ahead of this declaration; it
     # stays for the OpenAPI document, and answers the same.
     @api.get(
@@ -162,11 +142,7 @@ def router(ctx: Context) -> APIRouter:
             raise BadRequest("objects or links: give exactly one of them")
         owner_type = OWNER_OBJECT if query.objects is not None else OWNER_LINK
         requested = query.objects if query.objects is not None else query.links
-        owners = [
-            i
-            for i in dict.fromkeys(requested)
-            if store.directory.can_see_owner(principal, i, owner_type)
-        ]
+        owners = visible_owners(store, principal, requested, owner_type)
         flt = JobFilter(
             query.from_,
             query.to,
@@ -191,7 +167,7 @@ def router(ctx: Context) -> APIRouter:
         flt: Annotated[JobFilter, Depends(list_filter)],
     ) -> Response:
         principal = await auth.authenticate(request)
-        await visible_owner(principal, object_id, OWNER_OBJECT)
+        await visible_history(store, principal, object_id, OWNER_OBJECT)
         return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
 
     @api.get(
@@ -206,7 +182,7 @@ def router(ctx: Context) -> APIRouter:
         flt: Annotated[JobFilter, Depends(list_filter)],
     ) -> Response:
         principal = await auth.authenticate(request)
-        await visible_owner(principal, link_id, OWNER_LINK)
+        await visible_history(store, principal, link_id, OWNER_LINK)
         return await history_response(ctx, [link_id], OWNER_LINK, flt)
 
     @api.patch(
@@ -222,15 +198,11 @@ def router(ctx: Context) -> APIRouter:
         job_id: str, request: Request, payload: Annotated[dict[str, Any], Body()]
     ) -> Response:
         principal = await auth.authenticate(request)
-        row = await store.job_row(job_id) if is_object_id(job_id) else None
-        row = visible_job(principal, job_id, row)
-        needed = (
-            ("modify-objects", "manage-objects")
-            if row[4] == OWNER_OBJECT
-            else ("modify-links", "manage-links")
-        )
-        if not principal.rights.has_any(*needed):
-            raise Forbidden.needs(*needed)
+        row = await read_visible_job(store, principal, job_id)
+        if row.owner_type == OWNER_OBJECT:
+            require_any(principal, "modify-objects", "manage-objects")
+        else:
+            require_any(principal, "modify-links", "manage-links")
         entry = {"payload": payload, "by": principal.id, "timestamp": now_ms()}
         try:
             encoded = orjson.dumps(entry).decode()

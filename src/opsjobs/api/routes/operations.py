@@ -15,13 +15,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from ...domain.errors import BadRequest, Forbidden
+from ...domain.errors import BadRequest
 from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import classes, scripts
 from ...store import operations as ops
 from ..bodies import CheckedRoute
 from ..context import Context
+from ..guards import require_all, visible_entity
 from ..models import (
     ClassCreate,
     ClassModel,
@@ -43,12 +44,6 @@ _PLURAL = {"object": "objects", "link": "links", "class": "classes"}
 OperationView = OperationModel | OperationSummary
 
 
-def _require(principal: Principal, *permissions: str) -> None:
-    """Every one of ``permissions`` is needed."""
-    if not all(p in principal.rights.permissions for p in permissions):
-        raise Forbidden("Required permissions: " + " and ".join(permissions))
-
-
 def _refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
     for field in fields:
         if field in changes and changes[field] is None:
@@ -57,15 +52,7 @@ def _refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
 
 def router(ctx: Context) -> APIRouter:
     api = APIRouter(route_class=CheckedRoute)
-    store, auth, directory = ctx.store, ctx.auth, ctx.store.directory
-
-    async def in_sight(principal: Principal, kind: str, owner_id: str) -> None:
-        if kind == "class":  # catalogue: visible to all, so only its existence is checked
-            seen = await ops.owner_exists(store, kind, owner_id)
-        else:
-            seen = directory.can_see_entity(principal, kind, owner_id)
-        if not seen:
-            raise ops.owner_not_found(kind, owner_id)
+    store, auth = ctx.store, ctx.auth
 
     def operation_routes(kind: str) -> None:
         base = f"/{_PLURAL[kind]}/{{{kind}_id}}/operations"
@@ -85,7 +72,7 @@ def router(ctx: Context) -> APIRouter:
         )
         async def list_operations(owner_id: OwnerId, request: Request) -> Response:
             principal = await auth.authenticate(request)
-            await in_sight(principal, kind, owner_id)
+            await visible_entity(store, principal, kind, owner_id)
             found = await ops.list_operations(store, kind, owner_id)
             return json_response(shown(principal.rights, found))
 
@@ -101,8 +88,8 @@ def router(ctx: Context) -> APIRouter:
             owner_id: OwnerId, body: OperationCreate, request: Request
         ) -> Response:
             principal = await auth.authenticate(request)
-            await in_sight(principal, kind, owner_id)
-            _require(principal, *manage)
+            await visible_entity(store, principal, kind, owner_id)
+            require_all(principal, *manage)
             document = body.model_dump()
             return json_response(await ops.create_operation(store, kind, owner_id, document))
 
@@ -118,8 +105,8 @@ def router(ctx: Context) -> APIRouter:
             owner_id: OwnerId, operation_id: str, body: OperationUpdate, request: Request
         ) -> Response:
             principal = await auth.authenticate(request)
-            await in_sight(principal, kind, owner_id)
-            _require(principal, *manage)
+            await visible_entity(store, principal, kind, owner_id)
+            require_all(principal, *manage)
             changes = body.model_dump(exclude_unset=True)
             _refuse_nulls(
                 changes, ("name", "type", "popupResult", "runOnReadWritePropertyModification")
@@ -142,8 +129,8 @@ def router(ctx: Context) -> APIRouter:
             owner_id: OwnerId, operation_id: str, request: Request
         ) -> Response:
             principal = await auth.authenticate(request)
-            await in_sight(principal, kind, owner_id)
-            _require(principal, *manage)
+            await visible_entity(store, principal, kind, owner_id)
+            require_all(principal, *manage)
             await ops.delete_operation(store, kind, owner_id, operation_id)
             return empty_response()
 
@@ -174,9 +161,9 @@ def router(ctx: Context) -> APIRouter:
     async def create_class(body: ClassCreate, request: Request) -> Response:
         principal = await auth.authenticate(request)
         if body.operations:
-            _require(principal, "manage-classes", "manage-operations")
+            require_all(principal, "manage-classes", "manage-operations")
         else:
-            _require(principal, "manage-classes")
+            require_all(principal, "manage-classes")
         documents = validate_all([operation.model_dump() for operation in body.operations])
         created = await classes.create_class(
             store, name=body.name, class_id=body.id, operations=documents
@@ -203,8 +190,8 @@ def router(ctx: Context) -> APIRouter:
     )
     async def update_class(class_id: str, body: ClassUpdate, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        await in_sight(principal, "class", class_id)
-        _require(principal, "manage-classes")
+        await visible_entity(store, principal, "class", class_id)
+        require_all(principal, "manage-classes")
         await classes.rename_class(store, class_id, body.name)
         document = await classes.class_document(store, class_id)
         document["operations"] = shown(principal.rights, document["operations"])
@@ -218,8 +205,8 @@ def router(ctx: Context) -> APIRouter:
     )
     async def delete_class(class_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        await in_sight(principal, "class", class_id)
-        _require(principal, "manage-classes")
+        await visible_entity(store, principal, "class", class_id)
+        require_all(principal, "manage-classes")
         await classes.delete_class(store, class_id)
         return empty_response()
 
@@ -227,7 +214,7 @@ def router(ctx: Context) -> APIRouter:
 
     async def script_manager(request: Request) -> Principal:
         principal = await auth.authenticate(request)
-        _require(principal, "manage-scripts")
+        require_all(principal, "manage-scripts")
         return principal
 
     @api.get(

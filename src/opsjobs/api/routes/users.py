@@ -8,13 +8,13 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ...domain.errors import Forbidden, InvalidCredentials, NotFound
+from ...domain.errors import InvalidCredentials, NotFound
 from ...domain.ids import is_object_id
-from ...domain.users import Principal
 from ...store import users
 from ...store.sessions import create_session, end_session
 from ..bodies import CheckedRoute
 from ..context import Context
+from ..guards import require_any
 from ..models import (
     Credentials,
     GroupCreate,
@@ -27,11 +27,6 @@ from ..models import (
 from ..responses import empty_response, json_response
 
 _MANAGE = "manage-users"
-
-
-def _require_manager(principal: Principal) -> None:
-    if not principal.rights.has_any(_MANAGE):
-        raise Forbidden.needs(_MANAGE)
 
 
 def _known_user(user_id: str) -> str:
@@ -100,7 +95,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": list[UserModel]}, **error_responses(401, 403)},
     )
     async def list_users(request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         return json_response(await users.list_users(store))
 
     @api.post(
@@ -109,7 +104,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": UserModel}, **error_responses(400, 401, 403, 409, 413)},
     )
     async def create_user(body: UserCreate, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         document = await users.create_user(
             store,
             login=body.login,
@@ -131,7 +126,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": UserModel}, **error_responses(401, 403, 404)},
     )
     async def get_user(user_id: str, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         return json_response(await users.get_user(store, _known_user(user_id)))
 
     @api.patch(
@@ -140,7 +135,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": UserModel}, **error_responses(400, 401, 403, 404, 409, 413)},
     )
     async def update_user(user_id: str, body: UserUpdate, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         given = body.model_dump(exclude_unset=True)
         changes: dict = {}
         for field in ("login", "name", "email", "status"):
@@ -165,7 +160,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"description": "Deleted"}, **error_responses(401, 403, 404)},
     )
     async def delete_user(user_id: str, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         await users.delete_user(store, _known_user(user_id))
         return empty_response()
 
@@ -176,7 +171,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": str}, **error_responses(401, 403, 404)},
     )
     async def issue_token(user_id: str, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         token = secrets.token_hex(20)
         await users.set_token(store, _known_user(user_id), token)
         return json_response(token)
@@ -188,7 +183,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"description": "Revoked"}, **error_responses(401, 403, 404)},
     )
     async def revoke_token(user_id: str, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         await users.set_token(store, _known_user(user_id), None)
         return empty_response()
 
@@ -199,7 +194,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": list[GroupModel]}, **error_responses(401, 403)},
     )
     async def list_groups(request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         return json_response(await users.list_groups(store))
 
     @api.post(
@@ -209,7 +204,7 @@ def router(ctx: Context) -> APIRouter:
         responses={200: {"model": GroupModel}, **error_responses(400, 401, 403, 409, 413)},
     )
     async def create_group(body: GroupCreate, request: Request) -> Response:
-        _require_manager(await auth.authenticate(request))
+        require_any(await auth.authenticate(request), _MANAGE)
         document = await users.create_group(
             store,
             name=body.name,

@@ -1,0 +1,104 @@
+"""Who may do what: the one place where routes ask whether a caller may see an entity or a
+job, and whether the caller holds the permissions an action needs (docs/rights.md).
+
+Every route refuses in the same order: credentials (401, before any guard), then sight (404:
+what the caller may not see is answered as what does not exist, so that its existence does
+not leak), then permissions (403).
+"""
+
+from __future__ import annotations
+
+from ..domain.errors import Forbidden, NotFound
+from ..domain.ids import is_object_id
+from ..domain.jobs import OWNER_KINDS, OWNER_OBJECT, JobRow
+from ..domain.users import Principal
+from ..store.core import Store
+from ..store.jobs import has_jobs
+from ..store.operations import owner_exists, owner_not_found
+
+# -- permissions ----------------------------------------------------------------------------
+
+
+def require_any(principal: Principal, *permissions: str) -> None:
+    """403 unless the caller holds at least one of ``permissions`` (typically an action's own
+    permission and the manage- permission that includes it)."""
+    if not principal.rights.has_any(*permissions):
+        raise Forbidden.needs(*permissions)
+
+
+def require_all(principal: Principal, *permissions: str) -> None:
+    """403 unless the caller holds every one of ``permissions``."""
+    held = principal.rights.permissions
+    if not all(permission in held for permission in permissions):
+        raise Forbidden("Required permissions: " + " and ".join(permissions))
+
+
+# -- entities -------------------------------------------------------------------------------
+
+
+async def visible_entity(store: Store, principal: Principal, kind: str, entity_id: str) -> None:
+    """404 unless the caller may see this entity: an object or link (``kind`` "object" or
+    "link") by the access rule; a class (``kind`` "class") is catalogue, visible to every
+    caller, so only its existence is checked."""
+    if kind == "class":
+        seen = await owner_exists(store, kind, entity_id)
+    else:
+        seen = store.directory.can_see_entity(principal, kind, entity_id)
+    if not seen:
+        raise owner_not_found(kind, entity_id)
+
+
+def visible_entity_ids(store: Store, principal: Principal, kind: str) -> list[str]:
+    """The IDs of every object (``kind`` "object") or link (else) the caller may see."""
+    if kind == "object":
+        return store.directory.visible_object_ids(principal)
+    return store.directory.visible_link_ids(principal)
+
+
+# -- jobs -----------------------------------------------------------------------------------
+# A job is exactly as visible as its owner (Directory.can_see_owner); the history of a
+# deleted owner stays visible to those who manage that kind of entity.
+
+
+def may_see_job(store: Store, principal: Principal, row: JobRow) -> bool:
+    """Whether the caller may see this job (for a check that is not a refusal)."""
+    return store.directory.can_see_owner(principal, row.owner_id, row.owner_type)
+
+
+def visible_job(store: Store, principal: Principal, job_id: str, row: JobRow | None) -> JobRow:
+    """``row``, the job ``job_id`` as read (None: no such job), if the caller may see it;
+    else 404, the same as for a job that does not exist."""
+    if row is None or not may_see_job(store, principal, row):
+        raise NotFound.entity("Job", job_id)
+    return row
+
+
+async def read_visible_job(store: Store, principal: Principal, job_id: str) -> JobRow:
+    """The row of job ``job_id`` if it exists and the caller may see it; else 404."""
+    row = await store.job_row(job_id) if is_object_id(job_id) else None
+    return visible_job(store, principal, job_id, row)
+
+
+def visible_owners(
+    store: Store, principal: Principal, owner_ids: list[str], owner_type: int
+) -> list[str]:
+    """Those of ``owner_ids`` whose jobs the caller may see, each once, in their order."""
+    can_see = store.directory.can_see_owner
+    return [i for i in dict.fromkeys(owner_ids) if can_see(principal, i, owner_type)]
+
+
+async def visible_history(
+    store: Store, principal: Principal, owner_id: str, owner_type: int
+) -> None:
+    """404 unless the caller may see the jobs of this owner. A deleted owner's history is
+    shown (to managers) only while it has any: an ID that names nothing is a 404 for all."""
+    directory = store.directory
+    exists = (
+        directory.object_exists(owner_id)
+        if owner_type == OWNER_OBJECT
+        else directory.link_exists(owner_id)
+    )
+    if not directory.can_see_owner(principal, owner_id, owner_type) or (
+        not exists and not await has_jobs(store, owner_id, owner_type)
+    ):
+        raise NotFound.entity(OWNER_KINDS[owner_type], owner_id)
