@@ -9,8 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-# The stream names are re-exported for api/routes/control.py, which still imports them here.
-from ..domain.output import STDERR, STDOUT, STREAMS, Chunk  # noqa: F401
+from ..domain.output import Chunk
 from . import queue_sqlite
 from .core import Store
 from .immediate import LATER, at_once

@@ -20,9 +20,10 @@ from starlette.responses import Response, StreamingResponse
 
 from ...domain.errors import Conflict, InvalidCredentials, TooManyRequests, Unauthorized
 from ...domain.jobs import JobRow, JobStatus, job_document
+from ...domain.output import STDERR, STDOUT, STREAMS
 from ...domain.users import Principal
 from ...domain.values import INT64_MAX
-from ...store.output import STDERR, STDOUT, STREAMS, read_output
+from ...store.output import read_output
 from ...store.queue import cancel
 from .. import sse
 from ..bodies import CheckedRoute
