@@ -17,7 +17,7 @@ from opsjobs.api.app import create_app
 ROOT = Path(__file__).resolve().parent.parent
 API_DOC = ROOT / "docs" / "api.md"
 # A route as the page writes it: a method, then a path under /node/api.
-ROUTE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/node/api[^\s`*?]*)")
+ROUTE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/node/api[\w/{}.-]*[\w}])")
 SECTION = re.compile(r"^## (\d+)\. ", re.M)
 CITATION = re.compile(r"docs/api\.md §(\d+)((?:[,–-] ?§?\d+)*)")
 
