@@ -170,6 +170,42 @@ async def test_stream_sends_backlog_then_live_output_then_the_finished_job(api, 
     assert final["description"] == {"stdout": "one\ntwo\n", "exitCode": 0, "stderr": ""}
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"objectPermissions": {"include": [], "exclude": []}},
+        {"status": 3},  # blocked
+        {"password": "another-password-9d2e"},
+    ],
+    ids=["revoked", "blocked", "new-password"],
+)
+async def test_a_stream_ends_when_its_caller_may_no_longer_see_the_job(
+    api, setup, tmp_path, change
+):
+    """The stream checked the caller once, when it opened: output kept flowing to a user
+    whose access was revoked, who was blocked, or whose sessions a new password ended."""
+    admin, gate = setup["admin"], tmp_path / "gate"
+    viewer = await api.user("viewer", include=[setup["object"]])
+    viewer_id = api.store.directory.by_login["viewer"]
+    job_id = await queue(api.store, gated(gate), owner_id=setup["object"])
+    await output_until(api, admin, job_id, "one\n")
+    received = ""
+    async with api.client.stream("GET", f"/node/api/jobs/{job_id}/stream", headers=viewer) as r:
+        assert r.status_code == 200
+        async for text in r.aiter_text():
+            received += text
+            if "one" in received and not gate.exists():
+                changed = await api.client.patch(
+                    f"/node/api/users/{viewer_id}", json=change, headers=admin
+                )
+                assert changed.status_code == 200, changed.text
+                gate.touch()
+    assert [name for name, _, _ in parse_events(received)] == ["output"]
+    assert "two" not in received
+    await wait_status(api.store, job_id)
+    assert "two" in (await output(api, admin, job_id))["data"]
+
+
 async def test_stream_of_a_finished_job_resumes_from_last_event_id(api, setup):
     admin = setup["admin"]
     spec = ScriptSpec("echo one; echo oops >&2; echo two", 5)

@@ -178,6 +178,16 @@ ISSUE_SPOTS = [
     "echo a; {{args.x}} b",
     "# {{args.x}}",
     "PS4={{args.x}}; set -x; :",
+    # jobs -x CMD ARGS runs CMD: no argument of jobs may hold a value.
+    "jobs -x {{args.x}} /tmp/f",
+    "jobs -x touch {{args.x}}",
+    "jobs {{args.x}}",
+    # Aliases spelt as the shell reads them (dash expands aliases in scripts by default).
+    'a""lias echo=eval\necho {{args.x}}',
+    "\\alias echo=eval\necho {{args.x}}",
+    "a''lias echo=eval\necho {{args.x}}",
+    'shopt -s "expand_aliases"; BASH_ALIASES[echo]=eval\necho {{args.x}}',
+    "BASH_ALIASES+=([echo]=eval)\necho {{args.x}}",
 ]
 
 
@@ -207,6 +217,30 @@ EVALUATED = [
     "for i in {{args.x}}; do echo $(( i )); done",
     'i=$(printf %s "{{args.x}}"); echo $((i))',
     'f() { local n={{args.x}}; arr=(1); echo "${arr[n]}"; }; f',
+    # ${i@P} expands the value as a prompt string, $(...) included.
+    'i={{args.x}}; echo "${i@P}"',
+    "i={{args.x}}; x=${i@P}",
+    'i={{args.x}}; echo "${i[0]@P}"',
+    'i={{args.x}}; echo "${i[@]@P}"',
+    'for i in {{args.x}}; do echo "${i@P}"; done',
+    'i=$(echo {{args.x}}); echo "${i@P}"',
+    "i={{args.x}}; jobs -x $i",
+    # bash's own integer variables evaluate what is assigned to them.
+    "RANDOM={{args.x}}",
+    "OPTIND={{args.x}}",
+    "SRANDOM={{args.x}}",
+    "HISTCMD={{args.x}}",
+    "export OPTIND={{args.x}}",
+    "f() { local OPTIND={{args.x}}; }; f",
+    "i={{args.x}}; OPTIND=$i",
+    "for RANDOM in {{args.x}}; do :; done",
+    # Builtins that take no variable take none through another variable either.
+    'i={{args.x}}; compgen -W "$i"',
+    'i={{args.x}}; compgen -C "$i" x',
+    'i={{args.x}}; history -s "$i"; fc -s',
+    'i={{args.x}}; set -- "$i"; echo "$(( $1 ))"',
+    'i={{args.x}}; hash -p /bin/true "$i"',
+    'i={{args.x}}; shopt -s "$i"',
 ]
 
 
@@ -515,6 +549,77 @@ async def test_a_value_may_not_become_a_programs_option(api, backend):
     assert (await api.client.post(declared, json={"x": "-t"}, headers=admin)).status_code == 200
 
 
+# fileSystem operations that hand an argument to a program as code: sh -c, python3 -c...
+CODE_ARGV = [
+    ("/bin/sh", ["-c", "echo {{args.x}}"]),
+    ("/bin/bash", ["-ec", "{{args.x}}"]),
+    ("/bin/sh", ["-x", "-c", "--", "{{args.x}}"]),
+    ("/usr/bin/env", ["-i", "A=1", "dash", "-c", "echo {{args.x}}"]),
+    ("/usr/bin/python3", ["-c", "print('{{args.x}}')"]),
+    ("/usr/bin/python3", ["-cprint('{{args.x}}')"]),
+    ("/usr/bin/perl", ["-e", "1", "-e", "print '{{args.x}}'"]),
+    ("/bin/busybox", ["sh", "-c", "{{args.x}}"]),
+]
+
+
+@pytest.mark.parametrize(("path", "args"), CODE_ARGV)
+async def test_a_value_is_not_code_of_a_file_system_program(api, backend, tmp_path, path, args):
+    admin, host = await _host(api)
+    parameters = {"type": "fileSystem", "path": path, "args": args}
+    created = await api.client.post(
+        f"/node/api/objects/{host}/operations",
+        json={"name": "fs", "type": 2, "parameters": parameters},
+        headers=admin,
+    )
+    assert created.status_code == 400, created.text
+    assert "cannot stand in the code" in created.json()["message"]
+    # Nor by changing a harmless operation into one, nor through a class.
+    harmless = {"type": "fileSystem", "path": path, "args": ["-c", "echo hi"]}
+    made = await api.client.post(
+        f"/node/api/objects/{host}/operations",
+        json={"name": "fs", "type": 2, "parameters": harmless},
+        headers=admin,
+    )
+    assert made.status_code == 200, made.text
+    changed = await api.client.patch(
+        f"/node/api/objects/{host}/operations/{made.json()['id']}",
+        json={"parameters": parameters},
+        headers=admin,
+    )
+    assert changed.status_code == 400, changed.text
+    assert await _job_count(api) == 0
+
+
+@pytest.mark.parametrize(("path", "args"), CODE_ARGV)
+def test_a_value_saved_as_code_of_a_program_is_refused_when_run(tmp_path, path, args):
+    mark = tmp_path / "ran"
+    document = {"name": "fs", "type": 2, "parameters": {"type": "fileSystem", "path": path}}
+    document["parameters"]["args"] = args  # as an older version may have stored it
+    with pytest.raises(BadRequest, match="cannot stand in the code"):
+        render_spec(document, Values("1", args={"x": f"';touch {mark};'"}), default_timeout=5)
+
+
+async def test_a_value_after_the_code_of_sh_c_is_data(api, backend, tmp_path):
+    admin, host = await _host(api)
+    mark = tmp_path / "ran"
+    parameters = {"type": "fileSystem", "path": "/bin/sh"}
+    parameters["args"] = ["-c", 'printf %s "$1"', "sh", "{{args.x}}"]
+    created = await api.client.post(
+        f"/node/api/objects/{host}/operations",
+        json={"name": "fs", "type": 2, "parameters": parameters},
+        headers=admin,
+    )
+    assert created.status_code == 200, created.text
+    url = f"/node/api/objects/{host}/operations/{created.json()['id']}/execute"
+    value = f"$(touch {mark});touch {mark}"
+    job = await api.client.post(url, json={"x": value}, headers=admin)
+    assert job.status_code == 200, job.text
+    done = await wait_status(api.store, job.json(), timeout=60)
+    assert done["execution"]["status"] == "succeeded", done
+    assert done["description"]["stdout"] == value
+    assert not mark.exists()
+
+
 async def test_a_value_in_a_topic_is_one_level(api, backend):
     admin, host = await _host(api)
     created = await api.client.post(
@@ -527,7 +632,7 @@ async def test_a_value_in_a_topic_is_one_level(api, backend):
         headers=admin,
     )
     url = f"/node/api/objects/{host}/operations/{created.json()['id']}/execute"
-    for dev in ("a/b", "+", "#", "a/+/#"):
+    for dev in ("a/b", "+", "#", "a/+/#", "\x01", "\ufffe"):
         response = await api.client.post(url, json={"dev": dev}, headers=admin)
         assert response.status_code == 400, dev
         assert "args.dev" in response.json()["message"]

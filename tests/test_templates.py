@@ -287,10 +287,32 @@ def test_a_script_without_variables_may_be_anything():
         ("#!/usr/bin/env -S LANG=C python3 -u\n", "python3"),
         ("#!/bin/busybox sh\n", "sh"),
         ("#!/usr/bin/perl -w\n", "perl"),
+        ("#!/usr/bin/env -i A=1 dash\n", "dash"),
+        ("#!/usr/bin/env -S make -f\n", "make"),
     ],
 )
 def test_the_interpreter_comes_from_the_hashbang_line(script, program):
     assert shell.interpreter(script) == program
+
+
+# env options that hide which word is the program: such a script is not taken for a shell
+# script (env -Smake -f runs make, which expands ${OPSJOBS_V1} into a recipe's shell line).
+@pytest.mark.parametrize(
+    "hashbang",
+    [
+        "#!/usr/bin/env -Smake -f",
+        "#!/usr/bin/env --split-string=make -f",
+        "#!/usr/bin/env -u X sh",
+        "#!/usr/bin/env -C /tmp sh",
+        "#!/usr/bin/env --chdir=/tmp sh",
+        "#!/bin/busybox -x sh",
+        "#!/usr/bin/env",
+    ],
+)
+def test_a_hashbang_whose_program_cannot_be_told_takes_no_variables(hashbang):
+    assert shell.interpreter(hashbang + "\n") not in shell.SHELLS
+    with pytest.raises(BadRequest, match="need an sh, dash or bash script"):
+        compile_script(hashbang + "\nall:\n\techo {{args.x}}\n")
 
 
 # -- leading dashes -------------------------------------------------------------------------
@@ -381,6 +403,21 @@ def test_a_value_too_long_for_the_kernel_is_refused_before_a_job():
 def test_a_value_is_one_topic_level(value):
     with pytest.raises(BadRequest, match="args.dev"):
         render_topic("adv/{{args.dev}}/cmd", args(dev=value))
+
+
+# Characters a broker refuses in a topic (mosquitto drops the connection): refused with a 400
+# naming the variable, rather than a job that waits out its timeout and fails without reason.
+@pytest.mark.parametrize(
+    "value", ["\x01", "a\x1fb", "\x7f", "\x85", "\x9f", "\ufdd0", "\ufffe", "\uffff", "\U0010ffff"]
+)
+def test_a_topic_value_holds_no_character_a_broker_refuses(value):
+    with pytest.raises(BadRequest, match="args.dev.*noncharacter"):
+        render_topic("adv/{{args.dev}}/cmd", args(dev=value))
+
+
+@pytest.mark.parametrize("value", ["é", "😀", "a\u2215b", "\ufdcf", "\ufdf0", "\ufffd", "\xa0"])
+def test_a_topic_value_may_hold_any_other_character(value):
+    assert render_topic("adv/{{args.dev}}/cmd", args(dev=value)) == f"adv/{value}/cmd"
 
 
 def test_a_topic_value_may_not_start_a_system_topic():

@@ -19,6 +19,7 @@ from .rights import Rights
 from .spec import ExecSpec, MqttSpec, ScriptSpec, Spec
 from .templates import (
     Values,
+    check_argv,
     check_script,
     render_argv,
     render_script,
@@ -87,6 +88,10 @@ def validate_parameters(op_type: int, parameters: Any) -> dict[str, Any]:
             for n, arg in enumerate(args):
                 where = f"parameters.args[{n}]"
                 _templates_declared(where, _text(arg, where, empty=True), names)
+            try:
+                check_argv(clean["path"], args)
+            except BadRequest as exc:
+                raise BadRequest(f"parameters.args: {exc.message}") from None
         elif kind == "scriptText":
             text = _text(clean.get("text"), "parameters.text")
             try:
@@ -237,6 +242,7 @@ def render_spec(
     timeout = float(parameters.get("timeout", default_timeout))
     kind = parameters["type"]
     if kind == "fileSystem":
+        check_argv(parameters["path"], parameters.get("args", []))  # also what older versions saved
         args = render_argv(parameters.get("args", []), values, declared)
         return ExecSpec(argv=[parameters["path"], *args], timeout=timeout)
     text = parameters["text"] if kind == "scriptText" else script_text

@@ -66,11 +66,26 @@ def interpreter(script: str) -> str:
     if not script.startswith("#!"):
         return "sh"
     words = script[2:].split("\n", 1)[0].split()
-    names = [w.rsplit("/", 1)[-1] for w in words]
-    # "/usr/bin/env [-S] [NAME=value] prog" and "/bin/busybox sh" name the real program later.
-    while names and names[0] in ("env", "busybox"):
-        names = [n for n in names[1:] if not n.startswith("-") and "=" not in n]
-    return names[0] if names else "sh"
+    if not words:
+        return "sh"
+    program, rest = words[0].rsplit("/", 1)[-1], words[1:]
+    # "/usr/bin/env [-S] [-i] [NAME=value] prog" and "/bin/busybox prog" name the real program
+    # later. Any other option of env (-Sprog, --split-string=prog, -u NAME, -C DIR) hides
+    # which word is the program: then the answer is that option, which no check takes for a
+    # shell (a script whose program cannot be told is not a shell script).
+    while program in ("env", "busybox") and rest:
+        word = rest.pop(0)
+        if program == "env" and (word in _ENV_PLAIN_OPTIONS or _ENV_ASSIGNMENT.match(word)):
+            continue
+        program = word if word.startswith("-") else word.rsplit("/", 1)[-1]
+        if word.startswith("-"):
+            break
+    return program
+
+
+# Options of env after which the next word is still the program or another option.
+_ENV_PLAIN_OPTIONS = frozenset({"-S", "-i", "-", "--ignore-environment"})
+_ENV_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 # -- what commands may take a variable ------------------------------------------------------
@@ -96,7 +111,7 @@ _SPECIAL_VARIABLES = frozenset(
 _SAFE_BUILTINS: Mapping[str, str] = {
     **dict.fromkeys(("echo", ":", "true", "false", "cd", "pushd", "popd", "dirs", "pwd"), ""),
     **dict.fromkeys(("exit", "return", "shift", "break", "continue", "kill", "umask"), ""),
-    **dict.fromkeys(("ulimit", "type", "times", "jobs", "help", "caller", "case"), ""),
+    **dict.fromkeys(("ulimit", "type", "times", "help", "caller", "case"), ""),
     "printf": "v",
     "test": "vR",
     "[": "vR",
@@ -115,6 +130,7 @@ _OTHER_BUILTINS = frozenset(
         *("suspend", "function", "[[", "]]", "((", "exec", "builtin"),
         *("command", "time", "!", "{", "}", "if", "then", "else", "elif", "fi", "while"),
         *("until", "do", "done", "esac", "set", "shopt"),  # a value choosing shell options
+        "jobs",  # jobs -x CMD ARGS runs CMD
     }
 )
 # Words that go before a command and leave it a command: `command eval "$x"` is eval.
@@ -127,6 +143,13 @@ _CODE_RUNNERS: Mapping[str, str] = {
     **dict.fromkeys(("fish", "csh", "tcsh", "busybox", "python", "python3", "python2"), "c"),
     **dict.fromkeys(("perl", "ruby", "node", "nodejs"), "eE"),
 }
+
+
+def code_options(program: str) -> str:
+    """The option letters after which ``program`` (a path or a name) runs an argument as code
+    (``c`` for sh and python, ``eE`` for perl), "" for a program not known to."""
+    runner = program.rsplit("/", 1)[-1]
+    return _CODE_RUNNERS.get(runner) or _CODE_RUNNERS.get(runner.rstrip("0123456789.")) or ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +195,7 @@ def _argument_spot(name: _Word, before: list[_Word], word: _Word) -> str | None:
             "code, arithmetic or a variable's name"
         )
     runner = command.rsplit("/", 1)[-1]
-    letters = _CODE_RUNNERS.get(runner) or _CODE_RUNNERS.get(runner.rstrip("0123456789."))
+    letters = code_options(command)
     if letters and any(c in _options(before) or w.expanded for c in letters for w in before):
         return f"in {runner} -{letters[0]} ..., which runs it as code"
     return None
@@ -226,6 +249,8 @@ _KIND_REASONS: Mapping[str, str] = {
     'arithmetic or names; compare with [ "{{...}}" -gt 5 ] instead',
     "comment": "in a comment",
 }
+# ${name@P}, ${name[...]@P}: the value is expanded as a prompt string, which runs $(...).
+_PROMPT_TRANSFORM = re.compile(r"^!?[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?@P$")
 _HEREDOC = Unsafe(
     'inside a here-document; assign it first (X={{...}}) and write "$X" in the document'
 )
@@ -234,16 +259,24 @@ _HEREDOC = Unsafe(
 # Commands that read (some of) their arguments as code, arithmetic, variable names or a
 # command to run: "*" every argument, "-" every argument once an option is given, else the
 # argument right after one of the options named.
+# Every builtin that may not hold a variable (_OTHER_BUILTINS) is taken to evaluate all its
+# arguments when they come from a variable too (compgen -W "$x" expands $x's value, history -s
+# "$x" then fc -s runs it, set -- "$x" feeds $1); keywords are not commands of their own.
+_KEYWORDS = frozenset(
+    {"[[", "]]", "((", "!", "{", "}", "if", "then", "else", "elif", "fi", "while", "until"}
+    | {"do", "done", "esac", "function"}
+)
 _NAME_READERS: Mapping[str, tuple[str, ...]] = {
-    **dict.fromkeys(("eval", "let", "trap", ".", "source", "alias", "unset", "read"), ("*",)),
-    **dict.fromkeys(("mapfile", "readarray", "getopts", "exec", "coproc", "enable"), ("*",)),
-    **dict.fromkeys(("command", "builtin", "nohup", "time"), ("*",)),
+    **dict.fromkeys(_OTHER_BUILTINS - _KEYWORDS, ("*",)),
+    **dict.fromkeys(("nohup", "time"), ("*",)),
     **dict.fromkeys(("declare", "typeset", "local", "export", "readonly"), ("-",)),
     "printf": ("-v",),
     "test": ("-v", "-R"),
     "[": ("-v", "-R"),
     "wait": ("-p",),
 }
+# What `bash -c 'declare -p'` shows with -i (bash 5.2).
+_INTEGER_VARIABLES = ("RANDOM", "SRANDOM", "OPTIND", "HISTCMD", "BASHPID", "UID", "EUID", "PPID")
 _ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 
 
@@ -258,12 +291,20 @@ class _Flows:
     it cannot see (a function's "$1" evaluated later, a value passed through a file) is
     the script author's; the docs say so."""
 
-    evaluated: list[str] = field(default_factory=list)  # text that is evaluated
+    # Text that is evaluated. bash starts every script with variables that have the integer
+    # attribute (declare -i): a value assigned to one (RANDOM={{args.x}}, OPTIND=$i) is
+    # evaluated as arithmetic, as after the script's own declare -i.
+    aliases: bool = False  # the script defines aliases, or lets bash expand them
+    evaluated: list[str] = field(default_factory=lambda: [" ".join(_INTEGER_VARIABLES)])
     assignments: list[tuple[str, str]] = field(default_factory=list)  # variable, raw value
 
     def word(self, words: list[_Word], word: _Word, raw: str) -> None:
         """Note a word of a command as it ends (``words`` are the ones before it)."""
         match = _ASSIGNMENT.match(raw)
+        # Aliases, as the shell reads the words (a""lias, \alias, BASH_ALIASES[x]=eval,
+        # shopt -s "expand_aliases"): the text search in spots() sees only the plain spelling.
+        if word.text in ("alias", "expand_aliases") or (match and match[1] == "BASH_ALIASES"):
+            self.aliases = True
         if match:
             self.assignments.append((match.group(1), raw[match.end() :]))
             if match.group(2):
@@ -423,9 +464,13 @@ class _Scanner:
             self.flows.evaluated.append(self.text[frame.begin : end])
         elif frame.kind == "param":
             # ${name...}: what follows the name (subscripts, offsets) is arithmetic; with
-            # ${!name} the name's value is a variable's name.
+            # ${!name} the name's value is a variable's name; with ${name@P} (bash's prompt
+            # transform, also ${a[0]@P}) the value itself is expanded, $(...) included.
             inner = self.text[frame.begin + 2 : end]
-            self.flows.evaluated.append(re.sub(r"^#?[A-Za-z_][A-Za-z0-9_]*", "", inner))
+            if _PROMPT_TRANSFORM.search(inner):
+                self.flows.evaluated.append(inner)
+            else:
+                self.flows.evaluated.append(re.sub(r"^#?[A-Za-z_][A-Za-z0-9_]*", "", inner))
 
     def _owner(self) -> _Frame | None:
         """The script-like frame whose word the innermost quotes are part of."""
@@ -818,7 +863,10 @@ def spots(script: str, holes: Mapping[int, int]) -> dict[int, Spot]:
     if _ALIASES.search(script):
         # An alias can make any word mean eval; the lexer cannot follow that.
         return dict.fromkeys(holes, Unsafe("in a script that defines aliases"))
-    found = _Scanner(script, holes).run()
+    scanner = _Scanner(script, holes)
+    found = scanner.run()
+    if scanner.flows.aliases:
+        return dict.fromkeys(holes, Unsafe("in a script that defines aliases"))
     for start in holes:
         # A hole the scanner stepped over without placing it (e.g. inside an escape).
         found.setdefault(start, Unsafe("where the script cannot be read"))

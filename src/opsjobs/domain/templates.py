@@ -12,7 +12,9 @@ No value ever becomes text that a shell parses. Where a value goes:
   saved, and again when it runs (a backstop for what was saved before). Only sh, dash and
   bash scripts take variables; every script, of any interpreter, also gets each declared
   argument as ``OPSJOBS_ARG_<name>``.
-- ``fileSystem`` args: each arg is one argv element, never seen by a shell.
+- ``fileSystem`` args: each arg is one argv element, never seen by a shell, except the code
+  argument of a program that runs one (``sh -c``, ``python3 -c``, ``perl -e``), which may
+  hold no variable (``check_argv``).
 - MQTT topic: a value is one topic level: ``/``, ``+`` and ``#`` are refused in it. The
   message is bytes, and takes a value as it is.
 
@@ -177,6 +179,14 @@ def render_text(template: str, values: Values) -> str:
 
 
 _TOPIC_REFUSED = re.compile(r"[/+#\0]")
+# Characters MQTT (3.1.1 section 1.5.3, 5.0 section 1.5.4) says a topic should not hold: control
+# characters and Unicode noncharacters. Brokers (mosquitto) drop the connection on them, and
+# the job would wait out its timeout and fail with no reason.
+_TOPIC_UNFIT = re.compile(
+    "[\x01-\x1f\x7f-\x9f\ufdd0-\ufdef"
+    + "".join(f"{chr(p + 0xFFFE)}{chr(p + 0xFFFF)}" for p in range(0, 0x110000, 0x10000))
+    + "]"
+)
 
 
 def render_topic(template: str, values: Values) -> str:
@@ -190,12 +200,46 @@ def render_topic(template: str, values: Values) -> str:
                 f"Template variable {name} holds /, +, # or NUL, which would change the "
                 "topic's levels"
             )
+        if _TOPIC_UNFIT.search(text):
+            raise BadRequest(
+                f"Template variable {name} holds a control character or a Unicode "
+                "noncharacter, which an MQTT topic may not hold"
+            )
         return text
 
     topic = VARIABLE.sub(substitute, template)
     if topic.startswith("$") and not template.startswith("$"):
         raise BadRequest("Template variables would start a $ topic, which is the broker's own")
     return topic
+
+
+def check_argv(path: str, args: Sequence[str]) -> None:
+    """Refuse (BadRequest) a variable in an argument that the program runs as code: ``sh -c``,
+    ``python3 -c``, ``perl -e`` (also through ``env`` or ``busybox``), where the argument is
+    a program's text and a value in it would be parsed. Pass such a value as an argument of
+    its own (``sh -c 'echo "$1"' sh {{args.x}}``) or through a script."""
+    words = [path, *args]
+    while len(words) > 1 and words[0].rsplit("/", 1)[-1] in ("env", "busybox"):
+        words = words[1:]
+        while len(words) > 1 and (words[0].startswith("-") or "=" in words[0]):
+            words = words[1:]
+    letters = shell.code_options(words[0])
+    if not letters:
+        return
+    program = words[0].rsplit("/", 1)[-1]
+    code_next = False  # after -c: the next word that is no option is the program text
+    for word in words[1:]:
+        option = word.startswith("-")
+        code = code_next or (
+            option and not word.startswith("--") and any(c in word[1:] for c in letters)
+        )
+        if code and VARIABLE.search(word):
+            raise BadRequest(
+                f"Template variable {{{{{variable_names(word)[0]}}}}} cannot stand in the code "
+                f"that {program} -{letters[0]} runs; pass the value as an argument of its own "
+                "(sh -c 'echo \"$1\"' sh {{args.x}})"
+            )
+        code_next = (code_next and option) or (code and option and not code_next)
 
 
 def render_argv(

@@ -18,7 +18,14 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response, StreamingResponse
 
-from ...domain.errors import Conflict, Forbidden, NotFound
+from ...domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from ...domain.ids import is_object_id
 from ...domain.jobs import JobStatus, job_document
 from ...domain.users import Principal
@@ -122,16 +129,34 @@ def router(ctx: Context) -> APIRouter:
         }
         return Response(orjson.dumps(answer), media_type=JSON)
 
-    async def events(job_id: str, offsets: dict[int, int]) -> AsyncIterator[bytes]:
+    async def still_visible(request: Request, revision: int, row: tuple) -> bool:
+        """Whether the caller of a stream may still see its job, on a directory (users, rights,
+        sessions, the tree) at least as new as ``revision``, read with the row: a revoked
+        right, a blocked user or an ended session ends the stream, made here or elsewhere."""
+        await store.catch_up(revision)
+        try:
+            principal = await auth.identify(request)
+        except (Unauthorized, InvalidCredentials, TooManyRequests):
+            return False
+        return store.directory.can_see_owner(principal, row[3], row[4])
+
+    async def events(
+        request: Request, job_id: str, offsets: dict[int, int], checked: int
+    ) -> AsyncIterator[bytes]:
+        """``checked``: the directory revision the caller was found allowed on."""
         decoders = {n: codecs.getincrementaldecoder("utf-8")("replace") for n in offsets}
         names = {number: name for name, number in STREAMS.items()}
         with store.job_signals.watch(job_id) as changed:
             quiet_since = time.monotonic()
             while True:
                 changed.clear()
-                row = await store.job_row(job_id)
+                revision, row = await store.job_row_at(job_id)
                 if row is None:  # deleted by retention meanwhile
                     return
+                if revision > checked:
+                    if not await still_visible(request, revision, row):
+                        return
+                    checked = revision
                 sent = False
                 for number in offsets:
                     while data := await read_output(
@@ -172,9 +197,12 @@ def router(ctx: Context) -> APIRouter:
     )
     async def job_stream(job_id: str, request: Request) -> Response:
         await visible_job(request, job_id)
+        checked = store.directory.revision
         offsets = _resume_offsets(request.headers.get("last-event-id"))
         return StreamingResponse(
-            events(job_id, offsets), media_type=sse.EVENT_STREAM, headers=sse.HEADERS
+            events(request, job_id, offsets, checked),
+            media_type=sse.EVENT_STREAM,
+            headers=sse.HEADERS,
         )
 
     @api.post(
