@@ -1,4 +1,4 @@
-"""The entity access rule of API.md §3 (opsjobs.domain.access), on its own.
+"""The entity access rule of docs/api.md §4 (opsjobs.domain.access), on its own.
 
 Examples for each clause, then hypothesis: on random small graphs (multi-parent, cycles,
 self-loops) the implementation agrees with a brute-force reading of the rule that walks

@@ -1,4 +1,4 @@
-"""Authentication and rights administration (API.md §2, §3): Basic, sessions, tokens, the
+"""Authentication and rights administration (docs/api.md §3, §4): Basic, sessions, tokens, the
 credential cache, throttling, users and groups."""
 
 from __future__ import annotations

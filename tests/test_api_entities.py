@@ -1,4 +1,5 @@
-"""Objects and links (API.md §5): create, read, project, change, delete — and who sees them."""
+"""Objects and links (docs/api.md §11): create, read, project, change, delete — and who
+sees them."""
 
 from __future__ import annotations
 

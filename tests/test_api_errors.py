@@ -1,4 +1,4 @@
-"""Errors (API.md §1): always ``{"code", "message"}`` with the right status, whatever went
+"""Errors (docs/api.md §2): always ``{"code", "message"}`` with the right status, whatever went
 wrong — bad JSON, wrong types, malformed IDs, unknown routes, big bodies, bugs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The jobs API (API.md §4): the job document, history lists and their filters, custom
+"""The jobs API (docs/api.md §5–§7): the job document, history lists and their filters, custom
 results (with concurrent appends), and the history of deleted owners."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def user_id(api, login: str) -> str:
 
 
 def check_job_document(document: dict) -> None:
-    """Key set and types of API.md §4, nothing more, nothing less."""
+    """Key set and types of docs/api.md §5, nothing more, nothing less."""
     assert set(document) == JOB_KEYS, set(document) ^ JOB_KEYS
     assert isinstance(document["id"], str) and len(document["id"]) == 24
     assert isinstance(document["description"], dict)
@@ -563,7 +563,7 @@ async def test_deleted_links_history_needs_manage_links(api, backend):
 
 
 async def test_ids_that_name_nothing_are_404_even_for_managers(api, backend):
-    """An ID with no entity and no history names nothing (API.md §1)."""
+    """An ID with no entity and no history names nothing (docs/api.md §2)."""
     admin = await api.admin()
     for owner in ("objects", "links"):
         kind = owner[:-1].capitalize()

@@ -1,4 +1,4 @@
-"""The Basic credential cache (API.md §2): one Argon2 check serves concurrent requests, and a
+"""The Basic credential cache (docs/api.md §3): one Argon2 check serves concurrent requests, and a
 credential in use is re-checked before it expires instead of on a request's path."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Two server processes on one database: a change made through one is honoured by the other
-(API.md §2: a changed password, status or rights is never served from a cache)."""
+(docs/api.md §3: a changed password, status or rights is never served from a cache)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Executing an operation (API.md §6): rights, argument rendering, the queued job and its
+"""Executing an operation (docs/api.md §10): rights, argument rendering, the queued job and its
 spec, idempotency. The app here runs no runner, so every job stays ``queued`` to be looked at.
 """
 

@@ -9,7 +9,9 @@ Routes are read from the app's route table, so a route added without an entry he
 - a visible entity without the action permission answers 403 ``Required permissions: ...``;
 - lists carry exactly what the caller may see.
 
-The world (API.md §3):   1 ── site ── host ── multi (also under other_host)
+The world (its rights as docs/api.md §4 states them):
+
+                         1 ── site ── host ── multi (also under other_host)
                             │       ├─ host2
                             │       └─ hidden ── below
                             └─ other ── other_host

@@ -1,4 +1,4 @@
-"""Output capping (API.md §6): the rule on whole strings, and its streaming forms."""
+"""Output capping (docs/api.md §10): the rule on whole strings, and its streaming forms."""
 
 from __future__ import annotations
 

@@ -296,7 +296,7 @@ def running_server(
         log.close()
 
 
-# The job document's keys as API.md §4 spells them: the seed page's, plus `execution` (ext).
+# The job document's keys as docs/api.md §5 spells them: the seed page's, plus `execution` (ext).
 JOB_KEYS = {
     "id",
     "description",

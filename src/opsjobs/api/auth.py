@@ -1,4 +1,4 @@
-"""Who is calling: Basic credentials, a session cookie or an API token (API.md §2).
+"""Who is calling: Basic credentials, a session cookie or an API token (docs/api.md §3).
 
 Argon2 verification costs tens of milliseconds by design, so a verified Basic header is
 remembered under a keyed hash of the header (never the password) for a short while. An entry

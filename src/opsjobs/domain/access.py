@@ -1,4 +1,4 @@
-"""The entity access rule (API.md §3), as pure functions over an entity graph.
+"""The entity access rule (docs/api.md §4), as pure functions over an entity graph.
 
 Access to an entity E, in this order: E excluded -> denied; E included -> allowed; an object
 is allowed when at least one parent is; a link when both its ends are. Cycles in the parent

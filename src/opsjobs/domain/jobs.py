@@ -1,4 +1,4 @@
-"""Jobs: owner kinds, execution statuses and the job document of API.md §4."""
+"""Jobs: owner kinds, execution statuses and the job document of docs/api.md §5."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Operations (API.md §6): what a valid one is, how it may change, who sees how much of it,
-and how one execution of it becomes a runner's spec.
+"""Operations (docs/api.md §9, §10): what a valid one is, how it may change, who sees how
+much of it, and how one execution of it becomes a runner's spec.
 
 An operation document: ``{"id", "name", "type", "description", "parameters", "popupResult",
 "runOnReadWritePropertyModification"}``; ``type`` 1 publishes MQTT, 2 runs a program or

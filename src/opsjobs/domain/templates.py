@@ -1,4 +1,4 @@
-"""Template variables in operations (API.md §6): ``{{id}}``, ``{{properties.<name>}}``,
+"""Template variables in operations (docs/api.md §9): ``{{id}}``, ``{{properties.<name>}}``,
 ``{{user.id}}``, ``{{user.login}}``, ``{{args.<name>}}``.
 
 No value ever becomes text that a shell parses. Where a value goes:

@@ -1,4 +1,4 @@
-"""Capturing a job's output with the cap of API.md §6, in bounded memory.
+"""Capturing a job's output with the cap of docs/api.md §10, in bounded memory.
 
 Per stream, past ``cap`` bytes opsjobs keeps the first ``HEAD_BYTES`` and the most recent
 rest, joined by one marker line saying how many bytes were left out. ``cap_output`` states

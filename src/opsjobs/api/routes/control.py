@@ -1,4 +1,4 @@
-"""Job control (API.md §4, ext): output from an offset, a live event stream, cancelling.
+"""Job control (docs/api.md §8): output from an offset, a live event stream, cancelling.
 
 Each route reads the job row before its output. A job is finished in the same transaction
 that stores its last output, so a reader who saw it finished is sure to get all of it.

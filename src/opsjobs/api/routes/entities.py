@@ -1,4 +1,4 @@
-"""Objects and links (API.md §5): the subset that jobs need."""
+"""Objects and links (docs/api.md §11): the subset that jobs need."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from ..responses import empty_response, json_response
 
 def _own_operations(principal: Principal, sent: list) -> list[dict]:
     """The operations sent with a new object or link, checked; adding them needs
-    manage-operations as well (API.md §6)."""
+    manage-operations as well (docs/api.md §11)."""
     if sent:
         require_any(principal, "manage-operations")
     return validate_all([operation.model_dump() for operation in sent])
@@ -37,7 +37,7 @@ def _own_operations(principal: Principal, sent: list) -> list[dict]:
 
 def _shown(principal: Principal, document: dict) -> dict:
     # Operation parameters (script text, paths, topics) are for operation managers; others
-    # see each operation's id, name and description only (API.md §6).
+    # see each operation's id, name and description only (docs/api.md §9).
     document["operations"] = shown(principal.rights, document["operations"])
     return document
 

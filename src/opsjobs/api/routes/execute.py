@@ -1,4 +1,4 @@
-"""Executing an operation of an object or a link (API.md §6): the run recorded as a job.
+"""Executing an operation of an object or a link (docs/api.md §10): the run recorded as a job.
 
 Execute requests come as fast as jobs can run, so the route is served like GET /jobs/:id:
 a plain Starlette route matched ahead of FastAPI's (``hot_routes``), with the FastAPI

@@ -1,4 +1,4 @@
-"""Jobs (API.md §4): one job, history lists, custom results."""
+"""Jobs (docs/api.md §5–§7): one job, history lists, custom results."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Operations of objects, links and classes, their execution, classes and stored scripts
-(API.md §5, §6).
+(docs/api.md §9, §12, §13).
 
-Rights, in the order of API.md §1: an entity the caller may not see is a 404 whatever the
+Rights, in the order of docs/api.md §2: an entity the caller may not see is a 404 whatever the
 permissions; then the action permissions. Classes are visible to every caller (they are
 catalogue, not monitored things), so for them only existence comes before permissions.
 Scripts are code: every script route needs ``manage-scripts``, so its 403 comes first.

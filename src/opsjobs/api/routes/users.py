@@ -1,4 +1,4 @@
-"""Users, groups, sessions and API tokens (API.md §2)."""
+"""Users, groups, sessions and API tokens (docs/api.md §3, §14)."""
 
 from __future__ import annotations
 
