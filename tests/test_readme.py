@@ -107,27 +107,34 @@ def _run_bash(script: str, cwd: Path, env: dict) -> str:
 def test_the_printed_curl_line_fetches_the_job(demo_server):
     line = re.search(r"curl -u .*", demo_server["printed"]).group(0)
     out = _run_bash(line, demo_server["cwd"], demo_server["env"])
-    assert orjson.loads(out)["id"] == demo_server["job"]
+    job = orjson.loads(out)
+    assert job["id"] == demo_server["job"]
+    # A real run, made before the server started: finished, with the host's real output.
+    assert job["execution"]["status"] == "succeeded", job
+    assert job["execution"]["runner"] != "demo"
+    assert "load average" in job["description"]["stdout"]
 
 
-def test_the_printed_execute_line_runs_the_demo_operation(demo_server):
+def test_the_printed_execute_lines_run_the_demo_operation_and_read_the_job(demo_server):
     import requests
 
-    line = re.search(r"curl -u viewer:.*", demo_server["printed"]).group(0)
-    job_id = orjson.loads(_run_bash(line, demo_server["cwd"], demo_server["env"]))
+    lines = re.search(
+        r"^\s*(job=\$\(curl -s -u viewer:.*)\n\s*(sleep 1; curl -u viewer:.*)$",
+        demo_server["printed"],
+        flags=re.M,
+    )
+    job = orjson.loads(_run_bash("\n".join(lines.groups()), demo_server["cwd"], demo_server["env"]))
     base = f"http://127.0.0.1:{demo_server['port']}/node/api"
     viewer = ("viewer", demo_server["viewer"])
     deadline = time.monotonic() + 60
-    while True:
-        job = requests.get(f"{base}/jobs/{job_id}", auth=viewer).json()
-        if job["execution"]["status"] not in ("queued", "running"):
-            break
+    while job["execution"]["status"] in ("queued", "running"):  # a busy machine: wait more
         assert time.monotonic() < deadline, job
         time.sleep(0.1)
+        job = requests.get(f"{base}/jobs/{job['id']}", auth=viewer).json()
     assert job["execution"]["status"] == "succeeded", job
     assert job["description"]["stdout"] == "Hello, Ada, from 10.0.0.11\n"
     # A name that does not fit the operation's declared pattern makes no job.
-    url = re.search(r"-X POST (\S+)", line).group(1)
+    url = re.search(r"-X POST (\S+)", lines.group(1)).group(1)
     refused = requests.post(url, json={"name": "$(id)"}, auth=viewer)
     assert refused.status_code == 400
     assert refused.json()["message"].startswith("args.name: does not match")
@@ -172,6 +179,9 @@ def test_a_second_demo_keeps_the_data_and_prints_working_passwords(demo_server):
         check=True,
     ).stdout
     assert re.search(r"a job:\s+([0-9a-f]{24})", again).group(1) == demo_server["job"]
+    runs = re.compile(r"^\s+([0-9a-f]{24})  ", flags=re.M)
+    assert len(runs.findall(demo_server["printed"])) == 4
+    assert runs.findall(again) == runs.findall(demo_server["printed"])  # no new runs
     import requests
 
     password = re.search(r"admin\s+password: (\S+)", again).group(1)

@@ -122,7 +122,7 @@ def demo(
     database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option(help="HOST:PORT shown in the example")] = "127.0.0.1:8080",
 ) -> None:
-    """Fill the database with a small demo (once), and print fresh demo passwords."""
+    """Fill the database with a small demo and its runs (once), and print fresh passwords."""
     settings = _settings(database_url)
 
     async def go() -> demo_data.DemoLogins:
@@ -133,7 +133,7 @@ def demo(
             await database.dispose()
         async with opened_store(settings) as store:
             return await demo_data.ensure_demo(
-                store, Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+                store, Passwords(settings.argon2_time_cost, settings.argon2_memory_kib), settings
             )
 
     logins = run(go())
