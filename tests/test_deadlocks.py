@@ -18,11 +18,11 @@ from helpers.execution import opened_store
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
+from opsjobs.domain.outcome import Outcome
 from opsjobs.domain.output import STDOUT, Chunk
 from opsjobs.store import retry
 from opsjobs.store.jobs import insert_jobs
 from opsjobs.store.queue import (
-    Ending,
     cancel,
     claim_many,
     enqueue,
@@ -87,18 +87,18 @@ async def test_the_queue_never_deadlocks(pg_url):
                 await job_states(store, name, [job.id for job in claimed])
                 await asyncio.sleep(random.random() * 0.01)
                 endings = [
-                    Ending(
+                    (
                         job.id,
-                        random.choice([JobStatus.SUCCEEDED, JobStatus.FAILED]),
-                        '{"exitCode": 0}',
-                        None,
-                        False,
-                        [Chunk(STDOUT, 0, 0, b"out")],
-                    )  # fmt: skip
+                        Outcome(
+                            random.choice([JobStatus.SUCCEEDED, JobStatus.FAILED]),
+                            {"exitCode": 0},
+                            chunks=[Chunk(STDOUT, 0, 0, b"out")],
+                        ),
+                    )
                     for job in claimed
                 ]
                 random.shuffle(endings)  # the order they came in: any
-                finished = await finish_many(store, name, endings)
+                finished = await finish_many(store, name, dict(endings))
                 counts["finished"] += finished  # (not += await: other tasks add meanwhile)
 
         async def heartbeat(me: Registration) -> None:

@@ -16,8 +16,8 @@ from helpers import free_port
 from helpers.execution import opened_store, queue, runner_settings, started_runner, wait_status
 from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.spec import MqttSpec
+from opsjobs.execution.control import JobControl
 from opsjobs.execution.mqtt import Broker, parse_broker, publish
-from opsjobs.execution.outcome import JobControl
 
 MQTT_URL = os.environ.get("OPSJOBS_TEST_MQTT_URL")
 

@@ -23,6 +23,7 @@ from helpers.execution import (
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import JobStatus
+from opsjobs.domain.outcome import Outcome
 from opsjobs.domain.output import STDOUT, Chunk
 from opsjobs.domain.spec import ScriptSpec, dump_spec
 from opsjobs.execution.reaper import reap_once
@@ -32,7 +33,6 @@ from opsjobs.store.jobs import insert_jobs
 from opsjobs.store.output import read_output
 from opsjobs.store.queue import (
     RUNNER_LOST,
-    Ending,
     LostCandidate,
     cancel,
     claim,
@@ -208,8 +208,8 @@ async def test_queue_writes_wait_their_turn_while_sqlite_is_locked(backend, stor
     writing = []
     async with store.write():
         for job_id in claimed:
-            ending = Ending(job_id, JobStatus.SUCCEEDED, '{"exitCode": 0}', None, False)
-            writing.append(asyncio.create_task(finish(store, "r/1", ending)))
+            outcome = Outcome(JobStatus.SUCCEEDED, {"exitCode": 0})
+            writing.append(asyncio.create_task(finish(store, "r/1", job_id, outcome)))
         await asyncio.sleep(0.2)
         assert not any(task.done() for task in writing)
     assert all([await task for task in writing])
@@ -383,10 +383,9 @@ async def test_a_result_that_arrives_after_the_job_was_marked_lost_is_recorded(s
     judged = LostCandidate(job_id, "r/1", None, "runner r/1 is not running (not registered)")
     assert await mark_lost(store, [judged], "reaper/7") == [job_id]
     chunk = Chunk(STDOUT, 0, 0, b"done\n")
-    ending = Ending(job_id, JobStatus.SUCCEEDED, '{"stdout": "done\\n", "exitCode": 0}', None,
-                    False, [chunk])  # fmt: skip
-    assert not await finish(store, "r/2", ending), "only its own runner's result counts"
-    assert await finish(store, "r/1", ending)
+    outcome = Outcome(JobStatus.SUCCEEDED, {"stdout": "done\n", "exitCode": 0}, chunks=[chunk])
+    assert not await finish(store, "r/2", job_id, outcome), "only its own runner's result counts"
+    assert await finish(store, "r/1", job_id, outcome)
     document = await wait_status(store, job_id)
     assert document["execution"]["status"] == "succeeded"
     assert document["execution"]["error"] is None
@@ -398,8 +397,8 @@ async def test_a_result_that_arrives_after_the_job_was_marked_lost_is_recorded(s
     assert finished["event"] == "finished" and finished["by"] == "r/1"
     assert "(succeeded)" in finished["detail"]
     assert finished["at"] == document["execution"]["finished"] >= lost["at"]
-    again = Ending(job_id, JobStatus.FAILED, "{}", "again", False)
-    assert not await finish(store, "r/1", again), "a recorded outcome is final"
+    again = Outcome(JobStatus.FAILED, {}, "again")
+    assert not await finish(store, "r/1", job_id, again), "a recorded outcome is final"
 
 
 async def test_a_runner_that_answered_since_it_was_judged_keeps_its_jobs(store):
@@ -414,10 +413,11 @@ async def test_a_runner_that_answered_since_it_was_judged_keeps_its_jobs(store):
 async def test_finish_only_records_a_job_still_running_for_that_runner(store):
     job_id = await queue(store, trivial())
     await claim(store, "r/1")
-    done = Ending(job_id, JobStatus.SUCCEEDED, "{}", None, False)
-    assert not await finish(store, "r/2", done)
-    assert await finish(store, "r/1", done)
-    assert not await finish(store, "r/1", Ending(job_id, JobStatus.FAILED, "{}", "again", False))
+    done = Outcome(JobStatus.SUCCEEDED, {})
+    assert not await finish(store, "r/2", job_id, done)
+    assert await finish(store, "r/1", job_id, done)
+    again = Outcome(JobStatus.FAILED, {}, "again")
+    assert not await finish(store, "r/1", job_id, again)
     assert await column(store, job_id, "status") == "succeeded"
 
 

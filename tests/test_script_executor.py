@@ -15,7 +15,7 @@ import pytest
 
 from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.spec import ExecSpec, ScriptSpec, dump_spec, load_spec
-from opsjobs.execution.outcome import JobControl
+from opsjobs.execution.control import JobControl
 from opsjobs.execution.output import OutputRecorder
 from opsjobs.execution.script import exit_code, run_process, script_environment
 from opsjobs.execution.workdirs import WorkDirs

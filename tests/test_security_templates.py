@@ -22,7 +22,7 @@ from opsjobs.domain.errors import BadRequest
 from opsjobs.domain.operations import render_spec, validate_new
 from opsjobs.domain.spec import ScriptSpec
 from opsjobs.domain.templates import Values
-from opsjobs.execution.outcome import JobControl
+from opsjobs.execution.control import JobControl
 from opsjobs.execution.output import OutputRecorder
 from opsjobs.execution.script import run_process, script_environment
 from opsjobs.store.queue import ClaimedJob

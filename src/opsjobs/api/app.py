@@ -80,7 +80,7 @@ def create_app(
     app.include_router(users.router(ctx), prefix=PREFIX)
     app.include_router(entities.router(ctx), prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
-    app.include_router(execute.router(ctx), prefix=PREFIX)
+    app.include_router(execute.router, prefix=PREFIX)
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,

@@ -12,11 +12,11 @@ import orjson
 import typer
 
 from ..config import Settings
-from ..domain.errors import BadRequest, NotFound
+from ..domain.errors import BadRequest
 from ..domain.jobs import JobStatus, job_document
 from ..domain.output import STDERR, STDOUT
 from ..execution.runner import Runner
-from ..store import operations
+from ..service.execute import RunRequest, entity_kind, execute_operation, requester_by_login
 from ..store.core import Store
 from ..store.output import read_output
 from .runtime import DatabaseUrl, console, opened_store, run
@@ -76,41 +76,6 @@ def parse_args(pairs: list[str]) -> dict[str, str]:
     return args
 
 
-async def queue_execution(
-    store: Store,
-    settings: Settings,
-    owner_id: str,
-    operation_id: str,
-    args: dict[str, str],
-    login: str | None,
-) -> str:
-    """Queue one run of an operation as the execute route does: same rendering, same row."""
-    directory = store.directory
-    if directory.object_exists(owner_id):
-        kind = "object"
-    elif directory.link_exists(owner_id):
-        kind = "link"
-    else:
-        raise NotFound(f"Entity not found: Object or Link({owner_id})")
-    principal = None
-    if login is not None:
-        principal = directory.principal_by_login(login)
-        if principal is None:
-            raise NotFound(f"no user with login {login!r}")
-    job = await operations.queue_run(
-        store,
-        kind=kind,
-        owner_id=owner_id,
-        operation_id=operation_id,
-        requester=operations.Requester(
-            principal.id if principal else None, principal.login if principal else None
-        ),
-        args=args,
-        default_timeout=settings.default_timeout_seconds,
-    )
-    return job.id
-
-
 def exit_status(document: dict) -> int:
     """The job's exit code for the shell: a script's own, else 0 for success and 1 if not."""
     code = document["description"].get("exitCode")
@@ -162,8 +127,17 @@ def exec_command(
 
     async def go() -> int:
         async with opened_store(settings) as store:
-            job_id = await queue_execution(
-                store, settings, owner_id, operation_id, parse_args(arg), user
+            args = parse_args(arg)
+            # The same run as the execute routes make (service/execute.py).
+            request = RunRequest(
+                kind=entity_kind(store, owner_id),
+                entity_id=owner_id,
+                operation_id=operation_id,
+                requester=requester_by_login(store, user),
+                args=args,
+            )
+            job_id = await execute_operation(
+                store, request, default_timeout=settings.default_timeout_seconds
             )
             if not follow_output:
                 print(job_id)

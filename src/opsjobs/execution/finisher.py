@@ -19,8 +19,9 @@ import time
 
 import structlog
 
+from ..domain.outcome import Outcome
 from ..store.core import Store
-from ..store.queue import Ending, finish_many
+from ..store.queue import finish_many
 from ..store.retry import describe
 
 log = structlog.get_logger("opsjobs.execution")
@@ -36,7 +37,7 @@ class Finisher:
     def __init__(self, store: Store, runner: str) -> None:
         self.store = store
         self.runner = runner
-        self._pending: list[tuple[Ending, asyncio.Future[None]]] = []
+        self._pending: list[tuple[str, Outcome, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -44,13 +45,14 @@ class Finisher:
         self._task = asyncio.create_task(self._run())
 
     @property
-    def unrecorded(self) -> list[Ending]:
-        return [ending for ending, _ in self._pending]
+    def unrecorded(self) -> dict[str, Outcome]:
+        """Job ID -> how it ended, for the ends not written yet."""
+        return {job_id: outcome for job_id, outcome, _ in self._pending}
 
-    async def record(self, ending: Ending) -> None:
-        """Wait until the ending is written (retried for as long as it takes)."""
+    async def record(self, job_id: str, outcome: Outcome) -> None:
+        """Wait until the job's outcome is written (retried for as long as it takes)."""
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((ending, done))
+        self._pending.append((job_id, outcome, done))
         self._wake.set()
         await done
 
@@ -63,7 +65,7 @@ class Finisher:
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 try:
-                    await finish_many(self.store, self.runner, [ending for ending, _ in batch])
+                    await finish_many(self.store, self.runner, {j: o for j, o, _ in batch})
                 except Exception as exc:
                     failures += 1
                     if failures == 1:
@@ -87,11 +89,11 @@ class Finisher:
                         seconds=round(time.monotonic() - since, 1),
                     )
                     failures = 0
-                for _, done in batch:
+                for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
 
-    async def close(self, patience: float = 0.0) -> list[Ending]:
+    async def close(self, patience: float = 0.0) -> dict[str, Outcome]:
         """Stop; ends still unwritten get ``patience`` more seconds. Answers those that
         could not be written even then (the caller logs them: the last trace they leave)."""
         deadline = time.monotonic() + patience
@@ -101,7 +103,7 @@ class Finisher:
             self._task.cancel()
             await asyncio.wait({self._task})
         left = self.unrecorded
-        for _, done in self._pending:
+        for _, _, done in self._pending:
             if not done.done():
                 done.set_exception(RuntimeError("the runner stopped before recording the job"))
         self._pending.clear()

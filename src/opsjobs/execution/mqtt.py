@@ -14,8 +14,9 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 
 from ..domain.jobs import JobStatus
+from ..domain.outcome import Outcome
 from ..domain.spec import MqttSpec
-from .outcome import JobControl, Outcome
+from .control import JobControl
 
 
 @dataclass(frozen=True)

@@ -19,21 +19,21 @@ import socket
 from collections.abc import Sequence
 from dataclasses import replace
 
-import orjson
 import structlog
 
 from ..config import Settings
 from ..domain.jobs import JobStatus
+from ..domain.outcome import Outcome
 from ..domain.spec import MqttSpec, load_spec
 from ..store.core import Store
 from ..store.listen import listen
-from ..store.queue import RUNNER_LOST, ClaimedJob, Ending, claim_many, finish, job_states
+from ..store.queue import RUNNER_LOST, ClaimedJob, claim_many, finish, job_states
 from ..store.retry import describe
 from ..store.runners import Registration, beat, deregister, register
+from .control import JobControl
 from .finisher import Finisher
 from .live import LiveOutput
 from .mqtt import publish
-from .outcome import JobControl, Outcome
 from .output import OutputRecorder
 from .reaper import end_leftovers, reap_forever
 from .script import DRAIN_SECONDS, run_process, script_environment
@@ -183,15 +183,7 @@ class Runner:
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
         """Store the outcome; returns only once it is stored (finisher.py retries), so the
         job stays this runner's, kept alive by its heartbeat, until then."""
-        ending = Ending(
-            job_id,
-            outcome.status,
-            orjson.dumps(outcome.description).decode(),
-            outcome.error,
-            outcome.truncated,
-            outcome.chunks,
-        )
-        await self._finisher.record(ending)
+        await self._finisher.record(job_id, outcome)
 
     async def _run_job(self, job: ClaimedJob, control: JobControl) -> None:
         try:
@@ -247,22 +239,22 @@ class Runner:
             _, tasks = await asyncio.wait(tasks, timeout=limit)
         for task in tasks:  # stuck beyond reason: tear down and record them ourselves
             task.cancel()
-        holding = {e.job_id for e in self._finisher.unrecorded}
+        holding = self._finisher.unrecorded
         stuck = [job_id for job_id in self._controls if job_id not in holding]
         if tasks:
             await asyncio.wait(tasks)
         for job_id in stuck:
             with contextlib.suppress(Exception):
-                ending = Ending(job_id, JobStatus.CANCELLED, "{}", STOPPED, False)
-                await finish(self.store, self.name, ending)
+                outcome = Outcome(JobStatus.CANCELLED, {}, STOPPED)
+                await finish(self.store, self.name, job_id, outcome)
         # Results still unwritten (the database refuses writes) get one more grace period.
         unrecorded = await self._finisher.close(patience=grace)
-        for ending in unrecorded:  # the database never took them: the log is the last trace
+        for job_id, outcome in unrecorded.items():  # never stored: the log is the last trace
             log.error(
                 "runner stopped without recording a finished job",
-                job_id=ending.job_id,
-                status=ending.status.value,
-                error=ending.error,
+                job_id=job_id,
+                status=outcome.status.value,
+                error=outcome.error,
             )
         await asyncio.to_thread(self._workdirs.close)
         await asyncio.to_thread(self.watchdog.close)

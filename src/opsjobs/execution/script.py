@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..domain.jobs import JobStatus
+from ..domain.outcome import Outcome
 from ..domain.spec import ExecSpec, ScriptSpec
 from ..store.queue import ClaimedJob
-from .outcome import JobControl, Outcome
+from .control import JobControl
 from .output import OutputRecorder, StreamRecorder
 from .process import Child, start_process
 from .watchdog import Watchdog

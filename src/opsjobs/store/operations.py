@@ -1,4 +1,7 @@
-"""Operations of objects, links and classes, and recording an execution as a queued job.
+"""Operations of objects, links and classes, and what executing one reads and writes: the
+entity and operation it runs (``execution_target``), the queued job (``enqueue_once``) and the
+job an idempotency key already names (``job_for_key``). Rendering and the rules of executing
+are service/execute.py's.
 
 An object's or link's effective operations are its own plus those of its class (see
 ``entities.effective_operations``); the own ones are changed through the entity, the
@@ -16,11 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.clock import now_ms
 from ..domain.errors import NotFound
-from ..domain.ids import new_id
-from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
-from ..domain.operations import SCRIPT, apply_update, render_spec, runner_tag, validate_new
-from ..domain.spec import dump_spec
-from ..domain.templates import Values, property_map
+from ..domain.operations import SCRIPT, apply_update, validate_new
 from .core import Store
 from .entities import effective_operations
 from .operation_rows import insert_operations, operation_document, require_script, row_values
@@ -111,7 +110,7 @@ async def delete_operation(store: Store, kind: str, owner_id: str, operation_id:
             raise NotFound.entity("Operation", operation_id)
 
 
-# -- execution ------------------------------------------------------------------------------
+# -- what executing reads and writes (the rules: service/execute.py) ----------------------
 
 
 @dataclass(frozen=True)
@@ -169,77 +168,21 @@ async def execution_target(store: Store, kind: str, entity_id: str, operation_id
 
 @dataclass(frozen=True)
 class JobRef:
-    """The job an idempotency key already names."""
+    """A queued job and what it runs (the answer of an idempotency key)."""
 
     id: str
     owner_id: str
     operation_id: str | None
 
 
-async def job_for_key(store: Store, user_id: str, key: str) -> JobRef | None:
+async def job_for_key(store: Store, user_id: str | None, key: str) -> JobRef | None:
     row = await store.row_now(_KEY_SQL, (user_id, key))
     return None if row is None else JobRef(*row)
 
 
-@dataclass(frozen=True)
-class Requester:
-    """Who asked for a run: a user, or nobody (a state trigger)."""
-
-    id: str | None
-    login: str | None
-
-
-async def queue_run(
-    store: Store,
-    *,
-    kind: str,
-    owner_id: str,
-    operation_id: str,
-    requester: Requester,
-    args: dict[str, Any],
-    default_timeout: float,
-    idempotency_key: str | None = None,
-    process_meta: dict[str, Any] | None = None,
-) -> JobRef:
-    """Render an operation for one entity and record the run as a queued job.
-
-    The one way a job comes to be, for the execute routes and ``opsjobs exec`` alike.
-    Rendering fails (400) before anything is written: a bad request leaves no job.
-    """
-    target = await execution_target(store, kind, owner_id, operation_id)
-    values = Values(
-        entity_id=owner_id,
-        properties=property_map(target.properties),
-        user_id=requester.id,
-        user_login=requester.login,
-        args=args,
-    )
-    spec = render_spec(
-        target.operation, values, default_timeout=default_timeout, script_text=target.script_text
-    )
-    return await submit_job(
-        store,
-        {
-            "id": new_id(),
-            "owner_id": owner_id,
-            "owner_type": OWNER_OBJECT if kind == "object" else OWNER_LINK,
-            "operation_id": operation_id,
-            "operation_name": target.operation["name"],
-            "user_id": requester.id,
-            "timestamp": now_ms(),
-            "process_meta": None if process_meta is None else orjson.dumps(process_meta).decode(),
-            "description": "{}",
-            "results": "[]",
-            "status": JobStatus.QUEUED.value,
-            "spec": dump_spec(spec),
-            "runner_tag": runner_tag(target.operation),
-            "idempotency_key": idempotency_key,
-        },
-    )
-
-
-async def submit_job(store: Store, row: dict[str, Any]) -> JobRef:
-    """Record a queued job; answers the job that holds the row's idempotency key.
+async def enqueue_once(store: Store, row: dict[str, Any]) -> JobRef:
+    """Insert a queued job, one per idempotency key: answers the job that holds the row's
+    key, this one or the one a concurrent insert with the same key put in first.
 
     Two requests with one key can both find no job and both insert: the unique index on
     (user_id, idempotency_key) lets exactly one in, on SQLite and PostgreSQL alike, and the

@@ -24,7 +24,7 @@ lives in another process and the fast paths (in-process signal, PostgreSQL NOTIF
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
-from ..domain.output import Chunk
+from ..domain.outcome import Outcome
 from . import queue_sqlite, retry
 from .core import Store
 from .immediate import LATER, at_once
@@ -211,35 +211,22 @@ async def job_states(store: Store, runner: str, job_ids: Sequence[str]) -> Heart
     )
 
 
-@dataclass(frozen=True)
-class Ending:
-    """How one job ended, as ``finish`` records it."""
-
-    job_id: str
-    status: JobStatus
-    description_json: str
-    error: str | None
-    truncated: bool
-    # The output not stored yet: it lands in the same transaction as the status, so a
-    # reader who sees the job finished also sees all of its output.
-    chunks: Sequence[Chunk] = ()
-
-
 def _late_detail(status: JobStatus) -> tuple[str, str]:
     if status is JobStatus.LOST:
         return "stopped", "its runner stopped it on learning it had been marked lost"
     return "finished", f"its runner recorded the outcome ({status.value}) after it was marked lost"
 
 
-def _ending_params(ending: Ending, runner: str, now: int) -> dict[str, Any]:
-    event, detail = _late_detail(ending.status)
+def _finish_params(job_id: str, outcome: Outcome, runner: str, now: int) -> dict[str, Any]:
+    """The bind values of one job's finishing UPDATE (both statements take them)."""
+    event, detail = _late_detail(outcome.status)
     return {
-        "b_id": ending.job_id,
-        "b_status": ending.status.value,
+        "b_id": job_id,
+        "b_status": outcome.status.value,
         "b_finished": now,
-        "b_description": ending.description_json,
-        "b_error": ending.error,
-        "b_truncated": ending.truncated,
+        "b_description": orjson.dumps(outcome.description).decode(),
+        "b_error": outcome.error,
+        "b_truncated": outcome.truncated,
         # Used only if the job was marked lost meanwhile (see _finish_statement).
         "b_entry": history_entry(now, event, runner, detail),
     }
@@ -270,20 +257,18 @@ def _finish_statement(store: Store, runner: str):
     )
 
 
-def _size(endings: Sequence[Ending]) -> int:
-    return sum(len(e.description_json) + sum(len(c.data) for c in e.chunks) for e in endings)
-
-
-async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> int:
-    """Record several jobs' ends in one transaction (a group commit: on a busy runner the
-    writer is shared by all slots). Each job still moves whole: its output with its status.
-    Answers how many were recorded: a job no longer this runner's to finish is not."""
-    if not endings:
+async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]) -> int:
+    """Record several jobs' ends (job ID -> how it ended) in one transaction (a group commit:
+    on a busy runner the writer is shared by all slots). Each job still moves whole: its
+    output with its status. Answers how many were recorded: a job no longer this runner's to
+    finish is not."""
+    if not outcomes:
         return 0
     now = now_ms()
-    endings = sorted(endings, key=lambda e: e.job_id)  # rows are locked in ID order
-    chunks = [(e.job_id, c) for e in endings for c in e.chunks]
-    params = [_ending_params(e, runner, now) for e in endings]
+    ids = sorted(outcomes)  # rows are locked in ID order
+    chunks = [(job_id, c) for job_id in ids for c in outcomes[job_id].chunks]
+    params = [_finish_params(job_id, outcomes[job_id], runner, now) for job_id in ids]
+    size = sum(len(p["b_description"]) for p in params) + sum(len(c.data) for _, c in chunks)
 
     def at_once_work(conn) -> int:
         queue_sqlite.insert_chunks(conn, chunks)
@@ -294,7 +279,6 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> i
         # Lock the rows first, in ID order: an UPDATE per row would lock them in statement
         # order, and against another transaction taking two of them the other way round
         # that is a deadlock.
-        ids = [e.job_id for e in endings]
         lock = (
             select(jobs.c.id)
             .where(jobs.c.id.in_(ids), *_finishable(runner))
@@ -307,17 +291,17 @@ async def finish_many(store: Store, runner: str, endings: Sequence[Ending]) -> i
             await conn.execute(_finish_statement(store, runner), rows)
         return len(rows)
 
-    finished = await at_once(store.immediate, at_once_work, size=_size(endings))
+    finished = await at_once(store.immediate, at_once_work, size=size)
     if finished is LATER:
         finished = await retry.write(store, work, "finish")
-    for ending in endings:
-        store.job_signals.changed(ending.job_id)
+    for job_id in ids:
+        store.job_signals.changed(job_id)
     return finished
 
 
-async def finish(store: Store, runner: str, ending: Ending) -> bool:
+async def finish(store: Store, runner: str, job_id: str, outcome: Outcome) -> bool:
     """Record how one job ended; False when it was no longer this runner's to finish."""
-    return await finish_many(store, runner, [ending]) == 1
+    return await finish_many(store, runner, {job_id: outcome}) == 1
 
 
 @dataclass(frozen=True)

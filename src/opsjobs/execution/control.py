@@ -1,24 +1,10 @@
-"""How a run ended, and the handle a runner uses to stop a run early."""
+"""The handle a runner uses to stop a run early."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import Any
 
 from ..domain.jobs import JobStatus
-from ..domain.output import Chunk
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: JobStatus
-    description: dict[str, Any]
-    error: str | None = None
-    truncated: bool = False
-    # Output not yet stored; written in the same transaction as the finished status, so a
-    # reader who sees the job finished also sees all of its output.
-    chunks: list[Chunk] = field(default_factory=list)
 
 
 class JobControl:

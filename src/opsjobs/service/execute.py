@@ -1,0 +1,134 @@
+"""Executing an operation: one run of an operation of an object or a link, recorded as a
+queued job for a runner to take.
+
+The one way a job comes to be, for the execute routes (docs/api.md §10) and ``opsjobs exec``
+alike: the operation is rendered into a spec for this entity, this caller and these
+arguments, then the job is inserted ``queued``. An idempotency key makes a retried request
+answer the job of the first one instead of queueing another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.clock import now_ms
+from ..domain.errors import BadRequest, Conflict, NotFound
+from ..domain.ids import new_id
+from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
+from ..domain.operations import render_spec, runner_tag
+from ..domain.spec import dump_spec
+from ..domain.templates import Values, property_map
+from ..store.core import Store
+from ..store.operations import JobRef, Target, enqueue_once, execution_target, job_for_key
+
+# The key as the API names it (a request header), in the messages of its refusals.
+KEY_NAME = "Idempotency-Key"
+KEY_MAX = 255  # the width of jobs.idempotency_key
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks for a run: a user, or nobody (``opsjobs exec`` without ``--user``)."""
+
+    id: str | None
+    login: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """Execute operation ``operation_id`` on the object or link (``kind``) ``entity_id``, as
+    ``requester``, with ``args`` for ``{{args.<name>}}`` (and an idempotency key)."""
+
+    kind: str  # "object" or "link"
+    entity_id: str
+    operation_id: str
+    requester: Requester
+    args: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+async def execute_operation(store: Store, run: RunRequest, *, default_timeout: float) -> str:
+    """Record the run as a queued job, or find the job its idempotency key names; its ID.
+
+    Refused, before anything is written: a key out of bounds (400); a key already used for
+    another operation or entity (409); an operation the entity does not have (404);
+    arguments or a template that cannot be rendered (400). Whether the caller may see the
+    entity and execute its operations is the caller's to check first.
+    """
+    key = checked_key(run.idempotency_key)
+    if key is not None:
+        earlier = await job_for_key(store, run.requester.id, key)
+        if earlier is not None:
+            return _same_run(earlier, run)
+    target = await execution_target(store, run.kind, run.entity_id, run.operation_id)
+    spec = render_spec(
+        target.operation,
+        Values(
+            entity_id=run.entity_id,
+            properties=property_map(target.properties),
+            user_id=run.requester.id,
+            user_login=run.requester.login,
+            args=run.args,
+        ),
+        default_timeout=default_timeout,
+        script_text=target.script_text,
+    )
+    # Two requests with one key can both find no job above: the store lets one in and
+    # answers the other with the winner's job.
+    job = await enqueue_once(store, _queued_row(run, target, dump_spec(spec)))
+    return _same_run(job, run)
+
+
+def checked_key(key: str | None) -> str | None:
+    if key is not None and not 0 < len(key) <= KEY_MAX:
+        raise BadRequest(f"{KEY_NAME}: must be 1 to {KEY_MAX} characters")
+    return key
+
+
+def _same_run(job: JobRef, run: RunRequest) -> str:
+    """The job's ID, if it is a run of the operation and entity asked for (409 if not)."""
+    if job.owner_id != run.entity_id or job.operation_id != run.operation_id:
+        raise Conflict(f"{KEY_NAME}: already used for another operation or entity")
+    return job.id
+
+
+def _queued_row(run: RunRequest, target: Target, spec: str) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "owner_id": run.entity_id,
+        "owner_type": OWNER_OBJECT if run.kind == "object" else OWNER_LINK,
+        "operation_id": run.operation_id,
+        "operation_name": target.operation["name"],
+        "user_id": run.requester.id,
+        "timestamp": now_ms(),
+        "process_meta": None,
+        "description": "{}",
+        "results": "[]",
+        "status": JobStatus.QUEUED.value,
+        "spec": spec,
+        "runner_tag": runner_tag(target.operation),
+        "idempotency_key": run.idempotency_key,
+    }
+
+
+# -- for callers that name an entity or a user without knowing more ---------------------------
+
+
+def entity_kind(store: Store, entity_id: str) -> str:
+    """ "object" or "link": which of them ``entity_id`` names (404 if neither)."""
+    if store.directory.object_exists(entity_id):
+        return "object"
+    if store.directory.link_exists(entity_id):
+        return "link"
+    raise NotFound(f"Entity not found: Object or Link({entity_id})")
+
+
+def requester_by_login(store: Store, login: str | None) -> Requester:
+    """The user of this login (404 if none), or nobody for None."""
+    if login is None:
+        return Requester(None, None)
+    principal = store.directory.principal_by_login(login)
+    if principal is None:
+        raise NotFound(f"no user with login {login!r}")
+    return Requester(principal.id, principal.login)
