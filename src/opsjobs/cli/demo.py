@@ -2,8 +2,8 @@
 
 Everything is made through the functions the API and `opsjobs exec` use: objects, links
 and users by the store, operations by `store/operations.create_operation` (validated as a
-POST would be), and each run queued by `execution.queue_execution`, then run by a runner of
-the demo's own, in this process, until it ends. Nothing is written as a canned row.
+POST would be), and each run queued by `service.execute.execute_operation`, then run by a
+runner of the demo's own, in this process, until it ends. Nothing is written as a canned row.
 
 Running the demo again changes nothing but the passwords: each part is looked up by what
 names it (an object by name and parent, the link by its ends, an operation by name on its
@@ -30,10 +30,10 @@ from ..domain.jobs import JobStatus
 from ..domain.passwords import Passwords, generate_password
 from ..domain.rights import PERMISSIONS
 from ..execution.runner import Runner
+from ..service.execute import RunRequest, entity_kind, execute_operation, requester_by_login
 from ..store import entities, operations, users
 from ..store.core import Store
 from ..store.schema import jobs, links, object_parents, objects
-from .execution import queue_execution
 
 ADMIN, VIEWER = "admin", "viewer"
 
@@ -249,7 +249,16 @@ async def _ensure_runs(
         owner_id, operation_id = ids[object_name], operation_ids[object_name, operation_name]
         job_id = await _first_job(store, owner_id, operation_id)
         if job_id is None:
-            job_id = await queue_execution(store, settings, owner_id, operation_id, args, ADMIN)
+            run = RunRequest(
+                entity_kind(store, owner_id),
+                owner_id,
+                operation_id,
+                requester_by_login(store, ADMIN),
+                args,
+            )
+            job_id = await execute_operation(
+                store, run, default_timeout=settings.default_timeout_seconds
+            )
             queued.append(job_id)
         job_ids.append(job_id)
     if queued:
