@@ -21,10 +21,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..domain.errors import InvalidContent, OpsjobsError
+from ..domain.errors import BadRequest, InvalidContent, OpsjobsError
 from ..domain.values import parse_json
 
 T = TypeVar("T")
+
+
+def refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
+    """Fields of a change (a PATCH body) that may be left out but not set to null."""
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise BadRequest(f"{field}: must not be null")
 
 
 def not_utf8(position: int) -> InvalidContent:
