@@ -74,7 +74,9 @@ def _declaration(
     else:
         signature = inspect.signature(parameters, eval_str=True)
         documented = [
-            p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()
+            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for p in signature.parameters.values()
+            if p.name != "request"  # added below, whether the function names it or not
         ]
     request = inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)
     declared.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

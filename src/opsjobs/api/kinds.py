@@ -26,8 +26,9 @@ def for_kind(endpoint: KindEndpoint, kind: str) -> Callable[..., Awaitable[Respo
         return await endpoint(kind=kind, **values)
 
     owner_id = Annotated[str, Path(alias=f"{kind}_id")]
+    keyword = inspect.Parameter.KEYWORD_ONLY  # FastAPI passes every value by name
     parameters = [
-        p.replace(annotation=owner_id) if p.name == "owner_id" else p
+        p.replace(kind=keyword, annotation=owner_id if p.name == "owner_id" else p.annotation)
         for p in inspect.signature(endpoint, eval_str=True).parameters.values()
         if p.name != "kind"
     ]
