@@ -10,6 +10,7 @@ import pytest
 
 from helpers.execution import opened_store, queue, trivial
 from opsjobs.api import guards
+from opsjobs.api.errors import status_and_code
 from opsjobs.domain.errors import Forbidden, NotFound
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import (
@@ -45,8 +46,7 @@ def test_require_any_passes_with_one_of_the_permissions():
 def test_require_any_refuses_naming_the_alternatives():
     with pytest.raises(Forbidden) as refused:
         guards.require_any(caller("modify-links"), "modify-objects", "manage-objects")
-    assert refused.value.status == 403
-    assert refused.value.code == "Forbidden"
+    assert status_and_code(refused.value) == (403, "Forbidden")
     assert refused.value.message == "Required permissions: modify-objects or manage-objects"
 
 
@@ -103,8 +103,7 @@ async def world(database_url, backend):
 async def refused_as_missing(call, what: str) -> None:
     with pytest.raises(NotFound) as refused:
         await call
-    assert refused.value.status == 404
-    assert refused.value.code == "ResourceNotFound"
+    assert status_and_code(refused.value) == (404, "ResourceNotFound")
     assert refused.value.message == f"Entity not found: {what}"
 
 

@@ -18,12 +18,39 @@ from ..config import Settings
 from . import directory_follower, errors, openapi
 from .context import Context
 from .limits import BodyLimit
-from .routes import control, entities, execute, jobs, meta, users
-from .routes import operations as operation_routes
+from .routes import (
+    classes,
+    control,
+    entities,
+    execute,
+    groups,
+    jobs,
+    meta,
+    operations,
+    scripts,
+    sessions,
+    users,
+)
 from .threads import keep_io_threads_yielding
 from .urls import CheckedUrl
 
 PREFIX = "/node/api"
+
+# One module a resource, in the order their routes are matched (sessions before users: the
+# session's path would otherwise be taken for a user's) and documented.
+ROUTES = (
+    meta,
+    jobs,
+    control,
+    sessions,
+    users,
+    groups,
+    entities,
+    operations,
+    classes,
+    scripts,
+    execute,
+)
 
 # Something that runs beside the API while the app is up: entered once the store is open,
 # left (in reverse order) before it closes.
@@ -71,16 +98,11 @@ def create_app(
     )
     app.state.context = ctx
     errors.install(app)
-    # Plain Starlette routes for the hot paths, matched before FastAPI's (see jobs.hot_routes).
-    app.router.routes.extend(jobs.hot_routes(ctx, PREFIX))
-    app.router.routes.extend(execute.hot_routes(ctx, PREFIX))
-    app.include_router(meta.router(), prefix=PREFIX)
-    app.include_router(jobs.router(ctx), prefix=PREFIX)
-    app.include_router(control.router(ctx), prefix=PREFIX)
-    app.include_router(users.router(ctx), prefix=PREFIX)
-    app.include_router(entities.router(ctx), prefix=PREFIX)
-    app.include_router(operation_routes.router(ctx), prefix=PREFIX)
-    app.include_router(execute.router, prefix=PREFIX)
+    # Plain Starlette routes for the hot paths, matched before FastAPI's (see fast.py).
+    app.router.routes.extend(jobs.hot.routes(PREFIX))
+    app.router.routes.extend(execute.hot.routes(PREFIX))
+    for module in ROUTES:
+        app.include_router(module.router, prefix=PREFIX)
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,

@@ -17,14 +17,20 @@ from typing import Any, TypeVar
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..domain.errors import InvalidContent, OpsjobsError
+from ..domain.errors import BadRequest, InvalidContent
 from ..domain.values import parse_json
 
 T = TypeVar("T")
+
+
+def refuse_nulls(changes: dict, fields: tuple[str, ...]) -> None:
+    """Fields of a change (a PATCH body) that may be left out but not set to null."""
+    for field in fields:
+        if field in changes and changes[field] is None:
+            raise BadRequest(f"{field}: must not be null")
 
 
 def not_utf8(position: int) -> InvalidContent:
@@ -64,13 +70,11 @@ async def json_body(request: Request, shape: TypeAdapter[T], name: str | None = 
 
 class _CheckedRequest(Request):
     async def json(self) -> Any:
+        # FastAPI answers an error raised here (parse_json's refusal, a body that is not
+        # UTF-8) with a bare "There was an error parsing the body", an HTTPException whose
+        # cause is the error; api/errors.py answers the cause instead.
         if not hasattr(self, "_json"):
-            try:
-                self._json = parse_json(await self.body())
-            except OpsjobsError as exc:
-                # FastAPI answers any other error raised while it reads a body with a bare
-                # "There was an error parsing the body"; an HTTPException it lets through.
-                raise HTTPException(exc.status, exc.message) from None
+            self._json = parse_json(await self.body())
         return self._json
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 from ..config import Settings
 from ..domain.passwords import Passwords
 from ..store.core import Store
@@ -22,3 +24,9 @@ class Context:
         store = Store(settings.database_url, settings.database_timeout_seconds)
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         return cls(settings, store, passwords, Authenticator(settings, store, passwords))
+
+
+def context(request: Request) -> Context:
+    """The context of the app serving ``request`` (create_app keeps it in app.state): how a
+    module-level endpoint reaches the store and the authenticator, for two attribute reads."""
+    return request.app.state.context

@@ -1,16 +1,35 @@
-"""Every failure leaves as ``{"code", "message"}`` with its status; never a stack trace."""
+"""Every failure leaves as ``{"code", "message"}`` with its status; never a stack trace.
+
+The one place where a failure of the layers below (domain/errors.py) becomes HTTP: its
+status and code (``ANSWERS``), and how its message is written.
+"""
 
 from __future__ import annotations
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import Send
 
-from ..domain.errors import OpsjobsError, TooManyRequests
+from ..domain.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidContent,
+    InvalidCredentials,
+    NotFound,
+    OpsjobsError,
+    PayloadTooLarge,
+    RequestTimeout,
+    TooManyRequests,
+    Unauthorized,
+)
 from ..store.db import database_error_types, unavailable
 from .bodies import not_utf8
-from .responses import json_response
+from .responses import JSON, json_response
 
 log = structlog.get_logger("opsjobs.api")
 
@@ -18,8 +37,64 @@ log = structlog.get_logger("opsjobs.api")
 RETRY_AFTER_SECONDS = 5
 
 
+# Each failure as the API answers it: (status, code). A subclass answers as its class; any
+# other OpsjobsError is a bug, answered as one.
+ANSWERS: dict[type[OpsjobsError], tuple[int, str]] = {
+    InvalidContent: (400, "InvalidContent"),
+    BadRequest: (400, "BadRequest"),
+    Unauthorized: (401, "Unauthorized"),
+    InvalidCredentials: (401, "InvalidCredentials"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "ResourceNotFound"),
+    RequestTimeout: (408, "RequestTimeout"),
+    Conflict: (409, "Conflict"),
+    PayloadTooLarge: (413, "PayloadTooLarge"),
+    TooManyRequests: (429, "TooManyRequests"),
+}
+_BUG = (500, "Internal")
+
+
+def status_and_code(error: OpsjobsError) -> tuple[int, str]:
+    for kind in type(error).__mro__:
+        if kind in ANSWERS:
+            return ANSWERS[kind]
+    return _BUG
+
+
+def _message(error: OpsjobsError, status: int) -> str:
+    if status == 401:
+        # SAYMON puts a JSON document inside the message string of a 401; clients parse it.
+        return orjson.dumps({"errorCode": 3, "message": error.message}).decode()
+    return error.message
+
+
+def _headers(error: OpsjobsError) -> dict[str, str] | None:
+    if isinstance(error, TooManyRequests):
+        return {"Retry-After": str(error.retry_after)}
+    return None
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None):
     return json_response({"code": code, "message": message}, status, headers)
+
+
+def answer(error: OpsjobsError) -> Response:
+    """The response to ``error``."""
+    status, code = status_and_code(error)
+    return error_response(status, code, _message(error, status), _headers(error))
+
+
+async def send_error(send: Send, error: OpsjobsError, *, close: bool = False) -> None:
+    """``answer(error)``, sent by an ASGI middleware that answers before the app runs;
+    ``close`` ends the connection after it (the rest of the request was never read)."""
+    status, code = status_and_code(error)
+    body = orjson.dumps({"code": code, "message": _message(error, status)})
+    headers = [(b"content-type", JSON.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(n.lower().encode(), v.encode()) for n, v in (_headers(error) or {}).items()]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
@@ -61,64 +136,69 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first_line[:300]}"
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(OpsjobsError)
-    async def on_opsjobs_error(_request: Request, exc: OpsjobsError):
-        headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+async def _on_opsjobs_error(_request: Request, exc: OpsjobsError) -> Response:
+    return answer(exc)
+
+
+async def _on_validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    code, message = _describe_validation(exc)
+    return error_response(400, code, message)
+
+
+async def _on_http_exception(request: Request, exc: HTTPException) -> Response:
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        # FastAPI reports a body that is not UTF-8 as a bare "error parsing the body".
+        return answer(not_utf8(cause.start))
+    if isinstance(cause, OpsjobsError):
+        # And a body that parse_json refused (bodies.py) the same way: the refusal it hides.
+        return answer(cause)
+    if exc.status_code == 404:
+        return error_response(
+            404, "ResourceNotFound", f"Route not found: {request.method} {request.url.path}"
         )
-        return error_response(exc.status, exc.code, exc.message, headers)
+    if exc.status_code == 405:
+        return error_response(
+            405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}"
+        )
+    return error_response(exc.status_code, "BadRequest", str(exc.detail))
 
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(_request: Request, exc: RequestValidationError):
-        code, message = _describe_validation(exc)
-        return error_response(400, code, message)
 
-    @app.exception_handler(HTTPException)
-    async def on_http_exception(request: Request, exc: HTTPException):
-        if isinstance(exc.__cause__, UnicodeDecodeError):
-            # FastAPI reports a body that is not UTF-8 as a bare "error parsing the body".
-            error = not_utf8(exc.__cause__.start)
-            return error_response(error.status, error.code, error.message)
-        if exc.status_code == 404:
-            return error_response(
-                404, "ResourceNotFound", f"Route not found: {request.method} {request.url.path}"
-            )
-        if exc.status_code == 405:
-            return error_response(
-                405, "MethodNotAllowed", f"{request.method} is not allowed on {request.url.path}"
-            )
-        return error_response(exc.status_code, "BadRequest", str(exc.detail))
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    # An outage (connection refused or lost, no free connection in time, SQLite locked)
+    # is a 503 the client may retry; any other database error is a bug (_on_bug).
+    if not unavailable(exc):
+        raise exc
+    log.warning(
+        "database unavailable",
+        method=request.method,
+        path=request.url.path,
+        error=_describe(exc),
+    )
+    return database_unavailable()
 
-    async def on_database_error(request: Request, exc: Exception):
-        # An outage (connection refused or lost, no free connection in time, SQLite locked)
-        # is a 503 the client may retry; any other database error is a bug (on_bug).
-        if not unavailable(exc):
-            raise exc
+
+async def _on_bug(request: Request, exc: Exception) -> Response:
+    # Only the path: the query string may carry an auth-token, headers carry credentials.
+    # The traceback is rendered without local variables (logs.py).
+    if unavailable(exc):
+        # The database failed after the response had begun (a streamed list): the server
+        # aborts the connection, so the client sees a broken response, never a short one.
         log.warning(
-            "database unavailable",
+            "database unavailable while responding",
             method=request.method,
             path=request.url.path,
-            error=_describe(exc),
+            error=_describe(exc.__cause__ or exc),
         )
         return database_unavailable()
+    log.exception("unhandled error", method=request.method, path=request.url.path)
+    return error_response(500, "Internal", "Internal server error")
 
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(OpsjobsError, _on_opsjobs_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(HTTPException, _on_http_exception)
     for kind in database_error_types():
-        app.add_exception_handler(kind, on_database_error)
-
-    @app.exception_handler(Exception)
-    async def on_bug(request: Request, exc: Exception):
-        # Only the path: the query string may carry an auth-token, headers carry credentials.
-        # The traceback is rendered without local variables (logs.py).
-        if unavailable(exc):
-            # The database failed after the response had begun (a streamed list): the server
-            # aborts the connection, so the client sees a broken response, never a short one.
-            log.warning(
-                "database unavailable while responding",
-                method=request.method,
-                path=request.url.path,
-                error=_describe(exc.__cause__ or exc),
-            )
-            return database_unavailable()
-        log.exception("unhandled error", method=request.method, path=request.url.path)
-        return error_response(500, "Internal", "Internal server error")
+        app.add_exception_handler(kind, _on_database_error)
+    app.add_exception_handler(Exception, _on_bug)

@@ -7,8 +7,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..domain.errors import PayloadTooLarge, RequestTimeout
-from .responses import send_error
+from ..domain.errors import OpsjobsError, PayloadTooLarge, RequestTimeout
+from .errors import send_error
 
 
 class BodyLimit:
@@ -37,14 +37,14 @@ class BodyLimit:
     def _too_slow(self) -> RequestTimeout:
         return RequestTimeout(f"Request body did not arrive within {self.timeout_seconds:g} s")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
+    def _declared_too_large(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await send_error(send, self._too_large(), close=True)
-                return
+                return True
+        return False
+
+    async def _read(self, receive: Receive) -> bytes | OpsjobsError | None:
+        """The whole body; or the refusal to send; or None if the client went away."""
         chunks: list[bytes] = []
         size = 0
         try:
@@ -52,20 +52,30 @@ class BodyLimit:
                 while True:
                     message = await receive()
                     if message["type"] != "http.request":
-                        return  # the client went away: nobody to answer
+                        return None
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > self.max_bytes:
-                        await send_error(send, self._too_large(), close=True)
-                        return
+                        return self._too_large()
                     chunks.append(chunk)
                     if not message.get("more_body", False):
-                        break
+                        return b"".join(chunks)
         except TimeoutError:
-            await send_error(send, self._too_slow(), close=True)
+            return self._too_slow()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
             return
-        body = b"".join(chunks)
-        del chunks
+        if self._declared_too_large(scope):
+            await send_error(send, self._too_large(), close=True)
+            return
+        body = await self._read(receive)
+        if body is None:
+            return  # the client went away: nobody to answer
+        if isinstance(body, OpsjobsError):
+            await send_error(send, body, close=True)
+            return
         delivered = False
 
         async def replay() -> Message:

@@ -7,9 +7,6 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Send
-
-from ..domain.errors import OpsjobsError
 
 JSON = "application/json"
 
@@ -18,17 +15,6 @@ def json_response(content: Any, status_code: int = 200, headers: dict | None = N
     return Response(
         orjson.dumps(content), status_code=status_code, media_type=JSON, headers=headers
     )
-
-
-async def send_error(send: Send, error: OpsjobsError, *, close: bool = False) -> None:
-    """The API's error body, sent by an ASGI middleware that answers before the app runs;
-    ``close`` ends the connection after it (the rest of the request was never read)."""
-    body = orjson.dumps({"code": error.code, "message": error.message})
-    headers = [(b"content-type", JSON.encode()), (b"content-length", str(len(body)).encode())]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def empty_response(status_code: int = 200) -> Response:

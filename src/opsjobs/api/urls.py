@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.errors import BadRequest
-from .responses import send_error
+from .errors import send_error
 
 
 def _refusal(scope: Scope) -> BadRequest | None:

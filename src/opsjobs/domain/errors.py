@@ -1,32 +1,28 @@
-"""Failures the domain and the layers above raise; the API maps each to its status and code."""
+"""Failures the domain and the layers above raise, each with a message for people.
+
+What a failure means to an HTTP client (its status, its code, how its message is written)
+is the API's business: api/errors.py maps each class to them.
+"""
 
 from __future__ import annotations
 
-import orjson
-
 
 class OpsjobsError(Exception):
-    status = 500
-    code = "Internal"
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
 class InvalidContent(OpsjobsError):
-    status = 400
-    code = "InvalidContent"
+    """A request body that is not JSON."""
 
 
 class BadRequest(OpsjobsError):
-    status = 400
-    code = "BadRequest"
+    """A request that asks for something impossible, or names it wrongly."""
 
 
 class Forbidden(OpsjobsError):
-    status = 403
-    code = "Forbidden"
+    """The caller lacks the permission an action needs."""
 
     @classmethod
     def needs(cls, *permissions: str) -> Forbidden:
@@ -34,8 +30,7 @@ class Forbidden(OpsjobsError):
 
 
 class NotFound(OpsjobsError):
-    status = 404
-    code = "ResourceNotFound"
+    """Nothing by that name, or nothing the caller may see."""
 
     @classmethod
     def entity(cls, kind: str, entity_id: str) -> NotFound:
@@ -43,44 +38,30 @@ class NotFound(OpsjobsError):
 
 
 class Conflict(OpsjobsError):
-    status = 409
-    code = "Conflict"
+    """The request contradicts what is stored (a taken name, a finished job)."""
 
 
 class PayloadTooLarge(OpsjobsError):
-    status = 413
-    code = "PayloadTooLarge"
+    """A request body over the size limit."""
 
 
 class RequestTimeout(OpsjobsError):
-    status = 408
-    code = "RequestTimeout"
-
-
-def _auth_message(text: str) -> str:
-    # SAYMON puts a JSON document inside the message string; clients parse it.
-    return orjson.dumps({"errorCode": 3, "message": text}).decode()
+    """A request body that did not arrive in time."""
 
 
 class Unauthorized(OpsjobsError):
-    status = 401
-    code = "Unauthorized"
-
-    def __init__(self, text: str) -> None:
-        super().__init__(_auth_message(text))
+    """No caller could be identified (no credentials, an unknown token, an ended session)."""
 
 
 class InvalidCredentials(OpsjobsError):
-    status = 401
-    code = "InvalidCredentials"
+    """A login and password that do not match a user who may log in."""
 
     def __init__(self) -> None:
-        super().__init__(_auth_message("Invalid login or password."))
+        super().__init__("Invalid login or password.")
 
 
 class TooManyRequests(OpsjobsError):
-    status = 429
-    code = "TooManyRequests"
+    """Too many attempts (failed logins); ``retry_after`` seconds to wait."""
 
     def __init__(self, retry_after: int, what: str = "failed logins") -> None:
         super().__init__(f"Too many {what}; retry in {retry_after} s")

@@ -23,11 +23,12 @@ from ...domain.jobs import JobRow, JobStatus, job_document
 from ...domain.output import STDERR, STDOUT, STREAMS
 from ...domain.users import Principal
 from ...domain.values import INT64_MAX
+from ...store.core import Store
 from ...store.output import read_output
 from ...store.queue import cancel
 from .. import sse
 from ..bodies import CheckedRoute
-from ..context import Context
+from ..context import Context, context
 from ..guards import may_see_job, read_visible_job, require_any
 from ..models import Count, JobModel, error_responses
 from ..responses import JSON
@@ -77,144 +78,164 @@ def _resume_offsets(last_event_id: str | None) -> dict[int, int]:
     return {STDOUT: 0, STDERR: 0}
 
 
-def router(ctx: Context) -> APIRouter:
-    api = APIRouter(route_class=CheckedRoute, tags=["job control"])
-    store, auth = ctx.store, ctx.auth
+router = APIRouter(route_class=CheckedRoute, tags=["job control"])
 
-    async def caller_and_job(request: Request, job_id: str) -> tuple[Principal, JobRow]:
-        """The caller, and the job if the caller may see it (guards.read_visible_job)."""
-        principal = await auth.authenticate(request)
-        return principal, await read_visible_job(store, principal, job_id)
 
-    @api.get(
-        "/jobs/{job_id}/output",
-        summary="Output of a job from a byte offset (works while it runs)",
-        response_model=None,
-        responses={200: {"model": OutputModel}, **error_responses(400, 401, 404, 429)},
-    )
-    async def job_output(
-        job_id: str,
-        request: Request,
-        stream: Literal["stdout", "stderr"] = "stdout",
-        offset: Annotated[Count, Query()] = 0,
-        limit: Annotated[int, Query(ge=1, le=READ_LIMIT)] = READ_LIMIT,
-    ) -> Response:
-        _, row = await caller_and_job(request, job_id)
-        finished = _finished(row)
-        data = await read_output(store, job_id, STREAMS[stream], offset, limit)
-        # A character cut by the limit or by a chunk still being written is left for the
-        # next read; at the very end of a finished job, bytes that are not UTF-8 stay in.
-        if not finished or len(data) == limit:
-            cut = complete_utf8(data)
-            if cut > 0 or len(data) < limit:  # (a tiny limit must still make progress)
-                data = data[:cut]
-        answer = {
-            "stream": stream,
-            "offset": offset,
-            "next": offset + len(data),
-            "data": data.decode("utf-8", errors="replace"),
-            "finished": finished,
-            "status": row.status,
-        }
-        return Response(orjson.dumps(answer), media_type=JSON)
+async def caller_and_job(request: Request, job_id: str) -> tuple[Principal, JobRow]:
+    """The caller, and the job if the caller may see it (guards.read_visible_job)."""
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    return principal, await read_visible_job(ctx.store, principal, job_id)
 
-    async def still_visible(request: Request, revision: int, row: JobRow) -> bool:
-        """Whether the caller of a stream may still see its job, on a directory (users, rights,
-        sessions, the tree) at least as new as ``revision``, read with the row: a revoked
-        right, a blocked user or an ended session ends the stream, made here or elsewhere."""
-        await store.catch_up(revision)
-        try:
-            principal = await auth.identify(request)
-        except (Unauthorized, InvalidCredentials, TooManyRequests):
-            return False
-        return may_see_job(store, principal, row)
 
-    async def events(
-        request: Request, job_id: str, offsets: dict[int, int], checked: int
-    ) -> AsyncIterator[bytes]:
-        """``checked``: the directory revision the caller was found allowed on."""
-        decoders = {n: codecs.getincrementaldecoder("utf-8")("replace") for n in offsets}
-        names = {number: name for name, number in STREAMS.items()}
-        with store.job_signals.watch(job_id) as changed:
-            quiet_since = time.monotonic()
-            while True:
-                changed.clear()
-                revision, row = await store.job_row_at(job_id)
-                if row is None:  # deleted by retention meanwhile
+@router.get(
+    "/jobs/{job_id}/output",
+    summary="Output of a job from a byte offset (works while it runs)",
+    response_model=None,
+    responses={200: {"model": OutputModel}, **error_responses(400, 401, 404, 429)},
+)
+async def job_output(
+    job_id: str,
+    request: Request,
+    stream: Literal["stdout", "stderr"] = "stdout",
+    offset: Annotated[Count, Query()] = 0,
+    limit: Annotated[int, Query(ge=1, le=READ_LIMIT)] = READ_LIMIT,
+) -> Response:
+    _, row = await caller_and_job(request, job_id)
+    finished = _finished(row)
+    data = await read_output(context(request).store, job_id, STREAMS[stream], offset, limit)
+    # A character cut by the limit or by a chunk still being written is left for the
+    # next read; at the very end of a finished job, bytes that are not UTF-8 stay in.
+    if not finished or len(data) == limit:
+        cut = complete_utf8(data)
+        if cut > 0 or len(data) < limit:  # (a tiny limit must still make progress)
+            data = data[:cut]
+    answer = {
+        "stream": stream,
+        "offset": offset,
+        "next": offset + len(data),
+        "data": data.decode("utf-8", errors="replace"),
+        "finished": finished,
+        "status": row.status,
+    }
+    return Response(orjson.dumps(answer), media_type=JSON)
+
+
+async def still_visible(ctx: Context, request: Request, revision: int, row: JobRow) -> bool:
+    """Whether the caller of a stream may still see its job, on a directory (users, rights,
+    sessions, the tree) at least as new as ``revision``, read with the row: a revoked
+    right, a blocked user or an ended session ends the stream, made here or elsewhere."""
+    await ctx.store.catch_up(revision)
+    try:
+        principal = await ctx.auth.identify(request)
+    except (Unauthorized, InvalidCredentials, TooManyRequests):
+        return False
+    return may_see_job(ctx.store, principal, row)
+
+
+class _Reader:
+    """The output of one job, read onwards from where the client is, one event at a time."""
+
+    def __init__(self, store: Store, job_id: str, offsets: dict[int, int]) -> None:
+        self.store, self.job_id, self.offsets = store, job_id, offsets
+        self.decoders = {n: codecs.getincrementaldecoder("utf-8")("replace") for n in offsets}
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """An ``output`` event per chunk of new output, of every stream in turn."""
+        for number in self.offsets:
+            while data := await read_output(
+                self.store, self.job_id, number, self.offsets[number], READ_LIMIT
+            ):
+                start = self.offsets[number]
+                self.offsets[number] += len(data)
+                text = self.decoders[number].decode(data)
+                event_id = f"{self.offsets[STDOUT]}:{self.offsets[STDERR]}"
+                payload = {"stream": _STREAM_NAMES[number], "offset": start, "data": text}
+                yield sse.event("output", payload, event_id)
+                if len(data) < READ_LIMIT:
+                    break
+
+
+_STREAM_NAMES = {number: name for name, number in STREAMS.items()}
+
+
+async def events(
+    ctx: Context, request: Request, job_id: str, offsets: dict[int, int], checked: int
+) -> AsyncIterator[bytes]:
+    """``checked``: the directory revision the caller was found allowed on."""
+    store, reader = ctx.store, _Reader(ctx.store, job_id, offsets)
+    with store.job_signals.watch(job_id) as changed:
+        quiet_since = time.monotonic()
+        while True:
+            changed.clear()
+            revision, row = await store.job_row_at(job_id)
+            if row is None:  # deleted by retention meanwhile
+                return
+            if revision > checked:
+                if not await still_visible(ctx, request, revision, row):
                     return
-                if revision > checked:
-                    if not await still_visible(request, revision, row):
-                        return
-                    checked = revision
-                sent = False
-                for number in offsets:
-                    while data := await read_output(
-                        store, job_id, number, offsets[number], READ_LIMIT
-                    ):
-                        start = offsets[number]
-                        offsets[number] += len(data)
-                        text = decoders[number].decode(data)
-                        event_id = f"{offsets[STDOUT]}:{offsets[STDERR]}"
-                        payload = {"stream": names[number], "offset": start, "data": text}
-                        yield sse.event("output", payload, event_id)
-                        sent = True
-                        if len(data) < READ_LIMIT:
-                            break
-                if _finished(row):
-                    yield sse.event("end", job_document(row))
-                    return
-                if sent:
-                    quiet_since = time.monotonic()
-                elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
-                    yield sse.KEEPALIVE
-                    quiet_since = time.monotonic()
-                with contextlib.suppress(TimeoutError):  # not wait_for: see app.py
-                    async with asyncio.timeout(POLL_SECONDS):
-                        await changed.wait()
+                checked = revision
+            sent = False
+            async for event in reader.events():
+                yield event
+                sent = True
+            if _finished(row):
+                yield sse.event("end", job_document(row))
+                return
+            if sent:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+                yield sse.KEEPALIVE
+                quiet_since = time.monotonic()
+            with contextlib.suppress(TimeoutError):  # not wait_for: see directory_follower.py
+                async with asyncio.timeout(POLL_SECONDS):
+                    await changed.wait()
 
-    @api.get(
-        "/jobs/{job_id}/stream",
-        summary="Live output of a job as Server-Sent Events",
-        description="Events `output` ({stream, offset, data}) with what was produced so far, "
-        "then live output, then one `end` event carrying the finished job document. Event "
-        "IDs are `<stdout offset>:<stderr offset>`; `Last-Event-ID` resumes from there.",
-        response_model=None,
-        responses={
-            200: {"content": {sse.EVENT_STREAM: {}}},
-            **error_responses(401, 404, 429),
-        },
+
+@router.get(
+    "/jobs/{job_id}/stream",
+    summary="Live output of a job as Server-Sent Events",
+    description="Events `output` ({stream, offset, data}) with what was produced so far, "
+    "then live output, then one `end` event carrying the finished job document. Event "
+    "IDs are `<stdout offset>:<stderr offset>`; `Last-Event-ID` resumes from there.",
+    response_model=None,
+    responses={
+        200: {"content": {sse.EVENT_STREAM: {}}},
+        **error_responses(401, 404, 429),
+    },
+)
+async def job_stream(job_id: str, request: Request) -> Response:
+    await caller_and_job(request, job_id)
+    ctx = context(request)
+    checked = ctx.store.directory.revision
+    offsets = _resume_offsets(request.headers.get("last-event-id"))
+    return StreamingResponse(
+        events(ctx, request, job_id, offsets, checked),
+        media_type=sse.EVENT_STREAM,
+        headers=sse.HEADERS,
     )
-    async def job_stream(job_id: str, request: Request) -> Response:
-        await caller_and_job(request, job_id)
-        checked = store.directory.revision
-        offsets = _resume_offsets(request.headers.get("last-event-id"))
-        return StreamingResponse(
-            events(request, job_id, offsets, checked),
-            media_type=sse.EVENT_STREAM,
-            headers=sse.HEADERS,
-        )
 
-    @api.post(
-        "/jobs/{job_id}/cancel",
-        summary="Cancel a job",
-        description="A queued job is cancelled at once (200); a running one is signalled "
-        "and ends `cancelled` (202). A finished job cannot be cancelled (409).",
-        response_model=None,
-        responses={
-            200: {"model": JobModel},
-            202: {"model": JobModel},
-            **error_responses(401, 403, 404, 409, 429),
-        },
-    )
-    async def cancel_job(job_id: str, request: Request) -> Response:
-        principal, _ = await caller_and_job(request, job_id)
-        require_any(principal, "execute-operations")
-        outcome = await cancel(store, job_id)
-        row = await store.job_row(job_id)
-        if outcome is None or row is None:
-            status = row.status if row is not None else "gone"
-            raise Conflict(f"Job {job_id} has already finished ({status})")
-        code = 200 if outcome is JobStatus.CANCELLED else 202
-        return Response(orjson.dumps(job_document(row)), status_code=code, media_type=JSON)
 
-    return api
+@router.post(
+    "/jobs/{job_id}/cancel",
+    summary="Cancel a job",
+    description="A queued job is cancelled at once (200); a running one is signalled "
+    "and ends `cancelled` (202). A finished job cannot be cancelled (409).",
+    response_model=None,
+    responses={
+        200: {"model": JobModel},
+        202: {"model": JobModel},
+        **error_responses(401, 403, 404, 409, 429),
+    },
+)
+async def cancel_job(job_id: str, request: Request) -> Response:
+    principal, _ = await caller_and_job(request, job_id)
+    require_any(principal, "execute-operations")
+    store = context(request).store
+    outcome = await cancel(store, job_id)
+    row = await store.job_row(job_id)
+    if outcome is None or row is None:
+        status = row.status if row is not None else "gone"
+        raise Conflict(f"Job {job_id} has already finished ({status})")
+    code = 200 if outcome is JobStatus.CANCELLED else 202
+    return Response(orjson.dumps(job_document(row)), status_code=code, media_type=JSON)

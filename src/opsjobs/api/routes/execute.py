@@ -1,10 +1,9 @@
 """Executing an operation of an object or a link (docs/api.md §10): the run recorded as a job.
 
-Execute requests come as fast as jobs can run, so the route is served like GET /jobs/:id:
-a plain Starlette route matched ahead of FastAPI's (``hot_routes``), with the FastAPI
-declaration (``router``) kept for the OpenAPI document. Both check the caller with
-``_caller`` and answer through ``_execute``; the run itself is service/execute.py's, as for
-``opsjobs exec``.
+Execute requests come as fast as jobs can run, so the routes are served like GET /jobs/:id:
+plain routes matched ahead of FastAPI's, declared once for the OpenAPI document too
+(fast.py). The caller is checked by ``_caller``; the run itself is service/execute.py's, as
+for ``opsjobs exec``.
 
 Order of refusals: credentials (401), an entity out of sight (404), the permission (403),
 then the request itself: its body (400) and its Idempotency-Key (see execute_operation).
@@ -17,12 +16,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Request
 from pydantic import TypeAdapter
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...domain.users import Principal
 from ...service.execute import KEY_NAME, Requester, RunRequest, execute_operation
 from ..bodies import CheckedRoute, json_body
-from ..context import Context
+from ..context import Context, context
+from ..fast import Endpoint, FastRoutes
 from ..guards import require_any, visible_entity
 from ..models import error_responses
 from ..responses import json_response
@@ -74,65 +73,47 @@ async def _execute(
     return json_response(job_id)
 
 
-# -- the hot routes ---------------------------------------------------------------------------
-
-
-def hot_routes(ctx: Context, prefix: str) -> list[Route]:
-    """The execute routes as plain Starlette routes, for app.py to match before FastAPI's."""
-
-    def route(kind: str) -> Route:
-        async def handle(request: Request) -> Response:
-            owner_id = request.path_params[f"{kind}_id"]
-            principal = await _caller(ctx, request, kind, owner_id)
-            args = await json_body(request, _ARGS, "args")
-            key = request.headers.get(KEY_NAME)
-            operation_id = request.path_params["operation_id"]
-            return await _execute(ctx, principal, kind, owner_id, operation_id, args, key)
-
-        return Route(prefix + _path(kind), handle, methods=["POST"], include_in_schema=False)
-
-    return [route("object"), route("link")]
-
-
-# -- their declarations, for the OpenAPI document ---------------------------------------------
+# -- the routes: served plain, declared once for the document (fast.py) --------------------
 
 router = APIRouter(route_class=CheckedRoute)
+hot = FastRoutes(router)
 
 
-def _declared(kind: str):
-    return router.post(
-        _path(kind),
-        tags=[_PLURAL[kind]],
-        summary=f"Run an operation of a {kind}: answers the queued job's ID",
+def _endpoint(kind: str) -> Endpoint:
+    async def handle(request: Request) -> Response:
+        ctx = context(request)
+        owner_id = request.path_params[f"{kind}_id"]
+        principal = await _caller(ctx, request, kind, owner_id)
+        args = await json_body(request, _ARGS, "args")
+        key = request.headers.get(KEY_NAME)
+        operation_id = request.path_params["operation_id"]
+        return await _execute(ctx, principal, kind, owner_id, operation_id, args, key)
+
+    return handle
+
+
+def _object_parameters(
+    object_id: str, operation_id: str, args: Args = None, idempotency_key: IdempotencyKey = None
+) -> None: ...
+
+
+def _link_parameters(
+    link_id: str, operation_id: str, args: Args = None, idempotency_key: IdempotencyKey = None
+) -> None: ...
+
+
+for _kind, _parameters in (("object", _object_parameters), ("link", _link_parameters)):
+    hot.add(
+        "POST",
+        _path(_kind),
+        _endpoint(_kind),
+        parameters=_parameters,
+        name=f"execute_{_kind}_operation",
+        tags=[_PLURAL[_kind]],
+        summary=f"Run an operation of a {_kind}: answers the queued job's ID",
         response_model=None,
         responses={
             200: {"model": str, "description": "The new job's ID, a JSON string"},
             **error_responses(400, 401, 403, 404, 409, 413),
         },
     )
-
-
-@_declared("object")
-async def execute_object_operation(
-    object_id: str,
-    operation_id: str,
-    request: Request,
-    args: Args = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    ctx: Context = request.app.state.context
-    principal = await _caller(ctx, request, "object", object_id)
-    return await _execute(ctx, principal, "object", object_id, operation_id, args, idempotency_key)
-
-
-@_declared("link")
-async def execute_link_operation(
-    link_id: str,
-    operation_id: str,
-    request: Request,
-    args: Args = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    ctx: Context = request.app.state.context
-    principal = await _caller(ctx, request, "link", link_id)
-    return await _execute(ctx, principal, "link", link_id, operation_id, args, idempotency_key)

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, NotFound, Unauthorized
@@ -16,7 +15,8 @@ from ...domain.ids import is_object_id
 from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, history_document, job_document
 from ...store.jobs import JobFilter, append_result, stream_history
 from ..bodies import CheckedRoute
-from ..context import Context
+from ..context import Context, context
+from ..fast import FastRoutes
 from ..guards import (
     read_visible_job,
     require_any,
@@ -36,6 +36,10 @@ from ..models import (
 from ..responses import JSON, streamed_json
 
 _LIST_ERRORS = error_responses(400, 401, 403, 404, 429)
+
+router = APIRouter(route_class=CheckedRoute, tags=["jobs"])
+# GET /jobs/:id is served as a plain route ahead of FastAPI's (api/fast.py).
+hot = FastRoutes(router)
 
 
 async def _history_stream(
@@ -70,7 +74,14 @@ def list_filter(
     return JobFilter(time_from, time_to, status, operation_id, user_id, order, limit, skip)
 
 
-async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
+@hot.route(
+    "GET",
+    "/jobs/{job_id}",
+    summary="Get job by ID",
+    response_model=None,
+    responses={200: {"model": JobModel}, **error_responses(401, 404, 429)},
+)
+async def get_job(request: Request) -> Response:
     """GET /jobs/:id, the hot path: credentials from the cache, access from the in-memory
     directory, one indexed read, orjson bytes out.
 
@@ -79,7 +90,9 @@ async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
     right or object changed through another process), the directory catches up and the
     caller is identified again before anything is decided.
     """
+    ctx = context(request)
     store, auth = ctx.store, ctx.auth
+    job_id = request.path_params["job_id"]
     known = store.directory.revision  # the caller is identified on this or a newer one
     try:
         principal = await auth.identify(request)
@@ -98,118 +111,91 @@ async def job_response(ctx: Context, request: Request, job_id: str) -> Response:
     return Response(orjson.dumps(job_document(row)), media_type=JSON)
 
 
-def hot_routes(ctx: Context, prefix: str) -> list[Route]:
-    """GET /jobs/:id as a plain Starlette route, for app.py to match before FastAPI's routes.
-
-    FastAPI's per-request machinery (parameter solving, its route wrapper) cost more than the
-    route's own work: measured in process on 1M jobs, 245-275 µs of CPU a request through
-    FastAPI, 110 µs as a plain route (docs/decisions.md, "HTTP server"). Errors leave as
-    exceptions, answered by the app's handlers exactly as on the FastAPI route.
-    """
-
-    async def get_job(request: Request) -> Response:
-        return await job_response(ctx, request, request.path_params["job_id"])
-
-    route = Route(f"{prefix}/jobs/{{job_id}}", get_job, methods=["GET"], include_in_schema=False)
-    route.methods = {"GET"}  # Starlette adds HEAD; FastAPI routes answer HEAD with 405
-    return [route]
-
-
-def router(ctx: Context) -> APIRouter:
-    api = APIRouter(route_class=CheckedRoute, tags=["jobs"])
-    store, auth = ctx.store, ctx.auth
-
-    # Served by the route of hot_routes(), which app.py places ahead of this declaration; it
-    # stays for the OpenAPI document, and answers the same.
-    @api.get(
-        "/jobs/{job_id}",
-        summary="Get job by ID",
-        response_model=None,
-        responses={200: {"model": JobModel}, **error_responses(401, 404, 429)},
+@router.post(
+    "/jobs",
+    summary="Jobs of objects or links",
+    response_model=None,
+    responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
+)
+async def list_jobs(query: JobsQuery, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    if (query.objects is None) == (query.links is None):
+        raise BadRequest("objects or links: give exactly one of them")
+    owner_type = OWNER_OBJECT if query.objects is not None else OWNER_LINK
+    requested = query.objects if query.objects is not None else query.links
+    owners = visible_owners(ctx.store, principal, requested, owner_type)
+    flt = JobFilter(
+        query.from_,
+        query.to,
+        query.status,
+        query.operation_id,
+        query.user_id,
+        query.order,
+        query.limit,
+        query.skip,
     )
-    async def get_job(job_id: str, request: Request) -> Response:
-        return await job_response(ctx, request, job_id)
+    return await history_response(ctx, owners, owner_type, flt)
 
-    @api.post(
-        "/jobs",
-        summary="Jobs of objects or links",
-        response_model=None,
-        responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
-    )
-    async def list_jobs(query: JobsQuery, request: Request) -> Response:
-        principal = await auth.authenticate(request)
-        if (query.objects is None) == (query.links is None):
-            raise BadRequest("objects or links: give exactly one of them")
-        owner_type = OWNER_OBJECT if query.objects is not None else OWNER_LINK
-        requested = query.objects if query.objects is not None else query.links
-        owners = visible_owners(store, principal, requested, owner_type)
-        flt = JobFilter(
-            query.from_,
-            query.to,
-            query.status,
-            query.operation_id,
-            query.user_id,
-            query.order,
-            query.limit,
-            query.skip,
-        )
-        return await history_response(ctx, owners, owner_type, flt)
 
-    @api.get(
-        "/objects/{object_id}/jobs",
-        summary="Job history of an object",
-        response_model=None,
-        responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
-    )
-    async def object_jobs(
-        object_id: str,
-        request: Request,
-        flt: Annotated[JobFilter, Depends(list_filter)],
-    ) -> Response:
-        principal = await auth.authenticate(request)
-        await visible_history(store, principal, object_id, OWNER_OBJECT)
-        return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
+@router.get(
+    "/objects/{object_id}/jobs",
+    summary="Job history of an object",
+    response_model=None,
+    responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
+)
+async def object_jobs(
+    object_id: str,
+    request: Request,
+    flt: Annotated[JobFilter, Depends(list_filter)],
+) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    await visible_history(ctx.store, principal, object_id, OWNER_OBJECT)
+    return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
 
-    @api.get(
-        "/links/{link_id}/jobs",
-        summary="Job history of a link",
-        response_model=None,
-        responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
-    )
-    async def link_jobs(
-        link_id: str,
-        request: Request,
-        flt: Annotated[JobFilter, Depends(list_filter)],
-    ) -> Response:
-        principal = await auth.authenticate(request)
-        await visible_history(store, principal, link_id, OWNER_LINK)
-        return await history_response(ctx, [link_id], OWNER_LINK, flt)
 
-    @api.patch(
-        "/jobs/{job_id}/results",
-        summary="Append a custom result to a job",
-        response_model=None,
-        responses={
-            200: {"description": "Appended; empty body"},
-            **error_responses(400, 401, 403, 404, 413, 429),
-        },
-    )
-    async def add_result(
-        job_id: str, request: Request, payload: Annotated[dict[str, Any], Body()]
-    ) -> Response:
-        principal = await auth.authenticate(request)
-        row = await read_visible_job(store, principal, job_id)
-        if row.owner_type == OWNER_OBJECT:
-            require_any(principal, "modify-objects", "manage-objects")
-        else:
-            require_any(principal, "modify-links", "manage-links")
-        entry = {"payload": payload, "by": principal.id, "timestamp": now_ms()}
-        try:
-            encoded = orjson.dumps(entry).decode()
-        except orjson.JSONEncodeError as exc:  # e.g. an integer wider than 64 bits
-            raise BadRequest(f"payload: cannot be stored as JSON ({exc})") from None
-        if not await append_result(store, job_id, encoded):
-            raise NotFound.entity("Job", job_id)
-        return Response(b"", status_code=200)
+@router.get(
+    "/links/{link_id}/jobs",
+    summary="Job history of a link",
+    response_model=None,
+    responses={200: {"model": list[HistoryJobModel]}, **_LIST_ERRORS},
+)
+async def link_jobs(
+    link_id: str,
+    request: Request,
+    flt: Annotated[JobFilter, Depends(list_filter)],
+) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    await visible_history(ctx.store, principal, link_id, OWNER_LINK)
+    return await history_response(ctx, [link_id], OWNER_LINK, flt)
 
-    return api
+
+@router.patch(
+    "/jobs/{job_id}/results",
+    summary="Append a custom result to a job",
+    response_model=None,
+    responses={
+        200: {"description": "Appended; empty body"},
+        **error_responses(400, 401, 403, 404, 413, 429),
+    },
+)
+async def add_result(
+    job_id: str, request: Request, payload: Annotated[dict[str, Any], Body()]
+) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    row = await read_visible_job(ctx.store, principal, job_id)
+    if row.owner_type == OWNER_OBJECT:
+        require_any(principal, "modify-objects", "manage-objects")
+    else:
+        require_any(principal, "modify-links", "manage-links")
+    entry = {"payload": payload, "by": principal.id, "timestamp": now_ms()}
+    try:
+        encoded = orjson.dumps(entry).decode()
+    except orjson.JSONEncodeError as exc:  # e.g. an integer wider than 64 bits
+        raise BadRequest(f"payload: cannot be stored as JSON ({exc})") from None
+    if not await append_result(ctx.store, job_id, encoded):
+        raise NotFound.entity("Job", job_id)
+    return Response(b"", status_code=200)

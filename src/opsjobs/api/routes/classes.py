@@ -1,0 +1,96 @@
+"""Classes (docs/api.md §12): templates of objects and links, with their own operations.
+
+Classes are visible to every caller (they are catalogue, not monitored things), so for them
+only existence comes before permissions. Their operations are served by operations.py.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ...domain.operations import shown, validate_all
+from ...store import classes
+from ..bodies import CheckedRoute
+from ..context import context
+from ..guards import require_all, visible_entity
+from ..models import ClassCreate, ClassModel, ClassUpdate, error_responses
+from ..responses import empty_response, json_response
+
+router = APIRouter(route_class=CheckedRoute, tags=["classes"])
+
+
+@router.get(
+    "/classes",
+    response_model=None,
+    responses={200: {"model": list[ClassModel]}, **error_responses(401)},
+)
+async def list_classes(request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    found = await classes.class_documents(ctx.store)
+    for document in found:
+        document["operations"] = shown(principal.rights, document["operations"])
+    return json_response(found)
+
+
+@router.post(
+    "/classes",
+    response_model=None,
+    responses={200: {"model": ClassModel}, **error_responses(400, 401, 403, 409, 413)},
+)
+async def create_class(body: ClassCreate, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    if body.operations:
+        require_all(principal, "manage-classes", "manage-operations")
+    else:
+        require_all(principal, "manage-classes")
+    documents = validate_all([operation.model_dump() for operation in body.operations])
+    created = await classes.create_class(
+        ctx.store, name=body.name, class_id=body.id, operations=documents
+    )
+    return json_response(created)
+
+
+@router.get(
+    "/classes/{class_id}",
+    response_model=None,
+    responses={200: {"model": ClassModel}, **error_responses(401, 404)},
+)
+async def get_class(class_id: str, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    document = await classes.class_document(ctx.store, class_id)
+    document["operations"] = shown(principal.rights, document["operations"])
+    return json_response(document)
+
+
+@router.patch(
+    "/classes/{class_id}",
+    response_model=None,
+    responses={200: {"model": ClassModel}, **error_responses(400, 401, 403, 404, 413)},
+)
+async def update_class(class_id: str, body: ClassUpdate, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    await visible_entity(ctx.store, principal, "class", class_id)
+    require_all(principal, "manage-classes")
+    await classes.rename_class(ctx.store, class_id, body.name)
+    document = await classes.class_document(ctx.store, class_id)
+    document["operations"] = shown(principal.rights, document["operations"])
+    return json_response(document)
+
+
+@router.delete(
+    "/classes/{class_id}",
+    response_model=None,
+    responses={200: {"description": "Deleted; empty body"}, **error_responses(401, 403, 404)},
+)
+async def delete_class(class_id: str, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    await visible_entity(ctx.store, principal, "class", class_id)
+    require_all(principal, "manage-classes")
+    await classes.delete_class(ctx.store, class_id)
+    return empty_response()
