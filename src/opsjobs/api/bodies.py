@@ -2,7 +2,7 @@
 could not be stored, run or sent back (depth, numbers, NUL) before any route sees it.
 
 FastAPI routes read their bodies through ``CheckedRoute`` (every APIRouter of the app is made
-with it; tests/test_inputs.py holds them to it). The hot routes (see routes/jobs.py,
+with it; tests/api/test_inputs.py holds them to it). The hot routes (see routes/jobs.py,
 routes/execute.py) skip FastAPI's per-request machinery and read theirs with ``json_body``,
 which gives the same answers: invalid JSON is the same InvalidContent with its position, a
 value of the wrong shape the same BadRequest naming ``body``.

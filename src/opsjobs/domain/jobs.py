@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from .ids import is_entity_id, is_object_id
+from .values import INT64_MAX
 
 OWNER_OBJECT = 1
 OWNER_LINK = 2
@@ -138,49 +139,71 @@ def row_from_document(document: Any) -> dict[str, Any]:
     owner_type = document.get("owner_type", OWNER_OBJECT)
     if type(owner_type) is not int or owner_type not in OWNER_KINDS:
         raise ValueError("owner_type: must be 1 or 2")
-    timestamp = document.get("timestamp")
-    if type(timestamp) is not int or timestamp < 0:
-        raise ValueError("timestamp: must be an integer (ms)")
-    description = document.get("description", {})
-    if not isinstance(description, dict):
-        raise ValueError("description: must be an object")
-    results = document.get("results", [])
-    if not isinstance(results, list):
-        raise ValueError("results: must be an array")
+    timestamp = _milliseconds(document.get("timestamp"), "timestamp")
+    description = _of_type(document.get("description", {}), dict, "description")
+    results = _of_type(document.get("results", []), list, "results")
     process_meta = document.get("process_meta")
-    if process_meta is not None and not isinstance(process_meta, dict):
-        raise ValueError("process_meta: must be an object or null")
-    operation_id, user_id = document.get("operation_id"), document.get("user_id")
-    if operation_id is not None and not isinstance(operation_id, str):
-        raise ValueError("operation_id: must be a string or null")
-    if user_id is not None and not isinstance(user_id, str):
-        raise ValueError("user_id: must be a string or null")
-    operation = document.get("operation") or {}
-    if not isinstance(operation, dict):
-        raise ValueError("operation: must be an object")
-    execution = document.get("execution") or {}
-    if not isinstance(execution, dict):
-        raise ValueError("execution: must be an object")
-    status = execution.get("status")
-    if status is None:
-        status = "succeeded" if description.get("exitCode") in (0, None) else "failed"
-    elif status not in _STATUSES:
-        raise ValueError(f"execution.status: unknown {status!r}")
+    if process_meta is not None:
+        _of_type(process_meta, dict, "process_meta")
+    operation = _of_type(document.get("operation") or {}, dict, "operation")
     return {
         "id": job_id,
         "owner_id": owner_id,
         "owner_type": owner_type,
-        "operation_id": operation_id,
-        "operation_name": operation.get("name"),
-        "user_id": user_id,
+        "operation_id": _text_or_null(document.get("operation_id"), "operation_id"),
+        "operation_name": _text_or_null(operation.get("name"), "operation.name"),
+        "user_id": _text_or_null(document.get("user_id"), "user_id"),
         "timestamp": timestamp,
-        "process_meta": None if process_meta is None else orjson.dumps(process_meta).decode(),
-        "description": orjson.dumps(description).decode(),
-        "results": orjson.dumps(results).decode(),
-        "status": status,
-        "started": execution.get("started", timestamp),
-        "finished": execution.get("finished", timestamp),
-        "error": execution.get("error"),
-        "truncated": bool(execution.get("truncated", False)),
-        "runner": execution.get("runner"),
+        "process_meta": None if process_meta is None else _json_text(process_meta, "process_meta"),
+        "description": _json_text(description, "description"),
+        "results": _json_text(results, "results"),
+        **_execution_columns(document.get("execution") or {}, description, timestamp),
     }
+
+
+def _execution_columns(execution: Any, description: dict, timestamp: int) -> dict[str, Any]:
+    _of_type(execution, dict, "execution")
+    status = execution.get("status")
+    if status is None:
+        status = "succeeded" if description.get("exitCode") in (0, None) else "failed"
+    elif not isinstance(status, str) or status not in _STATUSES:
+        raise ValueError(f"execution.status: unknown {status!r}")
+    started, finished = execution.get("started", timestamp), execution.get("finished", timestamp)
+    return {
+        "status": status,
+        "started": None if started is None else _milliseconds(started, "execution.started"),
+        "finished": None if finished is None else _milliseconds(finished, "execution.finished"),
+        "error": _text_or_null(execution.get("error"), "execution.error"),
+        "truncated": bool(execution.get("truncated", False)),
+        "runner": _text_or_null(execution.get("runner"), "execution.runner"),
+    }
+
+
+_KIND_NAMES = {dict: "an object", list: "an array"}
+
+
+def _of_type(value: Any, kind: type, name: str) -> Any:
+    if not isinstance(value, kind):
+        raise ValueError(f"{name}: must be {_KIND_NAMES[kind]}")
+    return value
+
+
+def _text_or_null(value: Any, name: str) -> str | None:
+    # NUL: PostgreSQL text cannot hold it.
+    if value is not None and (not isinstance(value, str) or "\0" in value):
+        raise ValueError(f"{name}: must be a string without NUL, or null")
+    return value
+
+
+def _milliseconds(value: Any, name: str) -> int:
+    # The columns are 64-bit: a bigger number would pass here and fail the whole batch's insert.
+    if type(value) is not int or not 0 <= value <= INT64_MAX:
+        raise ValueError(f"{name}: must be an integer (ms)")
+    return value
+
+
+def _json_text(value: Any, name: str) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes
+        raise ValueError(f"{name}: nested too deeply") from None

@@ -17,10 +17,10 @@ import pytest
 
 from helpers import cli_env, running_server
 from helpers.execution import opened_store, queue, wait_status
+from helpers.runners import LOST_AFTER_SECONDS, name_of, runner_process
 from opsjobs.domain.spec import ScriptSpec
 from opsjobs.execution.leftovers import marked_processes
 from opsjobs.store.queue import RUNNER_LOST, lost_candidates, mark_lost
-from test_distribution import LOST_AFTER_SECONDS, name_of, runner_process
 
 # Long enough that a mark appearing means the run was not ended, on a busy machine too.
 RUN_SECONDS = 10

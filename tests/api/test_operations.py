@@ -1,5 +1,5 @@
 """Operations, classes and stored scripts: the domain rules (domain/operations.py) and the
-routes that manage them (api/routes/operations.py). Execution is in test_execute.py."""
+routes that manage them (api/routes/operations.py). Execution is in tests/api/test_execute.py."""
 
 from __future__ import annotations
 

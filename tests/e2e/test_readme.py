@@ -17,7 +17,7 @@ import pytest
 import log_secrets
 from helpers import SEED_JOB_KEYS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 OPSJOBS = str(Path(sys.executable).parent / "opsjobs")
 

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 import pytest
 from sqlalchemy import func, select, text
 
-import log_secrets
 from helpers import cli_env, opsjobs_exe
 from helpers.execution import opened_store, queue, wait_status
+from helpers.runners import HEARTBEAT_SECONDS, LOST_AFTER_SECONDS, name_of, runner_process
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.spec import ExecSpec, ScriptSpec, dump_spec
@@ -29,8 +26,6 @@ from opsjobs.store.jobs import insert_jobs
 from opsjobs.store.queue import QUEUED_CHANNEL, RUNNER_LOST
 from opsjobs.store.schema import jobs
 
-HEARTBEAT_SECONDS = 0.2
-LOST_AFTER_SECONDS = 1.5
 RELAXED = {"OPSJOBS_LOST_AFTER_SECONDS": "30"}
 
 
@@ -39,50 +34,6 @@ def pg_url(backend, database_url) -> str:
     if backend != "postgresql":
         pytest.skip("separate runner processes share a PostgreSQL database")
     return database_url
-
-
-def runner_env(**extra: str) -> dict[str, str]:
-    settings = {
-        "OPSJOBS_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
-        "OPSJOBS_LOST_AFTER_SECONDS": str(LOST_AFTER_SECONDS),
-        "OPSJOBS_KILL_GRACE_SECONDS": "0.3",
-        "OPSJOBS_RUNNER_POLL_SECONDS": "30",
-    }
-    return cli_env(**{**settings, **extra})
-
-
-@contextlib.contextmanager
-def runner_process(url: str, *args: str, **env: str) -> Iterator[subprocess.Popen]:
-    """`opsjobs runner` in its own process group, started and answering; always ended."""
-    log = log_secrets.process_log("runner").open("wb")  # searched for secrets at the end
-    process = subprocess.Popen(
-        [opsjobs_exe(), "runner", "--database-url", url, *args],
-        env=runner_env(**env),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    process.log_path = Path(log.name)
-    try:
-        deadline = time.monotonic() + 30
-        while "started" not in process.log_path.read_text():
-            assert process.poll() is None, process.log_path.read_text()
-            assert time.monotonic() < deadline, "the runner did not start"
-            time.sleep(0.05)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-
-
-def name_of(process: subprocess.Popen) -> str:
-    return f"{os.uname().nodename}/{process.pid}"
 
 
 async def insert_queued(store, specs: list, **columns) -> list[str]:

@@ -26,7 +26,7 @@ from opsjobs.domain.users import Principal
 from opsjobs.store import classes, entities, users
 from opsjobs.store.jobs import JobFilter, stream_history
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "opsjobs"
+SRC = Path(__file__).resolve().parents[2] / "src" / "opsjobs"
 
 
 def caller(*permissions: str) -> Principal:

@@ -1,6 +1,6 @@
 """Template variables (domain/templates.py, domain/shell.py, domain/arguments.py), as data:
 what a script becomes, which spots are refused and why, how argv, topics and declared
-arguments are checked. tests/test_security_templates.py runs the payloads against real
+arguments are checked. tests/execution/test_security_templates.py runs the payloads against real
 shells."""
 
 from __future__ import annotations

@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 from conftest import basic
 from helpers import cli_env, running_server
 from helpers.execution import opened_store
+from helpers.runners import runner_process
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store import entities, operations, users
 from opsjobs.store.schema import jobs
-from test_distribution import runner_process
 
 EXECUTES = int(os.environ.get("OPSJOBS_MANY_EXECUTES") or 1000)
 AT_ONCE = 16

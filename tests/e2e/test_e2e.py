@@ -30,7 +30,7 @@ from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store import entities, users
 from opsjobs.store.core import Store
 
-SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "seed-examples.sh"
+SEED_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "seed-examples.sh"
 LOGIN, PASSWORD = "seed-user", "seed-password"
 
 
