@@ -531,7 +531,11 @@ def test_the_session_cookie_is_secure_over_tls_and_not_over_plain_http(database_
             assert response.status_code == 200
             cookie = _sid_cookie(response)
             assert "; secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
-            response = session.delete(f"{base}{SESSION}", verify=str(ca_file), timeout=30)
+            csrf = {"X-CSRF-Token": session.cookies["csrf"]}
+            response = session.delete(
+                f"{base}{SESSION}", headers=csrf, verify=str(ca_file), timeout=30
+            )
+            assert response.status_code == 200
             assert "; secure" in _sid_cookie(response)
     with running_server(database_url) as (base, _process):
         response = requests.post(f"{base}{SESSION}", json=credentials, timeout=30)

@@ -70,6 +70,18 @@ class Unauthorized(OpsjobsError):
         super().__init__(_auth_message(text))
 
 
+class WrongCsrfToken(OpsjobsError):
+    """A cookie-authenticated change without the session's CSRF token. SAYMON's message;
+    403, not SAYMON's 401: the session is fine, and a 401 would tell a client to log in
+    again (docs/api.md §3)."""
+
+    status = 403
+    code = "Forbidden"
+
+    def __init__(self) -> None:
+        super().__init__(_auth_message("Wrong CSRF Token"))
+
+
 class InvalidCredentials(OpsjobsError):
     status = 401
     code = "InvalidCredentials"

@@ -14,17 +14,20 @@ from ...store import users
 from ...store.sessions import create_session, end_session
 from ..bodies import CheckedRoute
 from ..context import Context
+from ..cookies import clear_session_cookies, set_session_cookies
 from ..guards import require_any
 from ..models import (
     Credentials,
     GroupCreate,
     GroupModel,
+    PublicUserModel,
     UserCreate,
     UserModel,
     UserUpdate,
     error_responses,
 )
 from ..responses import empty_response, json_response
+from ..user_changes import column_changes
 
 _MANAGE = "manage-users"
 
@@ -42,27 +45,20 @@ def router(ctx: Context) -> APIRouter:
     async def hash_password(password: str) -> str:
         return await anyio.to_thread.run_sync(ctx.passwords.hash, password)
 
-    def _cookie_flags(request: Request) -> dict:
-        # Not readable by scripts; not sent with requests other sites start, except plain
-        # navigation; over TLS (directly or from a trusted proxy), never sent without it.
-        return {"httponly": True, "samesite": "lax", "secure": auth.peers.is_tls(request)}
-
     @api.post(
         "/users/session",
-        summary="Log in: answers the session ID and sets cookie sid",
+        summary="Log in: answers the session ID and sets cookies sid and csrf",
         response_model=None,
         responses={200: {"model": str}, **error_responses(400, 401, 429)},
     )
     async def log_in(body: Credentials, request: Request) -> Response:
         client = auth.peers.address(request)
         principal = await auth.check_password(body.login, body.password, client)
-        session_id = await create_session(store, principal.id, principal.password_hash)
-        if session_id is None:  # the password changed, or the user was blocked, meanwhile
+        session = await create_session(store, principal.id, principal.password_hash)
+        if session is None:  # the password changed, or the user was blocked, meanwhile
             raise InvalidCredentials()
-        response = json_response(session_id)
-        # No Max-Age: the server ends the session after its idle time; a cookie that expired
-        # on its own would log out a client in constant use.
-        response.set_cookie("sid", session_id, path="/", **_cookie_flags(request))
+        response = json_response(session.id)
+        set_session_cookies(response, session, tls=auth.peers.is_tls(request))
         return response
 
     @api.delete(
@@ -77,7 +73,7 @@ def router(ctx: Context) -> APIRouter:
         if session_id:
             await end_session(store, session_id)
         response = empty_response()
-        response.delete_cookie("sid", path="/", **_cookie_flags(request))
+        clear_session_cookies(response, tls=auth.peers.is_tls(request))
         return response
 
     @api.get(
@@ -92,11 +88,16 @@ def router(ctx: Context) -> APIRouter:
     @api.get(
         "/users",
         response_model=None,
-        responses={200: {"model": list[UserModel]}, **error_responses(401, 403)},
+        summary="All users; without manage-users, each as its ID and display name",
+        responses={
+            200: {"model": list[UserModel] | list[PublicUserModel]},
+            **error_responses(401),
+        },
     )
     async def list_users(request: Request) -> Response:
-        require_any(await auth.authenticate(request), _MANAGE)
-        return json_response(await users.list_users(store))
+        principal = await auth.authenticate(request)
+        public = not principal.rights.has_any(_MANAGE)
+        return json_response(await users.list_users(store, public=public))
 
     @api.post(
         "/users",
@@ -117,6 +118,9 @@ def router(ctx: Context) -> APIRouter:
             include=body.objectPermissions.include,
             exclude=body.objectPermissions.exclude,
             group_ids=body.groups,
+            display_name=body.displayName,
+            contacts=body.contacts,
+            language=body.language,
         )
         return json_response(document)
 
@@ -137,19 +141,7 @@ def router(ctx: Context) -> APIRouter:
     async def update_user(user_id: str, body: UserUpdate, request: Request) -> Response:
         require_any(await auth.authenticate(request), _MANAGE)
         given = body.model_dump(exclude_unset=True)
-        changes: dict = {}
-        for field in ("login", "name", "email", "status"):
-            if given.get(field) is not None:
-                changes[field] = given[field]
-        if "activeTo" in given:
-            changes["active_to"] = given["activeTo"]
-        if given.get("permissions") is not None:
-            changes["permissions"] = given["permissions"]
-        if given.get("groups") is not None:
-            changes["group_ids"] = given["groups"]
-        if given.get("objectPermissions") is not None:
-            changes["include"] = body.objectPermissions.include
-            changes["exclude"] = body.objectPermissions.exclude
+        changes = column_changes(given)
         if given.get("password") is not None:
             changes["password_hash"] = await hash_password(given["password"])
         return json_response(await users.update_user(store, _known_user(user_id), changes))
