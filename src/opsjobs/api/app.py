@@ -18,7 +18,7 @@ from ..config import Settings
 from . import directory_follower, errors, openapi
 from .context import Context
 from .limits import BodyLimit
-from .routes import control, entities, execute, jobs, meta, users
+from .routes import control, entities, execute, jobs, meta, not_served, users
 from .routes import operations as operation_routes
 from .threads import keep_io_threads_yielding
 from .urls import CheckedUrl
@@ -81,6 +81,7 @@ def create_app(
     app.include_router(entities.router(ctx), prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.include_router(execute.router(ctx), prefix=PREFIX)
+    app.include_router(not_served.router, prefix=PREFIX)
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,

@@ -42,6 +42,17 @@ class NotFound(OpsjobsError):
         return cls(f"Entity not found: {kind}({entity_id})")
 
 
+class NotServed(OpsjobsError):
+    """A SAYMON route family that belongs to monitoring, not to a jobs server (docs/api.md
+    §17): 501, so that no client takes it for an entity that does not exist."""
+
+    status = 501
+    code = "NotImplemented"
+
+    def __init__(self, family: str, reason: str) -> None:
+        super().__init__(f"Not served by opsjobs: {family} ({reason})")
+
+
 class Conflict(OpsjobsError):
     status = 409
     code = "Conflict"
