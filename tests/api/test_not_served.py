@@ -22,6 +22,12 @@ FAMILIES = [
     ("incidents", f"/node/api/incidents/{ID}/clear"),
     ("flows", "/node/api/flows"),
     ("flows", f"/node/api/flows/{ID}/props"),
+    ("audit log", f"/node/api/objects/{ID}/audit-log"),
+    ("audit log", f"/node/api/links/{ID}/audit-log"),
+    ("audit log", f"/node/api/users/{ID}/audit-log"),
+    ("dictionaries", "/node/api/dictionaries"),
+    ("dictionaries", f"/node/api/dictionaries-monitoring/{ID}"),
+    ("notification templates", f"/node/api/notification-templates/{ID}/preview/single"),
 ]
 
 
@@ -55,6 +61,8 @@ async def test_the_served_neighbours_are_untouched(api):
     assert jobs.status_code == 200 and jobs.json() == []
     unknown = await api.client.get(f"/node/api/objects/{ID}/nothing-here", headers=headers)
     assert unknown.status_code == 404 and unknown.json()["code"] == "ResourceNotFound"
+    me = api.store.directory.by_login["admin"]
+    assert (await api.client.get(f"/node/api/users/{me}", headers=headers)).status_code == 200
 
 
 async def test_they_stay_out_of_the_openapi_document(api):

@@ -49,3 +49,24 @@ async def incidents() -> None:
 @router.api_route("/flows/{rest:path}", methods=_ANY)
 async def flows() -> None:
     raise NotServed("flows", "diagrams of SAYMON's user interface")
+
+
+@router.api_route("/objects/{object_id}/audit-log", methods=_ANY)
+@router.api_route("/links/{link_id}/audit-log", methods=_ANY)
+@router.api_route("/users/{user_id}/audit-log", methods=_ANY)
+async def audit_log() -> None:
+    raise NotServed("audit log", "opsjobs keeps every run as a job, not a log of changes")
+
+
+@router.api_route("/dictionaries", methods=_ANY)
+@router.api_route("/dictionaries/{rest:path}", methods=_ANY)
+@router.api_route("/dictionaries-monitoring", methods=_ANY)
+@router.api_route("/dictionaries-monitoring/{rest:path}", methods=_ANY)
+async def dictionaries() -> None:
+    raise NotServed("dictionaries", "value names for SAYMON's widgets and monitoring")
+
+
+@router.api_route("/notification-templates", methods=_ANY)
+@router.api_route("/notification-templates/{rest:path}", methods=_ANY)
+async def notification_templates() -> None:
+    raise NotServed("notification templates", "opsjobs sends no notifications")
