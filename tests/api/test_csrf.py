@@ -51,7 +51,7 @@ async def test_log_in_sets_a_csrf_cookie_beside_sid(api):
     sid, csrf = response.cookies["sid"], response.cookies["csrf"]
     assert response.json() == sid
     assert len(csrf) >= 40 and csrf != sid and sid not in csrf
-    for name, header in cookies.items():
+    for header in cookies.values():
         assert "samesite=lax" in header and "path=/" in header, header
         assert "secure" not in header and "max-age" not in header  # plain HTTP here
     assert "httponly" in cookies["sid"]
