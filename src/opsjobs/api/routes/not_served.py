@@ -10,8 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ...domain.errors import NotServed
+from ..bodies import CheckedRoute
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=CheckedRoute, include_in_schema=False)
 
 _ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

@@ -15,7 +15,7 @@ from ...store.sessions import create_session, end_session
 from ..bodies import CheckedRoute
 from ..context import Context
 from ..cookies import clear_session_cookies, set_session_cookies
-from ..guards import require_any
+from ..guards import holds_any, require_any
 from ..models import (
     Credentials,
     GroupCreate,
@@ -96,7 +96,7 @@ def router(ctx: Context) -> APIRouter:
     )
     async def list_users(request: Request) -> Response:
         principal = await auth.authenticate(request)
-        public = not principal.rights.has_any(_MANAGE)
+        public = not holds_any(principal, _MANAGE)
         return json_response(await users.list_users(store, public=public))
 
     @api.post(
