@@ -35,6 +35,7 @@ USER_KEYS = {
     "permissions",
     "objectPermissions",
     "groups",
+    "group",
     "created",
     "updated",
 }

@@ -242,3 +242,29 @@ async def test_without_manage_users_no_profile_or_permission_changes(api):
     refused(response, 403, "Forbidden", "manage-users")
     mine = (await api.client.get(f"{USERS}/current", headers=headers)).json()
     assert "manage-users" not in mine["permissions"] and mine["displayName"] == "mall***"
+
+
+async def test_saymons_group_field_is_taken_and_shown(api, backend):
+    admin = await api.admin()
+    first, second = [
+        (await api.client.post("/node/api/groups", json={"name": n}, headers=admin)).json()["id"]
+        for n in ("first", "second")
+    ]
+    user = await create(api, admin, login="member", group=[first])
+    assert user["group"] == [first] and user["groups"] == [first]
+    patched = await api.client.patch(
+        f"{USERS}/{user['id']}", json={"group": [second]}, headers=admin
+    )
+    assert patched.json()["group"] == [second] and patched.json()["groups"] == [second]
+    both = await api.client.patch(
+        f"{USERS}/{user['id']}", json={"group": [first], "groups": [first]}, headers=admin
+    )
+    assert both.status_code == 200 and both.json()["group"] == [first]
+    clash = await api.client.patch(
+        f"{USERS}/{user['id']}", json={"group": [first], "groups": [second]}, headers=admin
+    )
+    refused(clash, 400, "BadRequest", "group and groups name different groups")
+    unknown = await api.client.patch(
+        f"{USERS}/{user['id']}", json={"group": ["no-such-group"]}, headers=admin
+    )
+    refused(unknown, 400, "BadRequest", "no-such-group")

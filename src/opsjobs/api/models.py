@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from ..domain.names import hidden_character
 from ..domain.profile import CONTACTS_MAX, NAME_MAX, check_language
@@ -138,6 +145,20 @@ class UserBody(Body):
     # A user field opsjobs does not keep is a 400 naming it, never silently dropped.
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    @model_validator(mode="after")
+    def _one_group_list(self):
+        # SAYMON spells the user's group IDs `group`; opsjobs `groups`. Either is taken.
+        group = getattr(self, "group", None)
+        if group is not None:
+            if (
+                self.groups is not None
+                and self.groups != group
+                and "groups" in self.model_fields_set
+            ):
+                raise ValueError("group and groups name different groups; send one of them")
+            self.groups = group
+        return self
+
 
 class UserCreate(UserBody):
     login: Login
@@ -150,6 +171,7 @@ class UserCreate(UserBody):
     permissions: list[Permission] = []
     objectPermissions: ObjectPermissions = ObjectPermissions()
     groups: list[NonEmpty] = []
+    group: list[NonEmpty] | None = Field(default=None, description="SAYMON's name of groups")
     contacts: Contacts = []
     language: Language | None = None
 
@@ -167,6 +189,7 @@ class UserUpdate(UserBody):
     permissions: list[Permission] | None = None
     objectPermissions: ObjectPermissions | None = None
     groups: list[NonEmpty] | None = None
+    group: list[NonEmpty] | None = Field(default=None, description="SAYMON's name of groups")
     contacts: Contacts | None = None
     language: Language | None = Field(default=None, description="null: none")
 
@@ -185,6 +208,7 @@ class UserModel(BaseModel):
     permissions: list[str]
     objectPermissions: dict[str, list[str]]
     groups: list[str]
+    group: list[str] = Field(description="SAYMON's name of groups: the same IDs")
     contacts: list[str]
     language: str | None
     created: int

@@ -12,6 +12,7 @@ _NOT_NULL = {
     "status": "status",
     "permissions": "permissions",
     "groups": "group_ids",
+    "group": "group_ids",  # SAYMON's name; the body model made both agree
     "contacts": "contacts",
 }
 # Fields whose null means something: no expiry, the display name made from the login, no

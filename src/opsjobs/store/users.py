@@ -43,6 +43,7 @@ def user_document(row: Any) -> dict[str, Any]:
             "exclude": orjson.loads(row.exclude),
         },
         "groups": orjson.loads(row.group_ids),
+        "group": orjson.loads(row.group_ids),  # SAYMON's name of the same list
         "contacts": orjson.loads(row.contacts),
         "language": row.language,
         "created": row.created,
