@@ -505,8 +505,12 @@ async def _seed_user(url: str) -> None:
 
 
 def _set_cookie(response, name: str) -> str:
-    # Each Set-Cookie header apart (requests' own headers join them with commas).
-    cookies = response.raw.headers.getlist("Set-Cookie")
+    # Each Set-Cookie header apart (requests' own headers join them with commas; httpx's
+    # get_list keeps them apart).
+    if hasattr(response.headers, "get_list"):
+        cookies = response.headers.get_list("set-cookie")
+    else:
+        cookies = response.raw.headers.getlist("Set-Cookie")
     (cookie,) = [c for c in cookies if c.startswith(f"{name}=")]
     return cookie.lower()
 
