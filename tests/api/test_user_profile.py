@@ -159,6 +159,8 @@ async def test_an_unknown_permission_is_a_400_naming_it_and_the_known_ones(api):
     [
         ({"eventFilter": []}, ["eventFilter"]),
         ({"passwordHash": "x"}, ["passwordHash"]),
+        # Issued by POST /users/:id/auth-token only, never set through a body.
+        ({"authenticationToken": "f" * 40}, ["authenticationToken"]),
         ({"contacts": "ada@example.org"}, ["contacts"]),
         ({"contacts": [1]}, ["contacts.0"]),
         ({"language": 5}, ["language"]),
