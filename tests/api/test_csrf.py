@@ -159,3 +159,27 @@ async def test_a_session_without_a_token_can_only_read(api, backend):
     refused(
         await api.client.post(OBJECTS, json={"name": "x"}, headers=cookie | {"X-CSRF-Token": csrf})
     )
+
+
+async def test_executing_with_a_session_needs_the_token_too(api, backend):
+    # The execute routes are plain Starlette routes ahead of FastAPI's; the rule holds there.
+    admin = await api.user("ada", "ada-pw-1234", list(PERMISSIONS), ["1"])
+    operation = {
+        "name": "check",
+        "type": 2,
+        # No runner carries this tag: executing only records a queued job.
+        "parameters": {"type": "fileSystem", "path": "/bin/true", "args": [], "runner": "none"},
+    }
+    added = await api.client.post("/node/api/objects/1/operations", json=operation, headers=admin)
+    assert added.status_code == 200, added.text
+    url = f"/node/api/objects/1/operations/{added.json()['id']}/execute"
+    sid, csrf = await log_in(api, "ada", "ada-pw-1234")
+    cookie = {"Cookie": f"sid={sid}"}
+    refused(await api.client.post(url, json={}, headers=cookie))
+    refused(await api.client.post(url, json={}, headers=cookie | {"X-CSRF-Token": "forged"}))
+    history = await api.client.get("/node/api/objects/1/jobs", headers=cookie)
+    assert history.json() == []
+    executed = await api.client.post(url, json={}, headers=cookie | {"X-CSRF-Token": csrf})
+    assert executed.status_code == 200, executed.text
+    history = await api.client.get("/node/api/objects/1/jobs", headers=cookie)
+    assert [job["id"] for job in history.json()] == [executed.json()]
