@@ -70,10 +70,13 @@ def register_request(request) -> None:
     for name, value in parse_qsl(request.url.query.decode(), keep_blank_values=True):
         if name in ("auth-token", "api-token"):
             register(value, name)
+    register(request.headers.get("x-csrf-token"), "CSRF token")
     cookies = SimpleCookie()
     cookies.load(request.headers.get("cookie", ""))
     if "sid" in cookies:
         register(cookies["sid"].value, "session ID")
+    if "csrf" in cookies:
+        register(cookies["csrf"].value, "CSRF token")
 
 
 def register_response(response) -> None:
@@ -83,6 +86,8 @@ def register_response(response) -> None:
         cookies.load(header)
         if "sid" in cookies:
             register(cookies["sid"].value, "session ID")
+        if "csrf" in cookies:
+            register(cookies["csrf"].value, "CSRF token")
 
 
 def client_hooks(asynchronous: bool = True) -> dict:

@@ -95,9 +95,13 @@ async def test_an_unhandled_error_logs_no_credential_and_no_locals(database_url,
             "/node/api/users/session", json={"login": "carol", "password": "carol-password-8d2"}
         )
         assert login.status_code == 200, login.text
-        sid = api.client.cookies["sid"]
+        sid, csrf = api.client.cookies["sid"], api.client.cookies["csrf"]
         me = (await api.client.get("/node/api/users/current")).json()
-        token = (await api.client.post(f"/node/api/users/{me['id']}/auth-token")).json()
+        token = (
+            await api.client.post(
+                f"/node/api/users/{me['id']}/auth-token", headers={"X-CSRF-Token": csrf}
+            )
+        ).json()
         log_secrets.register(token, "API token")
         assert len(sid) >= 32 and len(token) >= 32
 
@@ -119,6 +123,7 @@ async def test_an_unhandled_error_logs_no_credential_and_no_locals(database_url,
     text = "\n".join(lines)
     for secret in (
         sid,
+        csrf,
         token,
         "carol-password-8d2",
         basic("carol", "carol-password-8d2")["Authorization"][6:],
@@ -145,9 +150,13 @@ async def test_a_real_server_logs_a_failure_once_in_one_line_without_credentials
                 "/node/api/users/session", json={"login": "dave", "password": "dave-password-41c"}
             )
             assert login.status_code == 200, login.text
-            sid = client.cookies["sid"]
+            sid, csrf = client.cookies["sid"], client.cookies["csrf"]
             me = (await client.get("/node/api/users/current")).json()
-            token = (await client.post(f"/node/api/users/{me['id']}/auth-token")).json()
+            token = (
+                await client.post(
+                    f"/node/api/users/{me['id']}/auth-token", headers={"X-CSRF-Token": csrf}
+                )
+            ).json()
             log_secrets.register(token, "API token")
             # A fault the code does not expect: the jobs table is gone.
             with sqlite3.connect(tmp_path / "opsjobs.db") as conn:
@@ -168,6 +177,7 @@ async def test_a_real_server_logs_a_failure_once_in_one_line_without_credentials
     assert all(line.startswith("timestamp=") for line in lines), text  # one line per event
     for secret in (
         sid,
+        csrf,
         token,
         "dave-password-41c",
         basic("dave", "dave-password-41c")["Authorization"][6:],

@@ -26,6 +26,7 @@ REDACTED = "[redacted]"
 # Names under which a secret travels: query parameters, cookies, JSON keys, keyword arguments.
 _SECRET_NAMES = (
     r"auth[-_]?token|api[-_]?token|access[-_]?token|api[-_]?key|token|sid|session[-_]?id"
+    r"|authenticationToken|csrf|x-csrf-token"
     r"|password|passwd|secret|authorization|cookie|set-cookie"
 )
 _SECRET_NAME = re.compile(rf"(?i)^(?:{_SECRET_NAMES})$")

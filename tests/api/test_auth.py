@@ -24,6 +24,10 @@ from opsjobs.domain.rights import PERMISSIONS
 USER_KEYS = {
     "id",
     "login",
+    "displayName",
+    "authenticationToken",
+    "contacts",
+    "language",
     "name",
     "email",
     "status",
@@ -31,6 +35,7 @@ USER_KEYS = {
     "permissions",
     "objectPermissions",
     "groups",
+    "group",
     "created",
     "updated",
 }
@@ -116,6 +121,8 @@ async def test_session_login_use_and_logout(api, backend):
     assert response.cookies["sid"] == session_id
     set_cookie = response.headers["set-cookie"].lower()
     assert "httponly" in set_cookie and "path=/" in set_cookie
+    csrf_token = response.cookies["csrf"]
+    assert csrf_token and csrf_token != session_id
 
     # The client's cookie jar now carries sid.
     response = await api.client.get("/node/api/users/current")
@@ -125,7 +132,9 @@ async def test_session_login_use_and_logout(api, backend):
     api.client.cookies.clear()
     assert (await api.client.get("/node/api/users/current", headers=explicit)).status_code == 200
 
-    response = await api.client.delete("/node/api/users/session", headers=explicit)
+    # Logging out changes something: it carries the CSRF token (docs/api.md §3).
+    csrf = {"X-CSRF-Token": csrf_token}
+    response = await api.client.delete("/node/api/users/session", headers=explicit | csrf)
     assert response.status_code == 200
     response = await api.client.get("/node/api/users/current", headers=explicit)
     assert_error(response, 401, "Unauthorized", SESSION_EXPIRED)
@@ -465,7 +474,6 @@ async def test_users_and_groups_need_manage_users(api):
     headers = await api.user("sam", "pw", everything_but, ["1"])
     me = user_id(api, "sam")
     for method, url, body in [
-        ("GET", "/node/api/users", None),
         ("POST", "/node/api/users", {"login": "x", "password": "y"}),
         ("GET", f"/node/api/users/{me}", None),
         ("PATCH", f"/node/api/users/{me}", {"permissions": list(PERMISSIONS)}),
@@ -477,9 +485,13 @@ async def test_users_and_groups_need_manage_users(api):
     ]:
         response = await api.client.request(method, url, json=body, headers=headers)
         assert_error(response, 403, "Forbidden", "Required permissions: manage-users")
-    # Nothing changed: sam still cannot manage users.
+    # Nothing changed: sam still cannot manage users, and sees every user as SAYMON shows
+    # users to such a caller: the ID and the display name in place of the login.
     response = await api.client.get("/node/api/users", headers=headers)
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert {"id": me, "login": "sa*"} in response.json()
+    assert all(set(user) == {"id", "login"} for user in response.json())
+    assert "sam" not in response.text
 
 
 async def test_groups_grant_rights_by_union(api, backend):

@@ -134,7 +134,9 @@ async def _all_404(api, headers, bad: str) -> None:
         ("DELETE", f"/node/api/users/{bad}/auth-token", "User"),
     ]
     for method, url, kind in cases:
-        body = {"x": 1} if method == "PATCH" else None
+        # A user body is checked field by field before the ID (docs/api.md §2, §14).
+        patch = {"name": "Someone"} if "/users/" in url else {"x": 1}
+        body = patch if method == "PATCH" else None
         response = await api.client.request(method, url, json=body, headers=headers)
         error = assert_error(response, 404, "ResourceNotFound")
         assert error["message"].startswith(f"Entity not found: {kind}("), (url, error)
@@ -274,7 +276,7 @@ async def test_every_error_body_has_exactly_code_and_message(api):
         ("PUT", "/node/api/jobs", headers, None),
         ("DELETE", "/node/api/objects/1", headers, None),
         ("POST", "/node/api/users/session", {}, b'{"login": "admin", "password": "no"}'),
-        ("GET", "/node/api/users", await api.user("weak", "pw"), None),
+        ("GET", "/node/api/groups", await api.user("weak", "pw"), None),
     ]
     seen_codes = set()
     for method, url, request_headers, body in requests:

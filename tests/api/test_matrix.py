@@ -42,6 +42,7 @@ from helpers import (
     assert_error,
     route_table,
 )
+from opsjobs.api.routes import not_served
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
 from opsjobs.domain.rights import PERMISSIONS
@@ -260,7 +261,8 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("DELETE", "/node/api/users/session"): Route("self"),
     ("GET", "/node/api/users/current"): Route("self"),
-    ("GET", "/node/api/users"): Route("manager", MANAGE_USERS),
+    # Any caller; without manage-users it sees IDs and display names only (test_user_profile).
+    ("GET", "/node/api/users"): Route("self"),
     ("POST", "/node/api/users"): Route(
         "manager", MANAGE_USERS, body=lambda w, t: {"login": _unique("u", w), "password": "pw"}
     ),
@@ -333,6 +335,12 @@ PUBLIC = {
     ("GET", "/node/api/openapi.json"),
     ("GET", "/node/api/docs"),
     ("GET", "/docs/oauth2-redirect"),
+    # SAYMON's families opsjobs does not serve: 501 for everyone (tests/api/test_not_served).
+    *(
+        (method, "/node/api" + route.path)
+        for route in not_served.router.routes
+        for method in route.methods
+    ),
 }
 
 

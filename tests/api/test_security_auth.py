@@ -504,10 +504,19 @@ async def _seed_user(url: str) -> None:
         await store.close()
 
 
+def _set_cookie(response, name: str) -> str:
+    # Each Set-Cookie header apart (requests' own headers join them with commas; httpx's
+    # get_list keeps them apart).
+    if hasattr(response.headers, "get_list"):
+        cookies = response.headers.get_list("set-cookie")
+    else:
+        cookies = response.raw.headers.getlist("Set-Cookie")
+    (cookie,) = [c for c in cookies if c.startswith(f"{name}=")]
+    return cookie.lower()
+
+
 def _sid_cookie(response) -> str:
-    cookies = [v for k, v in response.headers.items() if k.lower() == "set-cookie"]
-    (sid,) = [c for c in cookies if c.startswith("sid=")]
-    return sid.lower()
+    return _set_cookie(response, "sid")
 
 
 def test_the_session_cookie_is_secure_over_tls_and_not_over_plain_http(database_url, tmp_path):
@@ -531,13 +540,22 @@ def test_the_session_cookie_is_secure_over_tls_and_not_over_plain_http(database_
             assert response.status_code == 200
             cookie = _sid_cookie(response)
             assert "; secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
-            response = session.delete(f"{base}{SESSION}", verify=str(ca_file), timeout=30)
+            csrf_cookie = _set_cookie(response, "csrf")
+            assert "; secure" in csrf_cookie and "samesite=lax" in csrf_cookie
+            assert "httponly" not in csrf_cookie  # the page reads it to echo it
+            csrf = {"X-CSRF-Token": session.cookies["csrf"]}
+            response = session.delete(
+                f"{base}{SESSION}", headers=csrf, verify=str(ca_file), timeout=30
+            )
+            assert response.status_code == 200
             assert "; secure" in _sid_cookie(response)
+            assert "; secure" in _set_cookie(response, "csrf")
     with running_server(database_url) as (base, _process):
         response = requests.post(f"{base}{SESSION}", json=credentials, timeout=30)
         assert response.status_code == 200
         cookie = _sid_cookie(response)
         assert "secure" not in cookie and "httponly" in cookie
+        assert "secure" not in _set_cookie(response, "csrf")
 
 
 async def test_forwarded_proto_is_believed_only_from_a_trusted_proxy(database_url):

@@ -26,6 +26,7 @@ from .routes import (
     groups,
     jobs,
     meta,
+    not_served,
     operations,
     scripts,
     sessions,
@@ -50,6 +51,7 @@ ROUTES = (
     classes,
     scripts,
     execute,
+    not_served,
 )
 
 # Something that runs beside the API while the app is up: entered once the store is open,

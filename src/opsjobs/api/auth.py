@@ -1,4 +1,6 @@
 """Who is calling: Basic credentials, a session cookie or an API token (docs/api.md §3).
+A cookie-authenticated request that changes anything must also carry the session's CSRF
+token (csrf.py).
 
 Argon2 verification costs tens of milliseconds by design, so a verified Basic header is
 remembered under a keyed hash of the header (never the password) for a short while. An entry
@@ -34,9 +36,10 @@ from ..domain.names import lookup_form
 from ..domain.passwords import Passwords
 from ..domain.users import Principal
 from ..store.core import Store
-from ..store.sessions import session_user
+from ..store.sessions import live_session
 from ..store.users import token_hash
 from .client import Peers
+from .csrf import check_csrf
 from .throttle import LoginThrottle
 
 _CACHE_LIMIT = 100_000
@@ -77,7 +80,7 @@ class Authenticator:
             return self._token(token)
         session_id = request.cookies.get("sid")
         if session_id:
-            return await self._session(session_id)
+            return await self._session(session_id, request)
         raise Unauthorized("Not logged in.")
 
     async def _basic(self, header: str, client: str) -> Principal:
@@ -146,11 +149,13 @@ class Authenticator:
             raise Unauthorized("Invalid API token.")
         return principal
 
-    async def _session(self, session_id: str) -> Principal:
-        user_id = await session_user(
+    async def _session(self, session_id: str, request: Request) -> Principal:
+        session = await live_session(
             self.store, session_id, self.settings.session_idle_seconds * 1000
         )
-        principal = self.store.directory.principals.get(user_id) if user_id else None
+        principal = self.store.directory.principals.get(session.user_id) if session else None
         if principal is None or not principal.may_log_in(now_ms()):
             raise Unauthorized("Session expired.")
+        # After the session is known good: a stale cookie is a 401, as before.
+        check_csrf(request, session.csrf_hash)
         return principal

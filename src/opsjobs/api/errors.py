@@ -21,11 +21,13 @@ from ..domain.errors import (
     InvalidContent,
     InvalidCredentials,
     NotFound,
+    NotServed,
     OpsjobsError,
     PayloadTooLarge,
     RequestTimeout,
     TooManyRequests,
     Unauthorized,
+    WrongCsrfToken,
 )
 from ..store.db import database_error_types, unavailable
 from .bodies import not_utf8
@@ -45,11 +47,17 @@ ANSWERS: dict[type[OpsjobsError], tuple[int, str]] = {
     Unauthorized: (401, "Unauthorized"),
     InvalidCredentials: (401, "InvalidCredentials"),
     Forbidden: (403, "Forbidden"),
+    # 403, not SAYMON's 401: the session is fine, and a 401 would tell a client to log in
+    # again; the message is SAYMON's, inside the JSON document its 401s carry.
+    WrongCsrfToken: (403, "Forbidden"),
     NotFound: (404, "ResourceNotFound"),
     RequestTimeout: (408, "RequestTimeout"),
     Conflict: (409, "Conflict"),
     PayloadTooLarge: (413, "PayloadTooLarge"),
     TooManyRequests: (429, "TooManyRequests"),
+    # A family of SAYMON's monitoring side: said as not served, never taken for a missing
+    # entity (docs/api.md §17).
+    NotServed: (501, "NotImplemented"),
 }
 _BUG = (500, "Internal")
 
@@ -62,8 +70,9 @@ def status_and_code(error: OpsjobsError) -> tuple[int, str]:
 
 
 def _message(error: OpsjobsError, status: int) -> str:
-    if status == 401:
-        # SAYMON puts a JSON document inside the message string of a 401; clients parse it.
+    if status == 401 or isinstance(error, WrongCsrfToken):
+        # SAYMON puts a JSON document inside the message string of a 401 (and of its CSRF
+        # refusal); clients parse it.
         return orjson.dumps({"errorCode": 3, "message": error.message}).decode()
     return error.message
 

@@ -33,6 +33,12 @@ def require_all(principal: Principal, *permissions: str) -> None:
         raise Forbidden("Required permissions: " + " and ".join(permissions))
 
 
+def holds_any(principal: Principal, *permissions: str) -> bool:
+    """Whether the caller holds one of ``permissions``, for a route whose answer, not its
+    refusal, depends on them (``GET /users`` shows less to a caller without manage-users)."""
+    return principal.rights.has_any(*permissions)
+
+
 # -- entities -------------------------------------------------------------------------------
 
 

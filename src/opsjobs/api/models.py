@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from ..domain.names import hidden_character
+from ..domain.profile import CONTACTS_MAX, NAME_MAX, check_language
+from ..domain.rights import PERMISSIONS, check_permission
 from ..domain.values import INT32_MAX, INT64_MAX, INT64_MIN
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
@@ -33,21 +42,21 @@ Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Millis = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 StateId = Annotated[int, Field(ge=1, le=INT32_MAX)]
-Permission = Literal[
-    "manage-objects",
-    "create-objects",
-    "modify-objects",
-    "delete-objects",
-    "manage-links",
-    "create-links",
-    "modify-links",
-    "delete-links",
-    "manage-operations",
-    "execute-operations",
-    "manage-classes",
-    "manage-scripts",
-    "manage-users",
+# Any permission SAYMON defines (domain/rights.py); another name is a 400 naming it and
+# listing the known ones.
+Permission = Annotated[
+    str,
+    AfterValidator(check_permission),
+    Field(json_schema_extra={"enum": list(PERMISSIONS)}),
 ]
+# What a user's profile holds (domain/profile.py): bounded as the columns that keep it.
+ProfileText = Annotated[str, StringConstraints(max_length=NAME_MAX), AfterValidator(_shown)]
+DisplayName = Annotated[
+    str, StringConstraints(min_length=1, max_length=NAME_MAX), AfterValidator(_shown)
+]
+Language = Annotated[str, AfterValidator(check_language)]
+Contacts = Annotated[list[ProfileText], Field(max_length=CONTACTS_MAX)]
+Login = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX), AfterValidator(_shown)]
 
 
 class Body(BaseModel):
@@ -132,42 +141,83 @@ class ObjectPermissions(Body):
     exclude: list[NonEmpty] = []
 
 
-class UserCreate(Body):
-    login: NonEmptyName
+class UserBody(Body):
+    # A user field opsjobs does not keep is a 400 naming it, never silently dropped.
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _one_group_list(self):
+        # SAYMON spells the user's group IDs `group`; opsjobs `groups`. Either is taken.
+        group = getattr(self, "group", None)
+        if group is not None:
+            if (
+                self.groups is not None
+                and self.groups != group
+                and "groups" in self.model_fields_set
+            ):
+                raise ValueError("group and groups name different groups; send one of them")
+            self.groups = group
+        return self
+
+
+class UserCreate(UserBody):
+    login: Login
     password: NonEmpty
-    name: Name = ""
-    email: str = ""
+    displayName: DisplayName | None = None
+    name: ProfileText = ""
+    email: ProfileText = ""
     status: Literal[1, 3] = 1
     activeTo: Int64 | None = None
     permissions: list[Permission] = []
     objectPermissions: ObjectPermissions = ObjectPermissions()
     groups: list[NonEmpty] = []
+    group: list[NonEmpty] | None = Field(default=None, description="SAYMON's name of groups")
+    contacts: Contacts = []
+    language: Language | None = None
 
 
-class UserUpdate(Body):
-    login: NonEmptyName | None = None
+class UserUpdate(UserBody):
+    login: Login | None = None
     password: NonEmpty | None = None
-    name: Name | None = None
-    email: str | None = None
+    displayName: DisplayName | None = Field(
+        default=None, description="null: the display name made from the login again"
+    )
+    name: ProfileText | None = None
+    email: ProfileText | None = None
     status: Literal[1, 3] | None = None
     activeTo: Int64 | None = None
     permissions: list[Permission] | None = None
     objectPermissions: ObjectPermissions | None = None
     groups: list[NonEmpty] | None = None
+    group: list[NonEmpty] | None = Field(default=None, description="SAYMON's name of groups")
+    contacts: Contacts | None = None
+    language: Language | None = Field(default=None, description="null: none")
 
 
 class UserModel(BaseModel):
     id: str
     login: str
+    displayName: str = Field(description="the login half masked with * unless set")
     name: str
     email: str
     status: int
     activeTo: int | None
+    authenticationToken: str | None = Field(
+        description="the API token; shown to the user itself and to manage-users only"
+    )
     permissions: list[str]
     objectPermissions: dict[str, list[str]]
     groups: list[str]
+    group: list[str] = Field(description="SAYMON's name of groups: the same IDs")
+    contacts: list[str]
+    language: str | None
     created: int
     updated: int
+
+
+class PublicUserModel(BaseModel):
+    id: str
+    login: str = Field(description="the display name, in place of the login")
 
 
 class GroupCreate(Body):

@@ -37,6 +37,14 @@ class NotFound(OpsjobsError):
         return cls(f"Entity not found: {kind}({entity_id})")
 
 
+class NotServed(OpsjobsError):
+    """A SAYMON route family that belongs to monitoring, not to a jobs server (docs/api.md
+    §17), said as such, so that no client takes it for an entity that does not exist."""
+
+    def __init__(self, family: str, reason: str) -> None:
+        super().__init__(f"Not served by opsjobs: {family} ({reason})")
+
+
 class Conflict(OpsjobsError):
     """The request contradicts what is stored (a taken name, a finished job)."""
 
@@ -51,6 +59,13 @@ class RequestTimeout(OpsjobsError):
 
 class Unauthorized(OpsjobsError):
     """No caller could be identified (no credentials, an unknown token, an ended session)."""
+
+
+class WrongCsrfToken(OpsjobsError):
+    """A cookie-authenticated change without the session's CSRF token (docs/api.md §3)."""
+
+    def __init__(self) -> None:
+        super().__init__("Wrong CSRF Token")
 
 
 class InvalidCredentials(OpsjobsError):

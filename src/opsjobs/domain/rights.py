@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+# Every action permission SAYMON defines, spelled as its documentation spells them (the
+# "Record in the server configuration file" column of its permissions page; docs/api.md §4).
+# opsjobs decides on the ones its routes need and keeps the others as given, so a user or
+# group carried over from SAYMON keeps all of its rights.
 PERMISSIONS = (
     "manage-objects",
     "create-objects",
@@ -19,7 +23,30 @@ PERMISSIONS = (
     "manage-classes",
     "manage-scripts",
     "manage-users",
+    "manage-properties",
+    "manage-service-properties",
+    "manage-documents",
+    "create-documents",
+    "modify-documents",
+    "delete-documents",
+    "manage-flows",
+    "create-flows",
+    "modify-flows",
+    "delete-flows",
+    "manage-monitoring",
+    "manage-configuration",
+    "update-agents",
+    "run-bulks",
 )
+_KNOWN = frozenset(PERMISSIONS)
+
+
+def check_permission(name: str) -> str:
+    """``name`` when it is a permission SAYMON defines; ValueError naming it and the known
+    ones otherwise (the API answers it as a 400)."""
+    if name not in _KNOWN:
+        raise ValueError(f"unknown permission {name!r}; known: {', '.join(PERMISSIONS)}")
+    return name
 
 
 class UserStatus(IntEnum):

@@ -36,6 +36,13 @@ users = Table(
     Column("exclude", Text, nullable=False, server_default="[]"),
     Column("group_ids", Text, nullable=False, server_default="[]"),
     Column("token_hash", String(64), unique=True),
+    # The token itself, as SAYMON clients read it back from ``authenticationToken``
+    # (docs/security.md, "API tokens"); NULL for a token issued before it was kept.
+    Column("token", String(64)),
+    # NULL: the display name made from the login (domain/profile.py).
+    Column("display_name", String(255)),
+    Column("contacts", Text, nullable=False, server_default="[]"),
+    Column("language", String(35)),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
 )
@@ -60,6 +67,9 @@ sessions = Table(
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("last_seen", BigInteger, nullable=False),
+    # The SHA-256 of the session's CSRF token (cookie ``csrf``); NULL for a session opened
+    # before sessions had one, which can then only read (docs/security.md, "CSRF").
+    Column("csrf_hash", String(64)),
 )
 
 classes = Table(

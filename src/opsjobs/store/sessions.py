@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import NamedTuple
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,14 +24,30 @@ from .schema import sessions, users
 _TOUCH_EVERY_MS = 60_000
 
 
-def _hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_session(store: Store, user_id: str, password_hash: str) -> str | None:
+class NewSession(NamedTuple):
+    id: str
+    # The CSRF token (cookie ``csrf``): random, unrelated to the ID, stored only as a hash.
+    csrf: str
+
+
+class LiveSession(NamedTuple):
+    user_id: str
+    csrf_hash: str | None
+
+
+def csrf_hash(token: str) -> str:
+    return _hash(token)
+
+
+async def create_session(store: Store, user_id: str, password_hash: str) -> NewSession | None:
     """A new session for a user whose password (``password_hash``) was just checked; None when
     the password changed, or the user was blocked or deleted, since that check."""
     session_id = secrets.token_hex(16)
+    csrf = secrets.token_urlsafe(32)
     now = now_ms()
     async with store.write() as conn:
         row = (
@@ -50,20 +67,27 @@ async def create_session(store: Store, user_id: str, password_hash: str) -> str 
             return None
         await conn.execute(
             insert(sessions).values(
-                id_hash=_hash(session_id), user_id=user_id, created=now, last_seen=now
+                id_hash=_hash(session_id),
+                user_id=user_id,
+                created=now,
+                last_seen=now,
+                csrf_hash=_hash(csrf),
             )
         )
-    return session_id
+    return NewSession(session_id, csrf)
 
 
-async def session_user(store: Store, session_id: str, idle_ms: int) -> str | None:
-    """The user of a live session, or None when it is unknown or idle too long."""
+async def live_session(store: Store, session_id: str, idle_ms: int) -> LiveSession | None:
+    """The user and CSRF token hash of a live session, or None when it is unknown or idle
+    too long."""
     key = _hash(session_id)
     now = now_ms()
     async with store.read() as conn:
         row = (
             await conn.execute(
-                select(sessions.c.user_id, sessions.c.last_seen).where(sessions.c.id_hash == key)
+                select(sessions.c.user_id, sessions.c.last_seen, sessions.c.csrf_hash).where(
+                    sessions.c.id_hash == key
+                )
             )
         ).first()
     if row is None:
@@ -78,7 +102,7 @@ async def session_user(store: Store, session_id: str, idle_ms: int) -> str | Non
             await conn.execute(
                 update(sessions).where(sessions.c.id_hash == key).values(last_seen=now)
             )
-    return row.user_id
+    return LiveSession(row.user_id, row.csrf_hash)
 
 
 async def end_session(store: Store, session_id: str) -> None:

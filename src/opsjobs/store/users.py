@@ -13,6 +13,7 @@ from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import new_id
 from ..domain.names import check_name, look_alike, normalize_login
+from ..domain.profile import check_display_name, shown_display_name
 from ..domain.users import LoginState, change_ends_sessions
 from .core import Store
 from .db import bump_revision
@@ -25,23 +26,35 @@ def token_hash(token: str) -> str:
 
 
 def user_document(row: Any) -> dict[str, Any]:
-    """A user as the API shows it: never the password hash or the token."""
+    """A user as the API shows it to the user itself and to ``manage-users``: never the
+    password hash; the API token as SAYMON shows it (null when none is readable)."""
     return {
         "id": row.id,
         "login": row.login,
+        "displayName": shown_display_name(row.login, row.display_name),
         "name": row.name,
         "email": row.email,
         "status": row.status,
         "activeTo": row.active_to,
+        "authenticationToken": row.token,
         "permissions": orjson.loads(row.permissions),
         "objectPermissions": {
             "include": orjson.loads(row.include),
             "exclude": orjson.loads(row.exclude),
         },
         "groups": orjson.loads(row.group_ids),
+        "group": orjson.loads(row.group_ids),  # SAYMON's name of the same list
+        "contacts": orjson.loads(row.contacts),
+        "language": row.language,
         "created": row.created,
         "updated": row.updated,
     }
+
+
+def public_user_document(row: Any) -> dict[str, Any]:
+    """A user as SAYMON lists it to a caller without ``manage-users``: its ID, and its
+    display name in place of the login."""
+    return {"id": row.id, "login": shown_display_name(row.login, row.display_name)}
 
 
 def group_document(row: Any) -> dict[str, Any]:
@@ -75,9 +88,14 @@ async def create_user(
     include: list[str] = (),
     exclude: list[str] = (),
     group_ids: list[str] = (),
+    display_name: str | None = None,
+    contacts: list[str] = (),
+    language: str | None = None,
 ) -> dict[str, Any]:
     login = normalize_login(login)
     check_name(name)
+    if display_name is not None:
+        check_display_name(display_name, login)
     user_id = new_id()
     now = now_ms()
     try:
@@ -100,6 +118,9 @@ async def create_user(
                     include=_json(include),
                     exclude=_json(exclude),
                     group_ids=_json(group_ids),
+                    display_name=display_name,
+                    contacts=_json(contacts),
+                    language=language,
                     created=now,
                     updated=now,
                 )
@@ -140,13 +161,15 @@ async def get_user(store: Store, user_id: str) -> dict[str, Any]:
     return user_document(row)
 
 
-async def list_users(store: Store) -> list[dict[str, Any]]:
+async def list_users(store: Store, *, public: bool = False) -> list[dict[str, Any]]:
+    """Every user; ``public``: as a caller without ``manage-users`` may see them."""
+    shown = public_user_document if public else user_document
     async with store.read() as conn:
         rows = await conn.execute(select(users).order_by(users.c.created, users.c.id))
-        return [user_document(r) for r in rows]
+        return [shown(r) for r in rows]
 
 
-_JSON_FIELDS = {"permissions", "include", "exclude", "group_ids"}
+_JSON_FIELDS = {"permissions", "include", "exclude", "group_ids", "contacts"}
 
 
 async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -161,19 +184,8 @@ async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> di
     try:
         async with store.write() as conn:
             await bump_revision(conn)  # first, as in create_user
-            before = (
-                await conn.execute(
-                    select(users.c.password_hash, users.c.status, users.c.active_to)
-                    .where(users.c.id == user_id)
-                    .with_for_update()
-                )
-            ).first()
-            if before is None:
-                raise NotFound.entity("User", user_id)
-            if "group_ids" in changes:
-                await _check_groups(conn, changes["group_ids"])
-            if "login" in changes:
-                await _check_login_is_distinct(conn, changes["login"], user_id)
+            before = await _locked_user(conn, user_id)
+            await _check_changes(conn, user_id, before, changes)
             await conn.execute(update(users).where(users.c.id == user_id).values(**values))
             old = LoginState(before.password_hash, before.status, before.active_to)
             new = LoginState(
@@ -187,6 +199,36 @@ async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> di
         raise Conflict(f"A user with login {changes.get('login')!r} already exists") from exc
     await store.reload_directory()
     return await get_user(store, user_id)
+
+
+async def _locked_user(conn, user_id: str) -> Any:
+    before = (
+        await conn.execute(
+            select(
+                users.c.login,
+                users.c.display_name,
+                users.c.password_hash,
+                users.c.status,
+                users.c.active_to,
+            )
+            .where(users.c.id == user_id)
+            .with_for_update()
+        )
+    ).first()
+    if before is None:
+        raise NotFound.entity("User", user_id)
+    return before
+
+
+async def _check_changes(conn, user_id: str, before: Any, changes: dict[str, Any]) -> None:
+    if "group_ids" in changes:
+        await _check_groups(conn, changes["group_ids"])
+    if "login" in changes:
+        await _check_login_is_distinct(conn, changes["login"], user_id)
+    login = changes.get("login", before.login)
+    shown = changes.get("display_name", before.display_name)
+    if shown is not None and ("display_name" in changes or "login" in changes):
+        check_display_name(shown, login)
 
 
 async def delete_user(store: Store, user_id: str) -> None:
@@ -203,7 +245,7 @@ async def set_token(store: Store, user_id: str, token: str | None) -> None:
         result = await conn.execute(
             update(users)
             .where(users.c.id == user_id)
-            .values(token_hash=token_hash(token) if token else None, updated=now_ms())
+            .values(token_hash=token_hash(token) if token else None, token=token, updated=now_ms())
         )
         if result.rowcount == 0:
             raise NotFound.entity("User", user_id)

@@ -13,14 +13,16 @@ from ...domain.ids import is_object_id
 from ...store import users
 from ..bodies import CheckedRoute
 from ..context import Context, context
-from ..guards import require_any
+from ..guards import holds_any, require_any
 from ..models import (
+    PublicUserModel,
     UserCreate,
     UserModel,
     UserUpdate,
     error_responses,
 )
 from ..responses import empty_response, json_response
+from ..user_changes import column_changes
 
 _MANAGE = "manage-users"
 
@@ -52,12 +54,17 @@ async def current_user(request: Request) -> Response:
 @router.get(
     "/users",
     response_model=None,
-    responses={200: {"model": list[UserModel]}, **error_responses(401, 403)},
+    summary="All users; without manage-users, each as its ID and display name",
+    responses={
+        200: {"model": list[UserModel] | list[PublicUserModel]},
+        **error_responses(401),
+    },
 )
 async def list_users(request: Request) -> Response:
     ctx = context(request)
-    require_any(await ctx.auth.authenticate(request), _MANAGE)
-    return json_response(await users.list_users(ctx.store))
+    principal = await ctx.auth.authenticate(request)
+    public = not holds_any(principal, _MANAGE)
+    return json_response(await users.list_users(ctx.store, public=public))
 
 
 @router.post(
@@ -80,6 +87,9 @@ async def create_user(body: UserCreate, request: Request) -> Response:
         include=body.objectPermissions.include,
         exclude=body.objectPermissions.exclude,
         group_ids=body.groups,
+        display_name=body.displayName,
+        contacts=body.contacts,
+        language=body.language,
     )
     return json_response(document)
 
@@ -104,19 +114,7 @@ async def update_user(user_id: str, body: UserUpdate, request: Request) -> Respo
     ctx = context(request)
     require_any(await ctx.auth.authenticate(request), _MANAGE)
     given = body.model_dump(exclude_unset=True)
-    changes: dict = {}
-    for field in ("login", "name", "email", "status"):
-        if given.get(field) is not None:
-            changes[field] = given[field]
-    if "activeTo" in given:
-        changes["active_to"] = given["activeTo"]
-    if given.get("permissions") is not None:
-        changes["permissions"] = given["permissions"]
-    if given.get("groups") is not None:
-        changes["group_ids"] = given["groups"]
-    if given.get("objectPermissions") is not None:
-        changes["include"] = body.objectPermissions.include
-        changes["exclude"] = body.objectPermissions.exclude
+    changes = column_changes(given)
     if given.get("password") is not None:
         changes["password_hash"] = await _hash_password(ctx, given["password"])
     return json_response(await users.update_user(ctx.store, _known_user(user_id), changes))
