@@ -31,7 +31,7 @@ from opsjobs.store.queue import (
     lost_candidates,
     mark_lost,
 )
-from opsjobs.store.runners import Registration, beat, register
+from opsjobs.store.runners import Registration, record_heartbeat, register
 from opsjobs.store.schema import jobs
 
 SECONDS = float(os.environ.get("OPSJOBS_DEADLOCK_SECONDS") or 20)
@@ -103,7 +103,7 @@ async def test_the_queue_never_deadlocks(pg_url):
 
         async def heartbeat(me: Registration) -> None:
             while time.monotonic() < deadline:
-                await beat(store, me)
+                await record_heartbeat(store, me)
                 counts["beats"] += 1
                 await asyncio.sleep(0.01)
 

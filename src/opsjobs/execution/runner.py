@@ -29,7 +29,7 @@ from ..store.core import Store
 from ..store.listen import listen
 from ..store.queue import RUNNER_LOST, ClaimedJob, Ending, claim_many, finish, job_states
 from ..store.retry import describe
-from ..store.runners import Registration, beat, deregister, register
+from ..store.runners import Registration, deregister, record_heartbeat, register
 from .finisher import Finisher
 from .live import LiveOutput
 from .mqtt import publish
@@ -170,7 +170,7 @@ class Runner:
                 script_environment(job),
                 control,
                 recorder,
-                live.poke,
+                live.on_output,
                 self.settings.kill_grace_seconds,
                 self._workdirs,
                 self.watchdog,
@@ -210,7 +210,7 @@ class Runner:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                await beat(self.store, self.registration)
+                await record_heartbeat(self.store, self.registration)
             except Exception as exc:  # its jobs are still checked below
                 log.warning("runner heartbeat failed", error=describe(exc))
             try:

@@ -140,7 +140,7 @@ def router(ctx: Context) -> APIRouter:
             while True:
                 changed.clear()
                 revision, row = await store.job_row_at(job_id)
-                if row is None:  # deleted by retention meanwhile
+                if row is None:  # the job row is gone: nothing more to send
                     return
                 if revision > checked:
                     if not await still_visible(request, revision, row):
