@@ -15,8 +15,9 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = "opsjobs"
 
 # The rooms each room may import (besides itself). "opsjobs" is the package's own
-# __init__ (its __version__); config and logs are read by every layer above the store.
-FOUNDATIONS = {"opsjobs", "config", "logs"}
+# __init__ (its __version__); config, logs and tasks (asyncio helpers) are read by every
+# layer above the store.
+FOUNDATIONS = {"opsjobs", "config", "logs", "tasks"}
 ALLOWED = {
     "domain": set(),
     "store": {"domain"},
@@ -26,6 +27,7 @@ ALLOWED = {
     "cli": {"compose", "api", "execution", "store", "domain"} | FOUNDATIONS,
     "config": set(),
     "logs": set(),
+    "tasks": set(),
     "opsjobs": set(),
 }
 

@@ -22,7 +22,7 @@ from conftest import settings_for_test as make_settings
 from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, documented_operations, route_table
 from opsjobs.api.context import Context
 from opsjobs.compose import server_app
-from opsjobs.domain.jobs import OWNER_LINK
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store import entities, users
@@ -57,7 +57,7 @@ async def _seed(url: str) -> dict:
         a = await entities.create_object(store, name="a", parent_ids=["1"])
         b = await entities.create_object(store, name="b", parent_ids=[a["id"]])
         link = await entities.create_link(store, source=a["id"], target=b["id"])
-        jobs = [await add_job(store, a["id"]), await add_job(store, link["id"], OWNER_LINK)]
+        jobs = [await add_job(store, a["id"]), await add_job(store, link["id"], EntityKind.LINK)]
         return {"object": a["id"], "link": link["id"], "job": jobs[0]}
     finally:
         await store.close()

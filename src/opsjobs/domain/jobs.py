@@ -1,4 +1,4 @@
-"""Jobs: owner kinds, execution statuses and the job document of docs/api.md §5."""
+"""Jobs: execution statuses and the job document of docs/api.md §5."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 import orjson
 
 from .ids import is_entity_id, is_object_id
+from .kinds import EntityKind
 
-OWNER_OBJECT = 1
-OWNER_LINK = 2
-OWNER_KINDS = {OWNER_OBJECT: "Object", OWNER_LINK: "Link"}
+# The owner_type numbers a job document may carry.
+_OWNER_TYPES = frozenset(kind.value for kind in EntityKind)
 
 
 class JobStatus(StrEnum):
@@ -129,35 +129,9 @@ def row_from_document(document: Any) -> dict[str, Any]:
     """
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
-    job_id = document.get("id", document.get("_id"))
-    if not is_object_id(job_id):
-        raise ValueError("id: must be a 24-hex-digit ID")
-    owner_id = document.get("owner_id")
-    if not is_entity_id(owner_id):
-        raise ValueError("owner_id: must be an object or link ID")
-    owner_type = document.get("owner_type", OWNER_OBJECT)
-    if type(owner_type) is not int or owner_type not in OWNER_KINDS:
-        raise ValueError("owner_type: must be 1 or 2")
-    timestamp = document.get("timestamp")
-    if type(timestamp) is not int or timestamp < 0:
-        raise ValueError("timestamp: must be an integer (ms)")
-    description = document.get("description", {})
-    if not isinstance(description, dict):
-        raise ValueError("description: must be an object")
-    results = document.get("results", [])
-    if not isinstance(results, list):
-        raise ValueError("results: must be an array")
-    process_meta = document.get("process_meta")
-    if process_meta is not None and not isinstance(process_meta, dict):
-        raise ValueError("process_meta: must be an object or null")
-    operation_id, user_id = document.get("operation_id"), document.get("user_id")
-    if operation_id is not None and not isinstance(operation_id, str):
-        raise ValueError("operation_id: must be a string or null")
-    if user_id is not None and not isinstance(user_id, str):
-        raise ValueError("user_id: must be a string or null")
-    operation = document.get("operation") or {}
-    if not isinstance(operation, dict):
-        raise ValueError("operation: must be an object")
+    job_id, owner_id, owner_type, timestamp = _identity(document)
+    description, results, process_meta = _contents(document)
+    operation_id, user_id, operation = _references(document)
     execution = document.get("execution") or {}
     if not isinstance(execution, dict):
         raise ValueError("execution: must be an object")
@@ -184,3 +158,47 @@ def row_from_document(document: Any) -> dict[str, Any]:
         "truncated": bool(execution.get("truncated", False)),
         "runner": execution.get("runner"),
     }
+
+
+def _identity(document: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """The job's ID, its owner's ID and kind, and its timestamp, checked."""
+    job_id = document.get("id", document.get("_id"))
+    if not is_object_id(job_id):
+        raise ValueError("id: must be a 24-hex-digit ID")
+    owner_id = document.get("owner_id")
+    if not is_entity_id(owner_id):
+        raise ValueError("owner_id: must be an object or link ID")
+    owner_type = document.get("owner_type", EntityKind.OBJECT.value)
+    if type(owner_type) is not int or owner_type not in _OWNER_TYPES:
+        raise ValueError("owner_type: must be 1 or 2")
+    timestamp = document.get("timestamp")
+    if type(timestamp) is not int or timestamp < 0:
+        raise ValueError("timestamp: must be an integer (ms)")
+    return job_id, owner_id, owner_type, timestamp
+
+
+def _contents(document: dict[str, Any]) -> tuple[dict, list, dict | None]:
+    """The job's description, results and process_meta, checked."""
+    description = document.get("description", {})
+    if not isinstance(description, dict):
+        raise ValueError("description: must be an object")
+    results = document.get("results", [])
+    if not isinstance(results, list):
+        raise ValueError("results: must be an array")
+    process_meta = document.get("process_meta")
+    if process_meta is not None and not isinstance(process_meta, dict):
+        raise ValueError("process_meta: must be an object or null")
+    return description, results, process_meta
+
+
+def _references(document: dict[str, Any]) -> tuple[str | None, str | None, dict]:
+    """The job's operation ID, user ID and operation (its name), checked."""
+    operation_id, user_id = document.get("operation_id"), document.get("user_id")
+    if operation_id is not None and not isinstance(operation_id, str):
+        raise ValueError("operation_id: must be a string or null")
+    if user_id is not None and not isinstance(user_id, str):
+        raise ValueError("user_id: must be a string or null")
+    operation = document.get("operation") or {}
+    if not isinstance(operation, dict):
+        raise ValueError("operation: must be an object")
+    return operation_id, user_id, operation

@@ -227,15 +227,9 @@ class Runner:
 
     # -- stopping ---------------------------------------------------------------------------
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop claiming, let running jobs finish within ``grace`` s, then cancel the rest."""
-        grace = self.settings.stop_grace_seconds if grace is None else grace
-        self._stopping = True
-        self._slot_freed.set()
-        self.store.jobs_queued.set()
-        claim_loop, *others = self._background or [None]
-        if claim_loop is not None:
-            await asyncio.wait({claim_loop})
+    async def _end_running_jobs(self, grace: float) -> set[asyncio.Task]:
+        """Let running jobs finish within ``grace`` s, then stop them; the tasks of those
+        that still have not ended after the kill grace."""
         tasks = set(self._tasks.values())
         if tasks:
             log.info("runner stopping: waiting for running jobs", count=len(tasks), grace=grace)
@@ -245,7 +239,11 @@ class Runner:
                 self.stop_job(job_id, STOPPED)
             limit = self.settings.kill_grace_seconds + 2 * DRAIN_SECONDS + 5
             _, tasks = await asyncio.wait(tasks, timeout=limit)
-        for task in tasks:  # stuck beyond reason: tear down and record them ourselves
+        return tasks
+
+    async def _tear_down(self, tasks: set[asyncio.Task]) -> None:
+        """Jobs stuck beyond reason: cancel their tasks and record them cancelled ourselves."""
+        for task in tasks:
             task.cancel()
         holding = {e.job_id for e in self._finisher.unrecorded}
         stuck = [job_id for job_id in self._controls if job_id not in holding]
@@ -255,6 +253,18 @@ class Runner:
             with contextlib.suppress(Exception):
                 ending = Ending(job_id, JobStatus.CANCELLED, "{}", STOPPED, False)
                 await finish(self.store, self.name, ending)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming, let running jobs finish within ``grace`` s, then cancel the rest."""
+        grace = self.settings.stop_grace_seconds if grace is None else grace
+        self._stopping = True
+        self._slot_freed.set()
+        self.store.jobs_queued.set()
+        claim_loop, *others = self._background or [None]
+        if claim_loop is not None:
+            await asyncio.wait({claim_loop})
+        unfinished = await self._end_running_jobs(grace)
+        await self._tear_down(unfinished)
         # Results still unwritten (the database refuses writes) get one more grace period.
         unrecorded = await self._finisher.close(patience=grace)
         for ending in unrecorded:  # the database never took them: the log is the last trace

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.clock import now_ms
 from ..domain.errors import NotFound
 from ..domain.ids import new_id
-from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
+from ..domain.jobs import JobStatus
+from ..domain.kinds import EntityKind
 from ..domain.operations import SCRIPT, apply_update, render_spec, runner_tag, validate_new
 from ..domain.spec import dump_spec
 from ..domain.templates import Values, property_map
@@ -28,7 +29,8 @@ from .queue import enqueue
 from .schema import classes, links, objects, operations
 
 _ENTITY_TABLES = {"object": objects, "link": links}
-_KIND_NAMES = {"object": "Object", "link": "Link", "class": "Class"}
+# Operations belong to an entity or to a class: the names error messages give them.
+_KIND_NAMES = {kind.word: kind.label for kind in EntityKind} | {"class": "Class"}
 
 
 def owner_not_found(kind: str, owner_id: str) -> NotFound:
@@ -222,7 +224,7 @@ async def queue_run(
         {
             "id": new_id(),
             "owner_id": owner_id,
-            "owner_type": OWNER_OBJECT if kind == "object" else OWNER_LINK,
+            "owner_type": EntityKind.of_word(kind).value,
             "operation_id": operation_id,
             "operation_name": target.operation["name"],
             "user_id": requester.id,

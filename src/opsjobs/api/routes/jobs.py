@@ -13,7 +13,8 @@ from starlette.routing import Route
 from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, NotFound, Unauthorized
 from ...domain.ids import is_object_id
-from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, history_document, job_document
+from ...domain.jobs import history_document, job_document
+from ...domain.kinds import EntityKind
 from ...store.jobs import JobFilter, append_result, stream_history
 from ..bodies import CheckedRoute
 from ..context import Context
@@ -140,7 +141,7 @@ def router(ctx: Context) -> APIRouter:
         principal = await auth.authenticate(request)
         if (query.objects is None) == (query.links is None):
             raise BadRequest("objects or links: give exactly one of them")
-        owner_type = OWNER_OBJECT if query.objects is not None else OWNER_LINK
+        owner_type = EntityKind.OBJECT if query.objects is not None else EntityKind.LINK
         requested = query.objects if query.objects is not None else query.links
         owners = visible_owners(store, principal, requested, owner_type)
         flt = JobFilter(
@@ -167,8 +168,8 @@ def router(ctx: Context) -> APIRouter:
         flt: Annotated[JobFilter, Depends(list_filter)],
     ) -> Response:
         principal = await auth.authenticate(request)
-        await visible_history(store, principal, object_id, OWNER_OBJECT)
-        return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
+        await visible_history(store, principal, object_id, EntityKind.OBJECT)
+        return await history_response(ctx, [object_id], EntityKind.OBJECT, flt)
 
     @api.get(
         "/links/{link_id}/jobs",
@@ -182,8 +183,8 @@ def router(ctx: Context) -> APIRouter:
         flt: Annotated[JobFilter, Depends(list_filter)],
     ) -> Response:
         principal = await auth.authenticate(request)
-        await visible_history(store, principal, link_id, OWNER_LINK)
-        return await history_response(ctx, [link_id], OWNER_LINK, flt)
+        await visible_history(store, principal, link_id, EntityKind.LINK)
+        return await history_response(ctx, [link_id], EntityKind.LINK, flt)
 
     @api.patch(
         "/jobs/{job_id}/results",
@@ -199,7 +200,7 @@ def router(ctx: Context) -> APIRouter:
     ) -> Response:
         principal = await auth.authenticate(request)
         row = await read_visible_job(store, principal, job_id)
-        if row.owner_type == OWNER_OBJECT:
+        if row.owner_type == EntityKind.OBJECT:
             require_any(principal, "modify-objects", "manage-objects")
         else:
             require_any(principal, "modify-links", "manage-links")
