@@ -17,7 +17,7 @@ from ..domain.users import LoginState, change_ends_sessions
 from .core import Store
 from .db import bump_revision
 from .schema import groups, users
-from .sessions import end_user_sessions
+from .sessions import end_user_sessions, locked_login_state
 
 
 def token_hash(token: str) -> str:
@@ -161,21 +161,14 @@ async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> di
     try:
         async with store.write() as conn:
             await bump_revision(conn)  # first, as in create_user
-            before = (
-                await conn.execute(
-                    select(users.c.password_hash, users.c.status, users.c.active_to)
-                    .where(users.c.id == user_id)
-                    .with_for_update()
-                )
-            ).first()
-            if before is None:
+            old = await locked_login_state(conn, user_id)
+            if old is None:
                 raise NotFound.entity("User", user_id)
             if "group_ids" in changes:
                 await _check_groups(conn, changes["group_ids"])
             if "login" in changes:
                 await _check_login_is_distinct(conn, changes["login"], user_id)
             await conn.execute(update(users).where(users.c.id == user_id).values(**values))
-            old = LoginState(before.password_hash, before.status, before.active_to)
             new = LoginState(
                 values.get("password_hash", old.password_hash),
                 values.get("status", old.status),
