@@ -17,8 +17,8 @@ EXEMPT = SRC / "store" / "migrations" / "versions"
 
 
 def long_functions(root: Path) -> list[str]:
-    """``path:line name (n lines)`` (path under ``root``) for each function of more than MAX_LINES lines, counted
-    from its ``def`` to its last line."""
+    """``path:line name (n lines)``, the path under ``root``, for each function of more
+    than MAX_LINES lines, counted from its ``def`` to its last line."""
     found = []
     for path in sorted(root.rglob("*.py")):
         if EXEMPT in path.parents:
