@@ -103,6 +103,19 @@ def _sqlite_stack(root: Path, env: dict[str, str] | None = None) -> Stack:
 # -- runner kill -9 --------------------------------------------------------------------------
 
 
+def _runner_killed(
+    stack: Stack, client: httpx.Client, counts: Counts, jobs: int, slots: int
+) -> list[str]:
+    """Start one `opsjobs runner` of ``slots`` slots, submit ``jobs`` executions, and kill -9
+    the runner once its slots (or all the jobs) are running; answers the jobs' IDs."""
+    runner = stack.runner(OPSJOBS_RUNNER_CONCURRENCY=str(slots))
+    ids = _submit(stack, client, "job", jobs, counts)
+    _wait_for(lambda: _started(stack) >= min(jobs, slots), 60, "the first runs")
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    return ids
+
+
 def kill9(root: Path, jobs: int, database_url: str | None = None) -> Counts:
     """`opsjobs serve` without a runner, one `opsjobs runner`; kill -9 it while it runs
     jobs, start another, count."""
@@ -111,12 +124,8 @@ def kill9(root: Path, jobs: int, database_url: str | None = None) -> Counts:
     try:
         stack.prepare({"job": JOB_SECONDS})
         stack.serve(embedded_runner=False)
-        first = stack.runner(OPSJOBS_RUNNER_CONCURRENCY="4")
         with stack.client() as client:
-            ids = _submit(stack, client, "job", jobs, counts)
-            _wait_for(lambda: _started(stack) >= min(jobs, 4), 60, "the first runs")
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait()
+            ids = _runner_killed(stack, client, counts, jobs, slots=4)
             counts.notes.append(f"killed the runner with {_started(stack)} runs started")
             stack.runner(OPSJOBS_RUNNER_CONCURRENCY="4")
             return _finish(stack, client, ids, counts)
@@ -133,12 +142,8 @@ def kill9_alone(root: Path, jobs: int) -> Counts:
     try:
         stack.prepare({"job": JOB_SECONDS * 5})  # all still running at the kill
         stack.serve(embedded_runner=False)
-        only = stack.runner(OPSJOBS_RUNNER_CONCURRENCY=str(slots))
         with stack.client() as client:
-            ids = _submit(stack, client, "job", slots, counts)
-            _wait_for(lambda: _started(stack) >= slots, 60, "the runs")
-            os.kill(only.pid, signal.SIGKILL)
-            only.wait()
+            ids = _runner_killed(stack, client, counts, slots, slots=slots)
             return _finish(stack, client, ids, counts, settle=30)
     finally:
         stack.close()
@@ -242,29 +247,28 @@ def _disk_full(stack: Stack, filler: Filler, jobs: int, counts: Counts) -> Count
         return _finish(stack, client, ids + submitter.ids, counts)
 
 
+def _serve_and_fill(stack: Stack, disk: Path, jobs: int, counts: Counts) -> Counts:
+    """Serve ``stack`` and run the disk-full drill on ``disk``; the stack is closed after."""
+    try:
+        stack.prepare({"job": JOB_SECONDS})
+        stack.serve()
+        return _disk_full(stack, Filler(disk), jobs, counts)
+    finally:
+        stack.close()
+
+
 def disk_full_sqlite(root: Path, jobs: int) -> Counts:
     counts = Counts("disk full under the database (SQLite)")
     with small_disk(root / "db", 32) as disk:
         stack = Stack(root / "stack", f"sqlite:///{disk / 'opsjobs.db'}", FAST_LIVENESS)
-        try:
-            stack.prepare({"job": JOB_SECONDS})
-            stack.serve()
-            return _disk_full(stack, Filler(disk), jobs, counts)
-        finally:
-            stack.close()
+        return _serve_and_fill(stack, disk, jobs, counts)
 
 
 def disk_full_workdir(root: Path, jobs: int) -> Counts:
     counts = Counts("disk full under the work directory")
     with small_disk(root / "work", 4) as disk:
         env = {**FAST_LIVENESS, "OPSJOBS_WORK_DIR": str(disk)}
-        stack = _sqlite_stack(root / "stack", env)
-        try:
-            stack.prepare({"job": JOB_SECONDS})
-            stack.serve()
-            return _disk_full(stack, Filler(disk), jobs, counts)
-        finally:
-            stack.close()
+        return _serve_and_fill(_sqlite_stack(root / "stack", env), disk, jobs, counts)
 
 
 def disk_full_postgres(root: Path, jobs: int) -> Counts:
@@ -275,14 +279,11 @@ def disk_full_postgres(root: Path, jobs: int) -> Counts:
         pg.start()
         stack = Stack(root / "stack", pg.url, FAST_LIVENESS)
         try:
-            stack.prepare({"job": JOB_SECONDS})
-            stack.serve()
-            result = _disk_full(stack, Filler(disk), jobs, counts)
+            result = _serve_and_fill(stack, disk, jobs, counts)
             if not pg.running():
                 result.notes.append("PostgreSQL did not come back on its own")
             return result
         finally:
-            stack.close()
             pg.stop()
 
 

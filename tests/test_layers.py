@@ -15,8 +15,9 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = "opsjobs"
 
 # The rooms each room may import (besides itself). "opsjobs" is the package's own
-# __init__ (its __version__); config and logs are read by every layer above the store.
-FOUNDATIONS = {"opsjobs", "config", "logs"}
+# __init__ (its __version__); config, logs and tasks (asyncio helpers) are read by every
+# layer above the store.
+FOUNDATIONS = {"opsjobs", "config", "logs", "tasks"}
 ALLOWED = {
     "domain": set(),
     "store": {"domain"},
@@ -27,6 +28,7 @@ ALLOWED = {
     "cli": {"compose", "api", "execution", "service", "store", "domain"} | FOUNDATIONS,
     "config": set(),
     "logs": set(),
+    "tasks": set(),
     "opsjobs": set(),
 }
 
@@ -80,36 +82,48 @@ def room(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """The strongly connected components of more than one module (Tarjan's algorithm)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[set[str]] = []
+class _Tarjan:
+    """Tarjan's algorithm for the strongly connected components of a graph."""
 
-    def visit(node: str) -> None:
+    def __init__(self, graph: dict[str, set[str]]) -> None:
+        self.graph = graph
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.found: list[set[str]] = []
+
+    def visit(self, node: str) -> None:
+        index, low = self.index, self.low
         index[node] = low[node] = len(index)
-        stack.append(node)
-        for nxt in graph.get(node, ()):
+        self.stack.append(node)
+        for nxt in self.graph.get(node, ()):
             if nxt not in index:
-                visit(nxt)
+                self.visit(nxt)
                 low[node] = min(low[node], low[nxt])
-            elif nxt in stack:
+            elif nxt in self.stack:
                 low[node] = min(low[node], index[nxt])
         if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                component.add(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(component)
+            self._close(node)
 
+    def _close(self, node: str) -> None:
+        """``node`` is the root of a component: pop it off the stack."""
+        component = set()
+        while True:
+            member = self.stack.pop()
+            component.add(member)
+            if member == node:
+                break
+        if len(component) > 1:
+            self.found.append(component)
+
+
+def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    tarjan = _Tarjan(graph)
     for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return found
+        if node not in tarjan.index:
+            tarjan.visit(node)
+    return tarjan.found
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from .execution.reaper import reap_forever
 from .execution.runner import Runner
 from .logs import configure
 from .store.listen import listen
+from .tasks import cancel_and_wait
 
 # What granian is pointed at (api/server.py): a factory, called in each worker process.
 FACTORY = "opsjobs.compose:create"
@@ -47,10 +48,7 @@ async def running_jobs(ctx: Context) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
 
 
 def server_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:

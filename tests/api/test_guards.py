@@ -13,14 +13,8 @@ from opsjobs.api import guards
 from opsjobs.api.errors import status_and_code
 from opsjobs.domain.errors import Forbidden, NotFound
 from opsjobs.domain.ids import new_id
-from opsjobs.domain.jobs import (
-    DOCUMENT_COLUMNS,
-    OWNER_LINK,
-    OWNER_OBJECT,
-    HistoryRow,
-    JobRow,
-    job_document,
-)
+from opsjobs.domain.jobs import DOCUMENT_COLUMNS, HistoryRow, JobRow, job_document
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.rights import Rights
 from opsjobs.domain.users import Principal
 from opsjobs.store import classes, entities, users
@@ -152,7 +146,7 @@ async def test_a_job_is_as_visible_as_its_owner(world):
     assert (row.id, row.owner_id, row.owner_type, row.status) == (
         seen_id,
         world["child"],
-        OWNER_OBJECT,
+        EntityKind.OBJECT,
         "queued",
     )
     assert guards.visible_job(store, viewer, seen_id, row) is row
@@ -171,7 +165,7 @@ async def test_a_deleted_owners_jobs_are_for_its_managers(world):
     store = world["store"]
     gone = new_id()  # an owner no longer in the directory, whose history outlives it
     object_job = await queue(store, trivial(), owner_id=gone)
-    link_job = await queue(store, trivial(), owner_id=gone, owner_type=OWNER_LINK)
+    link_job = await queue(store, trivial(), owner_id=gone, owner_type=EntityKind.LINK)
     assert (await guards.read_visible_job(store, world["manager"], object_job)).id == object_job
     for principal, job_id in [
         (world["viewer"], object_job),
@@ -187,34 +181,37 @@ async def test_a_deleted_owners_jobs_are_for_its_managers(world):
 async def test_visible_owners_keeps_the_visible_ones_once_in_order(world):
     store, viewer = world["store"], world["viewer"]
     asked = [world["child"], world["b"], world["a"], world["child"], new_id(), world["hidden"]]
-    assert guards.visible_owners(store, viewer, asked, OWNER_OBJECT) == [
+    assert guards.visible_owners(store, viewer, asked, EntityKind.OBJECT) == [
         world["child"],
         world["a"],
     ]
-    assert guards.visible_owners(store, viewer, [world["inner"]], OWNER_OBJECT) == []
-    assert guards.visible_owners(store, viewer, [world["inner"]], OWNER_LINK) == [world["inner"]]
+    assert guards.visible_owners(store, viewer, [world["inner"]], EntityKind.OBJECT) == []
+    assert guards.visible_owners(store, viewer, [world["inner"]], EntityKind.LINK) == [
+        world["inner"]
+    ]
 
 
 async def test_visible_history(world):
     store, viewer, manager = world["store"], world["viewer"], world["manager"]
-    await guards.visible_history(store, viewer, world["a"], OWNER_OBJECT)
-    await guards.visible_history(store, viewer, world["inner"], OWNER_LINK)
+    await guards.visible_history(store, viewer, world["a"], EntityKind.OBJECT)
+    await guards.visible_history(store, viewer, world["inner"], EntityKind.LINK)
     await refused_as_missing(
-        guards.visible_history(store, viewer, world["b"], OWNER_OBJECT), f"Object({world['b']})"
+        guards.visible_history(store, viewer, world["b"], EntityKind.OBJECT),
+        f"Object({world['b']})",
     )
     await refused_as_missing(
-        guards.visible_history(store, viewer, world["across"], OWNER_LINK),
+        guards.visible_history(store, viewer, world["across"], EntityKind.LINK),
         f"Link({world['across']})",
     )
     # An ID that names nothing is a 404 for everyone, managers too, until it has history.
     gone = new_id()
     await refused_as_missing(
-        guards.visible_history(store, manager, gone, OWNER_OBJECT), f"Object({gone})"
+        guards.visible_history(store, manager, gone, EntityKind.OBJECT), f"Object({gone})"
     )
     await queue(store, trivial(), owner_id=gone)
-    await guards.visible_history(store, manager, gone, OWNER_OBJECT)
+    await guards.visible_history(store, manager, gone, EntityKind.OBJECT)
     await refused_as_missing(
-        guards.visible_history(store, viewer, gone, OWNER_OBJECT), f"Object({gone})"
+        guards.visible_history(store, viewer, gone, EntityKind.OBJECT), f"Object({gone})"
     )
 
 
@@ -239,7 +236,7 @@ async def test_the_store_reads_typed_rows(world):
     assert (row.id, row.owner_id) == (job_id, world["a"])
     assert await store.job_row(new_id()) is None
     assert (await store.job_row_at(new_id()))[1] is None
-    batches = [b async for b in stream_history(store, [world["a"]], OWNER_OBJECT, JobFilter())]
+    batches = [b async for b in stream_history(store, [world["a"]], EntityKind.OBJECT, JobFilter())]
     (history,) = [r for batch in batches for r in batch]
     assert isinstance(history, HistoryRow)
     for column in ("id", "owner_id", "owner_type", "status", "description", "results"):

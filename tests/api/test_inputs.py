@@ -19,7 +19,7 @@ from helpers import add_job, assert_error, documented_operations, running_server
 from opsjobs.api.bodies import CheckedRoute
 from opsjobs.api.routes.jobs import history_response
 from opsjobs.domain.errors import BadRequest
-from opsjobs.domain.jobs import OWNER_OBJECT
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.output import Chunk
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
@@ -154,7 +154,7 @@ async def test_a_list_query_the_database_refuses_fails_before_the_answer_starts(
     await add_job(api.store, owner)
     ctx = api.client._transport.app.state.context
     with pytest.raises((OverflowError, DBAPIError)):  # SQLite's binding, PostgreSQL's type
-        await history_response(ctx, [owner], OWNER_OBJECT, JobFilter(limit=2**64))
+        await history_response(ctx, [owner], EntityKind.OBJECT, JobFilter(limit=2**64))
 
 
 # -- bodies -----------------------------------------------------------------------------------

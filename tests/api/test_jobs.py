@@ -11,7 +11,7 @@ import pytest
 from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, assert_error
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
-from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.store.jobs import insert_jobs
 
 STATUSES = {"queued", "running", "succeeded", "failed", "timeout", "cancelled", "lost"}
@@ -100,7 +100,7 @@ async def test_job_documents_of_triggers_links_and_queued_runs(api, backend):
     link_job = await add_job(
         api.store,
         link_id,
-        OWNER_LINK,
+        EntityKind.LINK,
         description={"topic": "links/trace", "message": "start"},
         status="failed",
         error="MQTT broker 127.0.0.1:1883 unreachable",
@@ -164,7 +164,7 @@ async def history(api):
         "a2": await add_job(api.store, a, timestamp=2000, operation_id=op2, operation_name="restart", user_id=other_id, status="failed"),
         "a3": await add_job(api.store, a, timestamp=3000, operation_id=op1, operation_name="uptime", user_id=admin_id),
         "b1": await add_job(api.store, b, timestamp=1500, operation_id=op1, operation_name="uptime", user_id=None),
-        "l1": await add_job(api.store, link_id, OWNER_LINK, timestamp=2500, operation_id=op2, operation_name="trace"),
+        "l1": await add_job(api.store, link_id, EntityKind.LINK, timestamp=2500, operation_id=op2, operation_name="trace"),
     }  # fmt: skip
     return {
         "headers": headers,
@@ -355,7 +355,7 @@ async def test_long_history_streams_as_one_valid_array(api, backend):
             {
                 "id": new_id(),
                 "owner_id": a,
-                "owner_type": OWNER_OBJECT,
+                "owner_type": EntityKind.OBJECT,
                 "timestamp": 10_000 + n,
                 "operation_name": f"op {n}",
                 "description": orjson.dumps({"stdout": f"line {n}", "exitCode": 0}).decode(),
@@ -450,7 +450,7 @@ async def test_results_rights_follow_the_owner_kind(api, backend):
     a, b = await api.object("a"), await api.object("b")
     link_id = await api.link(a, b)
     object_job = await add_job(api.store, a)
-    link_job = await add_job(api.store, link_id, OWNER_LINK)
+    link_job = await add_job(api.store, link_id, EntityKind.LINK)
     users = {
         "modify-objects": await api.user("mo", "pw", ["modify-objects"], ["1"]),
         "manage-objects": await api.user("gO", "pw", ["manage-objects"], ["1"]),
@@ -547,7 +547,7 @@ async def test_deleted_links_history_needs_manage_links(api, backend):
     admin = await api.admin()
     a, b = await api.object("a"), await api.object("b")
     link_id = await api.link(a, b)
-    job_id = await add_job(api.store, link_id, OWNER_LINK)
+    job_id = await add_job(api.store, link_id, EntityKind.LINK)
     objects_manager = await api.user("om", "pw", ["manage-objects"], ["1"])
     links_manager = await api.user("lm", "pw", ["manage-links"], [])
     assert (await api.client.delete(f"/node/api/links/{link_id}", headers=admin)).status_code == 200
@@ -574,7 +574,7 @@ async def test_ids_that_name_nothing_are_404_even_for_managers(api, backend):
 
 async def test_a_result_with_an_integer_too_wide_for_json_storage_is_a_bad_request(api):
     from opsjobs.domain.ids import new_id
-    from opsjobs.domain.jobs import OWNER_OBJECT
+    from opsjobs.domain.kinds import EntityKind
     from opsjobs.store.jobs import insert_jobs
 
     admin = await api.admin()
@@ -586,7 +586,7 @@ async def test_a_result_with_an_integer_too_wide_for_json_storage_is_a_bad_reque
             {
                 "id": job_id,
                 "owner_id": obj,
-                "owner_type": OWNER_OBJECT,
+                "owner_type": EntityKind.OBJECT,
                 "timestamp": 1,
                 "status": "succeeded",
                 "runner_tag": "nobody",

@@ -44,7 +44,7 @@ from helpers import (
 )
 from opsjobs.api.routes import not_served
 from opsjobs.domain.ids import new_id
-from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.rights import PERMISSIONS
 
 MALFORMED = "not-an-id"
@@ -150,9 +150,9 @@ async def build_world(api) -> World:
     for name, (source, target) in LINKS.items():
         world.ids[name] = await api.link(world.ids[source], world.ids[target])
     for name in ["1", *OBJECTS]:
-        world.jobs[name] = await add_job(api.store, world.ids[name], OWNER_OBJECT)
+        world.jobs[name] = await add_job(api.store, world.ids[name], EntityKind.OBJECT)
     for name in LINKS:
-        world.jobs[name] = await add_job(api.store, world.ids[name], OWNER_LINK)
+        world.jobs[name] = await add_job(api.store, world.ids[name], EntityKind.LINK)
     for login, (permissions, include, exclude) in USERS.items():
         world.headers[login] = await api.user(
             login,

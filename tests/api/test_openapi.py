@@ -23,7 +23,7 @@ from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, documented_operations, ro
 from opsjobs.api.context import Context
 from opsjobs.api.routes import not_served
 from opsjobs.compose import server_app
-from opsjobs.domain.jobs import OWNER_LINK
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store import entities, users
@@ -60,7 +60,7 @@ async def _seed(url: str) -> dict:
         a = await entities.create_object(store, name="a", parent_ids=["1"])
         b = await entities.create_object(store, name="b", parent_ids=[a["id"]])
         link = await entities.create_link(store, source=a["id"], target=b["id"])
-        jobs = [await add_job(store, a["id"]), await add_job(store, link["id"], OWNER_LINK)]
+        jobs = [await add_job(store, a["id"]), await add_job(store, link["id"], EntityKind.LINK)]
         return {"object": a["id"], "link": link["id"], "job": jobs[0]}
     finally:
         await store.close()
@@ -122,42 +122,50 @@ def _resolve(document: dict, schema: dict) -> dict:
     return schema
 
 
+def _response_problems(document: dict, method: str, path: str, responses: dict) -> list[str]:
+    where = f"{method.upper()} {path}"
+    problems = []
+    success = [s for s in responses if s.startswith("2")]
+    if not success:
+        problems.append(f"{where}: no success response")
+    for status in success:
+        content = responses[status].get("content")
+        if (method.upper(), path) in EMPTY_ANSWERS:
+            if content:
+                problems.append(f"{where}: answers no body, but documents {content}")
+        elif content is not None and not content.get("application/json", {"schema": 1}).get(
+            "schema"
+        ):
+            # No content at all documents an empty answer; JSON must have a shape.
+            problems.append(f"{where}: {status} documents JSON without a shape")
+    if "422" in responses:
+        problems.append(f"{where}: documents 422, which the API never answers (400)")
+    for status, response in responses.items():
+        if status.startswith(("4", "5")):
+            schema = response["content"]["application/json"]["schema"]
+            if _resolve(document, schema).get("title") != "ErrorModel":
+                problems.append(f"{where}: {status} is not an ErrorModel")
+    return problems
+
+
+def _body_problems(method: str, path: str, body: dict | None) -> list[str]:
+    where = f"{method.upper()} {path}"
+    if body is not None:
+        content = body.get("content", {})
+        if "application/json" not in content or not content["application/json"].get("schema"):
+            return [f"{where}: request body is not described as JSON"]
+    elif method in ("post", "patch", "put"):
+        if not path.endswith(("/auth-token", "/cancel", "/execute")):
+            return [f"{where}: no request body described"]
+    return []
+
+
 def test_every_operation_has_request_and_response_shapes(document):
     problems = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            where = f"{method.upper()} {path}"
-            responses = operation["responses"]
-            success = [s for s in responses if s.startswith("2")]
-            if not success:
-                problems.append(f"{where}: no success response")
-            for status in success:
-                content = responses[status].get("content")
-                if (method.upper(), path) in EMPTY_ANSWERS:
-                    if content:
-                        problems.append(f"{where}: answers no body, but documents {content}")
-                elif content is not None and not content.get("application/json", {"schema": 1}).get(
-                    "schema"
-                ):
-                    # No content at all documents an empty answer; JSON must have a shape.
-                    problems.append(f"{where}: {status} documents JSON without a shape")
-            if "422" in responses:
-                problems.append(f"{where}: documents 422, which the API never answers (400)")
-            for status, response in responses.items():
-                if status.startswith(("4", "5")):
-                    schema = response["content"]["application/json"]["schema"]
-                    if _resolve(document, schema).get("title") != "ErrorModel":
-                        problems.append(f"{where}: {status} is not an ErrorModel")
-            body = operation.get("requestBody")
-            if body is not None:
-                content = body.get("content", {})
-                if "application/json" not in content or not content["application/json"].get(
-                    "schema"
-                ):
-                    problems.append(f"{where}: request body is not described as JSON")
-            if method in ("post", "patch", "put") and body is None:
-                if not path.endswith(("/auth-token", "/cancel", "/execute")):
-                    problems.append(f"{where}: no request body described")
+            problems += _response_problems(document, method, path, operation["responses"])
+            problems += _body_problems(method, path, operation.get("requestBody"))
     assert not problems, "\n".join(problems)
 
 

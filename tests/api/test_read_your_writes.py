@@ -142,7 +142,7 @@ async def test_the_hot_path_makes_one_query_and_no_password_check_when_nothing_c
         job = await add_job(a.store, object_id)
         url = f"/node/api/jobs/{job}"
         assert (await b.client.get(url, headers=admin)).is_success  # verified and cached
-        queries = count_calls(monkeypatch, type(b.store), "row_now")
+        queries = count_calls(monkeypatch, type(b.store), "fetch_row")
         checks = count_calls(monkeypatch, b.ctx.passwords, "verify")
         for _ in range(3):
             assert (await b.client.get(url, headers=admin)).is_success

@@ -10,13 +10,12 @@ import pytest
 from opsjobs.domain.extjson import plain
 from opsjobs.domain.jobs import (
     DOCUMENT_COLUMNS,
-    OWNER_LINK,
-    OWNER_OBJECT,
     JobRow,
     JobStatus,
     job_document,
     row_from_document,
 )
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.values import INT64_MAX
 
 JOB = "65a0c0ffee0000000000beef"
@@ -39,7 +38,7 @@ def test_an_exported_job_document_round_trips_through_its_row():
         "description": {"exitCode": 1, "stdout": "a\nb", "stderr": ""},
         "operation_id": "65a0c0ffee0000000000f00d",
         "owner_id": OWNER,
-        "owner_type": OWNER_LINK,
+        "owner_type": EntityKind.LINK.value,
         "user_id": "65a0c0ffee0000000000d00d",
         "process_meta": {"pid": 42},
         "timestamp": TS,
@@ -70,7 +69,7 @@ def test_saymons_own_history_is_a_finished_run_judged_by_its_exit_code():
     )
     # Started and finished at its timestamp, run by nobody known, of an object.
     assert (failed["started"], failed["finished"], failed["runner"]) == (TS, TS, None)
-    assert failed["owner_type"] == OWNER_OBJECT and failed["truncated"] is False
+    assert failed["owner_type"] == EntityKind.OBJECT.value and failed["truncated"] is False
     assert (failed["description"], failed["results"], failed["process_meta"]) == (
         '{"exitCode":2}',
         "[]",

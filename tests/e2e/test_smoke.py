@@ -1,5 +1,5 @@
 from opsjobs.domain.ids import new_id
-from opsjobs.domain.jobs import OWNER_OBJECT
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.store.jobs import insert_jobs
 
 
@@ -13,7 +13,7 @@ async def test_admin_reads_a_job(api, backend):
             {
                 "id": job_id,
                 "owner_id": object_id,
-                "owner_type": OWNER_OBJECT,
+                "owner_type": EntityKind.OBJECT,
                 "timestamp": 1594970336122,
                 "description": '{"stdout":"Hello, world!","exitCode":0}',
                 "status": "succeeded",

@@ -26,7 +26,7 @@ from opsjobs.api.app import create_app
 from opsjobs.api.context import Context
 from opsjobs.compose import server_app
 from opsjobs.domain.ids import new_id
-from opsjobs.domain.jobs import OWNER_OBJECT
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.store.jobs import insert_jobs
 
 ERROR_KEYS = {"code", "message"}
@@ -88,7 +88,7 @@ def route_table(app) -> set[tuple[str, str]]:
 async def add_job(
     store,
     owner_id: str,
-    owner_type: int = OWNER_OBJECT,
+    owner_type: int = EntityKind.OBJECT,
     *,
     timestamp: int = 1_594_970_336_122,
     description: dict | None = None,

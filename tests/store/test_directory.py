@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, text, update
 
 from helpers.execution import opened_store
 from opsjobs.domain.ids import new_id
-from opsjobs.domain.jobs import OWNER_LINK, OWNER_OBJECT
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.store import entities, users
 from opsjobs.store.core import Store
 from opsjobs.store.directory import Directory, read_sqlite
@@ -155,22 +155,22 @@ async def test_jobs_are_as_visible_as_their_owner_and_a_gone_owners_to_managers(
             k: directory.principals[v]
             for k, v in (("viewer", viewer), ("om", objects_manager), ("lm", links_manager))
         }
-        assert directory.can_see_owner(p["viewer"], t["server"], OWNER_OBJECT)
-        assert not directory.can_see_owner(p["om"], t["server"], OWNER_OBJECT)  # exists: rule
-        assert not directory.can_see_owner(p["viewer"], link, OWNER_LINK)  # twin unseen
+        assert directory.can_see_owner(p["viewer"], t["server"], EntityKind.OBJECT)
+        assert not directory.can_see_owner(p["om"], t["server"], EntityKind.OBJECT)  # exists: rule
+        assert not directory.can_see_owner(p["viewer"], link, EntityKind.LINK)  # twin unseen
         await entities.delete_link(store, link)
         await entities.delete_object(store, t["server"])
         gone_object, gone_link = t["server"], link
         for directory in (store.directory, await fresh(store)):
             q = {k: directory.principals[v.id] for k, v in p.items()}
-            assert not directory.can_see_owner(q["viewer"], gone_object, OWNER_OBJECT)
-            assert directory.can_see_owner(q["om"], gone_object, OWNER_OBJECT)
-            assert not directory.can_see_owner(q["lm"], gone_object, OWNER_OBJECT)
-            assert directory.can_see_owner(q["lm"], gone_link, OWNER_LINK)
-            assert not directory.can_see_owner(q["om"], gone_link, OWNER_LINK)
+            assert not directory.can_see_owner(q["viewer"], gone_object, EntityKind.OBJECT)
+            assert directory.can_see_owner(q["om"], gone_object, EntityKind.OBJECT)
+            assert not directory.can_see_owner(q["lm"], gone_object, EntityKind.OBJECT)
+            assert directory.can_see_owner(q["lm"], gone_link, EntityKind.LINK)
+            assert not directory.can_see_owner(q["om"], gone_link, EntityKind.LINK)
             # An ID that never existed: the same answers as one deleted.
-            assert directory.can_see_owner(q["om"], new_id(), OWNER_OBJECT)
-            assert not directory.can_see_owner(q["viewer"], new_id(), OWNER_LINK)
+            assert directory.can_see_owner(q["om"], new_id(), EntityKind.OBJECT)
+            assert not directory.can_see_owner(q["viewer"], new_id(), EntityKind.LINK)
 
 
 async def test_changes_made_in_place_answer_like_a_fresh_read(database_url, backend):

@@ -36,7 +36,7 @@ def notes(writer) -> list[int]:
 async def test_writes_of_one_turn_share_one_commit(writer):
     before = writer.conn.total_changes
     commits = writer._commits
-    results = await asyncio.gather(*(writer.run_together(note(n)) for n in range(1, 6)))
+    results = await asyncio.gather(*(writer.run_batched(note(n)) for n in range(1, 6)))
     assert results == [1, 2, 3, 4, 5]
     assert notes(writer) == [1, 2, 3, 4, 5]
     assert writer.conn.total_changes - before == 5
@@ -44,11 +44,11 @@ async def test_writes_of_one_turn_share_one_commit(writer):
 
 
 async def test_a_failing_write_gets_its_error_and_the_others_are_kept(writer):
-    await writer.run_together(note(7))
+    await writer.run_batched(note(7))
     outcomes = await asyncio.gather(
-        writer.run_together(note(8)),
-        writer.run_together(note(7)),  # the same key again: this one alone fails
-        writer.run_together(note(9)),
+        writer.run_batched(note(8)),
+        writer.run_batched(note(7)),  # the same key again: this one alone fails
+        writer.run_batched(note(9)),
         return_exceptions=True,
     )
     assert outcomes[0] == 8 and outcomes[2] == 9
@@ -57,8 +57,8 @@ async def test_a_failing_write_gets_its_error_and_the_others_are_kept(writer):
 
 
 async def test_a_write_whose_caller_went_away_is_not_made(writer):
-    kept = asyncio.ensure_future(writer.run_together(note(1)))
-    dropped = asyncio.ensure_future(writer.run_together(note(2)))
+    kept = asyncio.ensure_future(writer.run_batched(note(1)))
+    dropped = asyncio.ensure_future(writer.run_batched(note(2)))
     await asyncio.sleep(0)  # both are waiting for their turn
     dropped.cancel()
     assert await kept == 1
@@ -70,11 +70,11 @@ async def test_every_write_of_the_turn_is_busy_while_another_connection_writes(w
     try:
         other.execute("BEGIN IMMEDIATE")
         outcomes = await asyncio.gather(
-            writer.run_together(note(1)), writer.run_together(note(2)), return_exceptions=True
+            writer.run_batched(note(1)), writer.run_batched(note(2)), return_exceptions=True
         )
         assert all(isinstance(outcome, Busy) for outcome in outcomes)
         other.execute("ROLLBACK")
     finally:
         other.close()
     assert notes(writer) == []
-    assert await writer.run_together(note(3)) == 3
+    assert await writer.run_batched(note(3)) == 3

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
+from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
 from .context import Context
 from .limits import BodyLimit
@@ -73,10 +74,7 @@ def _lifespan(ctx: Context, background: Sequence[Background]):
                     await stack.enter_async_context(part(ctx))
                 yield
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(tasks)
             await ctx.store.close()
 
     return lifespan

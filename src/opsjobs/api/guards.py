@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..domain.errors import Forbidden, NotFound
 from ..domain.ids import is_object_id
-from ..domain.jobs import OWNER_KINDS, OWNER_OBJECT, JobRow
+from ..domain.jobs import JobRow
+from ..domain.kinds import EntityKind
 from ..domain.users import Principal
 from ..store.core import Store
 from ..store.jobs import has_jobs
@@ -101,10 +102,10 @@ async def visible_history(
     directory = store.directory
     exists = (
         directory.object_exists(owner_id)
-        if owner_type == OWNER_OBJECT
+        if owner_type == EntityKind.OBJECT
         else directory.link_exists(owner_id)
     )
     if not directory.can_see_owner(principal, owner_id, owner_type) or (
         not exists and not await has_jobs(store, owner_id, owner_type)
     ):
-        raise NotFound.entity(OWNER_KINDS[owner_type], owner_id)
+        raise NotFound.entity(EntityKind(owner_type).label, owner_id)

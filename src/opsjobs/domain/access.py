@@ -18,7 +18,6 @@ from .ids import ROOT_OBJECT_ID
 from .rights import Rights
 
 ParentsOf = Callable[[str], Iterable[str]]
-LinkEnds = Callable[[str], "tuple[str, str] | None"]
 
 
 def object_allowed(object_id: str, rights: Rights, parents_of: ParentsOf) -> bool:

@@ -1,4 +1,4 @@
-"""Jobs: owner kinds, execution statuses and the job document of docs/api.md §5."""
+"""Jobs: execution statuses and the job document of docs/api.md §5."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 import orjson
 
 from .ids import is_entity_id, is_object_id
+from .kinds import EntityKind
 from .values import INT64_MAX
 
-OWNER_OBJECT = 1
-OWNER_LINK = 2
-OWNER_KINDS = {OWNER_OBJECT: "Object", OWNER_LINK: "Link"}
+# The owner_type numbers a job document may carry.
+_OWNER_TYPES = frozenset(kind.value for kind in EntityKind)
 
 
 class JobStatus(StrEnum):
@@ -136,8 +136,8 @@ def row_from_document(document: Any) -> dict[str, Any]:
     owner_id = document.get("owner_id")
     if not is_entity_id(owner_id):
         raise ValueError("owner_id: must be an object or link ID")
-    owner_type = document.get("owner_type", OWNER_OBJECT)
-    if type(owner_type) is not int or owner_type not in OWNER_KINDS:
+    owner_type = document.get("owner_type", EntityKind.OBJECT.value)
+    if type(owner_type) is not int or owner_type not in _OWNER_TYPES:
         raise ValueError("owner_type: must be 1 or 2")
     timestamp = _milliseconds(document.get("timestamp"), "timestamp")
     description = _of_type(document.get("description", {}), dict, "description")

@@ -31,7 +31,6 @@ from .templates import (
 MQTT = 1
 SCRIPT = 2
 SCRIPT_KINDS = ("fileSystem", "scriptText", "scriptReference")
-OWNER_KINDS = ("object", "link", "class")
 RUNNER_TAG_MAX = 255  # the width of jobs.runner_tag
 
 _FLAGS = ("popupResult", "runOnReadWritePropertyModification")

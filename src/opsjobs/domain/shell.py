@@ -356,6 +356,21 @@ class _Flows:
         return found
 
 
+def _past_prefixes(words: list[_Word]) -> tuple[int, list[_Word]]:
+    """Where a command's words stop being assignments, and its words from the command's
+    name on: prefixes (exec, command, ...) and their options skipped."""
+    start = 0
+    while start < len(words) and _ASSIGNMENT.match(words[start].shape):
+        start += 1
+    rest = words[start:]
+    while rest and rest[0].text in _PREFIXES and not rest[0].expanded:
+        prefix, rest = rest[0].text, rest[1:]
+        while rest and rest[0].text.startswith("-"):
+            takes_value = prefix == "exec" and rest[0].text == "-a"
+            rest = rest[2:] if takes_value else rest[1:]
+    return start, rest
+
+
 @dataclass
 class _Frame:
     """One level of nesting. ``unsafe``: why nothing in it may hold a variable (inherited
@@ -392,6 +407,14 @@ class _Frame:
         return word
 
 
+def _expansion_in_quotes(frame: _Frame, owner: _Frame | None) -> None:
+    """A $ or ` in ``frame`` (quotes): the word of ``owner`` (if any) is now expanded."""
+    if owner is not None:
+        owner.add("$", "")
+        owner.expanded = True
+    frame.text_seen = True
+
+
 class _Scanner:
     def __init__(self, text: str, holes: Mapping[int, int]) -> None:
         self.text = text
@@ -420,15 +443,7 @@ class _Scanner:
                 return "in an array subscript, which bash evaluates as arithmetic", False
             return None, False
         words = frame.words
-        start = 0
-        while start < len(words) and _ASSIGNMENT.match(words[start].shape):
-            start += 1
-        rest = words[start:]
-        while rest and rest[0].text in _PREFIXES and not rest[0].expanded:
-            prefix, rest = rest[0].text, rest[1:]
-            while rest and rest[0].text.startswith("-"):
-                takes_value = prefix == "exec" and rest[0].text == "-a"
-                rest = rest[2:] if takes_value else rest[1:]
+        start, rest = _past_prefixes(words)
         if not rest:
             if words[start:]:  # only prefixes so far: this word is the command's name
                 return "as the name of the command to run", False
@@ -519,31 +534,38 @@ class _Scanner:
     def run(self) -> dict[int, Spot]:
         i, n = 0, len(self.text)
         while i < n:
-            frame = self.stack[-1]
-            if i in self.holes:
-                i = self._hole(i)
-            elif frame.kind in _SCRIPT_LIKE:
-                if not frame.shape:
-                    frame.begin = i
-                i = self._script(i, frame)
-            elif frame.kind == "comment":
-                if self.text[i] == "\n":
-                    self.stack.pop()  # the newline itself belongs to the script (here-docs)
-                else:
-                    i += 1
-            elif frame.kind == "single":
-                i = self._single(i, frame)
-            else:
-                i = self._quoted(i, frame)
+            i = self._step(i)
         if self.stack[-1].kind in _SCRIPT_LIKE:
             self._end_word(self.stack[-1], n)  # the script's last word
         # An unclosed quote or frame makes the shell refuse the script: nothing runs.
+        self._mark_numeric()
+        return self.spots
+
+    def _step(self, i: int) -> int:
+        """Read on from ``i`` in the innermost frame; answers where to read on from."""
+        frame = self.stack[-1]
+        if i in self.holes:
+            return self._hole(i)
+        if frame.kind in _SCRIPT_LIKE:
+            if not frame.shape:
+                frame.begin = i
+            return self._script(i, frame)
+        if frame.kind == "comment":
+            if self.text[i] == "\n":
+                self.stack.pop()  # the newline itself belongs to the script (here-docs)
+                return i
+            return i + 1
+        if frame.kind == "single":
+            return self._single(i, frame)
+        return self._quoted(i, frame)
+
+    def _mark_numeric(self) -> None:
+        """Variables assigned to a name that the script evaluates as arithmetic."""
         evaluated = self.flows.evaluated_names()
         for start, names in self.assigned.items():
             spot = self.spots.get(start)
             if isinstance(spot, Safe) and names & evaluated:
                 self.spots[start] = Safe(spot.form, spot.leading, numeric=True)
-        return self.spots
 
     def _single(self, i: int, frame: _Frame) -> int:
         c, owner = self.text[i], self._owner()
@@ -612,6 +634,11 @@ class _Scanner:
                 frame.case_depth -= 1
                 frame.words = [word]
             return
+        self._command_word(frame, word, end)
+
+    def _command_word(self, frame: _Frame, word: _Word, end: int) -> None:
+        """A word of a command ends at ``end``: keywords open and close what they open."""
+        text = word.text
         if not frame.words and text in _LEADING_WORDS:
             return
         if not frame.words and text == "esac" and frame.case_depth:
@@ -650,6 +677,11 @@ class _Scanner:
         self._end_word(frame, i)
         if frame is not self.stack[-1]:
             return i  # the word opened a frame ([[), which reads on from here
+        return self._operator(i, frame, word_before)
+
+    def _operator(self, i: int, frame: _Frame, word_before: str) -> int:
+        """At a character that ends a word (after ``word_before``): what it starts."""
+        text, c = self.text, self.text[i]
         if c == "(":
             return self._open_paren(i, frame, word_before)
         if c == ")":
@@ -761,17 +793,16 @@ class _Scanner:
             return i + 1  # nothing inside them may hold a variable, so nothing is tracked
         if kind in ("arith", "arith_bracket") and c in "()[]":
             return self._arith_bracket(i, frame)
+        return self._quoted_char(i, frame, owner)
+
+    def _quoted_char(self, i: int, frame: _Frame, owner: _Frame | None) -> int:
+        """The rest of _quoted: what opens inside the quotes, and their literal text."""
+        c, kind = self.text[i], frame.kind
         if c == "$":
-            if owner is not None:
-                owner.add("$", "")
-                owner.expanded = True
-            frame.text_seen = True
+            _expansion_in_quotes(frame, owner)
             return self._dollar(i, in_double=kind in ("double", "locale"))
         if c == "`":
-            if owner is not None:
-                owner.add("$", "")
-                owner.expanded = True
-            frame.text_seen = True
+            _expansion_in_quotes(frame, owner)
             self._push("backtick")
         elif kind == "param" and c == "'" and self._in_double():
             # bash reads '...' inside "${x:-'...'}" as quotes, dash and bash --posix as

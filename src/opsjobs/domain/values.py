@@ -89,7 +89,33 @@ class _Refusal(Exception):
         self.path: list[str] = []
 
 
+_SCALARS = (str, bool, int, float, type(None))
+
+
 def _check(value: Any, depth: int) -> bool:
+    if isinstance(value, _SCALARS):
+        return _check_scalar(value)
+    if depth >= MAX_DEPTH:
+        raise _Refusal(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        raise _Refusal(f"not a JSON value ({type(value).__name__})")
+    recheck = False
+    for key, item in items:
+        if isinstance(key, str) and "\0" in key:
+            raise _Refusal("a key must not contain NUL characters")
+        try:
+            recheck = _check(item, depth + 1) or recheck
+        except _Refusal as refusal:
+            refusal.path.append(str(key)[:_KEY_SHOWN])
+            raise
+    return recheck
+
+
+def _check_scalar(value: str | bool | int | float | None) -> bool:
     if isinstance(value, str):
         if "\0" in value:
             raise _Refusal("must not contain NUL characters")
@@ -100,25 +126,6 @@ def _check(value: Any, depth: int) -> bool:
         if isinstance(value, _WideInteger) or not INT64_MIN <= value <= INT64_MAX:
             raise _Refusal(f"integer out of range ({INT64_MIN} to {INT64_MAX})")
         return False
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _Refusal("must be a finite number")
-        return abs(value) >= _ROUNDED_INTEGER_FROM and value.is_integer()
-    if depth >= MAX_DEPTH:
-        raise _Refusal(f"nested deeper than {MAX_DEPTH} levels")
-    recheck = False
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        raise _Refusal(f"not a JSON value ({type(value).__name__})")
-    for key, item in items:
-        if isinstance(key, str) and "\0" in key:
-            raise _Refusal("a key must not contain NUL characters")
-        try:
-            recheck = _check(item, depth + 1) or recheck
-        except _Refusal as refusal:
-            refusal.path.append(str(key)[:_KEY_SHOWN])
-            raise
-    return recheck
+    if not math.isfinite(value):
+        raise _Refusal("must be a finite number")
+    return abs(value) >= _ROUNDED_INTEGER_FROM and value.is_integer()

@@ -51,24 +51,26 @@ def marked_processes() -> dict[str, list[int]]:
     return found
 
 
-def _group(pid: int) -> int | None:
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` from its state on (state, ppid, pgrp, ...), or
+    None when the process is gone."""
     try:
         with open(f"{PROC}/{pid}/stat", "rb") as file:
             stat = file.read()
     except OSError:
         return None
     # "pid (comm) state ppid pgrp ...": comm may hold anything, so split after its ")".
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return int(fields[2])
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def _group(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[2])
 
 
 def _gone(pid: int) -> bool:
-    try:
-        with open(f"{PROC}/{pid}/stat", "rb") as file:
-            stat = file.read()
-    except OSError:
-        return True
-    return stat[stat.rindex(b")") + 2 :].startswith(b"Z")  # a zombie runs nothing
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] == b"Z"  # a zombie runs nothing
 
 
 def _boot_ms() -> int | None:
@@ -87,13 +89,8 @@ def alive_since(pid: int, before_ms: int) -> bool:
     since the epoch): the very process that registered then, not one that got its pid
     later. (The 2 s allow for the boot time's whole seconds.)"""
     boot = _boot_ms()
-    try:
-        with open(f"{PROC}/{pid}/stat", "rb") as file:
-            stat = file.read()
-    except OSError:
-        return False
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    if boot is None or fields[0] == b"Z":
+    fields = _stat_fields(pid)
+    if fields is None or boot is None or fields[0] == b"Z":
         return False
     started = boot + int(fields[19]) * 1000 // os.sysconf("SC_CLK_TCK")
     return started <= before_ms + 2000

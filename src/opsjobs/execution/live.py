@@ -43,7 +43,7 @@ class LiveOutput:
         # Started by the first output: a silent run (most are) costs no task at all.
         self._task: asyncio.Task | None = None
 
-    def poke(self) -> None:
+    def on_output(self) -> None:
         """New output was fed to the recorder."""
         if self._task is None and not self._closing.is_set():
             self._task = asyncio.create_task(self._run())

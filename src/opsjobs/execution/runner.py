@@ -29,7 +29,7 @@ from ..store.core import Store
 from ..store.listen import listen
 from ..store.queue import RUNNER_LOST, ClaimedJob, claim_many, finish, job_states
 from ..store.retry import describe
-from ..store.runners import Registration, beat, deregister, register
+from ..store.runners import Registration, deregister, record_heartbeat, register
 from .control import JobControl
 from .finisher import Finisher
 from .live import LiveOutput
@@ -170,7 +170,7 @@ class Runner:
                 script_environment(job),
                 control,
                 recorder,
-                live.poke,
+                live.on_output,
                 self.settings.kill_grace_seconds,
                 self._workdirs,
                 self.watchdog,
@@ -202,7 +202,7 @@ class Runner:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                await beat(self.store, self.registration)
+                await record_heartbeat(self.store, self.registration)
             except Exception as exc:  # its jobs are still checked below
                 log.warning("runner heartbeat failed", error=describe(exc))
             try:
@@ -219,15 +219,9 @@ class Runner:
 
     # -- stopping ---------------------------------------------------------------------------
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Stop claiming, let running jobs finish within ``grace`` s, then cancel the rest."""
-        grace = self.settings.stop_grace_seconds if grace is None else grace
-        self._stopping = True
-        self._slot_freed.set()
-        self.store.jobs_queued.set()
-        claim_loop, *others = self._background or [None]
-        if claim_loop is not None:
-            await asyncio.wait({claim_loop})
+    async def _end_running_jobs(self, grace: float) -> set[asyncio.Task]:
+        """Let running jobs finish within ``grace`` s, then stop them; the tasks of those
+        that still have not ended after the kill grace."""
         tasks = set(self._tasks.values())
         if tasks:
             log.info("runner stopping: waiting for running jobs", count=len(tasks), grace=grace)
@@ -237,7 +231,11 @@ class Runner:
                 self.stop_job(job_id, STOPPED)
             limit = self.settings.kill_grace_seconds + 2 * DRAIN_SECONDS + 5
             _, tasks = await asyncio.wait(tasks, timeout=limit)
-        for task in tasks:  # stuck beyond reason: tear down and record them ourselves
+        return tasks
+
+    async def _tear_down(self, tasks: set[asyncio.Task]) -> None:
+        """Jobs stuck beyond reason: cancel their tasks and record them cancelled ourselves."""
+        for task in tasks:
             task.cancel()
         holding = self._finisher.unrecorded
         stuck = [job_id for job_id in self._controls if job_id not in holding]
@@ -247,6 +245,18 @@ class Runner:
             with contextlib.suppress(Exception):
                 outcome = Outcome(JobStatus.CANCELLED, {}, STOPPED)
                 await finish(self.store, self.name, job_id, outcome)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop claiming, let running jobs finish within ``grace`` s, then cancel the rest."""
+        grace = self.settings.stop_grace_seconds if grace is None else grace
+        self._stopping = True
+        self._slot_freed.set()
+        self.store.jobs_queued.set()
+        claim_loop, *others = self._background or [None]
+        if claim_loop is not None:
+            await asyncio.wait({claim_loop})
+        unfinished = await self._end_running_jobs(grace)
+        await self._tear_down(unfinished)
         # Results still unwritten (the database refuses writes) get one more grace period.
         unrecorded = await self._finisher.close(patience=grace)
         for job_id, outcome in unrecorded.items():  # never stored: the log is the last trace

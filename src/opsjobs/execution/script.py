@@ -79,10 +79,10 @@ def _not_started(spec: ExecSpec | ScriptSpec, argv: list[str], exc: OSError | No
     return Outcome(JobStatus.FAILED, description, f"cannot run {what}: {reason}")
 
 
-def _feeder(into: StreamRecorder, poke: Callable[[], None]) -> Callable[[bytes], None]:
+def _feeder(into: StreamRecorder, on_output: Callable[[], None]) -> Callable[[bytes], None]:
     def feed(data: bytes) -> None:
         into.feed(data)
-        poke()
+        on_output()
 
     return feed
 
@@ -169,12 +169,12 @@ async def run_process(
     env: dict[str, str],
     control: JobControl,
     recorder: OutputRecorder,
-    poke: Callable[[], None] = lambda: None,
+    on_output: Callable[[], None] = lambda: None,
     kill_grace: float = 2.0,
     workdirs: WorkDirs | None = None,
     watchdog: Watchdog | None = None,
 ) -> Outcome:
-    """Run the spec to its end; output goes into ``recorder`` (``poke`` after each piece).
+    """Run the spec to its end; output goes into ``recorder`` (``on_output`` after each piece).
     The working directory comes from ``workdirs`` (a runner's own), else from one shared
     by every caller without one, in the system's temporary directory. ``watchdog``: the
     runner's, told of the run's process group for as long as the run lasts."""
@@ -183,7 +183,9 @@ async def run_process(
     try:
         if not isinstance(started, subprocess.Popen):
             return _not_started(spec, argv, started)
-        child = Child(started, _feeder(recorder.stdout, poke), _feeder(recorder.stderr, poke))
+        child = Child(
+            started, _feeder(recorder.stdout, on_output), _feeder(recorder.stderr, on_output)
+        )
         if watchdog is not None:
             watchdog.watch(child.pid)
         completed = False

@@ -55,7 +55,7 @@ class WorkDirs:
         except IndexError:
             path = tempfile.mkdtemp(prefix=PREFIX, dir=self.root)
         if len(self._fresh) <= self.ready - self._batch:
-            self._kick()
+            self._wake_worker()
         return path
 
     def give_back(self, path: str) -> None:
@@ -65,9 +65,9 @@ class WorkDirs:
             return
         self._used.append(path)
         if len(self._used) >= self._batch:
-            self._kick()
+            self._wake_worker()
 
-    def _kick(self) -> None:
+    def _wake_worker(self) -> None:
         if self._thread is None:
             with self._starting:
                 if self._thread is None and not self._closing:

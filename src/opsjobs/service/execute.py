@@ -15,7 +15,8 @@ from typing import Any
 from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import new_id
-from ..domain.jobs import OWNER_LINK, OWNER_OBJECT, JobStatus
+from ..domain.jobs import JobStatus
+from ..domain.kinds import EntityKind
 from ..domain.operations import render_spec, runner_tag
 from ..domain.spec import dump_spec
 from ..domain.templates import Values, property_map
@@ -97,7 +98,7 @@ def _queued_row(run: RunRequest, target: Target, spec: str) -> dict[str, Any]:
     return {
         "id": new_id(),
         "owner_id": run.entity_id,
-        "owner_type": OWNER_OBJECT if run.kind == "object" else OWNER_LINK,
+        "owner_type": EntityKind.of_word(run.kind).value,
         "operation_id": run.operation_id,
         "operation_name": target.operation["name"],
         "user_id": run.requester.id,

@@ -126,7 +126,7 @@ class Store:
 
     async def directory_revision(self) -> int:
         """The directory revision in the database now: one read of one row by key."""
-        return int((await self.row_now(_REVISION_SQL, ()))[0])
+        return int((await self.fetch_row(_REVISION_SQL, ()))[0])
 
     async def catch_up(self, revision: int | None = None) -> bool:
         """Make the directory at least as new as ``revision`` (default: the database's now),
@@ -160,7 +160,7 @@ class Store:
         finally:
             self._reloading = None
 
-    async def row_now(self, sql: str, params: tuple) -> tuple | None:
+    async def fetch_row(self, sql: str, params: tuple) -> tuple | None:
         """The first row of ``sql``, a read of a few rows by index written with ``?`` marks.
 
         On SQLite it runs at once on the loop, on a read-only connection of its own: such a
@@ -175,8 +175,8 @@ class Store:
             row = result.fetchone()
             return tuple(row) if row is not None else None
 
-    def scan_now(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
-        """On SQLite, a cursor over ``sql`` on the read-only connection of ``row_now``, for
+    def sqlite_cursor(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
+        """On SQLite, a cursor over ``sql`` on the read-only connection of ``fetch_row``, for
         the caller to read at once and close (an open cursor holds a read snapshot); on
         PostgreSQL None: the caller reads through the pool."""
         if self._sqlite_reader is None:
@@ -185,12 +185,12 @@ class Store:
 
     async def job_row(self, job_id: str) -> JobRow | None:
         """One job's row."""
-        found = await self.row_now(_JOB_SQL, (job_id,))
+        found = await self.fetch_row(_JOB_SQL, (job_id,))
         return None if found is None else JobRow._make(found)
 
     async def job_row_at(self, job_id: str) -> tuple[int, JobRow | None]:
         """The directory revision and one job's row (None when there is no such job), from
         one snapshot in one statement: the hot path of GET /node/api/jobs/:id, which thereby
         learns whether its directory is current without another query."""
-        found = await self.row_now(_JOB_AT_SQL, (job_id,))
+        found = await self.fetch_row(_JOB_AT_SQL, (job_id,))
         return int(found[0]), (JobRow._make(found[1:]) if found[1] is not None else None)

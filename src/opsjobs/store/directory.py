@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.access import detached, link_allowed, object_allowed, with_root_for
-from ..domain.jobs import OWNER_OBJECT
+from ..domain.kinds import EntityKind
 from ..domain.rights import Rights
 from ..domain.users import Principal
 from .schema import groups, links, object_parents, objects, revisions, users
@@ -196,7 +196,7 @@ class Directory:
 
         A deleted owner's history stays readable to those who manage that kind of entity.
         """
-        if owner_type == OWNER_OBJECT:
+        if owner_type == EntityKind.OBJECT:
             if owner_id in self.parents:
                 return self.can_see_object(principal, owner_id)
             return principal.rights.has_any("manage-objects")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
+from ..domain.kinds import EntityKind
 from .core import Store
 from .db import bump_revision
 from .operation_rows import insert_operations, operation_document
@@ -99,7 +100,7 @@ async def object_documents(store: Store, object_ids: list[str]) -> list[dict[str
 async def object_document(store: Store, object_id: str) -> dict[str, Any]:
     found = await object_documents(store, [object_id])
     if not found:
-        raise NotFound.entity("Object", object_id)
+        raise NotFound.entity(EntityKind.OBJECT.label, object_id)
     return found[0]
 
 
@@ -119,7 +120,7 @@ async def link_documents(store: Store, link_ids: list[str]) -> list[dict[str, An
 async def link_document(store: Store, link_id: str) -> dict[str, Any]:
     found = await link_documents(store, [link_id])
     if not found:
-        raise NotFound.entity("Link", link_id)
+        raise NotFound.entity(EntityKind.LINK.label, link_id)
     return found[0]
 
 
@@ -252,7 +253,7 @@ async def _write_parents(conn, object_id: str, parent_ids: list[str]) -> None:
 async def update_object(store: Store, object_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply validated changes: name, parent_id (list), class_id, properties, state_id."""
     if object_id not in store.directory.parents:
-        raise NotFound.entity("Object", object_id)
+        raise NotFound.entity(EntityKind.OBJECT.label, object_id)
     parent_ids = changes.pop("parent_id", None)
     if parent_ids is not None:
         parent_ids = list(dict.fromkeys(parent_ids))
@@ -271,7 +272,7 @@ async def update_object(store: Store, object_id: str, changes: dict[str, Any]) -
             update(objects).where(objects.c.id == object_id).values(**values)
         )
         if result.rowcount == 0:
-            raise NotFound.entity("Object", object_id)
+            raise NotFound.entity(EntityKind.OBJECT.label, object_id)
         if parent_ids is not None:
             await _write_parents(conn, object_id, parent_ids)
     if revision is not None and not store.directory.put_object(
@@ -316,7 +317,7 @@ async def delete_object(store: Store, object_id: str) -> None:
             )
         result = await conn.execute(delete(objects).where(objects.c.id == object_id))
         if result.rowcount == 0:
-            raise NotFound.entity("Object", object_id)
+            raise NotFound.entity(EntityKind.OBJECT.label, object_id)
         await conn.execute(delete(object_parents).where(object_parents.c.object_id == object_id))
         attached = or_(links.c.source == object_id, links.c.target == object_id)
         link_ids = [r.id for r in await conn.execute(select(links.c.id).where(attached))]
@@ -366,7 +367,7 @@ async def create_link(
 async def update_link(store: Store, link_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     ends = store.directory.link_ends.get(link_id)
     if ends is None:
-        raise NotFound.entity("Link", link_id)
+        raise NotFound.entity(EntityKind.LINK.label, link_id)
     for end in ("source", "target"):
         if end in changes:
             _require_objects(store, [changes[end]], end)
@@ -385,7 +386,7 @@ async def update_link(store: Store, link_id: str, changes: dict[str, Any]) -> di
         )
         row = result.first()
         if row is None:
-            raise NotFound.entity("Link", link_id)
+            raise NotFound.entity(EntityKind.LINK.label, link_id)
     if revision is not None and not store.directory.put_link(
         revision, link_id, row.source, row.target
     ):
@@ -407,7 +408,7 @@ async def delete_link(store: Store, link_id: str) -> None:
         revision = await _lock_tree(conn)
         result = await conn.execute(delete(links).where(links.c.id == link_id))
         if result.rowcount == 0:
-            raise NotFound.entity("Link", link_id)
+            raise NotFound.entity(EntityKind.LINK.label, link_id)
         await conn.execute(delete(operations).where(operations.c.owner_id == link_id))
     if not store.directory.drop_link(revision, link_id):
         await store.reload_directory()

@@ -14,7 +14,7 @@ thread of its own runs one.
 
 A commit costs SQLite several times the rows it writes, so the writes asked for in one turn
 of the event loop (concurrent execute requests, a runner's claims and ends, live output)
-are made in one transaction, each in a savepoint of its own (``run_together``).
+are made in one transaction, each in a savepoint of its own (``run_batched``).
 
 While that checkpoint runs, writes here wait for it (``ready``): a checkpoint can only
 finish while nothing is appended to the log, and only a finished one lets the next write
@@ -39,8 +39,8 @@ T = TypeVar("T")
 CHECKPOINT_EVERY = 500  # commits
 # Above this many bytes a write is not worth blocking the event loop for.
 MAX_BYTES = 256 * 1024
-# What ``at_once`` answers when the write is for the caller's async path.
-LATER = object()
+# What ``try_immediate_write`` answers when the write is for the caller's async path.
+NOT_WRITTEN = object()
 
 
 class Busy(Exception):
@@ -55,21 +55,21 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     )
 
 
-async def at_once(
+async def try_immediate_write(
     writer: ImmediateWriter | None,
     work: Callable[[sqlite3.Connection], Any],
     *retry_on: type[Exception],
     size: int = 0,
 ) -> Any:
-    """``work`` through the immediate writer, or LATER when that cannot be now: no writer
+    """``work`` through the immediate writer, or NOT_WRITTEN when that cannot be now: no writer
     (PostgreSQL), ``size`` bytes too many to write on the loop, the write lock taken, or one
     of ``retry_on`` raised (errors the caller's async path reports in its own terms)."""
     if writer is None or size > MAX_BYTES:
-        return LATER
+        return NOT_WRITTEN
     try:
-        return await writer.run_together(work)
+        return await writer.run_batched(work)
     except (Busy, *retry_on):
-        return LATER
+        return NOT_WRITTEN
 
 
 def _in_savepoint(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> tuple:
@@ -92,8 +92,8 @@ class ImmediateWriter:
         self._checkpointing: threading.Thread | None = None
         # Done when the running checkpoint is over; None when none runs.
         self._checkpoint_over: asyncio.Future[None] | None = None
-        # Work asked for in this turn of the event loop, for one transaction (run_together).
-        self._together: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
+        # Work asked for in this turn of the event loop, for one transaction (run_batched).
+        self._batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         for pragma in (
             "PRAGMA busy_timeout=0",
@@ -108,7 +108,7 @@ class ImmediateWriter:
         while self._checkpoint_over is not None:
             await asyncio.shield(self._checkpoint_over)
 
-    async def run_together(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_batched(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` in one transaction with all other work asked for in the same turn
         of the event loop (concurrent requests, a runner's claims and ends): a commit costs
         SQLite several times the rows it writes, so they share one. Each work has a
@@ -117,15 +117,15 @@ class ImmediateWriter:
         await self.ready()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        self._together.append((work, done))
-        if len(self._together) == 1:
-            loop.call_soon(self._run_together)
+        self._batch.append((work, done))
+        if len(self._batch) == 1:
+            loop.call_soon(self._commit_batch)
         return await done
 
-    def _run_together(self) -> None:
+    def _commit_batch(self) -> None:
         # A caller that went away before its turn (cancelled) writes nothing.
-        group = [(work, done) for work, done in self._together if not done.done()]
-        self._together = []
+        group = [(work, done) for work, done in self._batch if not done.done()]
+        self._batch = []
         if not group:
             return
         try:
@@ -166,10 +166,10 @@ class ImmediateWriter:
             raise
         self._commits += 1
         if self._commits >= CHECKPOINT_EVERY:
-            self._checkpoint_soon()
+            self._start_checkpoint()
         return result
 
-    def _checkpoint_soon(self) -> None:
+    def _start_checkpoint(self) -> None:
         if self._checkpointing is not None and self._checkpointing.is_alive():
             return
         self._commits = 0

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.clock import now_ms
 from ..domain.errors import NotFound
+from ..domain.kinds import EntityKind
 from ..domain.operations import SCRIPT, apply_update, validate_new
 from .core import Store
 from .entities import effective_operations
@@ -27,7 +28,8 @@ from .queue import enqueue
 from .schema import classes, links, objects, operations
 
 _ENTITY_TABLES = {"object": objects, "link": links}
-_KIND_NAMES = {"object": "Object", "link": "Link", "class": "Class"}
+# Operations belong to an entity or to a class: the names error messages give them.
+_KIND_NAMES = {kind.word: kind.label for kind in EntityKind} | {"class": "Class"}
 
 
 def owner_not_found(kind: str, owner_id: str) -> NotFound:
@@ -135,7 +137,7 @@ class _OperationRow(NamedTuple):
 
 
 # Part of every execute request: one indexed read of the entity and the operation together,
-# in plain SQL (see Store.row_now).
+# in plain SQL (see Store.fetch_row).
 _TARGET_SQL = {
     kind: f"SELECT e.class_id, e.properties, {', '.join('o.' + f for f in _OperationRow._fields)} "
     f"FROM {table.name} e LEFT JOIN operations o ON o.id = ? WHERE e.id = ?"
@@ -146,7 +148,7 @@ _KEY_SQL = "SELECT id, owner_id, operation_id FROM jobs WHERE user_id = ? AND id
 
 
 async def execution_target(store: Store, kind: str, entity_id: str, operation_id: str) -> Target:
-    found = await store.row_now(_TARGET_SQL[kind], (operation_id, entity_id))
+    found = await store.fetch_row(_TARGET_SQL[kind], (operation_id, entity_id))
     if found is None:
         raise owner_not_found(kind, entity_id)
     class_id, properties, *columns = found
@@ -161,7 +163,7 @@ async def execution_target(store: Store, kind: str, entity_id: str, operation_id
     text = None
     parameters = document["parameters"]
     if document["type"] == SCRIPT and parameters.get("type") == "scriptReference":
-        script = await store.row_now(_SCRIPT_SQL, (parameters["ref"],))
+        script = await store.fetch_row(_SCRIPT_SQL, (parameters["ref"],))
         text = None if script is None else script[0]
     return Target(orjson.loads(properties), document, text)
 
@@ -176,7 +178,7 @@ class JobRef:
 
 
 async def job_for_key(store: Store, user_id: str | None, key: str) -> JobRef | None:
-    row = await store.row_now(_KEY_SQL, (user_id, key))
+    row = await store.fetch_row(_KEY_SQL, (user_id, key))
     return None if row is None else JobRef(*row)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.output import Chunk
 from . import queue_sqlite
 from .core import Store
-from .immediate import LATER, at_once
+from .immediate import NOT_WRITTEN, try_immediate_write
 from .schema import job_output
 
 
@@ -49,7 +49,7 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     pairs = [(job_id, c) for c in chunks]
     work = lambda conn: queue_sqlite.insert_chunks(conn, pairs)  # noqa: E731
     size = sum(len(c.data) for c in chunks)
-    if await at_once(store.immediate, work, size=size) is LATER:
+    if await try_immediate_write(store.immediate, work, size=size) is NOT_WRITTEN:
         async with store.write() as conn:
             await insert_chunks(conn, pairs)
     store.job_signals.changed(job_id)
@@ -80,7 +80,7 @@ async def read_output(store: Store, job_id: str, stream: int, offset: int, limit
     bytes copied): following a live job reads them on every change, and each hop to
     aiosqlite's thread would cost more than the read.
     """
-    cursor = store.scan_now(_OUTPUT_SQL, (job_id, stream, offset))
+    cursor = store.sqlite_cursor(_OUTPUT_SQL, (job_id, stream, offset))
     if cursor is not None:
         with contextlib.closing(cursor):
             return _collect(cursor, offset, limit)

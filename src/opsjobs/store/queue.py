@@ -37,7 +37,7 @@ from ..domain.jobs import JobStatus
 from ..domain.outcome import Outcome
 from . import queue_sqlite, retry
 from .core import Store
-from .immediate import LATER, at_once
+from .immediate import NOT_WRITTEN, try_immediate_write
 from .output import insert_chunks
 from .schema import jobs, runners
 
@@ -109,7 +109,10 @@ async def _notify(conn, store: Store, channel: str, payload: str) -> None:
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
     work = lambda conn: queue_sqlite.insert_job(conn, row)  # noqa: E731
-    if await at_once(store.immediate, work, sqlite3.IntegrityError, KeyError) is LATER:
+    if (
+        await try_immediate_write(store.immediate, work, sqlite3.IntegrityError, KeyError)
+        is NOT_WRITTEN
+    ):
         async with store.write() as conn:
             await conn.execute(insert(jobs).values(**row))
             await _notify(conn, store, QUEUED_CHANNEL, "")
@@ -140,18 +143,18 @@ async def claim_many(
     lock (BEGIN IMMEDIATE), which serialises claims outright.
     """
     now = now_ms()
-    rows = await at_once(
+    rows = await try_immediate_write(
         store.immediate, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now)
     )
-    if rows is LATER:
-        rows = await _claim_later(store, runner, tags, limit, now)
+    if rows is NOT_WRITTEN:
+        rows = await _claim_through_pool(store, runner, tags, limit, now)
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for row in rows:
         store.job_signals.changed(row[0])
     return [ClaimedJob(*row[:5]) for row in rows]
 
 
-async def _claim_later(
+async def _claim_through_pool(
     store: Store, runner: str, tags: Sequence[str], limit: int, now: int
 ) -> list[tuple]:
     # A read looks first: an idle runner woken for nothing costs no write transaction.
@@ -270,7 +273,7 @@ async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]
     params = [_finish_params(job_id, outcomes[job_id], runner, now) for job_id in ids]
     size = sum(len(p["b_description"]) for p in params) + sum(len(c.data) for _, c in chunks)
 
-    def at_once_work(conn) -> int:
+    def immediate_work(conn) -> int:
         queue_sqlite.insert_chunks(conn, chunks)
         return queue_sqlite.finish(conn, runner, params)
 
@@ -291,8 +294,8 @@ async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]
             await conn.execute(_finish_statement(store, runner), rows)
         return len(rows)
 
-    finished = await at_once(store.immediate, at_once_work, size=size)
-    if finished is LATER:
+    finished = await try_immediate_write(store.immediate, immediate_work, size=size)
+    if finished is NOT_WRITTEN:
         finished = await retry.write(store, work, "finish")
     for job_id in ids:
         store.job_signals.changed(job_id)
@@ -448,11 +451,3 @@ async def cancel(store: Store, job_id: str) -> JobStatus | None:
         store.job_signals.cancel_requested(job_id)
     store.job_signals.changed(job_id)
     return outcome
-
-
-async def job_status(store: Store, job_id: str) -> JobStatus | None:
-    async with store.read() as conn:
-        status = (
-            await conn.execute(select(jobs.c.status).where(jobs.c.id == job_id))
-        ).scalar_one_or_none()
-    return None if status is None else JobStatus(status)

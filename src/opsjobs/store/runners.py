@@ -72,7 +72,7 @@ async def _enter(conn, me: Registration, now: int) -> None:
     )
 
 
-async def beat(store: Store, me: Registration) -> None:
+async def record_heartbeat(store: Store, me: Registration) -> None:
     """Say this runner is alive; its row is put back if someone pruned it."""
     now = now_ms()
 

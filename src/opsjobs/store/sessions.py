@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.clock import now_ms
-from ..domain.users import may_log_in
+from ..domain.users import LoginState, may_log_in
 from .core import Store
 from .schema import sessions, users
 
@@ -43,6 +43,20 @@ def csrf_hash(token: str) -> str:
     return _hash(token)
 
 
+async def locked_login_state(conn: AsyncConnection, user_id: str) -> LoginState | None:
+    """What decides whether the user may log in (None: no such user), its row locked on
+    PostgreSQL until the transaction ends: a change to the user waits for a session being
+    opened, and ends it, or the opening waits for the change and sees it."""
+    row = (
+        await conn.execute(
+            select(users.c.password_hash, users.c.status, users.c.active_to)
+            .where(users.c.id == user_id)
+            .with_for_update()
+        )
+    ).first()
+    return None if row is None else LoginState(row.password_hash, row.status, row.active_to)
+
+
 async def create_session(store: Store, user_id: str, password_hash: str) -> NewSession | None:
     """A new session for a user whose password (``password_hash``) was just checked; None when
     the password changed, or the user was blocked or deleted, since that check."""
@@ -50,19 +64,11 @@ async def create_session(store: Store, user_id: str, password_hash: str) -> NewS
     csrf = secrets.token_urlsafe(32)
     now = now_ms()
     async with store.write() as conn:
-        row = (
-            await conn.execute(
-                # Locked (PostgreSQL): a change to the user waits for this session, and ends
-                # it, or this waits for the change and sees it.
-                select(users.c.password_hash, users.c.status, users.c.active_to)
-                .where(users.c.id == user_id)
-                .with_for_update()
-            )
-        ).first()
+        state = await locked_login_state(conn, user_id)
         if (
-            row is None
-            or row.password_hash != password_hash
-            or not may_log_in(row.status, row.active_to, now)
+            state is None
+            or state.password_hash != password_hash
+            or not may_log_in(state.status, state.active_to, now)
         ):
             return None
         await conn.execute(

@@ -186,8 +186,8 @@ async def update_user(store: Store, user_id: str, changes: dict[str, Any]) -> di
             await bump_revision(conn)  # first, as in create_user
             before = await _locked_user(conn, user_id)
             await _check_changes(conn, user_id, before, changes)
-            await conn.execute(update(users).where(users.c.id == user_id).values(**values))
             old = LoginState(before.password_hash, before.status, before.active_to)
+            await conn.execute(update(users).where(users.c.id == user_id).values(**values))
             new = LoginState(
                 values.get("password_hash", old.password_hash),
                 values.get("status", old.status),

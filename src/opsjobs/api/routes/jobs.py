@@ -12,7 +12,8 @@ from starlette.responses import Response, StreamingResponse
 from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, NotFound, Unauthorized
 from ...domain.ids import is_object_id
-from ...domain.jobs import OWNER_LINK, OWNER_OBJECT, history_document, job_document
+from ...domain.jobs import history_document, job_document
+from ...domain.kinds import EntityKind
 from ...store.jobs import JobFilter, append_result, stream_history
 from ..bodies import CheckedRoute
 from ..context import Context, context
@@ -122,7 +123,7 @@ async def list_jobs(query: JobsQuery, request: Request) -> Response:
     principal = await ctx.auth.authenticate(request)
     if (query.objects is None) == (query.links is None):
         raise BadRequest("objects or links: give exactly one of them")
-    owner_type = OWNER_OBJECT if query.objects is not None else OWNER_LINK
+    owner_type = EntityKind.OBJECT if query.objects is not None else EntityKind.LINK
     requested = query.objects if query.objects is not None else query.links
     owners = visible_owners(ctx.store, principal, requested, owner_type)
     flt = JobFilter(
@@ -151,8 +152,8 @@ async def object_jobs(
 ) -> Response:
     ctx = context(request)
     principal = await ctx.auth.authenticate(request)
-    await visible_history(ctx.store, principal, object_id, OWNER_OBJECT)
-    return await history_response(ctx, [object_id], OWNER_OBJECT, flt)
+    await visible_history(ctx.store, principal, object_id, EntityKind.OBJECT)
+    return await history_response(ctx, [object_id], EntityKind.OBJECT, flt)
 
 
 @router.get(
@@ -168,8 +169,8 @@ async def link_jobs(
 ) -> Response:
     ctx = context(request)
     principal = await ctx.auth.authenticate(request)
-    await visible_history(ctx.store, principal, link_id, OWNER_LINK)
-    return await history_response(ctx, [link_id], OWNER_LINK, flt)
+    await visible_history(ctx.store, principal, link_id, EntityKind.LINK)
+    return await history_response(ctx, [link_id], EntityKind.LINK, flt)
 
 
 @router.patch(
@@ -187,7 +188,7 @@ async def add_result(
     ctx = context(request)
     principal = await ctx.auth.authenticate(request)
     row = await read_visible_job(ctx.store, principal, job_id)
-    if row.owner_type == OWNER_OBJECT:
+    if row.owner_type == EntityKind.OBJECT:
         require_any(principal, "modify-objects", "manage-objects")
     else:
         require_any(principal, "modify-links", "manage-links")
