@@ -20,6 +20,8 @@ from .context import Context
 from .limits import BodyLimit
 from .routes import control, entities, execute, jobs, meta, users
 from .routes import operations as operation_routes
+from .routes import properties as property_routes
+from .routes import tags as tag_routes
 from .threads import keep_io_threads_yielding
 from .urls import CheckedUrl
 
@@ -79,6 +81,8 @@ def create_app(
     app.include_router(control.router(ctx), prefix=PREFIX)
     app.include_router(users.router(ctx), prefix=PREFIX)
     app.include_router(entities.router(ctx), prefix=PREFIX)
+    app.include_router(property_routes.router, prefix=PREFIX)
+    app.include_router(tag_routes.router, prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.include_router(execute.router(ctx), prefix=PREFIX)
     app.add_middleware(

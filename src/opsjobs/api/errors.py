@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from ..domain.entity_fields import READ_ONLY
 from ..domain.errors import OpsjobsError, TooManyRequests
 from ..store.db import database_error_types, unavailable
 from .bodies import not_utf8
@@ -43,7 +44,15 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
             loc = loc[:shared]
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
     name = ".".join(where) or "body"
-    return "BadRequest", f"{name}: {error.get('msg', 'invalid value')}"
+    return "BadRequest", f"{name}: {_reason(kind, where, error.get('msg', 'invalid value'))}"
+
+
+def _reason(kind: str, where: list[str], message: str) -> str:
+    if kind == "extra_forbidden":
+        # A field of a body that takes only documented fields (api/models.py EntityBody).
+        read_only = len(where) == 1 and where[0] in READ_ONLY
+        return "read-only, set by the server" if read_only else "unknown field"
+    return message
 
 
 def database_unavailable():

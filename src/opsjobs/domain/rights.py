@@ -19,6 +19,8 @@ PERMISSIONS = (
     "manage-classes",
     "manage-scripts",
     "manage-users",
+    "manage-properties",
+    "manage-service-properties",
 )
 
 

@@ -1,4 +1,4 @@
-"""Objects and links (docs/api.md §11): the subset that jobs need."""
+"""Objects and links (docs/api.md §11), with SAYMON's fields."""
 
 from __future__ import annotations
 
@@ -8,13 +8,22 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, create_model
 from starlette.responses import Response
 
+from ...domain.entity_fields import LINK_LIST_DEFAULT, OBJECT_LIST_DEFAULT, class_id
 from ...domain.errors import BadRequest
 from ...domain.operations import shown, validate_all
 from ...domain.users import Principal
 from ...store import entities
+from ...store.core import Store
 from ..bodies import CheckedRoute
 from ..context import Context
-from ..guards import require_any, visible_entity, visible_entity_ids
+from ..guards import (
+    require_any,
+    service_properties_check,
+    visible_among,
+    visible_entity,
+    visible_entity_ids,
+    visible_object_ref,
+)
 from ..models import (
     LinkCreate,
     LinkModel,
@@ -35,17 +44,27 @@ def _own_operations(principal: Principal, sent: list) -> list[dict]:
     return validate_all([operation.model_dump() for operation in sent])
 
 
-def _shown(principal: Principal, document: dict) -> dict:
+def _shown(store: Store, principal: Principal, document: dict) -> dict:
     # Operation parameters (script text, paths, topics) are for operation managers; others
     # see each operation's id, name and description only (docs/api.md §9).
     document["operations"] = shown(principal.rights, document["operations"])
+    # What lies below an object, and the names at a link's ends, as far as the caller may
+    # see them: an entity out of sight is not named (docs/api.md §11).
+    if "child_ids" in document:
+        document["child_ids"] = visible_among(store, principal, "object", document["child_ids"])
+        document["child_link_ids"] = visible_among(
+            store, principal, "link", document["child_link_ids"]
+        )
+    else:
+        for end in ("source", "target"):
+            if not visible_among(store, principal, "object", [document[end]]):
+                document[f"{end}_name"] = None
     return document
 
 
-def _project(documents: list[dict], fields: str | None) -> list[dict]:
-    if not fields:
-        return documents
-    wanted = [f.strip() for f in fields.split(",") if f.strip()]
+def _project(documents: list[dict], fields: str | None, default: tuple[str, ...]) -> list[dict]:
+    """Each document with ``id`` and the fields named (SAYMON's default set without any)."""
+    wanted = [f.strip() for f in (fields or "").split(",") if f.strip()] or list(default)
     if "id" not in wanted:
         wanted.insert(0, "id")
     return [{k: d[k] for k in wanted if k in d} for d in documents]
@@ -69,6 +88,65 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
+# Fields that may be left out or cleared, but not set to null (their columns hold a value).
+_NOT_NULL = (
+    "name",
+    "parent_id",
+    "state_id",
+    "properties",
+    "weight",
+    "tags",
+    "object_groups",
+    "geoposition",
+)
+_OBJECT_CORE = {"name", "parent_id", "class_id", "properties", "operations"}
+_LINK_CORE = {"source", "target", "name", "class_id", "properties", "operations"}
+
+
+def _fields(principal: Principal, body: BaseModel, core: set[str]) -> dict:
+    """The further SAYMON fields of a create body; the owner is the creator unless named."""
+    fields = {k: v for k, v in body.model_dump(exclude_unset=True).items() if k not in core}
+    _refuse_nulls(fields, _NOT_NULL)
+    fields.setdefault("owner_id", principal.id)
+    return fields
+
+
+async def _change_object(store: Store, principal: Principal, object_id: str, changes: dict):
+    """PATCH of an object (also the update half of a create by discovery_id)."""
+    _refuse_nulls(changes, _NOT_NULL)
+    if "class_id" in changes:
+        changes["class_id"] = class_id(changes["class_id"])
+    if "parent_id" in changes:
+        changes["parent_id"] = _as_list(changes["parent_id"])
+        for parent in changes["parent_id"]:
+            await visible_entity(store, principal, "object", parent)
+    document = await entities.update_object(
+        store,
+        object_id,
+        changes,
+        user_id=principal.id,
+        on_service=service_properties_check(principal),
+    )
+    return _shown(store, principal, document)
+
+
+async def _upsert_object(store: Store, principal: Principal, body: ObjectCreate) -> dict | None:
+    """Create by ``discovery_id`` updates the object that has it, if one does (SAYMON,
+    models/object); None when none does."""
+    if body.discovery_id is None:
+        return None
+    if await entities.object_id_by_discovery(store, body.discovery_id) is None:
+        return None
+    object_id = await visible_object_ref(store, principal, f"discovery id:{body.discovery_id}")
+    require_any(principal, "modify-objects", "manage-objects")
+    changes = body.model_dump(exclude_unset=True)
+    if changes.pop("operations", None):
+        raise BadRequest(
+            "operations: an existing object's operations change through its /operations"
+        )
+    return await _change_object(store, principal, object_id, changes)
+
+
 def router(ctx: Context) -> APIRouter:
     api = APIRouter(route_class=CheckedRoute)
     store, auth = ctx.store, ctx.auth
@@ -83,6 +161,9 @@ def router(ctx: Context) -> APIRouter:
     )
     async def create_object(body: ObjectCreate, request: Request) -> Response:
         principal = await auth.authenticate(request)
+        upserted = await _upsert_object(store, principal, body)
+        if upserted is not None:
+            return json_response(upserted)
         parents = _as_list(body.parent_id) or ["1"]
         for parent in parents:
             await visible_entity(store, principal, "object", parent)
@@ -91,11 +172,12 @@ def router(ctx: Context) -> APIRouter:
             store,
             name=body.name,
             parent_ids=parents,
-            class_id=body.class_id,
+            class_id=class_id(body.class_id),
             properties=body.properties,
             operations=_own_operations(principal, body.operations),
+            fields=_fields(principal, body, _OBJECT_CORE),
         )
-        return json_response(_shown(principal, document))
+        return json_response(_shown(store, principal, document))
 
     @api.get(
         "/objects",
@@ -117,7 +199,8 @@ def router(ctx: Context) -> APIRouter:
         principal = await auth.authenticate(request)
         visible = visible_entity_ids(store, principal, "object")
         documents = await entities.object_documents(store, visible)
-        return json_response(_project([_shown(principal, d) for d in documents], fields))
+        shown_documents = [_shown(store, principal, d) for d in documents]
+        return json_response(_project(shown_documents, fields, OBJECT_LIST_DEFAULT))
 
     @api.get(
         "/objects/{object_id}",
@@ -127,8 +210,9 @@ def router(ctx: Context) -> APIRouter:
     )
     async def get_object(object_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        await visible_entity(store, principal, "object", object_id)
-        return json_response(_shown(principal, await entities.object_document(store, object_id)))
+        object_id = await visible_object_ref(store, principal, object_id)
+        document = await entities.object_document(store, object_id)
+        return json_response(_shown(store, principal, document))
 
     @api.patch(
         "/objects/{object_id}",
@@ -138,16 +222,10 @@ def router(ctx: Context) -> APIRouter:
     )
     async def update_object(object_id: str, body: ObjectUpdate, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        await visible_entity(store, principal, "object", object_id)
+        object_id = await visible_object_ref(store, principal, object_id)
         require_any(principal, "modify-objects", "manage-objects")
         changes = body.model_dump(exclude_unset=True)
-        _refuse_nulls(changes, ("name", "parent_id", "state_id"))
-        if "parent_id" in changes:
-            changes["parent_id"] = _as_list(changes["parent_id"])
-            for parent in changes["parent_id"]:
-                await visible_entity(store, principal, "object", parent)
-        document = await entities.update_object(store, object_id, changes)
-        return json_response(_shown(principal, document))
+        return json_response(await _change_object(store, principal, object_id, changes))
 
     @api.delete(
         "/objects/{object_id}",
@@ -160,7 +238,7 @@ def router(ctx: Context) -> APIRouter:
     )
     async def delete_object(object_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
-        await visible_entity(store, principal, "object", object_id)
+        object_id = await visible_object_ref(store, principal, object_id)
         require_any(principal, "delete-objects", "manage-objects")
         await entities.delete_object(store, object_id)
         return empty_response()
@@ -183,11 +261,12 @@ def router(ctx: Context) -> APIRouter:
             source=body.source,
             target=body.target,
             name=body.name,
-            class_id=body.class_id,
+            class_id=class_id(body.class_id),
             properties=body.properties,
             operations=_own_operations(principal, body.operations),
+            fields=_fields(principal, body, _LINK_CORE),
         )
-        return json_response(_shown(principal, document))
+        return json_response(_shown(store, principal, document))
 
     @api.get(
         "/links",
@@ -209,7 +288,8 @@ def router(ctx: Context) -> APIRouter:
         principal = await auth.authenticate(request)
         visible = visible_entity_ids(store, principal, "link")
         documents = await entities.link_documents(store, visible)
-        return json_response(_project([_shown(principal, d) for d in documents], fields))
+        shown_documents = [_shown(store, principal, d) for d in documents]
+        return json_response(_project(shown_documents, fields, LINK_LIST_DEFAULT))
 
     @api.get(
         "/links/{link_id}",
@@ -220,7 +300,8 @@ def router(ctx: Context) -> APIRouter:
     async def get_link(link_id: str, request: Request) -> Response:
         principal = await auth.authenticate(request)
         await visible_entity(store, principal, "link", link_id)
-        return json_response(_shown(principal, await entities.link_document(store, link_id)))
+        document = await entities.link_document(store, link_id)
+        return json_response(_shown(store, principal, document))
 
     @api.patch(
         "/links/{link_id}",
@@ -233,9 +314,17 @@ def router(ctx: Context) -> APIRouter:
         await visible_entity(store, principal, "link", link_id)
         require_any(principal, "modify-links", "manage-links")
         changes = body.model_dump(exclude_unset=True)
-        _refuse_nulls(changes, ("name", "state_id"))
-        document = await entities.update_link(store, link_id, changes)
-        return json_response(_shown(principal, document))
+        _refuse_nulls(changes, _NOT_NULL)
+        if "class_id" in changes:
+            changes["class_id"] = class_id(changes["class_id"])
+        document = await entities.update_link(
+            store,
+            link_id,
+            changes,
+            user_id=principal.id,
+            on_service=service_properties_check(principal),
+        )
+        return json_response(_shown(store, principal, document))
 
     @api.delete(
         "/links/{link_id}",
