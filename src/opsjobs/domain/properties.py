@@ -108,7 +108,10 @@ def stored(value: Any) -> list[Record]:
     ):
         return list(value)
     records: list[Record] = []
-    items = value.items() if isinstance(value, Mapping) else _legacy_items(value)
+    if isinstance(value, Mapping):
+        items = [(name, entry, INFO) for name, entry in value.items()]
+    else:
+        items = _legacy_items(value)
     for name, entry_value, type_id in items:
         name = str(name)
         if name and all(r["name"] != name for r in records):
