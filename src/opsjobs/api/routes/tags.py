@@ -72,6 +72,7 @@ async def get_tag(tag_id: str, request: Request) -> Response:
 )
 async def rename_tag(tag_id: str, body: TagCreate, request: Request) -> Response:
     ctx, principal = await _caller(request)
+    await tags.tag_document(ctx.store, tag_id)  # catalogue: existence before permissions
     require_any(principal, *_MANAGERS)
     return json_response(await tags.rename_tag(ctx.store, tag_id, body.name))
 
@@ -83,6 +84,7 @@ async def rename_tag(tag_id: str, body: TagCreate, request: Request) -> Response
 )
 async def delete_tag(tag_id: str, request: Request) -> Response:
     ctx, principal = await _caller(request)
+    await tags.tag_document(ctx.store, tag_id)  # catalogue: existence before permissions
     require_any(principal, *_MANAGERS)
     await tags.delete_tag(ctx.store, tag_id)
     return empty_response()
