@@ -121,7 +121,7 @@ def _chunks(ids: list[str], size: int = 500):
 @dataclass
 class Tree:
     """What lies directly below some objects: child objects, and child links (the links
-    whose two ends are both children of the object: those drawn inside it)."""
+    between two children of the object, as SAYMON's children/links has them)."""
 
     children: dict[str, list[str]] = field(default_factory=dict)
     links: dict[str, list[str]] = field(default_factory=dict)
