@@ -67,6 +67,19 @@ async def test_every_saymon_field_is_stored_and_returned(api, backend):
     assert await fetched(api, admin, document["id"]) == response.json()
 
 
+async def test_a_state_given_at_creation_is_kept(api, backend):
+    admin = await api.admin()
+    document = await created(api, admin, name="down", state_id=5)
+    assert document["state_id"] == 5
+    assert document["last_state_update"] == document["created"]
+    a, b = await api.object("a"), await api.object("b")
+    body = {"source": a, "target": b, "state_id": 3}
+    link = (await post(api, admin, body, "/node/api/links")).json()
+    assert link["state_id"] == 3 and link["last_state_update"] == link["created"]
+    response = await post(api, admin, {"name": "x", "state_id": None})
+    assert_error(response, 400, "BadRequest", "state_id: must not be null")
+
+
 async def test_the_creator_owns_a_new_object_unless_another_owner_is_named(api):
     admin = await api.admin()
     creator_id = api.store.directory.principal_by_login("admin").id
@@ -103,6 +116,7 @@ async def test_the_creator_owns_a_new_object_unless_another_owner_is_named(api):
         ({"tags": None}, "tags: must not be null"),
         ({"properties": None}, "properties: must not be null"),
         ({"manual_state": "on"}, "manual_state:"),
+        ({"operations": []}, "operations: changed through the entity's /operations routes"),
     ],
 )
 async def test_patch_refuses_what_it_cannot_store_by_name(api, body, named):

@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from ..domain.entity_fields import READ_ONLY
+from ..domain.entity_fields import CHANGED_ELSEWHERE, READ_ONLY
 from ..domain.errors import OpsjobsError, TooManyRequests
 from ..store.db import database_error_types, unavailable
 from .bodies import not_utf8
@@ -50,8 +50,10 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
 def _reason(kind: str, where: list[str], message: str) -> str:
     if kind == "extra_forbidden":
         # A field of a body that takes only documented fields (api/models.py EntityBody).
-        read_only = len(where) == 1 and where[0] in READ_ONLY
-        return "read-only, set by the server" if read_only else "unknown field"
+        field = where[0] if len(where) == 1 else None
+        if field in READ_ONLY:
+            return "read-only, set by the server"
+        return CHANGED_ELSEWHERE.get(field, "unknown field")
     return message
 
 

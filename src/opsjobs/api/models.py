@@ -245,6 +245,7 @@ class ObjectCreate(ObjectFields):
     name: NonEmptyName
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: ClassRef | None = None
+    state_id: StateId | None = None
     operations: list[OperationCreate] = Field(
         default=[], description="the object's own operations (needs manage-operations too)"
     )
@@ -271,6 +272,7 @@ class LinkCreate(LinkFields):
     target: NonEmpty
     name: Name = ""
     class_id: ClassRef | None = None
+    state_id: StateId | None = None
     operations: list[OperationCreate] = Field(
         default=[], description="the link's own operations (needs manage-operations too)"
     )

@@ -53,6 +53,9 @@ READ_ONLY = frozenset(
     }
 )
 
+# Documented fields that a body of the entity itself does not change, and where they do.
+CHANGED_ELSEWHERE = {"operations": "changed through the entity's /operations routes"}
+
 DISCOVERY_PREFIX = "discovery id:"
 CLASS_ID_MAX = 24
 

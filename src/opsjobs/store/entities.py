@@ -326,8 +326,7 @@ async def create_object(
                     class_id=class_id,
                     properties=orjson.dumps(records).decode(),
                     created=now,
-                    last_state_update=now,
-                    **values,
+                    **{"last_state_update": now, **values},
                 )
             )
             await _write_parents(conn, object_id, parent_ids)
@@ -502,8 +501,7 @@ async def create_link(
                 class_id=class_id,
                 properties=orjson.dumps(records).decode(),
                 created=now,
-                last_state_update=now,
-                **values,
+                **{"last_state_update": now, **values},
             )
         )
         await insert_operations(conn, "link", link_id, list(operations))
