@@ -225,7 +225,7 @@ class EntityBody(Body):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-class ObjectFields(EntityBody):
+class ObjectSettable(EntityBody):
     """What a client may set on an object besides its name, parents and class."""
 
     properties: PropertiesIn | None = None
@@ -241,7 +241,7 @@ class ObjectFields(EntityBody):
     tags: list[EntityRef] | None = None
 
 
-class ObjectCreate(ObjectFields):
+class ObjectCreate(ObjectSettable):
     name: NonEmptyName
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: ClassRef | None = None
@@ -251,14 +251,14 @@ class ObjectCreate(ObjectFields):
     )
 
 
-class ObjectUpdate(ObjectFields):
+class ObjectUpdate(ObjectSettable):
     name: NonEmptyName | None = None
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
     class_id: ClassRef | None = None
     state_id: StateId | None = None
 
 
-class LinkFields(EntityBody):
+class LinkSettable(EntityBody):
     properties: PropertiesIn | None = None
     owner_id: EntityRef | None = None
     client_data: ClientData | None = None
@@ -267,7 +267,7 @@ class LinkFields(EntityBody):
     tags: list[EntityRef] | None = None
 
 
-class LinkCreate(LinkFields):
+class LinkCreate(LinkSettable):
     source: NonEmpty
     target: NonEmpty
     name: Name = ""
@@ -278,7 +278,7 @@ class LinkCreate(LinkFields):
     )
 
 
-class LinkUpdate(LinkFields):
+class LinkUpdate(LinkSettable):
     name: Name | None = None
     class_id: ClassRef | None = None
     state_id: StateId | None = None
