@@ -8,19 +8,68 @@ from helpers import assert_error
 from opsjobs.domain.ids import is_object_id, new_id
 from opsjobs.domain.rights import PERMISSIONS
 
-OBJECT_KEYS = {
+OBJECT_KEYS = [
+    # SAYMON's create answer's order first (docs/api.md §11).
+    "name",
+    "owner_id",
+    "object_groups",
+    "geoposition",
+    "child_ref_ids",
+    "child_link_ids",
+    "child_ids",
+    "parent_id",
+    "weight",
+    "tags",
+    "last_state_update",
+    "updated",
+    "created",
+    "id",
+    "class_id",
+    "state_id",
+    "discovery_id",
+    "client_data",
+    "background",
+    "geopositionRadius",
+    "manual_state",
+    "properties",
+    "operations",
+]
+LINK_KEYS = {
+    "id",
+    "name",
+    "source",
+    "target",
+    "source_name",
+    "target_name",
+    "class_id",
+    "state_id",
+    "last_state_update",
+    "owner_id",
+    "weight",
+    "tags",
+    "client_data",
+    "manual_state",
+    "properties",
+    "operations",
+    "created",
+    "updated",
+}
+OBJECT_LIST_DEFAULT = {
     "id",
     "name",
     "parent_id",
     "class_id",
     "state_id",
     "last_state_update",
-    "properties",
-    "operations",
-    "created",
-    "updated",
+    "child_ids",
+    "child_link_ids",
+    "child_ref_ids",
+    "geoposition",
 }
-LINK_KEYS = (OBJECT_KEYS - {"parent_id"}) | {"source", "target"}
+
+
+def values(properties: list[dict]) -> dict:
+    return {p["name"]: p["value"] for p in properties}
 
 
 async def create(api, headers, **body) -> dict:
@@ -35,7 +84,7 @@ async def create(api, headers, **body) -> dict:
 async def test_create_object_defaults_to_the_root(api, backend):
     admin = await api.admin()
     document = await create(api, admin, name="web-1")
-    assert set(document) == OBJECT_KEYS
+    assert list(document) == OBJECT_KEYS
     assert is_object_id(document["id"])
     assert document["name"] == "web-1"
     assert document["parent_id"] == ["1"]
@@ -44,6 +93,10 @@ async def test_create_object_defaults_to_the_root(api, backend):
     assert document["properties"] == []
     assert document["operations"] == []
     assert type(document["created"]) is int and document["created"] == document["updated"]
+    assert document["last_state_update"] == document["created"]  # set at creation
+    assert document["child_ids"] == document["child_link_ids"] == document["child_ref_ids"] == []
+    assert document["weight"] == 1 and document["tags"] == [] and document["geoposition"] == []
+    assert document["owner_id"] is not None  # the creator
     fetched = await api.client.get(f"/node/api/objects/{document['id']}", headers=admin)
     assert fetched.json() == document
 
@@ -62,9 +115,17 @@ async def test_create_object_with_parent_string_or_array(api, backend):
         properties={"ip": "10.0.0.1"},
     )
     assert multi["parent_id"] == [a["id"], b["id"]]  # order kept, repeats dropped
-    assert multi["properties"] == {"ip": "10.0.0.1"}
+    assert values(multi["properties"]) == {"ip": "10.0.0.1"}
     listed = await create(api, admin, name="props", properties=[{"name": "ip", "value": "x"}])
-    assert listed["properties"] == [{"name": "ip", "value": "x"}]
+    [record] = listed["properties"]
+    assert is_object_id(record.pop("id"))
+    assert record == {
+        "name": "ip",
+        "value": "x",
+        "type_id": 1,
+        "owner_id": listed["id"],
+        "owner_type": 1,
+    }
 
 
 async def test_create_under_a_missing_or_invisible_parent_is_404(api, backend):
@@ -131,13 +192,15 @@ async def test_fields_projection(api, backend):
     unknown = await api.client.get("/node/api/objects?fields=name,nonsense", headers=admin)
     assert all(set(d) == {"id", "name"} for d in unknown.json())
     spaced = await api.client.get("/node/api/objects?fields= name , properties ", headers=admin)
-    assert {d["id"]: d for d in spaced.json()}[a["id"]] == {
-        "id": a["id"],
-        "name": "a",
-        "properties": {"k": 1},
-    }
-    full = await api.client.get("/node/api/objects?fields=", headers=admin)
-    assert all(set(d) == OBJECT_KEYS for d in full.json())
+    projected = {d["id"]: d for d in spaced.json()}[a["id"]]
+    assert set(projected) == {"id", "name", "properties"}
+    assert values(projected["properties"]) == {"k": 1}
+    # Without fields (or with none named): SAYMON's default set.
+    for query in ("", "?fields="):
+        default = await api.client.get(f"/node/api/objects{query}", headers=admin)
+        assert all(set(d) == OBJECT_LIST_DEFAULT for d in default.json())
+    every = await api.client.get(f"/node/api/objects?fields={','.join(OBJECT_KEYS)}", headers=admin)
+    assert all(list(d) == OBJECT_KEYS for d in every.json())  # in the order named
 
     b, c = await api.object("b"), await api.object("c")
     await api.link(b, c)
@@ -158,10 +221,10 @@ async def test_patch_object(api, backend):
     assert response.status_code == 200
     changed = response.json()
     assert changed["name"] == "x2"
-    assert changed["properties"] == {"ip": "10.0.0.2"}
+    assert values(changed["properties"]) == {"ip": "10.0.0.2"}
     assert changed["parent_id"] == [b, a]
     assert changed["created"] == x["created"] and changed["updated"] >= x["updated"]
-    assert changed["last_state_update"] is None
+    assert changed["last_state_update"] == x["last_state_update"]
 
     response = await api.client.patch(
         f"/node/api/objects/{x['id']}", json={"state_id": 5}, headers=admin
@@ -258,11 +321,21 @@ async def test_links_crud(api, backend):
     link = response.json()
     assert set(link) == LINK_KEYS
     assert (link["source"], link["target"], link["name"]) == (a, b, "a → b")
-    assert link["properties"] == {"bw": 10} and link["state_id"] == 1
+    assert values(link["properties"]) == {"bw": 10} and link["state_id"] == 1
+    assert (link["source_name"], link["target_name"]) == ("a", "b")
     assert (await api.client.get(f"/node/api/links/{link['id']}", headers=admin)).json() == link
-    assert [lk["id"] for lk in (await api.client.get("/node/api/links", headers=admin)).json()] == [
-        link["id"]
-    ]
+    listed = (await api.client.get("/node/api/links", headers=admin)).json()
+    assert [lk["id"] for lk in listed] == [link["id"]]
+    assert set(listed[0]) == {
+        "id",
+        "class_id",
+        "source",
+        "target",
+        "source_name",
+        "target_name",
+        "state_id",
+        "last_state_update",
+    }
 
     response = await api.client.patch(
         f"/node/api/links/{link['id']}", json={"name": "renamed", "state_id": 8}, headers=admin

@@ -100,6 +100,7 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)  # label -> id
     jobs: dict[str, str] = field(default_factory=dict)  # entity label -> its job's id
     operations: dict[str, str] = field(default_factory=dict)  # owner id -> its operation's id
+    props: dict[str, str] = field(default_factory=dict)  # owner id -> its property's id
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     counter: itertools.count = field(default_factory=itertools.count)
 
@@ -111,6 +112,10 @@ class World:
         )
         assert response.status_code == 200, response.text
         self.operations[owner_id] = response.json()["id"]
+
+    async def add_property(self, plural: str, owner_id: str) -> None:
+        url = f"/node/api/{plural}/{owner_id}/props"
+        self.props[owner_id] = await self.post(url, {"name": "p", "value": "v"})
 
     async def post(self, url: str, body: dict) -> str:
         response = await self.api.client.post(url, json=body, headers=self.headers["admin"])
@@ -124,11 +129,13 @@ class World:
         if label in FRESH_OBJECTS:
             created = await api.object(f"{label}-{n}", self.ids[FRESH_OBJECTS[label]])
             await self.add_operation("objects", created)
+            await self.add_property("objects", created)
             return created
         if label in FRESH_LINKS:
             source, target = FRESH_LINKS[label]
             created = await api.link(self.ids[source], self.ids[target])
             await self.add_operation("links", created)
+            await self.add_property("links", created)
             return created
         if label == "new_user":
             await api.user(f"fresh-{n}", PASSWORD)
@@ -137,6 +144,8 @@ class World:
             created = await self.post("/node/api/classes", {"name": f"class-{n}"})
             await self.add_operation("classes", created)
             return created
+        if label == "new_tag":
+            return await self.post("/node/api/tags", {"name": f"tag-{n}"})
         if label == "new_script":
             return await self.post("/node/api/scripts", {"name": f"s-{n}", "text": "echo hi"})
         raise AssertionError(label)
@@ -166,8 +175,11 @@ async def build_world(api) -> World:
     world.ids["other_user"] = api.store.directory.by_login["viewer"]
     for name in ["1", *OBJECTS]:
         await world.add_operation("objects", world.ids[name])
+        await world.add_property("objects", world.ids[name])
     for name in LINKS:
         await world.add_operation("links", world.ids[name])
+        await world.add_property("links", world.ids[name])
+    world.ids["tag"] = await world.post("/node/api/tags", {"name": "tagged"})
     world.ids["cls"] = await world.post("/node/api/classes", {"name": "servers"})
     await world.add_operation("classes", world.ids["cls"])
     world.ids["script"] = await world.post("/node/api/scripts", {"name": "s", "text": "echo hi"})
@@ -190,6 +202,28 @@ MANAGE_USERS = ("manage-users",)
 MANAGE_CLASSES = ("manage-classes",)
 MANAGE_SCRIPTS = ("manage-scripts",)
 OPERATION_CHANGE = {"description": "changed"}
+TAG_LABELLERS = (
+    "create-objects",
+    "modify-objects",
+    "manage-objects",
+    "create-links",
+    "modify-links",
+    "manage-links",
+)
+TAG_MANAGERS = ("manage-objects", "manage-links")
+
+
+def _property_routes(plural: str, target: str, manage: str) -> dict:
+    base = f"/node/api/{plural}/{{{target}_id}}/props"
+    needs = ("manage-properties", manage)
+    return {
+        ("GET", base): Route(target),
+        ("POST", base): Route(
+            target, needs, body=lambda w, t: {"name": _unique("p", w), "value": "v"}
+        ),
+        ("PATCH", base + "/{prop_id}"): Route(target, needs, body=lambda w, t: {"value": "c"}),
+        ("DELETE", base + "/{prop_id}"): Route(target, needs, destructive=True),
+    }
 
 
 def _operation_routes(plural: str, target: str, manage: str) -> dict:
@@ -209,7 +243,7 @@ def _operation_routes(plural: str, target: str, manage: str) -> dict:
 class Route:
     """How to call one route and what it names.
 
-    target: "job", "object", "link", "class", "user", "script" (the first path parameter;
+    target: "job", "object", "link", "class", "tag", "user", "script" (the first path parameter;
     an ``{operation_id}`` after it is that owner's operation), "parent" (POST /objects names
     a parent), "link-end" (POST /links names its ends), "list", "self" (any authenticated
     caller), "manager" (needs its permission, names nothing).
@@ -283,7 +317,7 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/node/api/objects"): Route("list"),
     ("GET", "/node/api/objects/{object_id}"): Route("object"),
     ("PATCH", "/node/api/objects/{object_id}"): Route(
-        "object", OBJECT_NEEDS["modify"], body=lambda w, t: {"properties": {"k": "v"}}
+        "object", OBJECT_NEEDS["modify"], body=lambda w, t: {"weight": 2}
     ),
     ("DELETE", "/node/api/objects/{object_id}"): Route(
         "object", OBJECT_NEEDS["delete"], destructive=True
@@ -302,6 +336,17 @@ MATRIX: dict[tuple[str, str], Route] = {
     **_operation_routes("objects", "object", "manage-objects"),
     **_operation_routes("links", "link", "manage-links"),
     **_operation_routes("classes", "class", "manage-classes"),
+    **_property_routes("objects", "object", "manage-objects"),
+    **_property_routes("links", "link", "manage-links"),
+    ("GET", "/node/api/tags"): Route("self"),
+    ("POST", "/node/api/tags"): Route(
+        "manager", TAG_LABELLERS, body=lambda w, t: {"name": _unique("t", w)}
+    ),
+    ("GET", "/node/api/tags/{tag_id}"): Route("tag"),
+    ("PATCH", "/node/api/tags/{tag_id}"): Route(
+        "tag", TAG_MANAGERS, body=lambda w, t: {"name": _unique("t", w)}
+    ),
+    ("DELETE", "/node/api/tags/{tag_id}"): Route("tag", TAG_MANAGERS, destructive=True),
     ("POST", "/node/api/objects/{object_id}/operations/{operation_id}/execute"): Route(
         "object", ("execute-operations",)
     ),
@@ -349,6 +394,7 @@ def url_for(world: World, path: str, target_id: str) -> str:
     target's own operation (or, for a target that names nothing, the root's)."""
     operation_id = world.operations.get(target_id, world.operations.get("1", ""))
     path = path.replace("{operation_id}", operation_id)
+    path = path.replace("{prop_id}", world.props.get(target_id, world.props.get("1", "")))
     return re.sub(r"\{[a-z_]+\}", target_id, path, count=1)
 
 
@@ -364,6 +410,7 @@ def targets(route: Route) -> list[str]:
         "user": ["new_user" if route.destructive else "other_user"],
         "class": ["new_class" if route.destructive else "cls"],
         "script": ["new_script" if route.destructive else "script"],
+        "tag": ["new_tag" if route.destructive else "tag"],
     }
     if route.target in labels:
         return [*labels[route.target], MISSING, MALFORMED]
@@ -392,6 +439,7 @@ KIND = {
     "user": "User",
     "class": "Class",
     "script": "Script",
+    "tag": "Tag",
 }
 
 
@@ -523,7 +571,7 @@ def expectation(world: World, route: Route, user: str, label: str, target_id: st
         if refusal:
             return (403, refusal, None)
         return not_found if names_nothing else (200, None, None)
-    if target == "class":
+    if target in ("class", "tag"):
         # Catalogue, visible to every caller: only existence comes before permissions.
         if names_nothing:
             return not_found

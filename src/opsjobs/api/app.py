@@ -29,8 +29,10 @@ from .routes import (
     meta,
     not_served,
     operations,
+    properties,
     scripts,
     sessions,
+    tags,
     users,
 )
 from .threads import keep_io_threads_yielding
@@ -48,6 +50,8 @@ ROUTES = (
     users,
     groups,
     entities,
+    properties,
+    tags,
     operations,
     classes,
     scripts,

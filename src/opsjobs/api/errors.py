@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Send
 
+from ..domain.entity_fields import CHANGED_ELSEWHERE, READ_ONLY
 from ..domain.errors import (
     BadRequest,
     Conflict,
@@ -127,7 +128,17 @@ def _describe_validation(exc: RequestValidationError) -> tuple[str, str]:
             loc = loc[:shared]
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
     name = ".".join(where) or "body"
-    return "BadRequest", f"{name}: {error.get('msg', 'invalid value')}"
+    return "BadRequest", f"{name}: {_reason(kind, where, error.get('msg', 'invalid value'))}"
+
+
+def _reason(kind: str, where: list[str], message: str) -> str:
+    if kind == "extra_forbidden":
+        # A field of a body that takes only documented fields (api/models.py EntityBody).
+        field = where[0] if len(where) == 1 else None
+        if field in READ_ONLY:
+            return "read-only, set by the server"
+        return CHANGED_ELSEWHERE.get(field, "unknown field")
+    return message
 
 
 def database_unavailable():

@@ -8,12 +8,16 @@ not leak), then permissions (403).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ..domain.entity_fields import discovery_ref
 from ..domain.errors import Forbidden, NotFound
 from ..domain.ids import is_object_id
 from ..domain.jobs import JobRow
 from ..domain.kinds import EntityKind
 from ..domain.users import Principal
 from ..store.core import Store
+from ..store.entities import object_id_by_discovery
 from ..store.jobs import has_jobs
 from ..store.operations import owner_exists, owner_not_found
 
@@ -53,6 +57,31 @@ async def visible_entity(store: Store, principal: Principal, kind: str, entity_i
         seen = store.directory.can_see_entity(principal, kind, entity_id)
     if not seen:
         raise owner_not_found(kind, entity_id)
+
+
+async def visible_object_ref(store: Store, principal: Principal, object_ref: str) -> str:
+    """The ID of the object ``object_ref`` names, by its ID or as ``discovery id:<id>``
+    (SAYMON, models/object), if the caller may see it; else 404 naming ``object_ref``."""
+    discovery_id = discovery_ref(object_ref)
+    if discovery_id is None:
+        await visible_entity(store, principal, "object", object_ref)
+        return object_ref
+    object_id = await object_id_by_discovery(store, discovery_id)
+    if object_id is None or not store.directory.can_see_object(principal, object_id):
+        raise NotFound.entity(EntityKind.OBJECT.label, object_ref)
+    return object_id
+
+
+def visible_among(store: Store, principal: Principal, kind: str, ids: list[str]) -> list[str]:
+    """Those of ``ids`` (objects or links) the caller may see, in their order."""
+    can_see = store.directory.can_see_entity
+    return [i for i in ids if can_see(principal, kind, i)]
+
+
+def service_properties_check(principal: Principal) -> Callable[[], None]:
+    """What the store calls when a change touches a Service property: 403 unless the caller
+    holds manage-service-properties (SAYMON, methods/properties)."""
+    return lambda: require_all(principal, "manage-service-properties")
 
 
 def visible_entity_ids(store: Store, principal: Principal, kind: str) -> list[str]:

@@ -240,40 +240,132 @@ class Credentials(Body):
     password: str
 
 
-class ObjectCreate(Body):
+# -- objects and links (docs/api.md §11) ----------------------------------------------------
+
+
+def _lon_lat(value: list[float]) -> list[float]:
+    if len(value) not in (0, 2):
+        raise ValueError("must be [] or [longitude, latitude]")
+    if value and not -90 <= value[1] <= 90:
+        raise ValueError("latitude must be from -90 to 90")
+    return value
+
+
+ClassRef = (
+    Annotated[int, Field(ge=1, le=INT32_MAX)]
+    | Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,24}$")]
+)
+EntityRef = Annotated[str, StringConstraints(min_length=1, max_length=24)]
+DiscoveryId = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(_shown)
+]
+Geoposition = Annotated[list[Annotated[float, Field(ge=-180, le=180)]], AfterValidator(_lon_lat)]
+Weight = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+Radius = Annotated[int, Field(ge=0, le=INT64_MAX)]
+ClientData = str | dict[str, Any] | list[Any]
+PropertiesIn = list[Any] | dict[str, Any]
+
+
+class EntityBody(Body):
+    # A field that is not a documented one is refused by name, never dropped silently; a
+    # field only the server sets (child_ids, created, …) is refused as read-only
+    # (api/errors.py).
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class ObjectSettable(EntityBody):
+    """What a client may set on an object besides its name, parents and class."""
+
+    properties: PropertiesIn | None = None
+    discovery_id: DiscoveryId | None = None
+    owner_id: EntityRef | None = None
+    client_data: ClientData | None = None
+    background: Annotated[str, StringConstraints(max_length=4096)] | None = None
+    geoposition: Geoposition | None = None
+    geopositionRadius: Radius | None = None
+    manual_state: dict[str, Any] | None = None
+    object_groups: list[EntityRef] | None = None
+    weight: Weight | None = None
+    tags: list[EntityRef] | None = None
+
+
+class ObjectCreate(ObjectSettable):
     name: NonEmptyName
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
-    class_id: str | None = None
-    properties: list[Any] | dict[str, Any] | None = None
+    class_id: ClassRef | None = None
+    state_id: StateId | None = None
     operations: list[OperationCreate] = Field(
         default=[], description="the object's own operations (needs manage-operations too)"
     )
 
 
-class ObjectUpdate(Body):
+class ObjectUpdate(ObjectSettable):
     name: NonEmptyName | None = None
     parent_id: NonEmpty | Annotated[list[NonEmpty], Field(min_length=1)] | None = None
-    class_id: str | None = None
-    properties: list[Any] | dict[str, Any] | None = None
+    class_id: ClassRef | None = None
     state_id: StateId | None = None
 
 
-class LinkCreate(Body):
+class LinkSettable(EntityBody):
+    properties: PropertiesIn | None = None
+    owner_id: EntityRef | None = None
+    client_data: ClientData | None = None
+    manual_state: dict[str, Any] | None = None
+    weight: Weight | None = None
+    tags: list[EntityRef] | None = None
+
+
+class LinkCreate(LinkSettable):
     source: NonEmpty
     target: NonEmpty
     name: Name = ""
-    class_id: str | None = None
-    properties: list[Any] | dict[str, Any] | None = None
+    class_id: ClassRef | None = None
+    state_id: StateId | None = None
     operations: list[OperationCreate] = Field(
         default=[], description="the link's own operations (needs manage-operations too)"
     )
 
 
-class LinkUpdate(Body):
+class LinkUpdate(LinkSettable):
     name: Name | None = None
-    class_id: str | None = None
-    properties: list[Any] | dict[str, Any] | None = None
+    class_id: ClassRef | None = None
     state_id: StateId | None = None
+
+
+class PropertyModel(BaseModel):
+    id: str
+    name: str
+    value: Any
+    type_id: int
+    owner_id: str
+    owner_type: Literal[1, 2] = Field(description="1 object, 2 link")
+
+
+PropertyValue = str | int | float | bool | None
+TypeId = Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+class PropertyCreate(EntityBody):
+    name: NonEmptyName
+    value: PropertyValue = ""
+    type_id: TypeId = 1
+
+
+class PropertyUpdate(EntityBody):
+    name: NonEmptyName | None = None
+    value: PropertyValue = None
+    type_id: TypeId | None = None
+
+
+class TagCreate(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_shown)]
+
+
+class TagModel(BaseModel):
+    id: str
+    name: str
+    created: int
+    updated: int
 
 
 class OperationModel(BaseModel):
@@ -295,16 +387,30 @@ class OperationSummary(BaseModel):
 
 
 class ObjectModel(BaseModel):
-    id: str
+    # In the order of SAYMON's create answer (docs/api.md §11).
     name: str
+    owner_id: str | None
+    object_groups: list[str]
+    geoposition: list[float]
+    child_ref_ids: list[str]
+    child_link_ids: list[str]
+    child_ids: list[str]
     parent_id: list[str]
+    weight: int
+    tags: list[str]
+    last_state_update: int | None
+    updated: int
+    created: int
+    id: str
     class_id: str | None
     state_id: int
-    last_state_update: int | None
-    properties: list[Any] | dict[str, Any]
+    discovery_id: str | None
+    client_data: ClientData | None
+    background: str | None
+    geopositionRadius: int | None
+    manual_state: dict[str, Any] | None
+    properties: list[PropertyModel]
     operations: list[OperationModel | OperationSummary]
-    created: int
-    updated: int
 
 
 class LinkModel(BaseModel):
@@ -312,10 +418,17 @@ class LinkModel(BaseModel):
     name: str
     source: str
     target: str
+    source_name: str | None
+    target_name: str | None
     class_id: str | None
     state_id: int
     last_state_update: int | None
-    properties: list[Any] | dict[str, Any]
+    owner_id: str | None
+    weight: int
+    tags: list[str]
+    client_data: ClientData | None
+    manual_state: dict[str, Any] | None
+    properties: list[PropertyModel]
     operations: list[OperationModel | OperationSummary]
     created: int
     updated: int

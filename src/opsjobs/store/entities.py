@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
 from ..domain.kinds import EntityKind
+from ..domain.properties import from_input, with_ids
+from ..domain.properties import shown as shown_properties
 from .core import Store
 from .db import bump_revision
 from .operation_rows import insert_operations, operation_document
+from .properties import ServiceCheck, current_records, write_records
 from .schema import links, object_parents, objects, operations
+from .tags import check_tags
 
 
 async def _operations_by_owner(
@@ -51,35 +56,107 @@ async def effective_operations(
     }
 
 
-def _object_document(row: Any, parent_ids: list[str], ops: list[dict]) -> dict[str, Any]:
+def _json(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def _object_document(row: Any, parent_ids: list[str], ops: list[dict], tree: Tree) -> dict:
+    # The key order of SAYMON's documented create answer (methods/objects/create-new-object),
+    # then the rest: some clients read answers with text patterns.
     return {
-        "id": row.id,
         "name": row.name,
+        "owner_id": row.owner_id,
+        "object_groups": orjson.loads(row.object_groups),
+        "geoposition": orjson.loads(row.geoposition),
+        "child_ref_ids": [],
+        "child_link_ids": tree.links.get(row.id, []),
+        "child_ids": tree.children.get(row.id, []),
         "parent_id": parent_ids,
+        "weight": row.weight,
+        "tags": orjson.loads(row.tags),
+        "last_state_update": row.last_state_update,
+        "updated": row.updated,
+        "created": row.created,
+        "id": row.id,
         "class_id": row.class_id,
         "state_id": row.state_id,
-        "last_state_update": row.last_state_update,
-        "properties": orjson.loads(row.properties),
+        "discovery_id": row.discovery_id,
+        "client_data": _json(row.client_data),
+        "background": row.background,
+        "geopositionRadius": row.geoposition_radius,
+        "manual_state": _json(row.manual_state),
+        "properties": shown_properties(
+            orjson.loads(row.properties), row.id, EntityKind.OBJECT.value
+        ),
         "operations": ops,
-        "created": row.created,
-        "updated": row.updated,
     }
 
 
-def _link_document(row: Any, ops: list[dict]) -> dict[str, Any]:
+def _link_document(row: Any, ops: list[dict], names: dict[str, str]) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
         "source": row.source,
         "target": row.target,
+        "source_name": names.get(row.source),
+        "target_name": names.get(row.target),
         "class_id": row.class_id,
         "state_id": row.state_id,
         "last_state_update": row.last_state_update,
-        "properties": orjson.loads(row.properties),
+        "owner_id": row.owner_id,
+        "weight": row.weight,
+        "tags": orjson.loads(row.tags),
+        "client_data": _json(row.client_data),
+        "manual_state": _json(row.manual_state),
+        "properties": shown_properties(orjson.loads(row.properties), row.id, EntityKind.LINK.value),
         "operations": ops,
         "created": row.created,
         "updated": row.updated,
     }
+
+
+def _chunks(ids: list[str], size: int = 500):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+@dataclass
+class Tree:
+    """What lies directly below some objects: child objects, and child links (the links
+    between two children of the object, as SAYMON's children/links has them)."""
+
+    children: dict[str, list[str]] = field(default_factory=dict)
+    links: dict[str, list[str]] = field(default_factory=dict)
+
+
+async def _tree(conn, object_ids: list[str]) -> Tree:
+    tree = Tree()
+    source_end, target_end = object_parents.alias("s"), object_parents.alias("t")
+    for chunk in _chunks(object_ids):
+        rows = await conn.execute(
+            select(object_parents.c.parent_id, object_parents.c.object_id)
+            .where(object_parents.c.parent_id.in_(chunk))
+            .order_by(object_parents.c.parent_id, object_parents.c.object_id)
+        )
+        for row in rows:
+            tree.children.setdefault(row.parent_id, []).append(row.object_id)
+        rows = await conn.execute(
+            select(source_end.c.parent_id, links.c.id)
+            .select_from(
+                links.join(source_end, source_end.c.object_id == links.c.source).join(
+                    target_end,
+                    and_(
+                        target_end.c.object_id == links.c.target,
+                        target_end.c.parent_id == source_end.c.parent_id,
+                    ),
+                )
+            )
+            .where(source_end.c.parent_id.in_(chunk))
+            .order_by(source_end.c.parent_id, links.c.id)
+        )
+        for row in rows:
+            tree.links.setdefault(row.parent_id, []).append(row.id)
+    return tree
 
 
 async def object_documents(store: Store, object_ids: list[str]) -> list[dict[str, Any]]:
@@ -87,13 +164,13 @@ async def object_documents(store: Store, object_ids: list[str]) -> list[dict[str
     out: dict[str, dict[str, Any]] = {}
     async with store.read() as conn:
         rows = []
-        for start in range(0, len(object_ids), 500):
-            chunk = object_ids[start : start + 500]
+        for chunk in _chunks(object_ids):
             rows += await conn.execute(select(objects).where(objects.c.id.in_(chunk)))
         ops = await effective_operations(conn, "object", {r.id: r.class_id for r in rows})
+        tree = await _tree(conn, [r.id for r in rows])
         for row in rows:
             parents = list(store.directory.parents.get(row.id, ()))
-            out[row.id] = _object_document(row, parents, ops[row.id])
+            out[row.id] = _object_document(row, parents, ops[row.id], tree)
     return [out[i] for i in object_ids if i in out]
 
 
@@ -104,16 +181,33 @@ async def object_document(store: Store, object_id: str) -> dict[str, Any]:
     return found[0]
 
 
+async def object_id_by_discovery(store: Store, discovery_id: str) -> str | None:
+    async with store.read() as conn:
+        return (
+            await conn.execute(select(objects.c.id).where(objects.c.discovery_id == discovery_id))
+        ).scalar_one_or_none()
+
+
+async def _names(conn, object_ids: set[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for chunk in _chunks(sorted(object_ids)):
+        rows = await conn.execute(
+            select(objects.c.id, objects.c.name).where(objects.c.id.in_(chunk))
+        )
+        names.update({row.id: row.name for row in rows})
+    return names
+
+
 async def link_documents(store: Store, link_ids: list[str]) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     async with store.read() as conn:
         rows = []
-        for start in range(0, len(link_ids), 500):
-            chunk = link_ids[start : start + 500]
+        for chunk in _chunks(link_ids):
             rows += await conn.execute(select(links).where(links.c.id.in_(chunk)))
         ops = await effective_operations(conn, "link", {r.id: r.class_id for r in rows})
+        names = await _names(conn, {end for r in rows for end in (r.source, r.target)})
         for row in rows:
-            out[row.id] = _link_document(row, ops[row.id])
+            out[row.id] = _link_document(row, ops[row.id], names)
     return [out[i] for i in link_ids if i in out]
 
 
@@ -212,10 +306,13 @@ async def create_object(
     properties: Any = None,
     object_id: str | None = None,
     operations: list[dict[str, Any]] = (),
+    fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A new object with its own (validated) operations, all or nothing."""
+    """A new object with its own (validated) operations, all or nothing. ``fields`` holds
+    SAYMON's further fields as the API names them (``discovery_id``, ``tags``, …)."""
     parent_ids = list(dict.fromkeys(parent_ids or [ROOT_OBJECT_ID]))
     _require_objects(store, parent_ids, "parent_id")
+    records = with_ids(from_input(properties), []) if properties is not None else []
     object_id = object_id or new_id()
     now = now_ms()
     try:
@@ -223,23 +320,31 @@ async def create_object(
             revision = await _lock_tree(conn)
             # A new object has nothing below it, unless old rows name it as a parent.
             await _check_parents(conn, object_id, parent_ids)
+            values = await _entity_values(conn, dict(fields or {}), now)
             await conn.execute(
                 insert(objects).values(
                     id=object_id,
                     name=name,
                     class_id=class_id,
-                    properties=orjson.dumps(properties if properties is not None else []).decode(),
+                    properties=orjson.dumps(records).decode(),
                     created=now,
-                    updated=now,
+                    **{"last_state_update": now, **values},
                 )
             )
             await _write_parents(conn, object_id, parent_ids)
             await insert_operations(conn, "object", object_id, list(operations))
     except IntegrityError as exc:
-        raise Conflict(f"Object {object_id} already exists") from exc
+        raise Conflict(_taken(object_id, fields)) from exc
     if not store.directory.put_object(revision, object_id, tuple(parent_ids)):
         await store.reload_directory()
     return await object_document(store, object_id)
+
+
+def _taken(object_id: str, fields: dict[str, Any] | None) -> str:
+    discovery_id = (fields or {}).get("discovery_id")
+    if discovery_id is not None:
+        return f"discovery_id: an object with discovery ID {discovery_id!r} exists already"
+    return f"Object {object_id} already exists"
 
 
 async def _write_parents(conn, object_id: str, parent_ids: list[str]) -> None:
@@ -250,31 +355,38 @@ async def _write_parents(conn, object_id: str, parent_ids: list[str]) -> None:
     )
 
 
-async def update_object(store: Store, object_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply validated changes: name, parent_id (list), class_id, properties, state_id."""
+async def update_object(
+    store: Store,
+    object_id: str,
+    changes: dict[str, Any],
+    *,
+    user_id: str | None = None,
+    on_service: ServiceCheck | None = None,
+) -> dict[str, Any]:
+    """Apply validated changes: any field of the object a client may set (docs/api.md §11);
+    ``parent_id`` as a list."""
     if object_id not in store.directory.parents:
         raise NotFound.entity(EntityKind.OBJECT.label, object_id)
     parent_ids = changes.pop("parent_id", None)
     if parent_ids is not None:
-        parent_ids = list(dict.fromkeys(parent_ids))
-        if object_id == ROOT_OBJECT_ID:
-            raise BadRequest("parent_id: the root object has no parent")
-        if object_id in parent_ids:
-            raise BadRequest("parent_id: an object cannot be its own parent")
-        _require_objects(store, parent_ids, "parent_id")
-    values = _entity_values(changes)
-    async with store.write() as conn:
-        revision = None
-        if parent_ids is not None:
-            revision = await _lock_tree(conn)
-            await _check_parents(conn, object_id, parent_ids)
-        result = await conn.execute(
-            update(objects).where(objects.c.id == object_id).values(**values)
-        )
-        if result.rowcount == 0:
-            raise NotFound.entity(EntityKind.OBJECT.label, object_id)
-        if parent_ids is not None:
-            await _write_parents(conn, object_id, parent_ids)
+        parent_ids = _new_parents(store, object_id, parent_ids)
+    try:
+        async with store.write() as conn:
+            revision = None
+            if parent_ids is not None:
+                revision = await _lock_tree(conn)
+                await _check_parents(conn, object_id, parent_ids)
+            await _change_properties(conn, "object", object_id, changes, user_id, on_service)
+            values = await _entity_values(conn, changes, now_ms())
+            result = await conn.execute(
+                update(objects).where(objects.c.id == object_id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise NotFound.entity(EntityKind.OBJECT.label, object_id)
+            if parent_ids is not None:
+                await _write_parents(conn, object_id, parent_ids)
+    except IntegrityError as exc:
+        raise Conflict(_taken(object_id, changes)) from exc
     if revision is not None and not store.directory.put_object(
         revision, object_id, tuple(parent_ids)
     ):
@@ -282,11 +394,44 @@ async def update_object(store: Store, object_id: str, changes: dict[str, Any]) -
     return await object_document(store, object_id)
 
 
-def _entity_values(changes: dict[str, Any]) -> dict[str, Any]:
-    now = now_ms()
-    values = dict(changes)
-    if "properties" in values:
-        values["properties"] = orjson.dumps(values["properties"]).decode()
+def _new_parents(store: Store, object_id: str, parent_ids: list[str]) -> list[str]:
+    parent_ids = list(dict.fromkeys(parent_ids))
+    if object_id == ROOT_OBJECT_ID:
+        raise BadRequest("parent_id: the root object has no parent")
+    if object_id in parent_ids:
+        raise BadRequest("parent_id: an object cannot be its own parent")
+    _require_objects(store, parent_ids, "parent_id")
+    return parent_ids
+
+
+async def _change_properties(conn, kind, entity_id, changes, user_id, on_service) -> None:
+    """Replace the entity's properties with ``changes["properties"]``, if given: a property
+    that keeps its name keeps its ID, and its value's change is recorded as every change is
+    (store/properties.py)."""
+    if "properties" not in changes:
+        return
+    sent = changes.pop("properties")
+    before = await current_records(conn, kind, entity_id)
+    after = with_ids(from_input(sent), before)
+    await write_records(
+        conn, kind, entity_id, before, after, user_id=user_id, on_service=on_service
+    )
+
+
+# API field -> column, where they differ; and the fields kept as JSON text.
+_COLUMNS = {"geopositionRadius": "geoposition_radius"}
+_JSON_FIELDS = frozenset({"client_data", "manual_state", "geoposition", "object_groups", "tags"})
+
+
+async def _entity_values(conn, changes: dict[str, Any], now: int) -> dict[str, Any]:
+    """Column values for ``changes`` (without parents and properties), tags checked."""
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "tags":
+            value = await check_tags(conn, value)
+        if key in _JSON_FIELDS and value is not None:
+            value = orjson.dumps(value).decode()
+        values[_COLUMNS.get(key, key)] = value
     if "state_id" in values:
         values["last_state_update"] = now
     values["updated"] = now
@@ -337,15 +482,18 @@ async def create_link(
     class_id: str | None = None,
     properties: Any = None,
     operations: list[dict[str, Any]] = (),
+    fields: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A new link with its own (validated) operations, all or nothing."""
     _require_objects(store, [source], "source")
     _require_objects(store, [target], "target")
+    records = with_ids(from_input(properties), []) if properties is not None else []
     link_id = new_id()
     now = now_ms()
     async with store.write() as conn:
         revision = await _lock_tree(conn)
         await _check_ends(conn, {"source": source, "target": target})
+        values = await _entity_values(conn, dict(fields or {}), now)
         await conn.execute(
             insert(links).values(
                 id=link_id,
@@ -353,9 +501,9 @@ async def create_link(
                 source=source,
                 target=target,
                 class_id=class_id,
-                properties=orjson.dumps(properties if properties is not None else []).decode(),
+                properties=orjson.dumps(records).decode(),
                 created=now,
-                updated=now,
+                **{"last_state_update": now, **values},
             )
         )
         await insert_operations(conn, "link", link_id, list(operations))
@@ -364,20 +512,28 @@ async def create_link(
     return await link_document(store, link_id)
 
 
-async def update_link(store: Store, link_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+async def update_link(
+    store: Store,
+    link_id: str,
+    changes: dict[str, Any],
+    *,
+    user_id: str | None = None,
+    on_service: ServiceCheck | None = None,
+) -> dict[str, Any]:
     ends = store.directory.link_ends.get(link_id)
     if ends is None:
         raise NotFound.entity(EntityKind.LINK.label, link_id)
     for end in ("source", "target"):
         if end in changes:
             _require_objects(store, [changes[end]], end)
-    values = _entity_values(changes)
     moves = "source" in changes or "target" in changes
     async with store.write() as conn:
         revision = None
         if moves:
             revision = await _lock_tree(conn)
             await _check_ends(conn, {k: changes[k] for k in ("source", "target") if k in changes})
+        await _change_properties(conn, "link", link_id, changes, user_id, on_service)
+        values = await _entity_values(conn, changes, now_ms())
         result = await conn.execute(
             update(links)
             .where(links.c.id == link_id)

@@ -89,9 +89,23 @@ objects = Table(
     Column("class_id", ID),
     Column("state_id", Integer, nullable=False, server_default="1"),
     Column("last_state_update", BigInteger),
+    # Property records, as JSON text (domain/properties.py): read with the entity, as the
+    # execute path does in one indexed read.
     Column("properties", Text, nullable=False, server_default="[]"),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
+    # SAYMON's further fields (docs/api.md §11); never read into the directory.
+    Column("discovery_id", String(255)),
+    Column("owner_id", ID),
+    Column("client_data", Text),
+    Column("background", Text),
+    Column("geoposition", Text, nullable=False, server_default="[]"),
+    Column("geoposition_radius", BigInteger),
+    Column("manual_state", Text),
+    Column("object_groups", Text, nullable=False, server_default="[]"),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("tags", Text, nullable=False, server_default="[]"),
+    Index("ux_objects_discovery", "discovery_id", unique=True),
 )
 
 object_parents = Table(
@@ -116,6 +130,11 @@ links = Table(
     Column("properties", Text, nullable=False, server_default="[]"),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
+    Column("owner_id", ID),
+    Column("client_data", Text),
+    Column("manual_state", Text),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    Column("tags", Text, nullable=False, server_default="[]"),
     Index("ix_links_source", "source"),
     Index("ix_links_target", "target"),
 )
@@ -136,6 +155,32 @@ operations = Table(
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
     Index("ix_operations_owner", "owner_id"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
+
+property_changes = Table(
+    "property_changes",
+    metadata,
+    # One row per change of a ReadWrite property's value (store/properties.py): what the
+    # operations with runOnReadWritePropertyModification answer to.
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, nullable=False),
+    Column("owner_type", Integer, nullable=False),
+    Column("property_id", ID, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("user_id", ID),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_property_changes_at", "at"),
 )
 
 scripts = Table(

@@ -1,0 +1,91 @@
+"""Tags (``/node/api/tags``): named labels that objects and links carry in their ``tags``, as
+a list of tag IDs (docs/api.md §11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.clock import now_ms
+from ..domain.errors import BadRequest, Conflict, NotFound
+from ..domain.ids import new_id
+from .core import Store
+from .schema import links, objects, tags
+
+
+def _document(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "created": row.created, "updated": row.updated}
+
+
+async def tag_documents(store: Store, tag_id: str | None = None) -> list[dict[str, Any]]:
+    query = select(tags).order_by(tags.c.name, tags.c.id)
+    if tag_id is not None:
+        query = query.where(tags.c.id == tag_id)
+    async with store.read() as conn:
+        return [_document(row) for row in await conn.execute(query)]
+
+
+async def tag_document(store: Store, tag_id: str) -> dict[str, Any]:
+    found = await tag_documents(store, tag_id)
+    if not found:
+        raise NotFound.entity("Tag", tag_id)
+    return found[0]
+
+
+async def create_tag(store: Store, name: str) -> dict[str, Any]:
+    tag_id, now = new_id(), now_ms()
+    try:
+        async with store.write() as conn:
+            await conn.execute(insert(tags).values(id=tag_id, name=name, created=now, updated=now))
+    except IntegrityError as exc:
+        raise Conflict(f"name: a tag named {name!r} exists already") from exc
+    return await tag_document(store, tag_id)
+
+
+async def rename_tag(store: Store, tag_id: str, name: str) -> dict[str, Any]:
+    try:
+        async with store.write() as conn:
+            result = await conn.execute(
+                update(tags).where(tags.c.id == tag_id).values(name=name, updated=now_ms())
+            )
+            if result.rowcount == 0:
+                raise NotFound.entity("Tag", tag_id)
+    except IntegrityError as exc:
+        raise Conflict(f"name: a tag named {name!r} exists already") from exc
+    return await tag_document(store, tag_id)
+
+
+async def delete_tag(store: Store, tag_id: str) -> None:
+    """Delete a tag, and take it off every object and link that carries it."""
+    async with store.write() as conn:
+        result = await conn.execute(delete(tags).where(tags.c.id == tag_id))
+        if result.rowcount == 0:
+            raise NotFound.entity("Tag", tag_id)
+        # Tag IDs are hex: the quoted ID matches exactly that element of the JSON list.
+        for table in (objects, links):
+            carrying = await conn.execute(
+                select(table.c.id, table.c.tags).where(table.c.tags.contains(f'"{tag_id}"'))
+            )
+            for row in list(carrying):
+                kept = [t for t in orjson.loads(row.tags) if t != tag_id]
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == row.id)
+                    .values(tags=orjson.dumps(kept).decode())
+                )
+
+
+async def check_tags(conn, tag_ids: list[str]) -> list[str]:
+    """``tag_ids`` once each, in their order; 400 naming the first that names no tag."""
+    wanted = list(dict.fromkeys(tag_ids))
+    found = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found |= {r.id for r in await conn.execute(select(tags.c.id).where(tags.c.id.in_(chunk)))}
+    for tag_id in wanted:
+        if tag_id not in found:
+            raise BadRequest(f"tags: no such tag {tag_id}")
+    return wanted

@@ -1,0 +1,126 @@
+"""Tags (docs/api.md §11, "Tags"): the /tags routes, their rights, and objects' and links'
+``tags`` referring to them."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import assert_error
+from opsjobs.domain.ids import is_object_id, new_id
+
+TAGS = "/node/api/tags"
+
+
+async def make_tag(api, headers, name: str) -> dict:
+    response = await api.client.post(TAGS, json={"name": name}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_tags_crud(api, backend):
+    admin = await api.admin()
+    xml = await make_tag(api, admin, "XML")
+    assert list(xml) == ["id", "name", "created", "updated"]
+    assert is_object_id(xml["id"]) and xml["name"] == "XML"
+    db = await make_tag(api, admin, "db")
+    assert (await api.client.get(TAGS, headers=admin)).json() == [xml, db]
+    assert (await api.client.get(f"{TAGS}/{xml['id']}", headers=admin)).json() == xml
+    response = await api.client.post(TAGS, json={"name": "XML"}, headers=admin)
+    assert_error(response, 409, "Conflict", contains=("XML",))
+    renamed = await api.client.patch(f"{TAGS}/{xml['id']}", json={"name": "xml"}, headers=admin)
+    assert renamed.json()["name"] == "xml" and renamed.json()["id"] == xml["id"]
+    response = await api.client.patch(f"{TAGS}/{xml['id']}", json={"name": "db"}, headers=admin)
+    assert_error(response, 409, "Conflict")
+    assert (await api.client.delete(f"{TAGS}/{xml['id']}", headers=admin)).status_code == 200
+    for response in (
+        await api.client.get(f"{TAGS}/{xml['id']}", headers=admin),
+        await api.client.delete(f"{TAGS}/{xml['id']}", headers=admin),
+        await api.client.patch(f"{TAGS}/{xml['id']}", json={"name": "z"}, headers=admin),
+    ):
+        assert_error(response, 404, "ResourceNotFound", f"Entity not found: Tag({xml['id']})")
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({}, "name:"),
+        ({"name": ""}, "name:"),
+        ({"name": 5}, "name:"),
+        ({"name": "a\u202eb"}, "name:"),
+        ({"name": "line\nbreak"}, "name:"),
+        ({"name": "t" * 256}, "name:"),
+    ],
+)
+async def test_bad_tag_names_are_400(api, body, named):
+    admin = await api.admin()
+    response = await api.client.post(TAGS, json=body, headers=admin)
+    assert named in assert_error(response, 400, "BadRequest")["message"]
+    assert (await api.client.get(TAGS, headers=admin)).json() == []
+
+
+async def test_tag_rights(api, backend):
+    admin = await api.admin()
+    tag = await make_tag(api, admin, "t")
+    reader = await api.user("reader", "pw", ["execute-operations"], ["1"])
+    assert (await api.client.get(TAGS, headers=reader)).json() == [tag]
+    response = await api.client.post(TAGS, json={"name": "r"}, headers=reader)
+    assert_error(response, 403, "Forbidden", contains=("modify-objects", "manage-links"))
+    assert (await api.client.get(TAGS)).status_code == 401
+    labeller = await api.user("labeller", "pw", ["modify-links"], [])
+    await make_tag(api, labeller, "by labeller")
+    for response in (
+        await api.client.patch(f"{TAGS}/{tag['id']}", json={"name": "u"}, headers=labeller),
+        await api.client.delete(f"{TAGS}/{tag['id']}", headers=labeller),
+    ):
+        assert_error(
+            response, 403, "Forbidden", "Required permissions: manage-objects or manage-links"
+        )
+    manager = await api.user("manager", "pw", ["manage-links"], [])
+    assert (await api.client.delete(f"{TAGS}/{tag['id']}", headers=manager)).status_code == 200
+
+
+async def test_entities_carry_tags_by_id(api, backend):
+    admin = await api.admin()
+    red, blue = await make_tag(api, admin, "red"), await make_tag(api, admin, "blue")
+    response = await api.client.post(
+        "/node/api/objects", json={"name": "x", "tags": [red["id"], red["id"]]}, headers=admin
+    )
+    x = response.json()
+    assert x["tags"] == [red["id"]]  # once each
+    a = await api.object("a")
+    link = (
+        await api.client.post(
+            "/node/api/links",
+            json={"source": a, "target": x["id"], "tags": [blue["id"], red["id"]]},
+            headers=admin,
+        )
+    ).json()
+    assert link["tags"] == [blue["id"], red["id"]]
+    unknown = new_id()
+    response = await api.client.patch(
+        f"/node/api/objects/{x['id']}", json={"tags": [blue["id"], unknown]}, headers=admin
+    )
+    assert_error(response, 400, "BadRequest", f"tags: no such tag {unknown}")
+    response = await api.client.patch(
+        f"/node/api/objects/{x['id']}", json={"tags": [blue["id"], red["id"]]}, headers=admin
+    )
+    assert response.json()["tags"] == [blue["id"], red["id"]]
+
+    # Deleting a tag takes it off everything that carried it.
+    await api.client.delete(f"{TAGS}/{red['id']}", headers=admin)
+    obj = (await api.client.get(f"/node/api/objects/{x['id']}", headers=admin)).json()
+    assert obj["tags"] == [blue["id"]]
+    got = (await api.client.get(f"/node/api/links/{link['id']}", headers=admin)).json()
+    assert got["tags"] == [blue["id"]]
+
+
+async def test_the_tags_of_an_object_out_of_sight_are_not_shown(api, backend):
+    admin = await api.admin()
+    tag = await make_tag(api, admin, "secret-tag")
+    a, b = await api.object("a"), await api.object("b")
+    await api.client.patch(f"/node/api/objects/{b}", json={"tags": [tag["id"]]}, headers=admin)
+    viewer = await api.user("viewer", "pw", [], [a])
+    response = await api.client.get(f"/node/api/objects/{b}", headers=viewer)
+    assert_error(response, 404, "ResourceNotFound", f"Entity not found: Object({b})")
+    listed = await api.client.get("/node/api/objects?fields=tags", headers=viewer)
+    assert listed.json() == [{"id": a, "tags": []}]
