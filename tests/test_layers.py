@@ -1,6 +1,7 @@
 """The import graph of src/opsjobs keeps its layers: each room imports only the rooms below
 it (cli → compose → api → execution → store → domain), and no module imports itself back
-through others. Read from the source with ast, so that every import counts: those inside
+through others. The client (opsjobs.client) stands apart: it imports nothing of the project,
+so it can be used, or packaged, on its own; only the CLI imports it. Read from the source with ast, so that every import counts: those inside
 functions and under TYPE_CHECKING as much as those at the top of a module.
 """
 
@@ -23,7 +24,9 @@ ALLOWED = {
     "execution": {"store", "domain"} | FOUNDATIONS,
     "api": {"store", "domain"} | FOUNDATIONS,
     "compose": {"api", "execution", "store", "domain"} | FOUNDATIONS,
-    "cli": {"compose", "api", "execution", "store", "domain"} | FOUNDATIONS,
+    "cli": {"compose", "api", "execution", "store", "domain", "client"} | FOUNDATIONS,
+    # The remote client: httpx and the standard library only, nothing of the project.
+    "client": set(),
     "config": set(),
     "logs": set(),
     "opsjobs": set(),
@@ -137,7 +140,17 @@ def test_each_room_imports_only_the_rooms_below_it(graph):
 
 @pytest.mark.parametrize(
     ("importer", "imported"),
-    [("domain", "store"), ("store", "config"), ("api", "execution"), ("execution", "api")],
+    [
+        ("domain", "store"),
+        ("store", "config"),
+        ("api", "execution"),
+        ("execution", "api"),
+        ("client", "api"),
+        ("client", "domain"),
+        ("client", "config"),
+        ("api", "client"),
+        ("compose", "client"),
+    ],
 )
 def test_the_arrows_the_house_rules_out(graph, importer, imported):
     arrows = [
