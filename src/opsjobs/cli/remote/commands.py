@@ -16,7 +16,7 @@ from rich.table import Table
 from ...client import STATUSES, Client, JobQuery
 from .follow import follow
 from .session import Remote, connected, errors, fail
-from .terminal import cell
+from .terminal import cell, safe_name
 from .times import parse_time
 from .views import jobs_table, object_tree, print_job, stdout
 
@@ -160,7 +160,7 @@ def exec_command(
         operation_id = resolve_operation(client, kind, owner, operation)
         job_id = client.execute(owner, operation_id, args, kind=kind, idempotency_key=key)
         if not follow_output:
-            _print_json({"id": job_id}) if as_json else print(job_id)
+            _print_json({"id": job_id}) if as_json else print(safe_name(job_id))
             return
         if not as_json:
             errors.print(cell(f"job {job_id} queued; following its output (Ctrl-C to cancel)"))

@@ -62,7 +62,7 @@ def summary(job: dict[str, Any]) -> None:
 
 def ask_to_cancel() -> bool | None:
     """True to cancel, False to go on following, None to stop following (a second Ctrl-C)."""
-    errors.print("cancel the job? [y/N] ", end="")
+    errors.print(Text("cancel the job? [y/N] "), end="")
     try:
         answer = sys.stdin.readline()
     except KeyboardInterrupt:
@@ -76,7 +76,7 @@ def _cancel(client: Client, job_id: str) -> None:
         client.cancel_job(job_id)
     except Conflict:  # it finished meanwhile: its end is about to be printed
         return
-    errors.print(f"cancelling job {safe_name(job_id)}")
+    errors.print(Text(f"cancelling job {safe_name(job_id)}"))
 
 
 def follow(client: Client, job_id: str, *, as_json: bool) -> int:
