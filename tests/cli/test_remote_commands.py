@@ -35,7 +35,7 @@ def finished_job(server: RemoteServer, operation: str, **args: str) -> str:
 
 def test_json_is_what_the_api_answers(server):
     web = server.objects["web-1"]
-    job_id = json.loads(ok(remote(server, "exec", web, "greet", "--arg", "name=Ada", "--json")))[
+    job_id = json.loads(ok(remote(server, "exec", web, "Greet", "--arg", "name=Ada", "--json")))[
         "id"
     ]
     lines = [json.loads(x) for x in ok(remote(server, "tail", job_id, "--json")).splitlines()]
@@ -55,14 +55,14 @@ def test_json_is_what_the_api_answers(server):
     site = next(n for n in root["children"] if n["name"] == "site")
     assert [c["name"] for c in site["children"]] == ["db-1", "web-1"]
     operations = json.loads(ok(remote(server, "operations", web, "--json")))
-    assert {"greet", "gated", "sleepy"} <= {o["name"] for o in operations}
+    assert {"Greet", "gated", "sleepy"} <= {o["name"] for o in operations}
     assert json.loads(ok(remote(server, "whoami", "--json")))["login"] == ADMIN[0]
 
 
 def test_tables_for_people(server):
-    job_id = finished_job(server, "greet", name="Bob")
+    job_id = finished_job(server, "Greet", name="Bob")
     shown = ok(remote(server, "jobs", "list", "--object", server.objects["web-1"], "--limit", "50"))
-    assert re.search(rf"{job_id}.*succeeded.*greet", shown)
+    assert re.search(rf"{job_id}.*succeeded.*Greet", shown)
     detail = ok(remote(server, "jobs", "get", job_id))
     assert re.search(r"exit code\s+0", detail) and "Hello, Bob" in detail
     tree = ok(remote(server, "objects", "tree", who=VIEWER))

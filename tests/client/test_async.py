@@ -73,7 +73,7 @@ async def test_entities_and_operations(server):
         assert (await client.get_object(server.objects["site"]))["name"] == "site"
         assert [x["id"] for x in await client.list_links()] == [server.link]
         names = {o["name"] for o in await client.list_operations("object", server.objects["web-1"])}
-        assert {"greet", "gated", "sleepy"} <= names
+        assert {"Greet", "gated", "sleepy"} <= names
 
 
 async def test_users_tokens_and_errors(server):

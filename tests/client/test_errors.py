@@ -65,7 +65,7 @@ def test_a_malformed_value_is_a_bad_request(server):
             admin.object_jobs(server.objects["web-1"], JobQuery(limit=-1))
         assert "limit" in refused.value.detail
         with pytest.raises(BadRequest) as refused:
-            admin.execute(server.objects["web-1"], server.operations["greet"], {"nme": "x"})
+            admin.execute(server.objects["web-1"], server.operations["Greet"], {"nme": "x"})
         assert "nme" in refused.value.detail
 
 

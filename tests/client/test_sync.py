@@ -28,7 +28,7 @@ def run_to_end(client: Client, job_id: str, last_event_id: str | None = None):
 def test_execute_stream_and_read_back(server):
     web = server.objects["web-1"]
     with server.client() as client:
-        job_id = client.execute(web, server.operations["greet"], {"name": "Ada"})
+        job_id = client.execute(web, server.operations["Greet"], {"name": "Ada"})
         outputs, job = run_to_end(client, job_id)
         assert "".join(e.data for e in outputs if e.stream == "stdout") == "Hello, Ada\n"
         assert job["id"] == job_id and job["execution"]["status"] == "succeeded"
@@ -123,7 +123,7 @@ def test_idempotency_key(server):
         assert again == first
         with pytest.raises(Conflict):
             client.execute(
-                web, server.operations["greet"], {"name": "x"}, idempotency_key="sync-key-1"
+                web, server.operations["Greet"], {"name": "x"}, idempotency_key="sync-key-1"
             )
 
 
@@ -150,7 +150,7 @@ def test_operations_classes_and_scripts(server):
     web = server.objects["web-1"]
     with server.client() as admin:
         ops = {o["name"]: o for o in admin.list_operations("object", web)}
-        assert ops["greet"]["parameters"]["type"] == "scriptText"
+        assert ops["Greet"]["parameters"]["type"] == "scriptText"
         made = admin.create_operation(
             "object",
             web,
@@ -170,7 +170,7 @@ def test_operations_classes_and_scripts(server):
             admin.get_entity("script", script["id"])
     with server.client(VIEWER) as viewer:
         seen = {o["name"]: o for o in viewer.list_operations("object", web)}
-        assert set(seen["greet"]) == {"id", "name", "description"}
+        assert set(seen["Greet"]) == {"id", "name", "description"}
 
 
 def test_users_sessions_and_tokens(server):

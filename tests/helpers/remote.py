@@ -32,7 +32,7 @@ printf 'to stderr\\n' >&2
 exit 3
 """
 OPERATIONS = {
-    "greet": ('echo "Hello, $OPSJOBS_ARG_name"', {"name": {"type": "string", "required": True}}),
+    "Greet": ('echo "Hello, $OPSJOBS_ARG_name"', {"name": {"type": "string", "required": True}}),
     "gated": (GATED, {"gate": {"type": "string", "required": True}}),
     "sleepy": ("echo started; sleep 60", None),
     # Output a terminal must not obey: colour, a window title, cursor up and erase line.
