@@ -75,7 +75,7 @@ def test_a_stream_resumes_from_an_event_id(server):
         job_id = client.execute(web, server.operations["gated"], {"gate": str(gate)})
         outputs, job = run_to_end(client, job_id)
         assert job["description"]["exitCode"] == 3
-        first = outputs[0]
+        first = next(e for e in outputs if e.stream == "stdout")
         later, _ = run_to_end(client, job_id, first.id)
         stdout = "".join(e.data for e in later if e.stream == "stdout")
         assert first.data + stdout == "first line\nsecond line\n"
