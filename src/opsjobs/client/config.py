@@ -20,6 +20,7 @@ file holding a password or token must be readable by its owner only, as ssh want
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -104,12 +105,21 @@ class ClientConfig:
             )
         return cls(**values)
 
+    def verify(self) -> ssl.SSLContext | bool:
+        """How to verify an https server: the system's CAs, or those of ``ca_file``."""
+        if not self.ca_file:
+            return True
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"ca_file {self.ca_file}: {exc}") from None
+
     def _options(self) -> dict[str, Any]:
         return {
             "login": self.user,
             "password": self.password,
             "token": self.token,
-            "verify": self.ca_file or True,
+            "verify": self.verify(),
         }
 
     def client(self, **options: Any) -> Client:

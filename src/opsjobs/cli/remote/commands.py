@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ...client import STATUSES, Client, JobQuery
 from .follow import follow
-from .session import Remote, connected, errors, fail
+from .session import Remote, connected, errors, fail, waiting
 from .terminal import cell, safe_name
 from .times import parse_time
 from .views import jobs_table, object_tree, print_job, stdout
@@ -110,7 +110,8 @@ def jobs_list(
             limit=limit,
             skip=skip or None,
         )
-        jobs = client.list_entity_jobs(kind, entity_id, query)
+        with waiting("reading the history", as_json):
+            jobs = client.list_entity_jobs(kind, entity_id, query)
     if as_json:
         _print_json(jobs)
     else:
@@ -216,7 +217,8 @@ def operations(
 def objects_tree(ctx: typer.Context, as_json: Json = False) -> None:
     """The objects the user may see, as a tree."""
     with connected(ctx.obj) as client:
-        nodes = client.object_tree()
+        with waiting("reading the objects", as_json):
+            nodes = client.object_tree()
     if as_json:
         _print_json(nodes)
     else:

@@ -39,6 +39,13 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(FAILED)
 
 
+def waiting(what: str, quiet: bool = False) -> contextlib.AbstractContextManager:
+    """A spinner on stderr while the server answers, when a person watches it."""
+    if quiet or not errors.is_terminal:
+        return contextlib.nullcontext()
+    return errors.status(Text(what))
+
+
 @contextlib.contextmanager
 def failures() -> Iterator[None]:
     """A client failure becomes one line and exit status 255, never a traceback."""
