@@ -4,11 +4,9 @@ line (client/config.py, ``docs/cli.md``)."""
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -16,7 +14,7 @@ from rich.table import Table
 from ...client import STATUSES, Client, JobQuery
 from .follow import follow
 from .session import Remote, connected, errors, fail, waiting
-from .terminal import cell, safe_name
+from .terminal import cell, print_json, safe_name
 from .times import parse_time
 from .views import jobs_table, object_tree, print_job, stdout
 
@@ -50,17 +48,13 @@ def remote(
     ctx.obj = Remote(url, config)
 
 
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
-
-
 @app.command()
 def whoami(ctx: typer.Context, as_json: Json = False) -> None:
     """The user the credentials log in as."""
     with connected(ctx.obj) as client:
         user = client.current_user()
     if as_json:
-        _print_json(user)
+        print_json(user)
     else:
         stdout().print(cell(f"{user.get('login')} ({user.get('id')})"))
 
@@ -71,7 +65,7 @@ def jobs_get(ctx: typer.Context, job_id: JobId, as_json: Json = False) -> None:
     with connected(ctx.obj) as client:
         job = client.get_job(job_id)
     if as_json:
-        _print_json(job)
+        print_json(job)
     else:
         print_job(job)
 
@@ -113,7 +107,7 @@ def jobs_list(
         with waiting("reading the history", as_json):
             jobs = client.list_entity_jobs(kind, entity_id, query)
     if as_json:
-        _print_json(jobs)
+        print_json(jobs)
     else:
         stdout().print(jobs_table(jobs))
 
@@ -161,7 +155,7 @@ def exec_command(
         operation_id = resolve_operation(client, kind, owner, operation)
         job_id = client.execute(owner, operation_id, args, kind=kind, idempotency_key=key)
         if not follow_output:
-            _print_json({"id": job_id}) if as_json else print(safe_name(job_id))
+            print_json({"id": job_id}) if as_json else print(safe_name(job_id))
             return
         if not as_json:
             errors.print(cell(f"job {job_id} queued; following its output (Ctrl-C to cancel)"))
@@ -183,7 +177,7 @@ def cancel(ctx: typer.Context, job_id: JobId, as_json: Json = False) -> None:
     with connected(ctx.obj) as client:
         job = client.cancel_job(job_id)
     if as_json:
-        _print_json(job)
+        print_json(job)
         return
     status = job.get("execution", {}).get("status")
     said = "cancelled" if status == "cancelled" else f"cancelling (it is {status})"
@@ -201,7 +195,7 @@ def operations(
     with connected(ctx.obj) as client:
         found = client.list_operations("link" if link else "object", owner)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table = Table("operation", "name", "description")
     for operation in found:
@@ -220,6 +214,6 @@ def objects_tree(ctx: typer.Context, as_json: Json = False) -> None:
         with waiting("reading the objects", as_json):
             nodes = client.object_tree()
     if as_json:
-        _print_json(nodes)
+        print_json(nodes)
     else:
         stdout().print(object_tree(nodes))

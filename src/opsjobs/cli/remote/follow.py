@@ -3,7 +3,6 @@ exit code passed on, and Ctrl-C asking whether to cancel the job."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -11,7 +10,7 @@ from rich.text import Text
 
 from ...client import Client, Conflict, EndEvent, OutputEvent
 from .session import errors
-from .terminal import safe_name, write_output
+from .terminal import print_json, safe_name, write_output
 from .views import STATUS_STYLES, duration
 
 # Exit status when Ctrl-C is pressed again at the question: following stops, the job runs on.
@@ -30,18 +29,13 @@ def exit_code(job: dict[str, Any]) -> int:
     return 0 if status == "succeeded" else 1
 
 
-def _print_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 def _show(event: OutputEvent | EndEvent, as_json: bool) -> None:
     if isinstance(event, EndEvent):
         if as_json:
-            _print_json({"event": "end", "job": event.job})
+            print_json({"event": "end", "job": event.job})
         return
     if as_json:
-        _print_json(
+        print_json(
             {"event": "output", "stream": event.stream, "offset": event.offset, "data": event.data}
         )
     else:

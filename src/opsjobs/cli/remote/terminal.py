@@ -12,9 +12,10 @@ passed unchanged: a program reading it wants the bytes the job wrote (``docs/cli
 
 from __future__ import annotations
 
+import json
 import re
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.text import Text
 
@@ -55,3 +56,10 @@ def write_output(data: str, stream: str) -> None:
     target = sys.stderr if stream == "stderr" else sys.stdout
     target.write(safe_output(data) if is_terminal(target) else data)
     target.flush()
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on a line of stdout. JSON escapes C0 controls itself; on a terminal
+    everything past ASCII is escaped too (C1 controls and bidi marks stay text)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=is_terminal(sys.stdout)) + "\n")
+    sys.stdout.flush()
