@@ -125,6 +125,7 @@ def test_the_graph_is_read_whole(graph):
     assert "opsjobs.domain.shell" in graph["opsjobs.domain.templates"]  # from . import shell
     assert "opsjobs.api.server" in graph["opsjobs.cli.commands"]  # inside serve()
     assert "opsjobs" in graph["opsjobs.api.app"]  # from .. import __version__
+    assert "opsjobs.client" in graph["opsjobs.cli.remote.commands"]  # from ...client import
     assert set(ALLOWED) >= {room(module) for module in graph}, "a room this test ignores"
 
 
