@@ -4,6 +4,8 @@ route."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from helpers import free_port
@@ -17,9 +19,12 @@ from opsjobs.client import (
     InvalidCredentials,
     JobQuery,
     NotFound,
+    ServiceUnavailable,
     TransportError,
     Unauthorized,
 )
+from opsjobs.client.calls import Call
+from opsjobs.client.retry import retry_delay
 
 
 def test_no_credentials_is_unauthorized(server):
@@ -87,11 +92,33 @@ def test_every_refusal_is_an_api_error_with_its_code(server):
     assert refused.value.code in ("ResourceNotFound", "MethodNotAllowed")
 
 
-def test_a_server_out_of_reach_is_a_transport_error():
+def test_a_server_out_of_reach_is_a_transport_error_after_retries_when_safe():
     with Client(f"http://127.0.0.1:{free_port()}", login=ADMIN[0], password=ADMIN[1]) as c:
+        started = time.monotonic()
         with pytest.raises(TransportError) as failed:
-            c.ping()
-    assert "/node/api/ping" in str(failed.value) and ADMIN[1] not in str(failed.value)
+            c.ping()  # a GET: tried again, 0.2 + 0.4 + 0.8 s apart
+        assert time.monotonic() - started >= 1.4
+        assert "/node/api/ping" in str(failed.value) and ADMIN[1] not in str(failed.value)
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            c.execute("1", "op")  # could run twice: sent once
+        assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            c.execute("1", "op", idempotency_key="k-1")  # the key makes it safe to resend
+        assert time.monotonic() - started >= 1.4
+
+
+def test_what_is_sent_again():
+    get, post = Call("GET", "/jobs/x"), Call("POST", "/objects")
+    keyed = Call("POST", "/objects/1/operations/2/execute", headers={"Idempotency-Key": "k"})
+    busy = ServiceUnavailable(503, "ServiceUnavailable", "down", retry_after=5)
+    broken = TransportError("reset", retriable=True)
+    assert retry_delay(get, busy, 0) == 5 and retry_delay(keyed, busy, 2) == 5
+    assert retry_delay(get, busy, 3) is None and retry_delay(post, busy, 0) is None
+    assert retry_delay(get, broken, 1) == 0.4
+    assert retry_delay(get, TransportError("timed out"), 0) is None
+    assert retry_delay(get, NotFound(404, "ResourceNotFound", "x"), 0) is None
 
 
 @pytest.mark.parametrize(

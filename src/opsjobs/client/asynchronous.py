@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,9 @@ import httpx
 
 from .calls import Call, finish, refusal, segment
 from .connection import STREAM_TIMEOUT, http_options, transport_error
+from .errors import ServiceUnavailable, TransportError
 from .events import EndEvent, Event, EventParser, Resume
+from .retry import retry_delay
 from .routes import Routes
 from .sync import STREAM_CLOSED
 
@@ -45,6 +48,16 @@ class AsyncClient(Routes):
         await self._http.aclose()
 
     async def _send(self, call: Call) -> Any:
+        for retries in itertools.count():
+            try:
+                return await self._send_once(call)
+            except (ServiceUnavailable, TransportError) as failure:
+                delay = retry_delay(call, failure, retries)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def _send_once(self, call: Call) -> Any:
         try:
             response = await self._http.request(call.method, call.path, **call.request_options())
         except httpx.TransportError as exc:

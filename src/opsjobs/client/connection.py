@@ -96,4 +96,5 @@ def http_options(
 
 def transport_error(call: Call, exc: httpx.HTTPError) -> TransportError:
     reason = redact_url(str(exc)) or type(exc).__name__
-    return TransportError(f"{call.method} {API_PREFIX}{call.path}: {reason}")
+    retriable = isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError)
+    return TransportError(f"{call.method} {API_PREFIX}{call.path}: {reason}", retriable)

@@ -22,6 +22,10 @@ class ConfigError(ClientError):
 class TransportError(ClientError):
     """The server could not be reached, or the connection broke or timed out."""
 
+    def __init__(self, message: str, retriable: bool = False):
+        super().__init__(message)
+        self.retriable = retriable  # refused or broken, not timed out (retry.py)
+
 
 class ProtocolError(ClientError):
     """The server answered something the contract does not describe."""

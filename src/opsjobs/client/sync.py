@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,9 @@ import httpx
 
 from .calls import Call, finish, refusal, segment
 from .connection import STREAM_TIMEOUT, http_options, transport_error
+from .errors import ServiceUnavailable, TransportError
 from .events import EndEvent, Event, EventParser, Resume
+from .retry import retry_delay
 from .routes import Routes
 
 STREAM_CLOSED = "the server closed the stream before the job ended"
@@ -46,6 +49,16 @@ class Client(Routes):
         self._http.close()
 
     def _send(self, call: Call) -> Any:
+        for retries in itertools.count():
+            try:
+                return self._send_once(call)
+            except (ServiceUnavailable, TransportError) as failure:
+                delay = retry_delay(call, failure, retries)
+                if delay is None:
+                    raise
+                time.sleep(delay)
+
+    def _send_once(self, call: Call) -> Any:
         try:
             response = self._http.request(call.method, call.path, **call.request_options())
         except httpx.TransportError as exc:
