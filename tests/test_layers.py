@@ -1,6 +1,8 @@
 """The import graph of src/opsjobs keeps its layers: each room imports only the rooms below
 it (cli → compose → api | execution → service → store → domain), and no module imports itself
-back through others. Read from the source with ast, so that every import counts: those inside
+back through others. The client (opsjobs.client) stands apart: it imports nothing of the
+project, so it can be used, or packaged, on its own; only the CLI imports it. Read from the
+source with ast, so that every import counts: those inside
 functions and under TYPE_CHECKING as much as those at the top of a module.
 """
 
@@ -25,7 +27,9 @@ ALLOWED = {
     "execution": {"service", "store", "domain"} | FOUNDATIONS,
     "api": {"service", "store", "domain"} | FOUNDATIONS,
     "compose": {"api", "execution", "service", "store", "domain"} | FOUNDATIONS,
-    "cli": {"compose", "api", "execution", "service", "store", "domain"} | FOUNDATIONS,
+    "cli": {"compose", "api", "execution", "service", "store", "domain", "client"} | FOUNDATIONS,
+    # The remote client: httpx and the standard library only, nothing of the project.
+    "client": set(),
     "config": set(),
     "logs": set(),
     "tasks": set(),
@@ -138,6 +142,7 @@ def test_the_graph_is_read_whole(graph):
     assert "opsjobs.api.server" in graph["opsjobs.cli.commands"]  # inside serve()
     assert "opsjobs" in graph["opsjobs.api.app"]  # from .. import __version__
     assert "opsjobs.service.execute" in graph["opsjobs.cli.execution"]
+    assert "opsjobs.client" in graph["opsjobs.cli.remote.commands"]  # from ...client import
     assert set(ALLOWED) >= {room(module) for module in graph}, "a room this test ignores"
 
 
@@ -162,6 +167,11 @@ def test_each_room_imports_only_the_rooms_below_it(graph):
         ("service", "config"),
         ("api", "execution"),
         ("execution", "api"),
+        ("client", "api"),
+        ("client", "domain"),
+        ("client", "config"),
+        ("api", "client"),
+        ("compose", "client"),
     ],
 )
 def test_the_arrows_the_house_rules_out(graph, importer, imported):

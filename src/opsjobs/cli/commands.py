@@ -20,6 +20,7 @@ from ..store.migrate import is_current, upgrade
 from . import demo as demo_data
 from . import execution as execution_commands
 from . import operations as operation_commands
+from . import remote
 from .runtime import DatabaseUrl, console, opened_store, run
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(object_app, name="object")
 app.add_typer(link_app, name="link")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(operation_commands.app, name="operation")
+app.add_typer(remote.app, name="remote")  # a server elsewhere, through its API
 
 
 def _settings(database_url: str | None) -> Settings:
