@@ -87,3 +87,28 @@ def test_nothing_cites_the_old_contract_any_more() -> None:
         and re.search(r"(?<![/\w])API\.md", path.read_text(encoding="utf-8"))
     ]
     assert not stale, f"still citing the old contract instead of docs/api.md: {stale}"
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def _modules() -> list[Path]:
+    package = ROOT / "src" / "opsjobs"
+    return [
+        path.relative_to(package)
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "__init__.py" and "migrations" not in path.parts
+    ]
+
+
+def test_architecture_names_every_modules_room() -> None:
+    # Each module is named as `name.py` or `dir/name.py` where its room is described, so a
+    # newcomer finds what every file is for; a new module cannot land undescribed.
+    page = ARCHITECTURE.read_text(encoding="utf-8")
+    unnamed = [
+        str(module)
+        for module in _modules()
+        if not re.search(r"[`/]" + re.escape(module.name) + r"[`:]", page)
+    ]
+    assert len(_modules()) > 50  # the walk found the package
+    assert not unnamed, f"modules docs/architecture.md does not describe: {unnamed}"
