@@ -62,5 +62,7 @@ def server_app(settings: Settings | None = None, context: Context | None = None)
 def create() -> FastAPI:
     """The ASGI factory: the server app built from the environment."""
     settings = Settings.from_env()
-    configure(settings.log_level)  # a worker process may be started afresh (spawn)
+    configure(
+        settings.log_level, settings.log_format
+    )  # a worker process may be started afresh (spawn)
     return server_app(settings)

@@ -20,6 +20,7 @@ def serve(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     log_level: str = "info",
+    log_format: str = "logfmt",
 ) -> None:
     """Serve the app that ``factory`` ("module:function") builds, in each worker process."""
     Granian(
@@ -36,7 +37,7 @@ def serve(
         # configuration of logs.py: one line each, redacted; no access log, which would hold
         # query strings (an auth-token travels in one).
         log_level=LogLevels(log_level.lower()),
-        log_dictconfig=logs.dict_config(log_level),
+        log_dictconfig=logs.dict_config(log_level, log_format),
         log_access=False,
         ssl_cert=certfile,
         ssl_key=keyfile,
