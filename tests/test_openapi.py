@@ -29,7 +29,14 @@ from opsjobs.store import entities, users
 from opsjobs.store.core import Store
 
 OPENAPI = "/node/api/openapi.json"
-SERVICE_ROUTES = {"/node/api/openapi.json", "/node/api/docs", "/docs/oauth2-redirect"}
+# The monitoring routes sit outside /node/api and the API's document: docs/deployment.md.
+MONITORING_ROUTES = {"/metrics", "/healthz", "/readyz"}
+SERVICE_ROUTES = {
+    "/node/api/openapi.json",
+    "/node/api/docs",
+    "/docs/oauth2-redirect",
+    *MONITORING_ROUTES,
+}
 ADMIN = ("admin", "admin-secret")
 # Answers with no body at all (the route says so in its description).
 EMPTY_ANSWERS = {

@@ -36,9 +36,11 @@ async def running_jobs(ctx: Context) -> AsyncIterator[None]:
     if ctx.settings.embedded_runner:
         runner = Runner(ctx.store, ctx.settings)
         await runner.start()
+        ctx.runner_name = runner.name
         try:
             yield
         finally:  # graceful: running jobs get their grace period
+            ctx.runner_name = None
             await runner.stop()
         return
     tasks = [asyncio.create_task(reap_forever(ctx.store, ctx.settings.lost_after_seconds))]

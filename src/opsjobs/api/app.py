@@ -17,7 +17,10 @@ from .. import __version__
 from ..config import Settings
 from . import directory_follower, errors, openapi
 from .context import Context
+from .health import monitoring_routes
 from .limits import BodyLimit
+from .metrics import http_metrics
+from .observe import RequestObserver, RouteSeen
 from .routes import control, entities, execute, jobs, meta, users
 from .routes import operations as operation_routes
 from .threads import keep_io_threads_yielding
@@ -74,6 +77,7 @@ def create_app(
     # Plain Starlette routes for the hot paths, matched before FastAPI's (see jobs.hot_routes).
     app.router.routes.extend(jobs.hot_routes(ctx, PREFIX))
     app.router.routes.extend(execute.hot_routes(ctx, PREFIX))
+    app.router.routes.extend(monitoring_routes(ctx))  # /metrics, /healthz, /readyz
     app.include_router(meta.router(), prefix=PREFIX)
     app.include_router(jobs.router(ctx), prefix=PREFIX)
     app.include_router(control.router(ctx), prefix=PREFIX)
@@ -81,11 +85,13 @@ def create_app(
     app.include_router(entities.router(ctx), prefix=PREFIX)
     app.include_router(operation_routes.router(ctx), prefix=PREFIX)
     app.include_router(execute.router(ctx), prefix=PREFIX)
+    app.add_middleware(RouteSeen, routes=lambda: app.routes)  # innermost: sees the route
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
-    app.add_middleware(CheckedUrl)  # outermost: a URL no route could use goes no further
+    app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
+    app.add_middleware(RequestObserver, metrics=http_metrics())  # outermost: request ID
     openapi.install(app)
     return app

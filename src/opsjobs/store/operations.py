@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from structlog.contextvars import get_contextvars
 
 from ..domain.clock import now_ms
 from ..domain.errors import NotFound
@@ -231,7 +232,8 @@ async def queue_run(
             "description": "{}",
             "results": "[]",
             "status": JobStatus.QUEUED.value,
-            "spec": dump_spec(spec),
+            # The ID the API bound to this request's logging context (api/observe.py).
+            "spec": dump_spec(spec, get_contextvars().get("request_id")),
             "runner_tag": runner_tag(target.operation),
             "idempotency_key": idempotency_key,
         },
