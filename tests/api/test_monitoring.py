@@ -8,6 +8,7 @@ import re
 import time
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import lifespan
@@ -33,7 +34,7 @@ async def scrape(client, **kwargs) -> dict:
     return families(response.text)
 
 
-async def test_metrics_parse_and_count_requests_by_route_template(database_url):
+async def test_metrics_parse_and_count_requests_by_route_template(backend, database_url):
     async with app_client(database_url) as api:
         admin = await api.admin()
         owner = await api.object("web-1")
@@ -201,3 +202,41 @@ async def test_the_request_id_is_in_the_log_lines_of_the_job_it_made(database_ur
     for event in ("job started", "job finished"):
         line = next(line for line in lines if event in line)
         assert f"request_id={REQUEST_ID}" in line, line
+
+
+async def _ready(client) -> httpx.Response:
+    return await client.get("/readyz")
+
+
+async def test_readyz_follows_postgresql_away_and_back_without_a_restart(backend, database_url):
+    """PostgreSQL through a TCP proxy the test stops and starts (the real server stays up)."""
+    if backend != "postgresql":
+        pytest.skip("an outage of PostgreSQL")
+    from sqlalchemy.engine import make_url
+    from test_outages import Proxy
+
+    url = make_url(database_url)
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.set("forward")
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    try:
+        async with app_client(proxied, database_timeout_seconds=1.0) as api:
+            assert (await _ready(api.client)).status_code == 200
+            proxy.set("down")
+            started = time.monotonic()
+            down = await _ready(api.client)
+            assert down.status_code == 503, down.text
+            assert time.monotonic() - started < 10, "readiness answers in bounded time"
+            assert "database" in down.json()["unready"]
+            assert down.json()["checks"]["database"] in ("unreachable", "no answer within 2 s")
+            assert (await api.client.get("/healthz")).status_code == 200
+            metrics = await scrape(api.client)
+            assert metrics["opsjobs_database_up"].samples[0].value == 0
+            proxy.set("forward")
+            deadline = time.monotonic() + 30
+            while (back := await _ready(api.client)).status_code != 200:
+                assert time.monotonic() < deadline, back.text
+                await asyncio.sleep(0.2)
+            assert back.json()["checks"] == {"database": "ok", "schema": "ok", "runner": "ok"}
+    finally:
+        proxy.close()
