@@ -10,13 +10,16 @@ import time
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from conftest import lifespan
+from conftest import Api, lifespan
 from conftest import settings_for_test as make_settings
 from helpers import add_job, app_client, assert_error
 from opsjobs.api.context import Context
 from opsjobs.compose import server_app
 from opsjobs.domain.clock import now_ms
+from test_outages import Proxy
 
 
 def families(text: str) -> dict:
@@ -86,11 +89,6 @@ async def test_metrics_parse_and_count_requests_by_route_template(backend, datab
     assert busy[runner] == 0
 
 
-async def _client_from(app, address: str, **settings):
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
-
-
 async def test_metrics_are_open_on_loopback_and_need_manage_users_elsewhere(database_url):
     ctx = Context.create(make_settings(database_url, trusted_proxies=("127.0.0.1",)))
     app = server_app(context=ctx)
@@ -99,8 +97,6 @@ async def test_metrics_are_open_on_loopback_and_need_manage_users_elsewhere(data
             transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)),
             base_url="http://test",
         ) as client:
-            from conftest import Api
-
             api = Api(client, ctx)
             manager = await api.user("metrics-reader", permissions=["manage-users"])
             viewer = await api.user("viewer", permissions=["execute-operations"])
@@ -135,8 +131,6 @@ async def test_healthz_and_readyz_when_all_is_well(database_url):
 async def test_readyz_names_a_schema_behind_and_a_stale_runner(database_url):
     async with app_client(database_url, lost_after_seconds=1.0, heartbeat_seconds=30.0) as api:
         async with api.store.write() as conn:
-            from sqlalchemy import text
-
             await conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
         await asyncio.sleep(1.5)  # the runner beats every 30 s: its heartbeat is stale now
         ready = await api.client.get("/readyz")
@@ -212,9 +206,6 @@ async def test_readyz_follows_postgresql_away_and_back_without_a_restart(backend
     """PostgreSQL through a TCP proxy the test stops and starts (the real server stays up)."""
     if backend != "postgresql":
         pytest.skip("an outage of PostgreSQL")
-    from sqlalchemy.engine import make_url
-    from test_outages import Proxy
-
     url = make_url(database_url)
     proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
     proxy.set("forward")
