@@ -40,3 +40,14 @@ def test_two_workers_report_one_sum_and_json_logs_carry_the_request_id(database_
     documents = [orjson.loads(line) for line in lines if line.startswith("{")]
     assert documents and all("event" in d and "level" in d for d in documents)
     assert any(d.get("request_id") == "probe-7" for d in documents), lines[-20:]
+
+
+def test_serve_runs_with_the_settings_of_its_config_file(database_url, tmp_path):
+    # Closed to this machine by the file: the worker that answers read the file too.
+    config = tmp_path / "opsjobs.toml"
+    config.write_text('metrics_open_to = ["192.0.2.0/24"]\nlog_format = "json"\n')
+    with running_server(database_url, "--config", str(config)) as (base, process):
+        assert httpx.get(f"{base}/metrics", timeout=10).status_code == 401
+        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+    first = process.log_path.read_text().splitlines()[0]
+    assert orjson.loads(first)["event"], first
