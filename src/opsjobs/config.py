@@ -163,6 +163,10 @@ class Declared:
         return value
 
 
+# A setting named like this (…_password, …_token, …_key) holds a secret, declared so or not.
+_SECRET_NAME = re.compile(r"password|secret|token|(^|_)key($|_)")
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
@@ -192,7 +196,7 @@ def declared() -> list[Declared]:
                 parse=meta["parse"] or _READERS[str(f.type)],
                 positive=meta["positive"],
                 choices=meta["choices"],
-                secret=meta["secret"],
+                secret=meta["secret"] or _SECRET_NAME.search(f.name) is not None,
             )
         )
     return found

@@ -231,3 +231,12 @@ async def test_readyz_follows_postgresql_away_and_back_without_a_restart(backend
             assert back.json()["checks"] == {"database": "ok", "schema": "ok", "runner": "ok"}
     finally:
         proxy.close()
+
+
+async def test_any_method_a_client_invents_is_one_label(database_url):
+    async with app_client(database_url) as api:
+        for n in range(20):
+            await api.client.request(f"BREW{n}", "/node/api/ping")
+        found = await scrape(api.client)
+    methods = {s.labels["method"] for s in found["opsjobs_http_requests"].samples}
+    assert "other" in methods and not any(m.startswith("BREW") for m in methods)

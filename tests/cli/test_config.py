@@ -130,3 +130,11 @@ def test_a_password_in_the_query_string_is_masked_too(monkeypatch):
     )
     assert shown == "postgresql://db.example/ops?user=ops&password=***&sslmode=require"
     assert masked(database, "sqlite:///var/opsjobs.db") == "sqlite:///var/opsjobs.db"
+
+
+def test_a_setting_named_as_a_secret_is_masked_whole():
+    from opsjobs.config import Declared, masked
+
+    secret = Declared("api_key", "OPSJOBS_API_KEY", "str", "", "", "a key", str, secret=True)
+    assert masked(secret, "k-123") == "***"
+    assert {s.name for s in declared() if s.secret} == {"database_url", "mqtt_url"}

@@ -76,13 +76,13 @@ class HttpMetrics:
         self._children: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        key = (method, route or UNMATCHED, status)
+        # Bounded before anything is kept: a client may send any method at all.
+        key = (method if method in _METHODS else "other", route or UNMATCHED, status)
         children = self._children.get(key)
         if children is None:  # labels() takes a lock: once per combination, then cached
-            label = method if method in _METHODS else "other"
             children = (
-                self.requests.labels(label, key[1], str(status)),
-                self.latency.labels(label, key[1]),
+                self.requests.labels(key[0], key[1], str(status)),
+                self.latency.labels(key[0], key[1]),
             )
             self._children[key] = children
         children[0].inc()
