@@ -164,7 +164,7 @@ class Declared:
 
 
 # A setting named like this (…_password, …_token, …_key) holds a secret, declared so or not.
-_SECRET_NAME = re.compile(r"password|secret|token|(^|_)key($|_)")
+_SECRET_NAME = re.compile(r"(^|_)(password|secret|token|key)$")
 
 
 def _shown(value: Any) -> str:
