@@ -150,9 +150,21 @@ class Declared:
             return f"{whole} {'above 0' if self.positive else '0 or more'}"
         if self.type == "bool":
             return "true or false"
+        if self.parse is _networks:
+            return "addresses or networks such as 10.0.0.0/8 (a list, or comma-separated)"
         if self.type == "tuple[str, ...]":
             return "a list of texts (or one comma-separated text)"
         return "a text"
+
+    def read(self, where: str, raw: str) -> Any:
+        """``raw`` text read as the setting's value, or stop, saying what it accepts."""
+        try:
+            value = self.parse(where, raw)
+        except InvalidSetting as exc:
+            if self.accepts() in str(exc.code):
+                raise
+            raise InvalidSetting(f"{exc.code} ({where} accepts {self.accepts()})") from None
+        return self.check(where, value)
 
     def check(self, where: str, value: Any) -> Any:
         """``value`` if the setting accepts it; else stop, naming ``where`` it came from."""
@@ -332,7 +344,7 @@ def _typed(s: Declared, where: str, value: Any) -> Any:
         if all(isinstance(item, str) and "," not in item for item in value):
             value = ",".join(value)
     if s.type in _TEXT_TYPES and isinstance(value, str):
-        return s.parse(where, value)
+        return s.read(where, value)
     number = isinstance(value, int | float) and not isinstance(value, bool)
     fits = {
         "int": number and isinstance(value, int),
@@ -362,7 +374,7 @@ def read_file(path: Path) -> dict[str, Any]:
                 f"{path}: {key!r} is not a setting; the settings are {', '.join(by_name)}"
             )
         where = f"{path}: {key}"
-        values[key] = s.check(where, _typed(s, where, value))
+        values[key] = s.check(where, _typed(s, where, value))  # text: checked by read
     return values
 
 
@@ -383,7 +395,7 @@ def resolve(config: str | Path | None = None, **overrides: object) -> Resolved:
     for s in declared():
         raw = os.environ.get(s.env)
         if raw:
-            values[s.name] = s.check(s.env, s.parse(s.env, raw))
+            values[s.name] = s.read(s.env, raw)
             sources[s.name] = ENV
     clean = {k: v for k, v in overrides.items() if v is not None}
     sources.update(dict.fromkeys(clean, OPTION))
