@@ -333,6 +333,11 @@ PUBLIC = {
     ("GET", "/node/api/openapi.json"),
     ("GET", "/node/api/docs"),
     ("GET", "/docs/oauth2-redirect"),
+    # Monitoring, outside /node/api: the health routes are open to all; /metrics is open on
+    # loopback and needs manage-users elsewhere (tests/api/test_monitoring.py checks that).
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
 }
 
 
