@@ -23,7 +23,7 @@ FOUNDATIONS = {"opsjobs", "config", "logs", "tasks"}
 ALLOWED = {
     "domain": set(),
     "store": {"domain"},
-    "service": {"store", "domain"},
+    "service": {"store", "domain", "logs"},  # logs: the request ID a job records
     "execution": {"service", "store", "domain"} | FOUNDATIONS,
     "api": {"service", "store", "domain"} | FOUNDATIONS,
     "compose": {"api", "execution", "service", "store", "domain"} | FOUNDATIONS,

@@ -37,9 +37,11 @@ async def running_jobs(ctx: Context) -> AsyncIterator[None]:
     if ctx.settings.embedded_runner:
         runner = Runner(ctx.store, ctx.settings)
         await runner.start()
+        ctx.runner_name = runner.name
         try:
             yield
         finally:  # graceful: running jobs get their grace period
+            ctx.runner_name = None
             await runner.stop()
         return
     tasks = [asyncio.create_task(reap_forever(ctx.store, ctx.settings.lost_after_seconds))]
@@ -60,5 +62,7 @@ def server_app(settings: Settings | None = None, context: Context | None = None)
 def create() -> FastAPI:
     """The ASGI factory: the server app built from the environment."""
     settings = Settings.from_env()
-    configure(settings.log_level)  # a worker process may be started afresh (spawn)
+    configure(
+        settings.log_level, settings.log_format
+    )  # a worker process may be started afresh (spawn)
     return server_app(settings)

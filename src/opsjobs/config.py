@@ -1,9 +1,12 @@
-"""Settings, read from the environment (``OPSJOBS_*``) with defaults for one machine.
+"""Settings, read from the environment (``OPSJOBS_*``) and an optional TOML file, with
+defaults for one machine.
 
 Each setting is declared once, as a field of :class:`Settings`: its name, type and default,
-and through :func:`setting` its one-line meaning; its environment variable is its name in
-capitals after ``OPSJOBS_``. :meth:`Settings.from_env` reads them all from that declaration,
-and a test holds the README's table of settings to it.
+and through :func:`setting` its one-line meaning and the values it accepts; its environment
+variable is its name in capitals after ``OPSJOBS_``, its key in the file its name.
+:meth:`Settings.from_env` reads them all from that declaration (default, then file, then
+environment), and a test holds the README's table of settings to it. A value a setting does
+not accept stops the process at start with the setting's name and what it accepts.
 """
 
 from __future__ import annotations
@@ -11,13 +14,20 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "OPSJOBS_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("logfmt", "json")
+# The TOML file of settings, when a command is given none with --config.
+CONFIG_ENV = "OPSJOBS_CONFIG"
 DEFAULT_DATABASE_PATH = Path("var") / "opsjobs.db"
 
 
@@ -29,18 +39,30 @@ def default_database_url() -> str:
 # -- reading one variable: (variable name, its non-empty text) → value ----------------------
 
 
+class InvalidSetting(SystemExit):
+    """A value a setting does not accept: the process stops with this one line (SystemExit
+    prints it, without a traceback, and exits with status 1)."""
+
+
 def _number(convert: Callable[[str], Any]) -> Callable[[str, str], Any]:
     def parse(name: str, raw: str) -> Any:
         try:
             return convert(raw)
-        except ValueError as exc:
-            raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+        except ValueError:
+            raise InvalidSetting(f"{name} must be a number, got {raw!r}") from None
 
     return parse
 
 
-def _flag(_name: str, raw: str) -> bool:
-    return raw.strip().lower() not in ("0", "false", "no", "off")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word not in _TRUE + _FALSE:
+        raise InvalidSetting(f"{name} must be true or false (or 1/0, yes/no, on/off), got {raw!r}")
+    return word in _TRUE
 
 
 def _text(_name: str, raw: str) -> str:
@@ -57,7 +79,7 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError as exc:
-            raise SystemExit(f"{name}: {network!r} is not an address or network") from exc
+            raise InvalidSetting(f"{name}: {network!r} is not an address or network") from exc
     return networks
 
 
@@ -79,12 +101,26 @@ def setting(
     factory: Callable[[], Any] | None = None,
     parse: Callable[[str, str], Any] | None = None,
     shown: str | None = None,
+    positive: bool = False,
+    choices: tuple[str, ...] = (),
+    secret: bool = False,
 ) -> Any:
-    """Declare a field of Settings as a setting read from the environment.
+    """Declare a field of Settings as a setting read from the environment or the file.
 
     ``shown``: the default as the README spells it, when the value's own spelling is not it.
+    A number is never negative, and with ``positive`` never 0 either; ``choices``: the only
+    texts accepted. ``secret``: ``config show`` masks it (a URL only its password).
     """
-    metadata = {"setting": {"meaning": meaning, "parse": parse, "shown": shown}}
+    metadata = {
+        "setting": {
+            "meaning": meaning,
+            "parse": parse,
+            "shown": shown,
+            "positive": positive,
+            "choices": choices,
+            "secret": secret,
+        }
+    }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -101,6 +137,46 @@ class Declared:
     shown_default: str
     meaning: str
     parse: Callable[[str, str], Any]
+    positive: bool = False
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+
+    def accepts(self) -> str:
+        """What the setting accepts, in words, for the message that refuses a value."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.type in ("int", "float"):
+            whole = "a whole number" if self.type == "int" else "a number"
+            return f"{whole} {'above 0' if self.positive else '0 or more'}"
+        if self.type == "bool":
+            return "true or false"
+        if self.parse is _networks:
+            return "addresses or networks such as 10.0.0.0/8 (a list, or comma-separated)"
+        if self.type == "tuple[str, ...]":
+            return "a list of texts (or one comma-separated text)"
+        return "a text"
+
+    def read(self, where: str, raw: str) -> Any:
+        """``raw`` text read as the setting's value, or stop, saying what it accepts."""
+        try:
+            value = self.parse(where, raw)
+        except InvalidSetting as exc:
+            if self.accepts() in str(exc.code):
+                raise
+            raise InvalidSetting(f"{exc.code} ({where} accepts {self.accepts()})") from None
+        return self.check(where, value)
+
+    def check(self, where: str, value: Any) -> Any:
+        """``value`` if the setting accepts it; else stop, naming ``where`` it came from."""
+        too_small = self.type in ("int", "float") and (value <= 0 if self.positive else value < 0)
+        unknown = self.choices and str(value).lower() not in self.choices
+        if too_small or unknown:
+            raise InvalidSetting(f"{where} must be {self.accepts()}, got {value!r}")
+        return value
+
+
+# A setting named like this (…_password, …_token, …_key) holds a secret, declared so or not.
+_SECRET_NAME = re.compile(r"(^|_)(password|secret|token|key)$")
 
 
 def _shown(value: Any) -> str:
@@ -130,6 +206,9 @@ def declared() -> list[Declared]:
                 shown_default=meta["shown"] or _shown(default),
                 meaning=meta["meaning"],
                 parse=meta["parse"] or _READERS[str(f.type)],
+                positive=meta["positive"],
+                choices=meta["choices"],
+                secret=meta["secret"] or _SECRET_NAME.search(f.name) is not None,
             )
         )
     return found
@@ -141,76 +220,206 @@ class Settings:
         factory=default_database_url,
         meaning="sqlite:///path or postgresql://user@host/db",
         shown="`sqlite:///var/opsjobs.db` (relative to the working directory)",
+        secret=True,
     )
-    mqtt_url: str = setting("mqtt://127.0.0.1:1883", "broker for MQTT operations")
-    session_idle_seconds: int = setting(3600, "sessions end after this much idle time")
-    max_body_bytes: int = setting(1024 * 1024, "larger request bodies are answered 413")
+    mqtt_url: str = setting("mqtt://127.0.0.1:1883", "broker for MQTT operations", secret=True)
+    session_idle_seconds: int = setting(
+        3600, "sessions end after this much idle time", positive=True
+    )
+    max_body_bytes: int = setting(
+        1024 * 1024, "larger request bodies are answered 413", positive=True
+    )
     credential_cache_seconds: int = setting(
         60, "how long a verified Basic credential is remembered (a change to the user forgets it)"
     )
     # Login attempts (failures, and checks under way) within the window before 429: per login
     # from one client address; per client address for all logins; per login from everywhere,
     # a ceiling far above the first so that one address cannot lock a user out.
-    auth_failure_limit: int = setting(10, "login attempts for one login from one address")
-    auth_address_failure_limit: int = setting(50, "login attempts from one client address")
-    auth_login_failure_limit: int = setting(100, "login attempts for one login from anywhere")
-    auth_failure_window_seconds: int = setting(60, "the window the login limits count in")
+    auth_failure_limit: int = setting(
+        10, "login attempts for one login from one address", positive=True
+    )
+    auth_address_failure_limit: int = setting(
+        50, "login attempts from one client address", positive=True
+    )
+    auth_login_failure_limit: int = setting(
+        100, "login attempts for one login from anywhere", positive=True
+    )
+    auth_failure_window_seconds: int = setting(
+        60, "the window the login limits count in", positive=True
+    )
     # Argon2 checks under way at once in this process, and per client address or login: each
     # takes a core and argon2_memory_kib of memory; beyond these a login is answered 429.
-    password_checks_at_once: int = setting(8, "Argon2 checks running at once in a process")
-    password_checks_per_client: int = setting(4, "Argon2 checks at once per address or login")
+    password_checks_at_once: int = setting(
+        8, "Argon2 checks running at once in a process", positive=True
+    )
+    password_checks_per_client: int = setting(
+        4, "Argon2 checks at once per address or login", positive=True
+    )
     trusted_proxies: tuple[str, ...] = setting(
         (),
         "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed",
         parse=_networks,
     )
     # Argon2id cost; tests lower it, production keeps argon2-cffi's defaults.
-    argon2_time_cost: int = setting(3, "Argon2id passes for new password hashes")
-    argon2_memory_kib: int = setting(65536, "Argon2id memory for new password hashes, in KiB")
+    argon2_time_cost: int = setting(3, "Argon2id passes for new password hashes", positive=True)
+    argon2_memory_kib: int = setting(
+        65536, "Argon2id memory for new password hashes, in KiB", positive=True
+    )
     # A per-process secret for keying the credential cache; never stored, never configured.
     cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    default_timeout_seconds: int = setting(60, "script timeout when an operation sets none")
-    output_cap_bytes: int = setting(1024 * 1024, "output kept per stream and job")
-    heartbeat_seconds: float = setting(2.0, "how often each runner says it is alive")
-    lost_after_seconds: float = setting(10.0, "a runner silent this long has its jobs lost")
-    runner_concurrency: int = setting(8, "jobs a runner runs at once")
+    default_timeout_seconds: int = setting(
+        60, "script timeout when an operation sets none", positive=True
+    )
+    output_cap_bytes: int = setting(1024 * 1024, "output kept per stream and job", positive=True)
+    heartbeat_seconds: float = setting(2.0, "how often each runner says it is alive", positive=True)
+    lost_after_seconds: float = setting(
+        10.0, "a runner silent this long has its jobs lost", positive=True
+    )
+    runner_concurrency: int = setting(8, "jobs a runner runs at once", positive=True)
     runner_tags: tuple[str, ...] = setting((), "the operation tags a runner takes besides none")
     # `opsjobs serve` runs jobs itself unless this is off (tests that only read jobs, or a
     # deployment where separate `opsjobs runner` processes do all the running).
     embedded_runner: bool = setting(True, "whether `opsjobs serve` runs jobs itself")
     # Runners are woken by an event (in process) or LISTEN/NOTIFY (PostgreSQL); this poll only
     # catches what a lost wake-up would miss.
-    runner_poll_seconds: float = setting(5.0, "how often an idle runner looks for jobs")
+    runner_poll_seconds: float = setting(
+        5.0, "how often an idle runner looks for jobs", positive=True
+    )
     stop_grace_seconds: float = setting(
         10.0, "after SIGTERM, how long running jobs may finish before they are cancelled"
     )
     kill_grace_seconds: float = setting(2.0, "between SIGTERM and SIGKILL to a job's process group")
-    mqtt_connect_timeout_seconds: float = setting(5.0, "how long an MQTT job waits for the broker")
+    mqtt_connect_timeout_seconds: float = setting(
+        5.0, "how long an MQTT job waits for the broker", positive=True
+    )
     work_dir: str | None = setting(
         None,
         "where each script run gets its fresh working directory",
         shown="the system's temporary directory",
     )
-    log_level: str = setting("info", "debug, info, warning or error (see logs.py)")
+    log_level: str = setting(
+        "info", "debug, info, warning or error (see logs.py)", choices=LOG_LEVELS
+    )
+    log_format: str = setting(
+        "logfmt", "logfmt (key=value) or json, one line per event", choices=LOG_FORMATS
+    )
     database_timeout_seconds: float = setting(
-        10.0, "how long a request waits for the database before it is answered 503"
+        10.0,
+        "how long a request waits for the database before it is answered 503",
+        positive=True,
     )
     body_timeout_seconds: float = setting(
-        20.0, "how long a client has to send a whole request body; then 408"
+        20.0, "how long a client has to send a whole request body; then 408", positive=True
+    )
+    # /metrics shows how busy the server is and which runners exist: open to these networks
+    # (the machine itself by default), and elsewhere to a user with manage-users only.
+    metrics_open_to: tuple[str, ...] = setting(
+        ("127.0.0.0/8", "::1"),
+        "client networks that may read /metrics without credentials",
+        parse=_networks,
+        shown="`127.0.0.0/8, ::1`",
     )
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        """The declared settings from the environment (an empty variable means its default),
-        then ``overrides`` that are not None."""
-        read = {}
-        for s in declared():
-            raw = os.environ.get(s.env)
-            if raw:
-                read[s.name] = s.parse(s.env, raw)
-        clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(cls(**read), **clean)
+    def from_env(cls, config: str | Path | None = None, **overrides: object) -> Settings:
+        """The declared settings: defaults, then the TOML file ``config`` (else the one
+        OPSJOBS_CONFIG names, if any), then the environment (an empty variable means no
+        value), then ``overrides`` that are not None."""
+        return resolve(config, **overrides).settings
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+# -- where each value comes from: default, file, env ----------------------------------------
+
+DEFAULT, FILE, ENV, OPTION = "default", "file", "env", "option"
+_TEXT_TYPES = ("str", "str | None", "tuple[str, ...]")
+
+
+def _typed(s: Declared, where: str, value: Any) -> Any:
+    """A value as TOML typed it, in the setting's type; refused if TOML typed it otherwise."""
+    if s.type == "tuple[str, ...]" and isinstance(value, list):
+        if all(isinstance(item, str) and "," not in item for item in value):
+            value = ",".join(value)
+    if s.type in _TEXT_TYPES and isinstance(value, str):
+        return s.read(where, value)
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    fits = {
+        "int": number and isinstance(value, int),
+        "float": number,
+        "bool": isinstance(value, bool),
+    }.get(s.type, False)
+    if not fits:
+        raise InvalidSetting(f"{where} must be {s.accepts()}, got {value!r}")
+    return float(value) if s.type == "float" else value
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The settings a TOML file sets (top-level keys, named as the settings are)."""
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise InvalidSetting(f"{path}: cannot read the settings file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidSetting(f"{path}: not a TOML file: {exc}") from None
+    by_name = {s.name: s for s in declared()}
+    values = {}
+    for key, value in data.items():
+        s = by_name.get(key)
+        if s is None:
+            raise InvalidSetting(
+                f"{path}: {key!r} is not a setting; the settings are {', '.join(by_name)}"
+            )
+        where = f"{path}: {key}"
+        values[key] = s.check(where, _typed(s, where, value))  # text: checked by read
+    return values
+
+
+@dataclass(frozen=True)
+class Resolved:
+    settings: Settings
+    sources: dict[str, str]  # setting name → DEFAULT, FILE, ENV or OPTION
+
+
+def resolve(config: str | Path | None = None, **overrides: object) -> Resolved:
+    """The settings and where each came from; the environment wins over the file."""
+    path = config or os.environ.get(CONFIG_ENV) or None
+    values: dict[str, Any] = {}
+    sources = {s.name: DEFAULT for s in declared()}
+    if path is not None:
+        values.update(read_file(Path(path)))
+        sources.update(dict.fromkeys(values, FILE))
+    for s in declared():
+        raw = os.environ.get(s.env)
+        if raw:
+            values[s.name] = s.read(s.env, raw)
+            sources[s.name] = ENV
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    sources.update(dict.fromkeys(clean, OPTION))
+    return Resolved(replace(Settings(**values), **clean), sources)
+
+
+# -- showing a value without its secret -----------------------------------------------------
+
+MASK = "***"
+# A query parameter whose name says it holds a secret (asyncpg takes ?password=...).
+_SECRET_PARAMETER = re.compile(r"(?i)([?&][^=&#]*(?:pass|secret|token|key)[^=&#]*=)[^&#]*")
+
+
+def _masked_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        user = userinfo.partition(":")[0]
+        url = url.replace(f"{userinfo}@", f"{user}:{MASK}@", 1)
+    return _SECRET_PARAMETER.sub(rf"\1{MASK}", url)
+
+
+def masked(s: Declared, value: Any) -> Any:
+    """``value`` as ``config show`` prints it: a secret's secret part replaced by ***."""
+    if not s.secret or not value or not isinstance(value, str):
+        return value
+    return _masked_url(value) if "://" in value else MASK

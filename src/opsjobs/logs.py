@@ -2,7 +2,9 @@
 command), structlog's events and the standard library's records (granian, asyncpg,
 SQLAlchemy, uvicorn) alike.
 
-Each event is one line, ``key=value`` (logfmt), on stderr. An exception is rendered once, as
+Each event is one line on stderr: ``key=value`` (logfmt), or a JSON object with the
+``json`` format for log shippers. A request's ID (api/request_id.py) is bound to the logging
+context for the request's lines, and a job's runner binds it again for that job's lines. An exception is rendered once, as
 the plain text of its traceback (frames and message, never local variables: a frame's locals
 hold request headers and credentials), capped in length, inside that same line. As defence in
 depth every line passes through ``redact``, which blanks the shapes a secret takes (an
@@ -131,16 +133,25 @@ class DropServerAppErrors(logging.Filter):
         )
 
 
-def formatter() -> structlog.stdlib.ProcessorFormatter:
+FORMATS = ("logfmt", "json")
+
+
+def _renderer(fmt: str) -> Any:
+    if fmt == "json":
+        return structlog.processors.JSONRenderer(sort_keys=False)
+    return structlog.processors.LogfmtRenderer(
+        key_order=["timestamp", "level", "logger", "event"], drop_missing=True
+    )
+
+
+def formatter(fmt: str = "logfmt") -> structlog.stdlib.ProcessorFormatter:
     """The formatter of every handler: structlog's events and stdlib records, one line each."""
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *_SHARED],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _redact_values,
-            structlog.processors.LogfmtRenderer(
-                key_order=["timestamp", "level", "logger", "event"], drop_missing=True
-            ),
+            _renderer(fmt),
             _redact_line,
         ],
     )
@@ -155,15 +166,17 @@ def _checked(level: str) -> str:
     return level.upper()
 
 
-def dict_config(level: str = "info") -> dict:
+def dict_config(level: str = "info", fmt: str = "logfmt") -> dict:
     """The stdlib configuration; also handed to granian, which applies it in every process
     it starts."""
     level = _checked(level)
+    if fmt not in FORMATS:
+        raise SystemExit(f"OPSJOBS_LOG_FORMAT must be one of {', '.join(FORMATS)}, got {fmt!r}")
     propagate = {"handlers": [], "propagate": True}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"()": "opsjobs.logs.formatter"}},
+        "formatters": {"line": {"()": "opsjobs.logs.formatter", "fmt": fmt}},
         "filters": {"server_app_errors": {"()": "opsjobs.logs.DropServerAppErrors"}},
         "handlers": {
             "stderr": {
@@ -188,7 +201,7 @@ def dict_config(level: str = "info") -> dict:
     }
 
 
-def configure(level: str = "info") -> None:
+def configure(level: str = "info", fmt: str = "logfmt") -> None:
     """Route structlog through the standard library and configure both, for this process."""
     structlog.configure(
         processors=[
@@ -201,4 +214,10 @@ def configure(level: str = "info") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    logging.config.dictConfig(dict_config(level))
+    logging.config.dictConfig(dict_config(level, fmt))
+
+
+def current_request_id() -> str | None:
+    """The ID of the HTTP request being served (bound by api/observe.py), if any: a job
+    records it, so that the runner's lines about the job carry it too."""
+    return structlog.contextvars.get_contextvars().get("request_id")

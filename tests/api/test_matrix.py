@@ -386,6 +386,11 @@ PUBLIC = {
         for route in not_served.router.routes
         for method in route.methods
     ),
+    # Monitoring, outside /node/api: the health routes are open to all; /metrics is open on
+    # loopback and needs manage-users elsewhere (tests/api/test_monitoring.py checks that).
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
 }
 
 

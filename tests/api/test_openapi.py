@@ -30,7 +30,14 @@ from opsjobs.store import entities, users
 from opsjobs.store.core import Store
 
 OPENAPI = "/node/api/openapi.json"
-SERVICE_ROUTES = {"/node/api/openapi.json", "/node/api/docs", "/docs/oauth2-redirect"}
+# The monitoring routes sit outside /node/api and the API's document: docs/deployment.md.
+MONITORING_ROUTES = {"/metrics", "/healthz", "/readyz"}
+SERVICE_ROUTES = {
+    "/node/api/openapi.json",
+    "/node/api/docs",
+    "/docs/oauth2-redirect",
+    *MONITORING_ROUTES,
+}
 # SAYMON's families opsjobs answers as not served (docs/api.md §17): not operations of its own.
 NOT_SERVED = {"/node/api" + route.path for route in not_served.router.routes}
 ADMIN = ("admin", "admin-secret")

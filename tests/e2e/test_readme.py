@@ -219,3 +219,35 @@ def test_the_administration_commands(tmp_path):
     run("link", "add", datacenter, web)
     run("user", "add", "alice", "--generate", "--group", "operators", "--include", datacenter)
     assert re.fullmatch(r"[0-9a-f]{24}", web)
+
+
+def test_the_configuration_example(tmp_path):
+    """The TOML file as the README shows it, and `config show` as it prints it."""
+    file_text = next(b for b in _blocks("toml") if "database_url" in b)
+    (tmp_path / "opsjobs.toml").write_text(file_text)
+    block = next(b for b in _blocks("sh") if "config show" in b)
+    command = next(line for line in block.splitlines() if not line.startswith("#"))
+    env = _env(tmp_path)
+    env["PATH"] = f"{Path(OPSJOBS).parent}:{env['PATH']}"
+    printed = _run_bash(command.replace(".venv/bin/opsjobs", OPSJOBS), tmp_path, env)
+    lines = {re.sub(r"\s+", " ", line) for line in printed.splitlines()}
+    for shown in (line.removeprefix("# ") for line in block.splitlines() if line.startswith("#")):
+        assert re.sub(r"\s+", " ", shown) in lines, (shown, printed)
+    assert "change-me" not in printed  # the password in the file's URL is masked
+
+
+def test_the_monitoring_examples_work_with_the_demo(demo_server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    block = next(b for b in _blocks("sh") if "/metrics" in b)
+    said = {}
+    for line in block.splitlines():
+        command = line.split("#", 1)[0].replace(
+            "127.0.0.1:8080", f"127.0.0.1:{demo_server['port']}"
+        )
+        route = re.search(r"/(healthz|readyz|metrics)", command).group(1)
+        said[route] = _run_bash(command, demo_server["cwd"], demo_server["env"])
+    assert orjson.loads(said["healthz"]) == {"status": "ok"}
+    assert orjson.loads(said["readyz"])["status"] == "ready"
+    names = {family.name for family in text_string_to_metric_families(said["metrics"])}
+    assert {"opsjobs_http_requests", "opsjobs_jobs", "opsjobs_runners"} <= names

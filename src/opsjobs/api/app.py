@@ -18,7 +18,10 @@ from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
 from .context import Context
+from .health import monitoring_routes
 from .limits import BodyLimit
+from .metrics import http_metrics
+from .observe import RequestObserver, RouteSeen
 from .routes import (
     classes,
     control,
@@ -105,13 +108,16 @@ def create_app(
     # Plain Starlette routes for the hot paths, matched before FastAPI's (see fast.py).
     app.router.routes.extend(jobs.hot.routes(PREFIX))
     app.router.routes.extend(execute.hot.routes(PREFIX))
+    app.router.routes.extend(monitoring_routes(ctx))  # /metrics, /healthz, /readyz
     for module in ROUTES:
         app.include_router(module.router, prefix=PREFIX)
+    app.add_middleware(RouteSeen, routes=lambda: app.routes)  # innermost: sees the route
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
-    app.add_middleware(CheckedUrl)  # outermost: a URL no route could use goes no further
+    app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
+    app.add_middleware(RequestObserver, metrics=http_metrics())  # outermost: request ID
     openapi.install(app)
     return app

@@ -18,6 +18,9 @@ class Context:
     store: Store
     passwords: Passwords
     auth: Authenticator
+    # The embedded runner's name while one runs in this process (compose.py): /readyz
+    # watches its heartbeat.
+    runner_name: str | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Context:

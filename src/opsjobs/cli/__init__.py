@@ -7,5 +7,6 @@ from .commands import app
 
 def main() -> None:
     # One logging configuration for every command, `serve` and `runner` included (logs.py).
-    configure(Settings.from_env().log_level)
+    settings = Settings.from_env()  # a value it does not accept stops here, in one line
+    configure(settings.log_level, settings.log_format)
     app()

@@ -17,11 +17,12 @@ from ..domain.rights import PERMISSIONS
 from ..store import entities, importing, users
 from ..store.db import Database
 from ..store.migrate import is_current, upgrade
+from . import configuration as configuration_commands
 from . import demo as demo_data
 from . import execution as execution_commands
 from . import operations as operation_commands
 from . import remote
-from .runtime import DatabaseUrl, console, opened_store, run
+from .runtime import ConfigFile, DatabaseUrl, console, opened_store, run
 
 app = typer.Typer(
     help="opsjobs: operations on monitored objects, every run kept as a job.",
@@ -58,7 +59,7 @@ def _check_permissions(permissions: list[str]) -> None:
 
 
 @app.command()
-def migrate(database_url: DatabaseUrl = None) -> None:
+def migrate(database_url: DatabaseUrl = None, config: ConfigFile = None) -> None:
     """Create or upgrade the database schema."""
     settings = _settings(database_url)
 
@@ -78,6 +79,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
     workers: Annotated[
         int, typer.Option(min=1, help="server processes, each a whole server (runner included)")
     ] = 1,
@@ -116,12 +118,14 @@ def serve(
         certfile=certfile,
         keyfile=keyfile,
         log_level=settings.log_level,
+        log_format=settings.log_format,
     )
 
 
 @app.command()
 def demo(
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
     host: Annotated[str, typer.Option(help="HOST:PORT shown in the example")] = "127.0.0.1:8080",
 ) -> None:
     """Fill the database with a small demo and its runs (once), and print fresh passwords."""
@@ -154,6 +158,7 @@ def user_add(
     exclude: Annotated[list[str], typer.Option(help="object or link ID to exclude")] = [],
     group: Annotated[list[str], typer.Option(help="group name (repeatable)")] = [],
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Add a user."""
     if (password is None) == (not generate):
@@ -190,6 +195,7 @@ def group_add(
     include: Annotated[list[str], typer.Option(help="object or link ID to include")] = [],
     exclude: Annotated[list[str], typer.Option(help="object or link ID to exclude")] = [],
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Add a group of users sharing rights."""
     _check_permissions(permission)
@@ -212,6 +218,7 @@ def object_add(
     ] = [],
     object_id: Annotated[str | None, typer.Option("--id", help="use this ID")] = None,
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Add an object."""
     from ..domain.ids import is_object_id
@@ -232,7 +239,13 @@ def object_add(
 
 
 @link_app.command("add")
-def link_add(source: str, target: str, name: str = "", database_url: DatabaseUrl = None) -> None:
+def link_add(
+    source: str,
+    target: str,
+    name: str = "",
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
     """Add a link between two objects."""
     settings = _settings(database_url)
 
@@ -248,6 +261,7 @@ def link_add(source: str, target: str, name: str = "", database_url: DatabaseUrl
 def jobs_import(
     file: Annotated[Path, typer.Argument(help="JSON lines, one job document each; - for stdin")],
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Bulk-load job history (opsjobs or MongoDB extended JSON documents)."""
     settings = _settings(database_url)
@@ -286,3 +300,4 @@ def jobs_import(
 
 
 execution_commands.register(app)  # runner, exec: listed after serve
+configuration_commands.register(app)  # config show

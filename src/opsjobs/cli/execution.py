@@ -19,7 +19,7 @@ from ..execution.runner import Runner
 from ..service.execute import RunRequest, entity_kind, execute_operation, requester_by_login
 from ..store.core import Store
 from ..store.output import read_output
-from .runtime import DatabaseUrl, console, opened_store, run
+from .runtime import ConfigFile, DatabaseUrl, console, opened_store, run
 
 FOLLOW_POLL_SECONDS = 0.1
 # How long --follow waits quietly for some runner to take the job before saying so.
@@ -52,6 +52,7 @@ def runner_command(
         int | None, typer.Option(min=1, help="jobs at once (default OPSJOBS_RUNNER_CONCURRENCY)")
     ] = None,
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Run jobs from the shared database: untagged ones and those of the given tags."""
     settings = Settings.from_env(database_url=database_url)
@@ -121,6 +122,7 @@ def exec_command(
         typer.Option("--follow", help="show the output live; exit with the job's exit code"),
     ] = False,
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Queue a run of an operation and print the job's ID (a runner does the running)."""
     settings = Settings.from_env(database_url=database_url)

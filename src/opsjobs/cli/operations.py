@@ -10,7 +10,7 @@ from ..config import Settings
 from ..domain.errors import NotFound
 from ..domain.operations import MQTT, SCRIPT
 from ..store import operations
-from .runtime import DatabaseUrl, console, opened_store, run
+from .runtime import ConfigFile, DatabaseUrl, console, opened_store, run
 
 app = typer.Typer(help="Operations.", no_args_is_help=True)
 
@@ -67,6 +67,7 @@ def operation_add(
     timeout: Annotated[float | None, typer.Option(help="seconds before it is stopped")] = None,
     runner: Annotated[str | None, typer.Option(help="only runners with this tag run it")] = None,
     database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
 ) -> None:
     """Add an operation to an object, a link or a class; prints its ID."""
     document = _document(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import structlog
@@ -12,9 +14,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..config import Settings
+from ..config import CONFIG_ENV, Settings
 from ..domain.errors import OpsjobsError
-from ..logs import redact
+from ..logs import configure, redact
 from ..store.core import NotMigrated, Store
 from ..store.db import unavailable
 
@@ -29,6 +31,30 @@ DatabaseUrl = Annotated[
         "--database-url",
         envvar="OPSJOBS_DATABASE_URL",
         help="sqlite:///path or postgresql://...; default ./var/opsjobs.db",
+    ),
+]
+
+
+def _use_config_file(path: Path | None) -> Path | None:
+    """Make ``path`` the settings file of this process and those it starts (serve's workers
+    read it through OPSJOBS_CONFIG), checked now: a value it refuses stops the command."""
+    if path is not None:
+        os.environ[CONFIG_ENV] = str(path.resolve())
+        settings = Settings.from_env()
+        configure(settings.log_level, settings.log_format)
+    return path
+
+
+# Every command that reads settings takes this option; the environment still wins over it.
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="a TOML file of settings (keys named as the settings, e.g. database_url); "
+        "OPSJOBS_* variables win over it",
+        callback=_use_config_file,
+        is_eager=True,
+        dir_okay=False,
     ),
 ]
 

@@ -12,12 +12,15 @@ Shapes (``type`` decides):
   template variables, which ``env`` holds (see ``templates.py``). Run by the interpreter of
   its ``#!`` line, else /bin/sh. Specs written before ``env`` existed load with none.
 - ``{"type": "mqtt", "topic": "...", "message": "..."}``: publish with QoS 1.
+
+Any of them may also hold ``request_id``: the ID of the HTTP request that made the job, so
+that the runner's log lines about the job carry the request's ID too.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -58,10 +61,23 @@ Spec = ExecSpec | ScriptSpec | MqttSpec
 _BY_TYPE = {"exec": ExecSpec, "script": ScriptSpec, "mqtt": MqttSpec}
 
 
-def dump_spec(spec: Spec) -> str:
-    return orjson.dumps(spec).decode()  # orjson writes a dataclass's fields in their order
+def dump_spec(spec: Spec, request_id: str | None = None) -> str:
+    if request_id is None:
+        return orjson.dumps(spec).decode()  # orjson writes a dataclass's fields in their order
+    return orjson.dumps({**asdict(spec), "request_id": request_id}).decode()
 
 
 def load_spec(text: str) -> Spec:
     data: dict[str, Any] = orjson.loads(text)
+    data.pop("request_id", None)
     return _BY_TYPE[data["type"]](**data)
+
+
+def spec_request_id(text: str | None) -> str | None:
+    """The ID of the request that made the job, if the spec holds one."""
+    try:
+        found = orjson.loads(text or "null")
+    except orjson.JSONDecodeError:
+        return None
+    value = found.get("request_id") if isinstance(found, dict) else None
+    return value if isinstance(value, str) else None

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import structlog
+from structlog.contextvars import bind_contextvars
 
 from ..config import Settings
 from ..domain.jobs import JobStatus
 from ..domain.outcome import Outcome
-from ..domain.spec import MqttSpec, load_spec
+from ..domain.spec import MqttSpec, load_spec, spec_request_id
 from ..store.core import Store
 from ..store.listen import listen
 from ..store.queue import RUNNER_LOST, ClaimedJob, claim_many, finish, job_states
@@ -186,13 +187,18 @@ class Runner:
         await self._finisher.record(job_id, outcome)
 
     async def _run_job(self, job: ClaimedJob, control: JobControl) -> None:
+        # This task's own logging context: every line about the job names it, and the
+        # request that made it.
+        bind_contextvars(job_id=job.id, request_id=spec_request_id(job.spec))
+        log.info("job started", runner=self.name)
         try:
             try:
                 outcome = await self._execute(job, control)
             except Exception as exc:
-                log.exception("running a job failed", job_id=job.id)
+                log.exception("running a job failed")
                 outcome = Outcome(JobStatus.FAILED, {}, f"runner error: {exc!r}")
             await self._finish(job.id, outcome)
+            log.info("job finished", status=outcome.status.value)
         finally:
             self._controls.pop(job.id, None)
             self._tasks.pop(job.id, None)

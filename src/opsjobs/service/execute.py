@@ -20,6 +20,7 @@ from ..domain.kinds import EntityKind
 from ..domain.operations import render_spec, runner_tag
 from ..domain.spec import dump_spec
 from ..domain.templates import Values, property_map
+from ..logs import current_request_id
 from ..store.core import Store
 from ..store.operations import JobRef, Target, enqueue_once, execution_target, job_for_key
 
@@ -77,7 +78,7 @@ async def execute_operation(store: Store, run: RunRequest, *, default_timeout: f
     )
     # Two requests with one key can both find no job above: the store lets one in and
     # answers the other with the winner's job.
-    job = await enqueue_once(store, _queued_row(run, target, dump_spec(spec)))
+    job = await enqueue_once(store, _queued_row(run, target, dump_spec(spec, current_request_id())))
     return _same_run(job, run)
 
 

@@ -1,0 +1,123 @@
+"""What the request middleware (api/observe.py: request ID, request series) costs the hot
+path GET /node/api/jobs/:id, in process: the app called directly as ASGI, no HTTP server and
+no network, so that the middleware's own cost is not lost in their noise.
+
+    python -m bench.middleware [--requests 20000] [--rounds 5]
+
+Two apps on one SQLite file with one job: as built, and the same without the two
+middlewares; rounds alternate between them, and the best round of each counts (the least
+disturbed by the rest of the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import tempfile
+import time
+from pathlib import Path
+
+from asgi_lifespan import LifespanManager
+
+from opsjobs.api.app import create_app
+from opsjobs.api.observe import RequestObserver, RouteSeen
+from opsjobs.config import Settings
+from opsjobs.domain.passwords import Passwords
+from opsjobs.domain.rights import PERMISSIONS
+from opsjobs.store import users
+from opsjobs.store.db import Database
+from opsjobs.store.jobs import insert_jobs
+from opsjobs.store.migrate import upgrade
+
+LOGIN, PASSWORD = "bench", "bench-password-middleware"
+
+
+async def _prepare(url: str) -> str:
+    database = Database(url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+    settings = Settings.from_env(database_url=url, argon2_time_cost=1, argon2_memory_kib=8)
+    app = create_app(settings)
+    async with LifespanManager(app):
+        store = app.state.context.store
+        hashed = Passwords(1, 8).hash(PASSWORD)
+        await users.create_user(
+            store, login=LOGIN, password_hash=hashed, permissions=list(PERMISSIONS), include=["1"]
+        )
+        job_id = "6b0c3a99109606ffd3a35595"
+        row = {
+            "id": job_id, "owner_id": "1", "owner_type": 1, "operation_id": None,
+            "operation_name": "uptime", "user_id": None, "timestamp": 1_700_000_000_000,
+            "process_meta": None, "description": '{"stdout": "ok", "exitCode": 0}',
+            "results": "[]", "status": "succeeded", "started": 1, "finished": 2,
+            "error": None, "truncated": False, "runner": "bench",
+        }  # fmt: skip
+        await insert_jobs(store, [row])
+    return job_id
+
+
+def _app(url: str, observed: bool):
+    settings = Settings.from_env(database_url=url, argon2_time_cost=1, argon2_memory_kib=8)
+    app = create_app(settings)
+    if not observed:
+        app.user_middleware = [
+            m for m in app.user_middleware if m.cls not in (RequestObserver, RouteSeen)
+        ]
+    return app
+
+
+async def _round(app, path: str, n: int) -> float:
+    """CPU seconds of this process (all its threads: SQLite's included) per request, over
+    ``n`` sequential requests: less swayed than wall time by other work on the machine."""
+    token = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode())
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"bench"), (b"authorization", b"Basic " + token)],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080),
+    }  # fmt: skip
+    statuses = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    started = time.process_time()
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    elapsed = time.process_time() - started
+    assert set(statuses) == {200}, set(statuses)
+    return elapsed / n
+
+
+async def main(requests: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        job_id = await _prepare(url)
+        path = f"/node/api/jobs/{job_id}"
+        apps = {"with": _app(url, True), "without": _app(url, False)}
+        best = {name: float("inf") for name in apps}
+        async with LifespanManager(apps["with"]), LifespanManager(apps["without"]):
+            for app in apps.values():
+                await _round(app, path, 200)  # warm: credential cache, directory, pools
+            for number in range(rounds):
+                order = list(apps.items())
+                for name, app in order if number % 2 else reversed(order):
+                    best[name] = min(best[name], await _round(app, path, requests))
+    for name, seconds in best.items():
+        print(f"{name:>7} the middleware: {seconds * 1e6:7.1f} µs of CPU a request")
+    print(f"   cost: {(best['with'] - best['without']) * 1e6:7.1f} µs a request")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.middleware", description=__doc__)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    options = parser.parse_args()
+    asyncio.run(main(options.requests, options.rounds))
