@@ -21,7 +21,7 @@ from pathlib import Path
 from asgi_lifespan import LifespanManager
 
 from opsjobs.api.app import create_app
-from opsjobs.api.observe import RequestObserver, RouteSeen
+from opsjobs.api.observe import RequestObserver
 from opsjobs.config import Settings
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
@@ -63,9 +63,7 @@ def _app(url: str, observed: bool):
     settings = Settings.from_env(database_url=url, argon2_time_cost=1, argon2_memory_kib=8)
     app = create_app(settings)
     if not observed:
-        app.user_middleware = [
-            m for m in app.user_middleware if m.cls not in (RequestObserver, RouteSeen)
-        ]
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not RequestObserver]
     return app
 
 

@@ -21,7 +21,7 @@ from .context import Context
 from .health import monitoring_routes
 from .limits import BodyLimit
 from .metrics import http_metrics
-from .observe import RequestObserver, RouteSeen
+from .observe import RequestObserver
 from .routes import (
     classes,
     control,
@@ -111,13 +111,13 @@ def create_app(
     app.router.routes.extend(monitoring_routes(ctx))  # /metrics, /healthz, /readyz
     for module in ROUTES:
         app.include_router(module.router, prefix=PREFIX)
-    app.add_middleware(RouteSeen, routes=lambda: app.routes)  # innermost: sees the route
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
     app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
-    app.add_middleware(RequestObserver, metrics=http_metrics())  # outermost: request ID
+    # Outermost: every answer gets its request ID, and counts.
+    app.add_middleware(RequestObserver, metrics=http_metrics(), routes=lambda: app.routes)
     openapi.install(app)
     return app

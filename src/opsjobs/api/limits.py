@@ -87,7 +87,8 @@ class BodyLimit:
 
         # The API speaks only JSON; clients such as plain `curl -d` send a form content type
         # with a JSON body, and SAYMON reads it as JSON all the same.
-        scope = dict(scope)
+        # (Into the request's own scope, as the router writes the matched route there: the
+        # request middleware outside reads it back, observe.py.)
         scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"content-type"]
         scope["headers"].append((b"content-type", b"application/json"))
         await self.app(scope, replay, send)
