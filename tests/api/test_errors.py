@@ -134,8 +134,9 @@ async def _all_404(api, headers, bad: str) -> None:
         ("DELETE", f"/node/api/users/{bad}/auth-token", "User"),
     ]
     for method, url, kind in cases:
-        # A user body is checked field by field before the ID (docs/api.md §2, §14).
-        patch = {"name": "Someone"} if "/users/" in url else {"x": 1}
+        # A body is checked field by field before the ID (docs/api.md §2, §11, §14): a valid
+        # one, so that the ID is what is wrong (a result takes any object).
+        patch = {"x": 1} if "/jobs/" in url else {"name": "Someone"}
         body = patch if method == "PATCH" else None
         response = await api.client.request(method, url, json=body, headers=headers)
         error = assert_error(response, 404, "ResourceNotFound")
