@@ -1,4 +1,4 @@
-"""Fault drills (issue 7): real processes, real faults, every job counted from the outside.
+"""Fault drills: real processes, real faults, every job counted from the outside.
 
 Each drill sets up a deployment (see stack.py), submits executions of an operation whose
 script leaves a start and an end mark, brings about one fault while they run, lets the

@@ -1,4 +1,4 @@
-"""Logs never hold a password, token, session ID or cookie, whatever fails (issue 7, point 3).
+"""Logs never hold a password, token, session ID or cookie, whatever fails.
 
 An unhandled error is logged once, as one line, with the traceback's frames and message and
 none of the frames' local variables; the request's credentials (Basic header, ?auth-token=,

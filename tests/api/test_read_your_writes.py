@@ -1,4 +1,4 @@
-"""Read-your-writes between two server processes' worth of app on one database (issue 15):
+"""Read-your-writes between two server processes' worth of app on one database:
 a change acknowledged by one is honoured by the other on the very next request, with no
 poll or notification in between; the hot path GET /jobs/:id learns it from the revision its
 own read returns, and makes no query beyond that read when the answer is yes.

@@ -1,4 +1,4 @@
-"""The app shuts down at once when no job runs (issue 7, point 8).
+"""The app shuts down at once when no job runs.
 
 The directory follower waited with ``asyncio.wait_for``, which on Python 3.11 swallows a
 cancel that lands while the awaited event is being set: on PostgreSQL a NOTIFY from the

@@ -1,4 +1,4 @@
-"""A request body must arrive within OPSJOBS_BODY_TIMEOUT_SECONDS (issue 7, point 7): clients
+"""A request body must arrive within OPSJOBS_BODY_TIMEOUT_SECONDS: clients
 that send their headers and then stall or trickle the body are answered 408 and cut off,
 while others are served meanwhile. Against a real `opsjobs serve`, over raw sockets.
 """

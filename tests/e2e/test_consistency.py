@@ -1,4 +1,4 @@
-"""Many servers, one truth (issue 15): read-your-writes across processes.
+"""Many servers, one truth: read-your-writes across processes.
 
 Real `opsjobs serve` processes on one database: three on PostgreSQL, and one with
 `--workers 4` on SQLite. Round trips each create something through one server and use it at

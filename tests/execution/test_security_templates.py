@@ -141,7 +141,7 @@ async def test_no_payload_runs_from_any_allowed_spot(tmp_path, shell, template, 
     assert ran >= len(payloads(mark)) - 6
 
 
-# The spots issue 7 found payloads running from, and their variants: refused when saved.
+# The spots an attacker's review found payloads running from, and their variants: refused when saved.
 ISSUE_SPOTS = [
     "echo \"${NAME:-'{{args.x}}'}\"",
     'echo "${NAME:-{{args.x}}}"',

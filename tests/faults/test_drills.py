@@ -1,4 +1,4 @@
-"""Fault drills of issue 7, small: real servers and runners, real faults, every job counted
+"""The fault drills, small: real servers and runners, real faults, every job counted
 from the outside (bench/faults.py has the drills; `make faults` runs them bigger).
 
 What each drill must show: every accepted job ends final, none runs twice, a job reported
@@ -9,7 +9,10 @@ no request is answered with an error other than 503.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,21 +34,31 @@ NEEDS = {
 }
 
 
+@pytest.fixture
+def drill_root() -> Iterator[Path]:
+    # Not under pytest's tmp_path: a private PostgreSQL runs as the postgres user, which must
+    # reach its data directory, and every pytest session that starts (another suite on the
+    # machine) makes /tmp/pytest-of-<user> private again, under a running drill's feet.
+    root = Path(tempfile.mkdtemp(prefix="opsjobs-drill-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 pytestmark = pytest.mark.faults  # `-m "not faults"` leaves them out of a quick local run
 
 
 @pytest.mark.timeout(400)  # each takes tens of seconds; a failing one waits for jobs 120 s
 @pytest.mark.parametrize("drill", list(faults.DRILLS))
-def test_drill(drill, tmp_path):
+def test_drill(drill, drill_root):
     for check in NEEDS.get(drill, []):
         reason = check()
         if reason and IN_CI:
             pytest.fail(f"{drill} cannot run under CI: {reason}")
         if reason:
             pytest.skip(reason)
-    root = tmp_path / "drill"
-    root.mkdir()
-    counts = faults.DRILLS[drill](root, JOBS)
+    counts = faults.DRILLS[drill](drill_root, JOBS)
     summary = f"{counts.as_row()}; {counts.notes}"
     assert counts.accepted > 0, summary
     assert not faults.promise_broken(counts), summary

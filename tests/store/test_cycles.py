@@ -1,4 +1,4 @@
-"""The object tree stays a tree (issue 7, point 4): a parent change or creation that would
+"""The object tree stays a tree: a parent change or creation that would
 make an object its own ancestor is refused, naming the loop, however it is sent and however
 many servers send it at once; and a loop left by older data is seen and repaired by whoever
 sees the whole tree, instead of hiding its objects and their jobs from everyone."""

@@ -28,7 +28,7 @@ async def follow_directory(store: Store) -> None:
     while True:
         # asyncio.timeout, never wait_for: on Python 3.11, a cancel that lands while the
         # event is being set is swallowed by wait_for, and this loop would never end (the
-        # app's shutdown then waited for it forever: issue 7, point 8).
+        # app's shutdown then waited for it forever).
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DIRECTORY_POLL_SECONDS):
                 await changed.wait()
