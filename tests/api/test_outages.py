@@ -1,4 +1,4 @@
-"""A database that is down, unreachable or locked gives 503 with Retry-After, in bounded time
+"""A database that is down, unreachable or locked gives 503 with Retry-After, in bounded time.
 
 PostgreSQL is reached through a TCP proxy run by the test: stopping the proxy is an outage
 for the app (its pooled connections break, new ones are refused) without touching the
