@@ -52,6 +52,7 @@ session PATCH "/objects/$object_id" "$(jq -n --arg t "$tag_id" '{tags: [$t]}')" 
 echo "object_tags=$(session GET "/objects/$object_id" | jq -c .tags)"
 
 # The parent's child_ids name the new object; its children list holds it.
+echo "root_class_id=$(session GET /objects/1 | jq -r .class_id)"
 if session GET /objects/1 | jq -e --arg id "$object_id" '.child_ids | index($id)' >/dev/null; then
     echo "in_parent_child_ids=yes"
 else

@@ -120,6 +120,7 @@ def test_a_saymon_administrators_script_runs_unchanged(make_run):
     assert said["prop"] == '["off",3]'
     assert said["object_tags"] == f'["{said["tag_id"]}"]'
     assert said["in_parent_child_ids"] == "yes"
+    assert said["root_class_id"] == "1"  # SAYMON's standard class Root
     assert "db-replica-7" in said["children_names"]
     assert said["token_read_back"] == "yes"
     assert said["job_basic"] == make_run["job_id"]
