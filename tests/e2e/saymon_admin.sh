@@ -72,6 +72,13 @@ echo "token=$read_back"
 # The job, as the SAYMON documentation's example reads it (Basic), and with the new token.
 echo "job_basic=$(curl -sS --fail-with-body -X GET "$api/jobs/$job_id" -u "$login:$password" | jq -r .id)"
 echo "job_token=$(curl -sS --fail-with-body "$api/jobs/$job_id?auth-token=$token" | jq -r .id)"
+# The token also opens a session of its own (a second cookie jar).
+bot_jar=$(mktemp)
+curl -sS --fail-with-body -c "$bot_jar" -X POST "$api/users/session" \
+    -H "Content-Type: application/json" \
+    --data "$(jq -n --arg t "$token" '{"auth-token": $t}')" >/dev/null
+echo "job_token_session=$(curl -sS --fail-with-body -b "$bot_jar" "$api/jobs/$job_id" | jq -r .id)"
+rm -f "$bot_jar"
 
 # The CSRF rule: the same change with the cookie but without the header is refused;
 # with Basic auth it needs no header.

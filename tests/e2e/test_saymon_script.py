@@ -125,6 +125,7 @@ def test_a_saymon_administrators_script_runs_unchanged(make_run):
     assert said["token_read_back"] == "yes"
     assert said["job_basic"] == make_run["job_id"]
     assert said["job_token"] == make_run["job_id"]
+    assert said["job_token_session"] == make_run["job_id"]
     assert said["cookie_without_csrf"] == "403"
     assert said["basic_without_csrf"] == "200"
     assert said["weight"] == "2"
