@@ -116,7 +116,11 @@ async def _reset_pg(url: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {_PG_TABLES}"))
         await conn.execute(
-            text("INSERT INTO objects (id, name, created, updated) VALUES ('1', 'Root', 0, 0)")
+            # The root as the migrations leave it (0005: of SAYMON's class Root).
+            text(
+                "INSERT INTO objects (id, name, class_id, last_state_update, created, updated) "
+                "VALUES ('1', 'Root', '1', 0, 0, 0)"
+            )
         )
         await conn.execute(text("UPDATE revisions SET value = value + 1"))
     await engine.dispose()

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import pytest
 
+import log_secrets
 from conftest import basic
 from helpers import (
     INVALID_LOGIN,
@@ -569,3 +570,46 @@ async def test_groups_grant_rights_by_union(api, backend):
         f"/node/api/jobs/{site_job}/results", json={"ok": 2}, headers=tess
     )
     assert_error(response, 403, "Forbidden")
+
+
+async def test_session_login_with_an_api_token(api, backend):
+    """SAYMON's other log-in: ``{"auth-token": …}`` opens a session of the token's user."""
+    admin = await api.admin()
+    headers = await api.user("tokened", "pw", [], ["1"])
+    user_id = (await api.client.get("/node/api/users/current", headers=headers)).json()["id"]
+    token = (await api.client.post(f"/node/api/users/{user_id}/auth-token", headers=admin)).json()
+    log_secrets.register(token, "API token")
+    response = await api.client.post("/node/api/users/session", json={"auth-token": token})
+    assert response.status_code == 200, response.text
+    session_id = response.json()
+    assert response.cookies["sid"] == session_id and response.cookies["csrf"]
+    log_secrets.register(session_id, "session ID")
+    current = await api.client.get(
+        "/node/api/users/current", headers={"Cookie": f"sid={session_id}"}
+    )
+    assert current.json()["id"] == user_id
+    # A revoked token opens nothing; the session it opened lives on, as any other does.
+    await api.client.delete(f"/node/api/users/{user_id}/auth-token", headers=admin)
+    still = await api.client.get("/node/api/users/current", headers={"Cookie": f"sid={session_id}"})
+    assert still.status_code == 200
+    response = await api.client.post("/node/api/users/session", json={"auth-token": token})
+    assert_error(response, 401, "Unauthorized", INVALID_TOKEN)
+    assert "sid" not in response.cookies
+
+
+async def test_session_login_needs_a_token_or_a_login_and_password(api):
+    await api.user("gina", "pw")
+    for body, message in (
+        ({}, "login: Field required"),
+        ({"login": "gina"}, "password: Field required"),
+        ({"password": "pw"}, "login: Field required"),
+        ({"auth-token": "x", "login": "gina", "password": "pw"}, "auth-token: send either"),
+        ({"auth-token": ""}, "auth-token"),
+        ({"auth-token": 7}, "auth-token"),
+    ):
+        response = await api.client.post("/node/api/users/session", json=body)
+        error = assert_error(response, 400, "BadRequest")
+        assert error["message"].startswith(message), (body, error)
+        assert "sid" not in response.cookies
+    response = await api.client.post("/node/api/users/session", json={"auth-token": "nope"})
+    assert_error(response, 401, "Unauthorized", INVALID_TOKEN)

@@ -123,6 +123,8 @@ async def _all_404(api, headers, bad: str) -> None:
         ("PATCH", f"/node/api/objects/{bad}", "Object"),
         ("DELETE", f"/node/api/objects/{bad}", "Object"),
         ("GET", f"/node/api/objects/{bad}/jobs", "Object"),
+        ("GET", f"/node/api/objects/{bad}/children", "Object"),
+        ("GET", f"/node/api/objects/{bad}/children/links", "Object"),
         ("GET", f"/node/api/links/{bad}", "Link"),
         ("PATCH", f"/node/api/links/{bad}", "Link"),
         ("DELETE", f"/node/api/links/{bad}", "Link"),
@@ -134,9 +136,8 @@ async def _all_404(api, headers, bad: str) -> None:
         ("DELETE", f"/node/api/users/{bad}/auth-token", "User"),
     ]
     for method, url, kind in cases:
-        # A body is checked field by field before the ID (docs/api.md §2, §11, §14): a valid
-        # one, so that the ID is what is wrong (a result takes any object).
-        patch = {"x": 1} if "/jobs/" in url else {"name": "Someone"}
+        # A user body is checked field by field before the ID (docs/api.md §2, §14).
+        patch = {"name": "Someone"} if "/users/" in url else {"weight": 2}
         body = patch if method == "PATCH" else None
         response = await api.client.request(method, url, json=body, headers=headers)
         error = assert_error(response, 404, "ResourceNotFound")

@@ -316,6 +316,8 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/node/api/objects"): Route("list"),
     ("GET", "/node/api/objects/{object_id}"): Route("object"),
+    ("GET", "/node/api/objects/{object_id}/children"): Route("object"),
+    ("GET", "/node/api/objects/{object_id}/children/links"): Route("object"),
     ("PATCH", "/node/api/objects/{object_id}"): Route(
         "object", OBJECT_NEEDS["modify"], body=lambda w, t: {"weight": 2}
     ),

@@ -236,8 +236,12 @@ class GroupModel(BaseModel):
 
 
 class Credentials(Body):
-    login: NonEmpty
-    password: str
+    """A log-in: a login and password, or an API token (SAYMON,
+    methods/authentication/session-id/create-new-session)."""
+
+    login: NonEmpty | None = None
+    password: str | None = None
+    auth_token: NonEmpty | None = Field(default=None, alias="auth-token")
 
 
 # -- objects and links (docs/api.md §11) ----------------------------------------------------

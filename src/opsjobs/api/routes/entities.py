@@ -226,6 +226,48 @@ async def get_object(object_id: str, request: Request) -> Response:
     return json_response(_shown(ctx.store, principal, document))
 
 
+@router.get(
+    "/objects/{object_id}/children",
+    tags=["objects"],
+    response_model=None,
+    responses={
+        200: {
+            "model": list[ObjectModel],
+            "description": "The object's children the caller may see, as whole documents",
+        },
+        **error_responses(401, 404),
+    },
+)
+async def get_object_children(object_id: str, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    object_id = await visible_object_ref(ctx.store, principal, object_id)
+    parent = _shown(ctx.store, principal, await entities.object_document(ctx.store, object_id))
+    documents = await entities.object_documents(ctx.store, parent["child_ids"])
+    return json_response([_shown(ctx.store, principal, d) for d in documents])
+
+
+@router.get(
+    "/objects/{object_id}/children/links",
+    tags=["objects"],
+    response_model=None,
+    responses={
+        200: {
+            "model": list[LinkModel],
+            "description": "The links between the object's children that the caller may see",
+        },
+        **error_responses(401, 404),
+    },
+)
+async def get_object_children_links(object_id: str, request: Request) -> Response:
+    ctx = context(request)
+    principal = await ctx.auth.authenticate(request)
+    object_id = await visible_object_ref(ctx.store, principal, object_id)
+    parent = _shown(ctx.store, principal, await entities.object_document(ctx.store, object_id))
+    documents = await entities.link_documents(ctx.store, parent["child_link_ids"])
+    return json_response([_shown(ctx.store, principal, d) for d in documents])
+
+
 @router.patch(
     "/objects/{object_id}",
     tags=["objects"],

@@ -6,7 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ...domain.errors import InvalidCredentials
+from ...domain.errors import BadRequest, InvalidCredentials
+from ...domain.users import Principal
 from ...store.sessions import create_session, end_session
 from ..bodies import CheckedRoute
 from ..context import context
@@ -27,14 +28,26 @@ router = APIRouter(route_class=CheckedRoute, tags=["users"])
 )
 async def log_in(body: Credentials, request: Request) -> Response:
     ctx = context(request)
-    client = ctx.auth.peers.address(request)
-    principal = await ctx.auth.check_password(body.login, body.password, client)
+    principal = await _who(ctx, body, request)
     session = await create_session(ctx.store, principal.id, principal.password_hash)
     if session is None:  # the password changed, or the user was blocked, meanwhile
         raise InvalidCredentials()
     response = json_response(session.id)
     set_session_cookies(response, session, tls=ctx.auth.peers.is_tls(request))
     return response
+
+
+async def _who(ctx, body: Credentials, request: Request) -> Principal:
+    """The user logging in: by an API token, or by login and password (both needed then)."""
+    if body.auth_token is not None:
+        if body.login is not None or body.password is not None:
+            raise BadRequest("auth-token: send either a token or a login and password")
+        return await ctx.auth.check_token(body.auth_token)
+    for name in ("login", "password"):
+        if getattr(body, name) is None:
+            raise BadRequest(f"{name}: Field required")
+    client = ctx.auth.peers.address(request)
+    return await ctx.auth.check_password(body.login, body.password, client)
 
 
 @router.delete(
