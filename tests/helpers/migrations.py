@@ -17,14 +17,16 @@ from opsjobs.store.db import Database, normalize_url
 from opsjobs.store.migrate import alembic_config
 
 
-async def migrate_to(url: str, revision: str) -> None:
-    """Upgrade the database at ``url`` to ``revision`` (not further)."""
+async def migrate_to(url: str, revision: str, *, down: bool = False) -> None:
+    """Upgrade the database at ``url`` to ``revision`` (not further); downgrade, with
+    ``down``."""
     database = Database(url)
     config = alembic_config(database.url)
+    move = command.downgrade if down else command.upgrade
 
     def run(sync_conn) -> None:
         config.attributes["connection"] = sync_conn
-        command.upgrade(config, revision)
+        move(config, revision)
 
     async with database.writer.connect() as conn:
         await conn.run_sync(run)

@@ -5,49 +5,21 @@ as they were (SQLite, and PostgreSQL when configured)."""
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 
 import orjson
-from alembic import command
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from conftest import PG_URL
+from helpers.migrations import database_at, migrate_to
 from opsjobs.store import users
 from opsjobs.store.core import Store
-from opsjobs.store.db import Database, normalize_url
-from opsjobs.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from opsjobs.store.db import Database
+from opsjobs.store.migrate import current_revision, head_revision, upgrade
 from opsjobs.store.schema import sessions
 
 PREVIOUS_HEAD = "0002"
 USER_ID = "6b0c3bc5109606ffd3a35593"
 TOKEN = "f" * 40
 SESSION_ID = "0123456789abcdef0123456789abcdef"
-
-
-async def migrate_to(database: Database, revision: str) -> None:
-    config = alembic_config(database.url)
-
-    def run(sync_conn) -> None:
-        config.attributes["connection"] = sync_conn
-        command.upgrade(config, revision)
-
-    async with database.writer.connect() as conn:
-        await conn.run_sync(run)
-        await conn.commit()
-
-
-async def downgrade_to(database: Database, revision: str) -> None:
-    config = alembic_config(database.url)
-
-    def run(sync_conn) -> None:
-        config.attributes["connection"] = sync_conn
-        command.downgrade(config, revision)
-
-    async with database.writer.connect() as conn:
-        await conn.run_sync(run)
-        await conn.commit()
 
 
 async def add_old_rows(database: Database) -> None:
@@ -77,9 +49,9 @@ async def add_old_rows(database: Database) -> None:
 
 
 async def carry_over(url: str) -> None:
+    await migrate_to(url, PREVIOUS_HEAD)
     database = Database(url)
     try:
-        await migrate_to(database, PREVIOUS_HEAD)
         await add_old_rows(database)
         await upgrade(database)
         async with database.reader.connect() as conn:
@@ -114,9 +86,9 @@ async def carry_over(url: str) -> None:
         await store.close()
 
     # And the revision can be taken back.
+    await migrate_to(url, PREVIOUS_HEAD, down=True)
     database = Database(url)
     try:
-        await downgrade_to(database, PREVIOUS_HEAD)
         async with database.reader.connect() as conn:
             assert await current_revision(conn) == PREVIOUS_HEAD
             login = (await conn.execute(text("SELECT login FROM users"))).scalar_one()
@@ -126,17 +98,5 @@ async def carry_over(url: str) -> None:
 
 
 async def test_a_database_is_carried_over(backend, tmp_path):
-    if backend == "sqlite":
-        await carry_over(f"sqlite:///{tmp_path / 'old.db'}")
-        return
-    admin_url = normalize_url(PG_URL)
-    name = f"opsjobs_migration_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        await carry_over(admin_url.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
+    async with database_at(backend, tmp_path, "base") as url:
+        await carry_over(url)
