@@ -2,94 +2,39 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
-import log_secrets
 from helpers import SEED_JOB_KEYS
+from helpers.make_run import OPSJOBS, make_run, user_env
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-OPSJOBS = str(Path(sys.executable).parent / "opsjobs")
 
 
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("OPSJOBS_DATABASE_URL", None)
-    env["PATH"] = f"{Path(OPSJOBS).parent}:{env['PATH']}"
-    return env
-
-
 @pytest.fixture
 def demo_server(tmp_path):
     """`make run`'s two steps in a fresh directory: the demo, then serve."""
-    env = _env(tmp_path)
-    port = _free_port()
-    demo = subprocess.run(
-        [OPSJOBS, "demo", "--host", f"127.0.0.1:{port}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    printed = demo.stdout
-    admin_password = re.search(r"admin\s+password: (\S+)", printed).group(1)
-    viewer_password = re.search(r"viewer password: (\S+)", printed).group(1)
-    job_id = re.search(r"a job:\s+([0-9a-f]{24})", printed).group(1)
-    assert (tmp_path / "var" / "opsjobs.db").is_file(), "the database lives under ./var"
-    server_log = log_secrets.process_log("serve").open("wb")  # searched for secrets at the end
-    server = subprocess.Popen(
-        [OPSJOBS, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("opsjobs serve did not start listening")
+    with make_run(tmp_path) as demo:
+        assert (tmp_path / "var" / "opsjobs.db").is_file(), "the database lives under ./var"
         yield {
-            "port": port,
-            "admin": admin_password,
-            "viewer": viewer_password,
-            "job": job_id,
-            "printed": printed,
+            "port": demo.port,
+            "admin": demo.password("admin"),
+            "viewer": demo.password("viewer"),
+            "job": demo.job_id,
+            "printed": demo.printed,
             "cwd": tmp_path,
-            "env": env,
+            "env": demo.env,
         }
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-        server_log.close()
 
 
 def _run_bash(script: str, cwd: Path, env: dict) -> str:
@@ -197,7 +142,7 @@ def test_a_second_demo_keeps_the_data_and_prints_working_passwords(demo_server):
 
 
 def test_the_administration_commands(tmp_path):
-    env = _env(tmp_path)
+    env = user_env()
     block = next(b for b in _blocks("sh") if "opsjobs migrate" in b and "user add" in b)
 
     def run(*args: str) -> str:
@@ -227,8 +172,7 @@ def test_the_configuration_example(tmp_path):
     (tmp_path / "opsjobs.toml").write_text(file_text)
     block = next(b for b in _blocks("sh") if "config show" in b)
     command = next(line for line in block.splitlines() if not line.startswith("#"))
-    env = _env(tmp_path)
-    env["PATH"] = f"{Path(OPSJOBS).parent}:{env['PATH']}"
+    env = user_env()
     printed = _run_bash(command.replace(".venv/bin/opsjobs", OPSJOBS), tmp_path, env)
     lines = {re.sub(r"\s+", " ", line) for line in printed.splitlines()}
     for shown in (line.removeprefix("# ") for line in block.splitlines() if line.startswith("#")):

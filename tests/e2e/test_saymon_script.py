@@ -5,18 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import log_secrets
+from helpers.make_run import make_run
 
-OPSJOBS = str(Path(sys.executable).parent / "opsjobs")
 SCRIPT = Path(__file__).with_name("saymon_admin.sh")
 
 pytestmark = pytest.mark.skipif(
@@ -24,60 +20,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("opsjobs serve did not start listening")
-
-
 @pytest.fixture
-def make_run(tmp_path):
+def make_run_server(tmp_path):
     """`make run`'s two commands, in a fresh directory: the demo, then serve."""
-    env = {k: v for k, v in os.environ.items() if k != "OPSJOBS_DATABASE_URL"}
-    port = _free_port()
-    demo = subprocess.run(
-        [OPSJOBS, "demo", "--host", f"127.0.0.1:{port}"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    server_log = log_secrets.process_log("serve").open("wb")
-    server = subprocess.Popen(
-        [OPSJOBS, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        _wait_listening(port)
+    with make_run(tmp_path) as demo:
         yield {
-            "saymon_hostname": f"127.0.0.1:{port}",
+            "saymon_hostname": f"127.0.0.1:{demo.port}",
             "login": "admin",
-            "password": re.search(r"admin\s+password: (\S+)", demo.stdout).group(1),
-            "job_id": re.search(r"a job:\s+([0-9a-f]{24})", demo.stdout).group(1),
-            "env": env,
+            "password": demo.password("admin"),
+            "job_id": demo.job_id,
+            "env": demo.env,
             "cwd": tmp_path,
         }
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
-        server_log.close()
 
 
 def _register_cookies(jar: Path) -> None:
@@ -88,21 +42,21 @@ def _register_cookies(jar: Path) -> None:
             log_secrets.register(fields[6], f"{fields[5]} cookie")
 
 
-def test_a_saymon_administrators_script_runs_unchanged(make_run):
+def test_a_saymon_administrators_script_runs_unchanged(make_run_server):
     names = ("login", "password", "saymon_hostname", "job_id")
     new_user_password = "Report-bot-" + os.urandom(6).hex()
-    log_secrets.register_password("admin", make_run["password"])
+    log_secrets.register_password("admin", make_run_server["password"])
     log_secrets.register_password("report-bot", new_user_password)
-    jar = make_run["cwd"] / "cookies.txt"
+    jar = make_run_server["cwd"] / "cookies.txt"
     env = {
-        **make_run["env"],
-        **{name: make_run[name] for name in names},
+        **make_run_server["env"],
+        **{name: make_run_server[name] for name in names},
         "new_user_password": new_user_password,
         "cookie_jar": str(jar),
     }
     run = subprocess.run(
         ["bash", str(SCRIPT)],
-        cwd=make_run["cwd"],
+        cwd=make_run_server["cwd"],
         env=env,
         capture_output=True,
         text=True,
@@ -123,9 +77,9 @@ def test_a_saymon_administrators_script_runs_unchanged(make_run):
     assert said["root_class_id"] == "1"  # SAYMON's standard class Root
     assert "db-replica-7" in said["children_names"]
     assert said["token_read_back"] == "yes"
-    assert said["job_basic"] == make_run["job_id"]
-    assert said["job_token"] == make_run["job_id"]
-    assert said["job_token_session"] == make_run["job_id"]
+    assert said["job_basic"] == make_run_server["job_id"]
+    assert said["job_token"] == make_run_server["job_id"]
+    assert said["job_token_session"] == make_run_server["job_id"]
     assert said["cookie_without_csrf"] == "403"
     assert said["basic_without_csrf"] == "200"
     assert said["weight"] == "2"
