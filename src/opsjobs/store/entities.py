@@ -14,7 +14,7 @@ from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
 from ..domain.kinds import EntityKind
-from ..domain.properties import from_input, with_ids
+from ..domain.properties import from_input, touches_service, with_ids
 from ..domain.properties import shown as shown_properties
 from .core import Store
 from .db import bump_revision
@@ -307,12 +307,14 @@ async def create_object(
     object_id: str | None = None,
     operations: list[dict[str, Any]] = (),
     fields: dict[str, Any] | None = None,
+    on_service: ServiceCheck | None = None,
 ) -> dict[str, Any]:
     """A new object with its own (validated) operations, all or nothing. ``fields`` holds
-    SAYMON's further fields as the API names them (``discovery_id``, ``tags``, …)."""
+    SAYMON's further fields as the API names them (``discovery_id``, ``tags``, …);
+    ``on_service`` refuses Service properties among ``properties``, as every change does."""
     parent_ids = list(dict.fromkeys(parent_ids or [ROOT_OBJECT_ID]))
     _require_objects(store, parent_ids, "parent_id")
-    records = with_ids(from_input(properties), []) if properties is not None else []
+    records = _new_records(properties, on_service)
     object_id = object_id or new_id()
     now = now_ms()
     try:
@@ -338,6 +340,15 @@ async def create_object(
     if not store.directory.put_object(revision, object_id, tuple(parent_ids)):
         await store.reload_directory()
     return await object_document(store, object_id)
+
+
+def _new_records(properties: Any, on_service: ServiceCheck | None) -> list[dict[str, Any]]:
+    """The records of a new entity's properties. Creating one with a Service property adds
+    that property, so it is held to the same check as adding it through ``/props``."""
+    records = with_ids(from_input(properties), []) if properties is not None else []
+    if on_service is not None and touches_service([], records):
+        on_service()
+    return records
 
 
 def _taken(object_id: str, fields: dict[str, Any] | None) -> str:
@@ -483,11 +494,13 @@ async def create_link(
     properties: Any = None,
     operations: list[dict[str, Any]] = (),
     fields: dict[str, Any] | None = None,
+    on_service: ServiceCheck | None = None,
 ) -> dict[str, Any]:
-    """A new link with its own (validated) operations, all or nothing."""
+    """A new link with its own (validated) operations, all or nothing; ``on_service`` as
+    for create_object."""
     _require_objects(store, [source], "source")
     _require_objects(store, [target], "target")
-    records = with_ids(from_input(properties), []) if properties is not None else []
+    records = _new_records(properties, on_service)
     link_id = new_id()
     now = now_ms()
     async with store.write() as conn:
