@@ -124,3 +124,52 @@ async def test_the_tags_of_an_object_out_of_sight_are_not_shown(api, backend):
     assert_error(response, 404, "ResourceNotFound", f"Entity not found: Object({b})")
     listed = await api.client.get("/node/api/objects?fields=tags", headers=viewer)
     assert listed.json() == [{"id": a, "tags": []}]
+
+
+@pytest.mark.parametrize("carrier", ["object", "link"])
+@pytest.mark.parametrize("action", ["rename", "delete"])
+async def test_a_tag_on_something_the_caller_may_not_change_stays(api, backend, carrier, action):
+    """Renaming or deleting a tag changes every entity that carries it: a manager whose
+    sight or permissions do not reach one of them may not do it, and learns nothing of
+    which one it is."""
+    admin = await api.admin()
+    tag = await make_tag(api, admin, "prod")
+    mine, hidden, hidden_peer = (
+        await api.object("mine"),
+        await api.object("h"),
+        await api.object("p"),
+    )
+    if carrier == "object":
+        url = f"/node/api/objects/{hidden}"
+    else:
+        url = f"/node/api/links/{await api.link(hidden, hidden_peer)}"
+    await api.client.patch(url, json={"tags": [tag["id"]]}, headers=admin)
+    await api.client.patch(f"/node/api/objects/{mine}", json={"tags": [tag["id"]]}, headers=admin)
+    everything = ["manage-objects", "manage-links", "modify-objects", "modify-links"]
+    managers = {
+        # Every permission, but sight of `mine` only.
+        "out of sight": await api.user("narrow", "pw", everything, [mine]),
+        # Sight of everything, but no right to change the kind that carries it.
+        "no right": await api.user(
+            "other-kind",
+            "pw",
+            ["manage-links"] if carrier == "object" else ["manage-objects"],
+            ["1"],
+        ),
+    }
+    tag_url = f"{TAGS}/{tag['id']}"
+    for headers in managers.values():
+        if action == "rename":
+            response = await api.client.patch(tag_url, json={"name": "x"}, headers=headers)
+        else:
+            response = await api.client.delete(tag_url, headers=headers)
+        body = assert_error(response, 403, "Forbidden")
+        assert hidden not in body["message"] and "carried by" in body["message"]
+    assert (await api.client.get(tag_url, headers=admin)).json() == tag
+    assert (await api.client.get(url, headers=admin)).json()["tags"] == [tag["id"]]
+    # Whoever may change every carrier may.
+    if action == "rename":
+        response = await api.client.patch(tag_url, json={"name": "x"}, headers=admin)
+    else:
+        response = await api.client.delete(tag_url, headers=admin)
+    assert response.status_code == 200, response.text
