@@ -366,3 +366,32 @@ async def test_properties_still_feed_operation_templates(api, backend, world):
     async with api.store.read() as conn:
         row = (await conn.execute(select(jobs).where(jobs.c.id == response.json()))).one()
     assert load_spec(row.spec) == MqttSpec(topic="ops/db-1", message="hello")
+
+
+@pytest.mark.parametrize("kind", ["object", "link"])
+async def test_an_entitys_properties_together_are_bounded(api, backend, world, kind):
+    """Each request is small, but added up they would grow one row (and every document
+    holding it) without end: past 1 MiB together, a change that grows them is a 400."""
+    admin, entity_id = world["admin"], world[kind]
+    big = "v" * 65536
+    added = []
+    for number in range(15):
+        response = await add(api, admin, kind, entity_id, name=f"p{number}", value=big)
+        assert response.status_code == 200, response.text
+        added.append(response.json())
+    response = await add(api, admin, kind, entity_id, name="one more", value=big)
+    assert "together longer than" in assert_error(response, 400, "BadRequest")["message"]
+    # Growing one already there is refused too (the entity's PATCH passes the same check,
+    # store/properties.write_records, but could not carry this much in one body).
+    small = (await add(api, admin, kind, entity_id, name="small", value="s")).json()
+    response = await api.client.patch(
+        props_url(kind, entity_id, small["id"]), json={"value": big}, headers=admin
+    )
+    assert_error(response, 400, "BadRequest")
+    listed = (await api.client.get(props_url(kind, entity_id), headers=admin)).json()
+    assert listed == [*added, small]
+    # Cutting down is always allowed.
+    response = await api.client.delete(props_url(kind, entity_id, added[0]["id"]), headers=admin)
+    assert response.status_code == 200
+    response = await add(api, admin, kind, entity_id, name="one more", value=big)
+    assert response.status_code == 200, response.text

@@ -14,7 +14,7 @@ from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
 from ..domain.kinds import EntityKind
-from ..domain.properties import from_input, touches_service, with_ids
+from ..domain.properties import check_total, from_input, touches_service, with_ids
 from ..domain.properties import shown as shown_properties
 from .core import Store
 from .db import bump_revision
@@ -348,6 +348,7 @@ def _new_records(properties: Any, on_service: ServiceCheck | None) -> list[dict[
     records = with_ids(from_input(properties), []) if properties is not None else []
     if on_service is not None and touches_service([], records):
         on_service()
+    check_total(0, len(orjson.dumps(records)))
     return records
 
 
