@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from sqlalchemy import update
 
 from helpers import assert_error
 from opsjobs.domain.ids import is_object_id, new_id
+from opsjobs.store.schema import objects
+from opsjobs.store.tags import check_tags
 
 TAGS = "/node/api/tags"
 
@@ -173,3 +178,27 @@ async def test_a_tag_on_something_the_caller_may_not_change_stays(api, backend, 
     else:
         response = await api.client.delete(tag_url, headers=admin)
     assert response.status_code == 200, response.text
+
+
+async def test_a_tag_deleted_while_an_entity_is_labelled_with_it_is_left_nowhere(api, backend):
+    """A label being put on while the tag is deleted: the delete waits for it and takes it
+    off again, so no entity keeps the ID of a tag that no longer exists. (SQLite runs one
+    write at a time, so only PostgreSQL can interleave them.)"""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    admin = await api.admin()
+    tag = await make_tag(api, admin, "racing")
+    target = await api.object("target")
+    async with api.store.db.writer.connect() as conn:
+        transaction = await conn.begin()
+        assert await check_tags(conn, [tag["id"]]) == [tag["id"]]  # as PATCH tags does
+        deleting = asyncio.create_task(api.client.delete(f"{TAGS}/{tag['id']}", headers=admin))
+        await asyncio.sleep(0.3)  # the delete reaches the tag's lock and waits there
+        assert not deleting.done()
+        await conn.execute(
+            update(objects).where(objects.c.id == target).values(tags=f'["{tag["id"]}"]')
+        )
+        await transaction.commit()
+    assert (await deleting).status_code == 200
+    document = (await api.client.get(f"/node/api/objects/{target}", headers=admin)).json()
+    assert document["tags"] == []

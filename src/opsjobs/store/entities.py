@@ -388,6 +388,7 @@ async def update_object(
             if parent_ids is not None:
                 revision = await _lock_tree(conn)
                 await _check_parents(conn, object_id, parent_ids)
+            await _lock_tags(conn, changes)
             await _change_properties(conn, "object", object_id, changes, user_id, on_service)
             values = await _entity_values(conn, changes, now_ms())
             result = await conn.execute(
@@ -414,6 +415,14 @@ def _new_parents(store: Store, object_id: str, parent_ids: list[str]) -> list[st
         raise BadRequest("parent_id: an object cannot be its own parent")
     _require_objects(store, parent_ids, "parent_id")
     return parent_ids
+
+
+async def _lock_tags(conn, changes: dict[str, Any]) -> None:
+    """Check (and lock) the tags a change sets before the entity's own row is locked: a
+    rename or delete of a tag locks the tag, then its carriers, so every transaction takes
+    the two in that order and none waits for the other in a circle."""
+    if changes.get("tags") is not None:
+        changes["tags"] = await check_tags(conn, changes["tags"])
 
 
 async def _change_properties(conn, kind, entity_id, changes, user_id, on_service) -> None:
@@ -546,6 +555,7 @@ async def update_link(
         if moves:
             revision = await _lock_tree(conn)
             await _check_ends(conn, {k: changes[k] for k in ("source", "target") if k in changes})
+        await _lock_tags(conn, changes)
         await _change_properties(conn, "link", link_id, changes, user_id, on_service)
         values = await _entity_values(conn, changes, now_ms())
         result = await conn.execute(

@@ -57,7 +57,11 @@ async def _carriers(conn, table, tag_id: str) -> list[Any]:
 
 
 async def _check_carriers(conn, tag_id: str, may_change: CarrierCheck) -> tuple[list, list]:
-    """The objects and links carrying the tag, once ``may_change`` allowed changing them."""
+    """The objects and links carrying the tag, once ``may_change`` allowed changing them.
+    The tag's row is locked first: an entity being labelled with it meanwhile (check_tags
+    locks it too) is either seen here or finds the tag gone, never left carrying a tag that
+    no longer exists, nor labelled after the carriers were judged."""
+    await conn.execute(select(tags.c.id).where(tags.c.id == tag_id).with_for_update())
     carrying = await _carriers(conn, objects, tag_id), await _carriers(conn, links, tag_id)
     may_change([r.id for r in carrying[0]], [r.id for r in carrying[1]])
     return carrying
@@ -103,9 +107,12 @@ async def check_tags(conn, tag_ids: list[str]) -> list[str]:
     """``tag_ids`` once each, in their order; 400 naming the first that names no tag."""
     wanted = list(dict.fromkeys(tag_ids))
     found = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found |= {r.id for r in await conn.execute(select(tags.c.id).where(tags.c.id.in_(chunk)))}
+    ordered = sorted(wanted)  # rows locked in ID order by every transaction: no deadlock
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        # Locked until the entity's change commits: a rename or delete of the tag waits.
+        query = select(tags.c.id).where(tags.c.id.in_(chunk)).order_by(tags.c.id).with_for_update()
+        found |= {r.id for r in await conn.execute(query)}
     for tag_id in wanted:
         if tag_id not in found:
             raise BadRequest(f"tags: no such tag {tag_id}")
