@@ -6,11 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ...domain.errors import Forbidden, InvalidCredentials
+from ...domain.errors import InvalidCredentials
 from ...store.sessions import create_session, end_session
 from ..bodies import CheckedRoute
 from ..context import context
 from ..cookies import clear_session_cookies, set_session_cookies
+from ..csrf import check_log_in_site
 from ..models import Credentials, error_responses
 from ..responses import empty_response, json_response
 
@@ -26,12 +27,7 @@ router = APIRouter(route_class=CheckedRoute, tags=["users"])
     responses={200: {"model": str}, **error_responses(400, 401, 403, 429)},
 )
 async def log_in(body: Credentials, request: Request) -> Response:
-    # A page of another site could post a form here and so sign the browser in as a user
-    # of its choice (login CSRF): the changes the victim then makes land in that account.
-    # Browsers say where a request comes from; scripts, curl and SAYMON's clients send no
-    # such header, and a page of another site cannot use the API without CORS anyway.
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        raise Forbidden("Log-in from another site's page is refused")
+    check_log_in_site(request)
     ctx = context(request)
     client = ctx.auth.peers.address(request)
     principal = await ctx.auth.check_password(body.login, body.password, client)
