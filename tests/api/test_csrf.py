@@ -183,3 +183,26 @@ async def test_executing_with_a_session_needs_the_token_too(api, backend):
     assert executed.status_code == 200, executed.text
     history = await api.client.get("/node/api/objects/1/jobs", headers=cookie)
     assert [job["id"] for job in history.json()] == [executed.json()]
+
+
+async def test_a_log_in_from_another_sites_page_is_refused(api):
+    """Login CSRF: a form on another site posting here would sign the browser in as the
+    attacker's user. Browsers mark such a request ``Sec-Fetch-Site: cross-site``."""
+    await api.user("ada", "pw-ada-1", ["manage-objects"], ["1"])
+    body = {"login": "ada", "password": "pw-ada-1"}
+    response = await api.client.post(
+        SESSION,
+        content='{"login": "ada", "password": "pw-ada-1"}',
+        headers={"Content-Type": "text/plain", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "Forbidden"
+    assert set_cookies(response) == {}
+    api.client.cookies.clear()
+    # The same log-in from the server's own pages, a sibling site or a program is served.
+    for site in ("same-origin", "same-site", "none", None):
+        headers = {} if site is None else {"Sec-Fetch-Site": site}
+        response = await api.client.post(SESSION, json=body, headers=headers)
+        assert response.status_code == 200, (site, response.text)
+        assert set(set_cookies(response)) == {"sid", "csrf"}
+        api.client.cookies.clear()

@@ -243,6 +243,77 @@ async def test_service_properties_need_manage_service_properties(api, backend, w
     assert response.status_code == 200, response.text
 
 
+# Every way a request can bring a Service property into being: each needs
+# manage-service-properties, whichever route carries it (docs/api.md §11, "Properties").
+SERVICE = [{"name": "probe", "value": "x", "type_id": 8}]
+SERVICE_PATHS = [
+    "create object",
+    "create object with a new discovery ID",
+    "create object with a known discovery ID",
+    "create link",
+    "patch object",
+    "patch link",
+    "props of object",
+    "props of link",
+]
+
+
+async def _bring_service_property(api, headers, world, path: str):
+    a, b, link = world["object"], world["other"], world["link"]
+    post, patch = api.client.post, api.client.patch
+    if path == "create object":
+        return await post(
+            "/node/api/objects", json={"name": "n", "properties": SERVICE}, headers=headers
+        )
+    if path.startswith("create object with a"):
+        discovery = "known-disc" if "known" in path else "fresh-disc"
+        body = {"name": "n", "discovery_id": discovery, "properties": SERVICE}
+        return await post("/node/api/objects", json=body, headers=headers)
+    if path == "create link":
+        body = {"source": a, "target": b, "properties": SERVICE}
+        return await post("/node/api/links", json=body, headers=headers)
+    if path.startswith("patch"):
+        url = f"/node/api/objects/{a}" if "object" in path else f"/node/api/links/{link}"
+        return await patch(url, json={"properties": SERVICE}, headers=headers)
+    kind, entity_id = ("object", a) if "object" in path else ("link", link)
+    return await add(api, headers, kind, entity_id, **SERVICE[0])
+
+
+@pytest.mark.parametrize("path", SERVICE_PATHS)
+async def test_no_route_brings_a_service_property_without_the_permission(api, backend, world, path):
+    admin = world["admin"]
+    await api.client.patch(
+        f"/node/api/objects/{world['other']}", json={"discovery_id": "known-disc"}, headers=admin
+    )
+    every_other = [
+        "manage-objects",
+        "create-objects",
+        "modify-objects",
+        "manage-links",
+        "create-links",
+        "modify-links",
+        "manage-properties",
+    ]
+    editor = await api.user("editor", "pw", every_other, ["1"])
+    before_objects = (
+        await api.client.get("/node/api/objects?fields=properties", headers=admin)
+    ).json()
+    before_links = (await api.client.get("/node/api/links?fields=properties", headers=admin)).json()
+    response = await _bring_service_property(api, editor, world, path)
+    assert_error(response, 403, "Forbidden", "Required permissions: manage-service-properties")
+    # Nothing was made or changed.
+    assert (
+        await api.client.get("/node/api/objects?fields=properties", headers=admin)
+    ).json() == before_objects
+    assert (
+        await api.client.get("/node/api/links?fields=properties", headers=admin)
+    ).json() == before_links
+    # The same request with the permission goes through: the refusal was for it alone.
+    holder = await api.user("holder", "pw", [*every_other, "manage-service-properties"], ["1"])
+    response = await _bring_service_property(api, holder, world, path)
+    assert response.status_code == 200, response.text
+
+
 # -- the ReadWrite change record ------------------------------------------------------------
 
 
@@ -295,3 +366,32 @@ async def test_properties_still_feed_operation_templates(api, backend, world):
     async with api.store.read() as conn:
         row = (await conn.execute(select(jobs).where(jobs.c.id == response.json()))).one()
     assert load_spec(row.spec) == MqttSpec(topic="ops/db-1", message="hello")
+
+
+@pytest.mark.parametrize("kind", ["object", "link"])
+async def test_an_entitys_properties_together_are_bounded(api, backend, world, kind):
+    """Each request is small, but added up they would grow one row (and every document
+    holding it) without end: past 1 MiB together, a change that grows them is a 400."""
+    admin, entity_id = world["admin"], world[kind]
+    big = "v" * 65536
+    added = []
+    for number in range(15):
+        response = await add(api, admin, kind, entity_id, name=f"p{number}", value=big)
+        assert response.status_code == 200, response.text
+        added.append(response.json())
+    response = await add(api, admin, kind, entity_id, name="one more", value=big)
+    assert "together longer than" in assert_error(response, 400, "BadRequest")["message"]
+    # Growing one already there is refused too (the entity's PATCH passes the same check,
+    # store/properties.write_records, but could not carry this much in one body).
+    small = (await add(api, admin, kind, entity_id, name="small", value="s")).json()
+    response = await api.client.patch(
+        props_url(kind, entity_id, small["id"]), json={"value": big}, headers=admin
+    )
+    assert_error(response, 400, "BadRequest")
+    listed = (await api.client.get(props_url(kind, entity_id), headers=admin)).json()
+    assert listed == [*added, small]
+    # Cutting down is always allowed.
+    response = await api.client.delete(props_url(kind, entity_id, added[0]["id"]), headers=admin)
+    assert response.status_code == 200
+    response = await add(api, admin, kind, entity_id, name="one more", value=big)
+    assert response.status_code == 200, response.text

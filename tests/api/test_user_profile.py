@@ -218,6 +218,12 @@ async def test_a_display_name_equal_to_the_login_is_refused(api):
         USERS, json={"login": "zoe", "password": "pw", "displayName": "zoe"}, headers=admin
     )
     refused(response, 400, "BadRequest", "displayName must differ from the login")
+    # Nor may it read as the login: other users would read the login from it.
+    for shown in ("ZOE", "Zoe", "z\u043ee"):  # case; a Cyrillic o
+        response = await api.client.post(
+            USERS, json={"login": "zoe", "password": "pw", "displayName": shown}, headers=admin
+        )
+        refused(response, 400, "BadRequest", "displayName must differ from the login")
     user = await create(api, admin, login="yan", displayName="Y.")
     response = await api.client.patch(f"{USERS}/{user['id']}", json={"login": "Y."}, headers=admin)
     refused(response, 400, "BadRequest", "displayName must differ from the login")

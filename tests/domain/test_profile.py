@@ -40,6 +40,11 @@ def test_a_display_name_is_refused_when_it_would_show_the_login_or_hide_text():
     assert check_display_name("Ada L.", "ada") == "Ada L."
     for bad, why in [
         ("ada", "must differ from the login"),
+        # What reads as the login shows it all the same: case, look-alikes, width.
+        ("ADA", "must differ from the login"),
+        ("Ada", "must differ from the login"),
+        ("\u0430da", "must differ from the login"),  # Cyrillic a
+        ("\uff41\uff44\uff41", "must differ from the login"),  # fullwidth
         ("", "must not be empty"),
         ("Ada\u202e", r"U\+202E"),
         ("Ada\nL", r"U\+000A"),

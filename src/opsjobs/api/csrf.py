@@ -13,7 +13,7 @@ import hmac
 
 from starlette.requests import Request
 
-from ..domain.errors import WrongCsrfToken
+from ..domain.errors import CrossSiteLogIn, WrongCsrfToken
 from ..store.sessions import csrf_hash
 
 HEADER = "x-csrf-token"
@@ -31,3 +31,12 @@ def check_csrf(request: Request, expected_hash: str | None) -> None:
         raise WrongCsrfToken()
     if not hmac.compare_digest(csrf_hash(given), expected_hash):
         raise WrongCsrfToken()
+
+
+def check_log_in_site(request: Request) -> None:
+    """CrossSiteLogIn (403) for a log-in that a browser says another site's page sent. Such a page
+    could post a form here and sign the browser in as a user of its choosing (login CSRF):
+    what the victim then does lands in that account. Scripts, curl and SAYMON's clients send
+    no such header, and another site's page cannot use the API without CORS anyway."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise CrossSiteLogIn()

@@ -18,6 +18,7 @@ from ..domain.entity_fields import CHANGED_ELSEWHERE, READ_ONLY
 from ..domain.errors import (
     BadRequest,
     Conflict,
+    CrossSiteLogIn,
     Forbidden,
     InvalidContent,
     InvalidCredentials,
@@ -51,6 +52,7 @@ ANSWERS: dict[type[OpsjobsError], tuple[int, str]] = {
     # 403, not SAYMON's 401: the session is fine, and a 401 would tell a client to log in
     # again; the message is SAYMON's, inside the JSON document its 401s carry.
     WrongCsrfToken: (403, "Forbidden"),
+    CrossSiteLogIn: (403, "Forbidden"),
     NotFound: (404, "ResourceNotFound"),
     RequestTimeout: (408, "RequestTimeout"),
     Conflict: (409, "Conflict"),

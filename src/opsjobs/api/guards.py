@@ -84,6 +84,30 @@ def service_properties_check(principal: Principal) -> Callable[[], None]:
     return lambda: require_all(principal, "manage-service-properties")
 
 
+def may_change_carriers(
+    store: Store, principal: Principal
+) -> Callable[[list[str], list[str]], None]:
+    """What the store calls with the objects and links carrying a tag before the tag is
+    renamed or deleted: doing so changes each of them, so the caller must be able to change
+    each one (see it, and hold its kind's modify- or manage- permission); else 403, naming
+    none of them."""
+
+    def check(object_ids: list[str], link_ids: list[str]) -> None:
+        for kind, ids, permissions in (
+            ("object", object_ids, ("modify-objects", "manage-objects")),
+            ("link", link_ids, ("modify-links", "manage-links")),
+        ):
+            if not ids:
+                continue
+            seen = visible_among(store, principal, kind, ids)
+            if len(seen) < len(ids) or not principal.rights.has_any(*permissions):
+                raise Forbidden(
+                    "The tag is carried by objects or links you may not change: it stays as it is"
+                )
+
+    return check
+
+
 def visible_entity_ids(store: Store, principal: Principal, kind: str) -> list[str]:
     """The IDs of every object (``kind`` "object") or link (else) the caller may see."""
     if kind == "object":

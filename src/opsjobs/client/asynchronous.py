@@ -86,9 +86,8 @@ class AsyncClient(Routes):
                         await response.aread()
                         raise refusal(response)
                     parser = EventParser()
-                    async for line in response.aiter_lines():
-                        event = parser.feed(line)
-                        if event is not None:
+                    async for text in response.aiter_text():
+                        for event in parser.feed_text(text):
                             resume.seen(event)
                             yield event
                             if isinstance(event, EndEvent):

@@ -3,12 +3,17 @@
 :class:`EventParser` reads text/event-stream lines as the WHATWG rules say (the parts
 opsjobs sends); :class:`Resume` keeps where a stream got to, so that a broken connection
 is picked up again from ``Last-Event-ID`` without losing or repeating output. Both clients
-share them; only reading lines differs.
+share them; only reading the body differs.
+
+A stream comes from a server the client cannot trust to end its lines or its events: what
+one event may hold is bounded (:data:`MAX_EVENT_CHARS`), and a stream past it is a
+:class:`ProtocolError`, never memory that grows without end.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +22,11 @@ from .errors import ProtocolError, TransportError
 # Reconnecting after a break: this many times in a row without any event, this far apart.
 RECONNECT_ATTEMPTS = 5
 RECONNECT_DELAY_SECONDS = 0.5
+# The most one event (its lines together) may hold. The largest opsjobs sends is the end
+# event's job document, whose output is capped by the server (1 MiB a stream by default,
+# each byte at most six characters of JSON); this leaves room for a raised cap.
+MAX_EVENT_CHARS = 64 * 1024 * 1024
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -46,10 +56,41 @@ class EventParser:
     name: str = ""
     data: list[str] = field(default_factory=list)
     last_id: str | None = None
+    # Text of a line not ended yet, and how much the event being read holds so far.
+    pending: str = ""
+    size: int = 0
+    # The last piece ended with CR: a LF starting the next one is the rest of that CRLF.
+    after_cr: bool = False
+
+    def feed_text(self, text: str) -> list[Event]:
+        """The events that ``text``, the stream's next piece, completes. A line may end with
+        CR, LF or CRLF (WHATWG), also split across pieces."""
+        if self.after_cr and text.startswith("\n"):
+            text = text[1:]
+        if text:
+            self.after_cr = text.endswith("\r")
+        lines = _LINE_END.split(self.pending + text)
+        self.pending = lines.pop()
+        self._bound(len(self.pending))
+        events = []
+        for line in lines:
+            self._bound(len(line))
+            event = self.feed(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _bound(self, more: int) -> None:
+        if self.size + more > MAX_EVENT_CHARS:
+            raise ProtocolError(
+                f"stream: an event longer than {MAX_EVENT_CHARS} characters; not an opsjobs stream"
+            )
 
     def feed(self, line: str) -> Event | None:
         if not line:
+            self.size = 0
             return self._dispatch()
+        self.size += len(line)
         if line.startswith(":"):  # a comment: the keep-alive
             return None
         name, _, value = line.partition(":")

@@ -86,9 +86,8 @@ class Client(Routes):
                         response.read()
                         raise refusal(response)
                     parser = EventParser()
-                    for line in response.iter_lines():
-                        event = parser.feed(line)
-                        if event is not None:
+                    for text in response.iter_text():
+                        for event in parser.feed_text(text):
                             resume.seen(event)
                             yield event
                             if isinstance(event, EndEvent):

@@ -61,6 +61,13 @@ class Unauthorized(OpsjobsError):
     """No caller could be identified (no credentials, an unknown token, an ended session)."""
 
 
+class CrossSiteLogIn(Forbidden):
+    """A log-in that a browser says another site's page sent (login CSRF, docs/api.md §3)."""
+
+    def __init__(self) -> None:
+        super().__init__("Log-in from another site's page is refused")
+
+
 class WrongCsrfToken(OpsjobsError):
     """A cookie-authenticated change without the session's CSRF token (docs/api.md §3)."""
 

@@ -2,7 +2,8 @@
 
 SAYMON shows other users a user's ``displayName`` instead of its login. When none is given it
 is made from the login: the first half kept, the rest masked with ``*`` ("example.user" is
-"exampl******"); a display name equal to the login would defeat that, so it is refused.
+"exampl******"); a display name that reads as the login (equal, or equal but for case or
+look-alike characters) would defeat that, so it is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .errors import BadRequest
-from .names import check_name
+from .names import check_name, look_alike
 
 # Bounds (docs/security.md, "Malformed input"): each fits the column it is stored in.
 NAME_MAX = 255
@@ -34,8 +35,10 @@ def check_display_name(name: str, login: str) -> str:
     check_name(name, "displayName")
     if not name:
         raise BadRequest("displayName must not be empty")
-    if name == login:
-        raise BadRequest("displayName must differ from the login")
+    # Shown to every user in place of the login: one that reads as the login (its case
+    # changed, a look-alike letter) would show it all the same.
+    if name == login or look_alike(name, [login]) is not None:
+        raise BadRequest("displayName must differ from the login, also in case and look-alikes")
     return name
 
 

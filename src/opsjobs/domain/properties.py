@@ -23,6 +23,9 @@ READ_WRITE = 3
 SERVICE = 8
 MAX_NAME = 255
 MAX_VALUE = 65536
+# All of one entity's properties together, as stored (JSON): every document that holds the
+# entity carries them, and a PATCH of its ``properties`` must be able to send them back.
+MAX_TOTAL_BYTES = 1024 * 1024
 
 Record = dict[str, Any]
 
@@ -85,6 +88,15 @@ def from_input(sent: Any, where: str = "properties") -> list[Record]:
         raise BadRequest(f"{where}: must be an array of properties")
     unique_names(entries, where)
     return entries
+
+
+def check_total(before_bytes: int, after_bytes: int) -> None:
+    """400 when a change would make an entity's properties larger than the bound; one that
+    does not make them larger is always allowed (so data stored before can be cut down)."""
+    if after_bytes > MAX_TOTAL_BYTES and after_bytes > before_bytes:
+        raise BadRequest(
+            f"properties: together longer than {MAX_TOTAL_BYTES} bytes; remove some first"
+        )
 
 
 def unique_names(records: Iterable[Record], where: str = "properties") -> None:

@@ -14,7 +14,7 @@ from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
 from ..domain.kinds import EntityKind
-from ..domain.properties import from_input, with_ids
+from ..domain.properties import check_total, from_input, touches_service, with_ids
 from ..domain.properties import shown as shown_properties
 from .core import Store
 from .db import bump_revision
@@ -307,12 +307,14 @@ async def create_object(
     object_id: str | None = None,
     operations: list[dict[str, Any]] = (),
     fields: dict[str, Any] | None = None,
+    on_service: ServiceCheck | None = None,
 ) -> dict[str, Any]:
     """A new object with its own (validated) operations, all or nothing. ``fields`` holds
-    SAYMON's further fields as the API names them (``discovery_id``, ``tags``, …)."""
+    SAYMON's further fields as the API names them (``discovery_id``, ``tags``, …);
+    ``on_service`` refuses Service properties among ``properties``, as every change does."""
     parent_ids = list(dict.fromkeys(parent_ids or [ROOT_OBJECT_ID]))
     _require_objects(store, parent_ids, "parent_id")
-    records = with_ids(from_input(properties), []) if properties is not None else []
+    records = _new_records(properties, on_service)
     object_id = object_id or new_id()
     now = now_ms()
     try:
@@ -338,6 +340,16 @@ async def create_object(
     if not store.directory.put_object(revision, object_id, tuple(parent_ids)):
         await store.reload_directory()
     return await object_document(store, object_id)
+
+
+def _new_records(properties: Any, on_service: ServiceCheck | None) -> list[dict[str, Any]]:
+    """The records of a new entity's properties. Creating one with a Service property adds
+    that property, so it is held to the same check as adding it through ``/props``."""
+    records = with_ids(from_input(properties), []) if properties is not None else []
+    if on_service is not None and touches_service([], records):
+        on_service()
+    check_total(0, len(orjson.dumps(records)))
+    return records
 
 
 def _taken(object_id: str, fields: dict[str, Any] | None) -> str:
@@ -376,6 +388,7 @@ async def update_object(
             if parent_ids is not None:
                 revision = await _lock_tree(conn)
                 await _check_parents(conn, object_id, parent_ids)
+            await _lock_tags(conn, changes)
             await _change_properties(conn, "object", object_id, changes, user_id, on_service)
             values = await _entity_values(conn, changes, now_ms())
             result = await conn.execute(
@@ -402,6 +415,14 @@ def _new_parents(store: Store, object_id: str, parent_ids: list[str]) -> list[st
         raise BadRequest("parent_id: an object cannot be its own parent")
     _require_objects(store, parent_ids, "parent_id")
     return parent_ids
+
+
+async def _lock_tags(conn, changes: dict[str, Any]) -> None:
+    """Check (and lock) the tags a change sets before the entity's own row is locked: a
+    rename or delete of a tag locks the tag, then its carriers, so every transaction takes
+    the two in that order and none waits for the other in a circle."""
+    if changes.get("tags") is not None:
+        changes["tags"] = await check_tags(conn, changes["tags"])
 
 
 async def _change_properties(conn, kind, entity_id, changes, user_id, on_service) -> None:
@@ -483,11 +504,13 @@ async def create_link(
     properties: Any = None,
     operations: list[dict[str, Any]] = (),
     fields: dict[str, Any] | None = None,
+    on_service: ServiceCheck | None = None,
 ) -> dict[str, Any]:
-    """A new link with its own (validated) operations, all or nothing."""
+    """A new link with its own (validated) operations, all or nothing; ``on_service`` as
+    for create_object."""
     _require_objects(store, [source], "source")
     _require_objects(store, [target], "target")
-    records = with_ids(from_input(properties), []) if properties is not None else []
+    records = _new_records(properties, on_service)
     link_id = new_id()
     now = now_ms()
     async with store.write() as conn:
@@ -532,6 +555,7 @@ async def update_link(
         if moves:
             revision = await _lock_tree(conn)
             await _check_ends(conn, {k: changes[k] for k in ("source", "target") if k in changes})
+        await _lock_tags(conn, changes)
         await _change_properties(conn, "link", link_id, changes, user_id, on_service)
         values = await _entity_values(conn, changes, now_ms())
         result = await conn.execute(

@@ -58,12 +58,14 @@ async def write_records(
     change touches a Service property and the caller may not."""
     if on_service is not None and props.touches_service(before, after):
         on_service()
+    encoded = orjson.dumps(after)
+    props.check_total(len(orjson.dumps(before)), len(encoded))
     table, owner_type, _ = KINDS[kind]
     now = now_ms()
     await conn.execute(
         update(table)
         .where(table.c.id == entity_id)
-        .values(properties=orjson.dumps(after).decode(), updated=now)
+        .values(properties=encoded.decode(), updated=now)
     )
     await _record_changes(conn, owner_type, entity_id, before, after, user_id, now)
 

@@ -3,6 +3,7 @@ a list of tag IDs (docs/api.md §11)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -14,6 +15,10 @@ from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import new_id
 from .core import Store
 from .schema import links, objects, tags
+
+# Called with the IDs of the objects and of the links that carry a tag, inside the
+# transaction that renames or deletes it; raises to refuse the change.
+CarrierCheck = Callable[[list[str], list[str]], None]
 
 
 def _document(row: Any) -> dict[str, Any]:
@@ -45,9 +50,31 @@ async def create_tag(store: Store, name: str) -> dict[str, Any]:
     return await tag_document(store, tag_id)
 
 
-async def rename_tag(store: Store, tag_id: str, name: str) -> dict[str, Any]:
+async def _carriers(conn, table, tag_id: str) -> list[Any]:
+    # Tag IDs are hex: the quoted ID matches exactly that element of the JSON list.
+    query = select(table.c.id, table.c.tags).where(table.c.tags.contains(f'"{tag_id}"'))
+    return list(await conn.execute(query.order_by(table.c.id)))
+
+
+async def _check_carriers(conn, tag_id: str, may_change: CarrierCheck) -> tuple[list, list]:
+    """The objects and links carrying the tag, once ``may_change`` allowed changing them.
+    The tag's row is locked first: an entity being labelled with it meanwhile (check_tags
+    locks it too) is either seen here or finds the tag gone, never left carrying a tag that
+    no longer exists, nor labelled after the carriers were judged."""
+    await conn.execute(select(tags.c.id).where(tags.c.id == tag_id).with_for_update())
+    carrying = await _carriers(conn, objects, tag_id), await _carriers(conn, links, tag_id)
+    may_change([r.id for r in carrying[0]], [r.id for r in carrying[1]])
+    return carrying
+
+
+async def rename_tag(
+    store: Store, tag_id: str, name: str, *, may_change: CarrierCheck
+) -> dict[str, Any]:
+    """Rename a tag; it relabels every entity carrying it, so ``may_change`` decides on
+    them first."""
     try:
         async with store.write() as conn:
+            await _check_carriers(conn, tag_id, may_change)
             result = await conn.execute(
                 update(tags).where(tags.c.id == tag_id).values(name=name, updated=now_ms())
             )
@@ -58,18 +85,16 @@ async def rename_tag(store: Store, tag_id: str, name: str) -> dict[str, Any]:
     return await tag_document(store, tag_id)
 
 
-async def delete_tag(store: Store, tag_id: str) -> None:
-    """Delete a tag, and take it off every object and link that carries it."""
+async def delete_tag(store: Store, tag_id: str, *, may_change: CarrierCheck) -> None:
+    """Delete a tag, and take it off every object and link that carries it, once
+    ``may_change`` allowed changing them."""
     async with store.write() as conn:
+        carrying = await _check_carriers(conn, tag_id, may_change)
         result = await conn.execute(delete(tags).where(tags.c.id == tag_id))
         if result.rowcount == 0:
             raise NotFound.entity("Tag", tag_id)
-        # Tag IDs are hex: the quoted ID matches exactly that element of the JSON list.
-        for table in (objects, links):
-            carrying = await conn.execute(
-                select(table.c.id, table.c.tags).where(table.c.tags.contains(f'"{tag_id}"'))
-            )
-            for row in list(carrying):
+        for table, rows in zip((objects, links), carrying, strict=True):
+            for row in rows:
                 kept = [t for t in orjson.loads(row.tags) if t != tag_id]
                 await conn.execute(
                     update(table)
@@ -82,9 +107,12 @@ async def check_tags(conn, tag_ids: list[str]) -> list[str]:
     """``tag_ids`` once each, in their order; 400 naming the first that names no tag."""
     wanted = list(dict.fromkeys(tag_ids))
     found = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found |= {r.id for r in await conn.execute(select(tags.c.id).where(tags.c.id.in_(chunk)))}
+    ordered = sorted(wanted)  # rows locked in ID order by every transaction: no deadlock
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        # Locked until the entity's change commits: a rename or delete of the tag waits.
+        query = select(tags.c.id).where(tags.c.id.in_(chunk)).order_by(tags.c.id).with_for_update()
+        found |= {r.id for r in await conn.execute(query)}
     for tag_id in wanted:
         if tag_id not in found:
             raise BadRequest(f"tags: no such tag {tag_id}")

@@ -183,6 +183,7 @@ async def create_object(body: ObjectCreate, request: Request) -> Response:
         properties=body.properties,
         operations=_own_operations(principal, body.operations),
         fields=_fields(principal, body, _OBJECT_CORE),
+        on_service=service_properties_check(principal),
     )
     return json_response(_shown(ctx.store, principal, document))
 
@@ -325,6 +326,7 @@ async def create_link(body: LinkCreate, request: Request) -> Response:
         properties=body.properties,
         operations=_own_operations(principal, body.operations),
         fields=_fields(principal, body, _LINK_CORE),
+        on_service=service_properties_check(principal),
     )
     return json_response(_shown(ctx.store, principal, document))
 

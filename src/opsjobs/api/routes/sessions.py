@@ -12,6 +12,7 @@ from ...store.sessions import create_session, end_session
 from ..bodies import CheckedRoute
 from ..context import context
 from ..cookies import clear_session_cookies, set_session_cookies
+from ..csrf import check_log_in_site
 from ..models import Credentials, error_responses
 from ..responses import empty_response, json_response
 
@@ -24,9 +25,10 @@ router = APIRouter(route_class=CheckedRoute, tags=["users"])
     "/users/session",
     summary="Log in: answers the session ID and sets cookies sid and csrf",
     response_model=None,
-    responses={200: {"model": str}, **error_responses(400, 401, 429)},
+    responses={200: {"model": str}, **error_responses(400, 401, 403, 429)},
 )
 async def log_in(body: Credentials, request: Request) -> Response:
+    check_log_in_site(request)
     ctx = context(request)
     principal = await _who(ctx, body, request)
     session = await create_session(ctx.store, principal.id, principal.password_hash)

@@ -10,14 +10,15 @@ from ...domain.users import Principal
 from ...store import tags
 from ..bodies import CheckedRoute
 from ..context import Context
-from ..guards import require_any
+from ..guards import may_change_carriers, require_any
 from ..models import TagCreate, TagModel, error_responses
 from ..responses import empty_response, json_response
 
 router = APIRouter(route_class=CheckedRoute, tags=["tags"])
 
 # Whoever may label an entity may make the label; renaming or deleting one changes every
-# entity that carries it, so that is for those who manage objects or links (opsjobs decision).
+# entity that carries it, so that is for those who manage objects or links, and who may
+# change each entity that carries it (guards.may_change_carriers; opsjobs decision).
 _LABELLERS = (
     "create-objects",
     "modify-objects",
@@ -74,7 +75,8 @@ async def rename_tag(tag_id: str, body: TagCreate, request: Request) -> Response
     ctx, principal = await _caller(request)
     await tags.tag_document(ctx.store, tag_id)  # catalogue: existence before permissions
     require_any(principal, *_MANAGERS)
-    return json_response(await tags.rename_tag(ctx.store, tag_id, body.name))
+    carriers = may_change_carriers(ctx.store, principal)
+    return json_response(await tags.rename_tag(ctx.store, tag_id, body.name, may_change=carriers))
 
 
 @router.delete(
@@ -86,5 +88,5 @@ async def delete_tag(tag_id: str, request: Request) -> Response:
     ctx, principal = await _caller(request)
     await tags.tag_document(ctx.store, tag_id)  # catalogue: existence before permissions
     require_any(principal, *_MANAGERS)
-    await tags.delete_tag(ctx.store, tag_id)
+    await tags.delete_tag(ctx.store, tag_id, may_change=may_change_carriers(ctx.store, principal))
     return empty_response()
