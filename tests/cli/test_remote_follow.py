@@ -48,11 +48,14 @@ class Running:
     def next_line(self) -> str:
         return self.lines.get(timeout=WAIT)
 
-    def wait_for_error_text(self, text: str) -> None:
+    def wait_for_error_text(self, text: str, after: int = 0) -> str:
+        """What stderr holds once ``text`` stands in it past position ``after``. (stderr is
+        read by a thread of its own: what the command wrote may not be here yet.)"""
         deadline = time.monotonic() + WAIT
-        while text not in self.stderr:
+        while text not in self.stderr[after:]:
             assert time.monotonic() < deadline, self.stderr
             time.sleep(0.02)
+        return self.stderr
 
     def answer(self, text: str) -> None:
         self.process.stdin.write(text)
@@ -83,7 +86,8 @@ def test_ctrl_c_asks_and_cancels_only_on_yes(server):
     web = server.objects["web-1"]
     running = Running(server, "exec", web, server.operations["sleepy"], "--follow")
     assert running.next_line() == "started\n"
-    job_id = running.stderr.split("job ", 1)[1].split()[0]
+    said = running.wait_for_error_text("following its output")
+    job_id = said.split("job ", 1)[1].split()[0]
     running.process.send_signal(signal.SIGINT)
     running.wait_for_error_text("cancel the job? [y/N]")
     running.answer("n\n")
@@ -91,9 +95,9 @@ def test_ctrl_c_asks_and_cancels_only_on_yes(server):
     assert running.process.poll() is None  # still following
     with server.client() as client:
         assert client.get_job(job_id)["execution"]["status"] == "running"
-    running.stderr = ""
+    asked_once = len(running.stderr)
     running.process.send_signal(signal.SIGINT)
-    running.wait_for_error_text("cancel the job? [y/N]")
+    running.wait_for_error_text("cancel the job? [y/N]", after=asked_once)
     running.answer("y\n")
     code = running.end()
     with server.client() as client:
