@@ -381,7 +381,7 @@ PUBLIC = {
     ("POST", "/node/api/users/session"),
     ("GET", "/node/api/openapi.json"),
     ("GET", "/node/api/docs"),
-    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/node/api/docs/assets/{version}/{name}"),
     # SAYMON's families opsjobs does not serve: 501 for everyone (tests/api/test_not_served).
     *(
         (method, "/node/api" + route.path)

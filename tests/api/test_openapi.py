@@ -35,7 +35,7 @@ MONITORING_ROUTES = {"/metrics", "/healthz", "/readyz"}
 SERVICE_ROUTES = {
     "/node/api/openapi.json",
     "/node/api/docs",
-    "/docs/oauth2-redirect",
+    "/node/api/docs/assets/{version}/{name}",
     *MONITORING_ROUTES,
 }
 # SAYMON's families opsjobs answers as not served (docs/api.md §17): not operations of its own.

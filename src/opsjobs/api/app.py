@@ -18,6 +18,7 @@ from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
 from .context import Context
+from .docs_page import docs_routes
 from .health import monitoring_routes
 from .limits import BodyLimit
 from .metrics import http_metrics
@@ -99,7 +100,8 @@ def create_app(
         description="Runs operations against monitored objects and keeps every run as a job. "
         "Compatible with the jobs part of the SAYMON REST API.",
         lifespan=_lifespan(ctx, background),
-        docs_url=f"{PREFIX}/docs",
+        # The page is served by docs_page.py, with Swagger UI from the package, not a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url=f"{PREFIX}/openapi.json",
     )
@@ -111,6 +113,7 @@ def create_app(
     app.router.routes.extend(monitoring_routes(ctx))  # /metrics, /healthz, /readyz
     for module in ROUTES:
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(docs_routes(PREFIX))
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
