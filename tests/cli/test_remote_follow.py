@@ -29,6 +29,9 @@ class Running:
             env=server.env(),
             text=True,
             bufsize=1,
+            # Ctrl-C as a person's terminal sends it: a test run started in the background by
+            # a shell inherits SIGINT ignored, and Python then installs no KeyboardInterrupt.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from swagger_ui_bundle import swagger_ui_path
 
 from ..domain.errors import NotFound
+from .bodies import CheckedRoute
 
 # The bundle's directory is named after the Swagger UI it holds: "swagger-ui-5.31.0".
 VERSION = swagger_ui_path.name.removeprefix("swagger-ui-")
@@ -50,7 +51,8 @@ def docs_routes(prefix: str) -> APIRouter:
         swagger_favicon_url=asset_url(prefix, "favicon-32x32.png"),
         oauth2_redirect_url=None,
     ).body
-    router = APIRouter(include_in_schema=False)
+    # (CheckedRoute like every route: these read no body, but no route is left unchecked.)
+    router = APIRouter(route_class=CheckedRoute, include_in_schema=False)
 
     @router.get(f"{prefix}/docs")
     async def docs() -> HTMLResponse:
