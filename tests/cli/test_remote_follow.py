@@ -36,8 +36,12 @@ class Running:
         self.lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []
         self.stderr = ""
-        threading.Thread(target=self._read_lines, daemon=True).start()
-        threading.Thread(target=self._read_errors, daemon=True).start()
+        self.readers = [
+            threading.Thread(target=self._read_lines, daemon=True),
+            threading.Thread(target=self._read_errors, daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
 
     def _read_lines(self) -> None:
         for line in self.process.stdout:
@@ -66,7 +70,8 @@ class Running:
 
     def end(self) -> int:
         code = self.process.wait(timeout=WAIT)
-        time.sleep(0.1)  # the readers catch up with what the pipes still hold
+        for reader in self.readers:  # each ends at its pipe's end: all the output is in
+            reader.join(timeout=WAIT)
         log_secrets.check_output("opsjobs remote", "".join(self.stdout) + self.stderr)
         return code
 
