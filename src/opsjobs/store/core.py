@@ -65,6 +65,9 @@ class Store:
         # Set when another process says users, rights or the object graph changed (NOTIFY on
         # PostgreSQL); whoever follows the directory reloads then instead of at its next poll.
         self.directory_changed = asyncio.Event()
+        # A state change here started a trigger firing (store/states.py), or another
+        # process's did (relayed by store/listen.py): the dispatcher looks at once.
+        self.firings_due = asyncio.Event()
         # The reload under way, which every request that must catch up waits for.
         self._reloading: asyncio.Future[None] | None = None
 

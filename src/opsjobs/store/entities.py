@@ -21,7 +21,9 @@ from .db import bump_revision
 from .operation_rows import insert_operations, operation_document
 from .properties import ServiceCheck, current_records, write_records
 from .schema import links, object_parents, objects, operations
+from .states import announce, change_state, record_change
 from .tags import check_tags
+from .triggers import drop_pending
 
 
 async def _operations_by_owner(
@@ -322,12 +324,11 @@ async def create_object(
             revision = await _lock_tree(conn)
             # A new object has nothing below it, unless old rows name it as a parent.
             await _check_parents(conn, object_id, parent_ids)
-            values = await _entity_values(conn, dict(fields or {}), now)
+            values = await _entity_values(conn, {**(fields or {}), "class_id": class_id}, now)
             await conn.execute(
                 insert(objects).values(
                     id=object_id,
                     name=name,
-                    class_id=class_id,
                     properties=orjson.dumps(records).decode(),
                     created=now,
                     **{"last_state_update": now, **values},
@@ -335,11 +336,27 @@ async def create_object(
             )
             await _write_parents(conn, object_id, parent_ids)
             await insert_operations(conn, "object", object_id, list(operations))
+            change = await _enter_first_state(conn, store, EntityKind.OBJECT, object_id, values)
     except IntegrityError as exc:
         raise Conflict(_taken(object_id, fields)) from exc
+    announce(store, change)
     if not store.directory.put_object(revision, object_id, tuple(parent_ids)):
         await store.reload_directory()
     return await object_document(store, object_id)
+
+
+async def _enter_first_state(conn, store, kind: EntityKind, entity_id: str, values: dict):
+    """A new entity enters its first state: recorded as every change is, and its class's
+    triggers for that state fire."""
+    return await record_change(
+        conn,
+        store,
+        kind,
+        entity_id,
+        values.get("state_id", 1),
+        at=values["updated"],
+        class_id=values.get("class_id"),
+    )
 
 
 def _new_records(properties: Any, on_service: ServiceCheck | None) -> list[dict[str, Any]]:
@@ -390,6 +407,7 @@ async def update_object(
                 await _check_parents(conn, object_id, parent_ids)
             await _lock_tags(conn, changes)
             await _change_properties(conn, "object", object_id, changes, user_id, on_service)
+            state_id = changes.pop("state_id", None)
             values = await _entity_values(conn, changes, now_ms())
             result = await conn.execute(
                 update(objects).where(objects.c.id == object_id).values(**values)
@@ -398,13 +416,22 @@ async def update_object(
                 raise NotFound.entity(EntityKind.OBJECT.label, object_id)
             if parent_ids is not None:
                 await _write_parents(conn, object_id, parent_ids)
+            change = await _new_state(conn, store, EntityKind.OBJECT, object_id, state_id, user_id)
     except IntegrityError as exc:
         raise Conflict(_taken(object_id, changes)) from exc
+    announce(store, change)
     if revision is not None and not store.directory.put_object(
         revision, object_id, tuple(parent_ids)
     ):
         await store.reload_directory()
     return await object_document(store, object_id)
+
+
+async def _new_state(conn, store, kind: EntityKind, entity_id: str, state_id, user_id):
+    """A PATCH's ``state_id``, changed as every change of state is (store/states.py)."""
+    if state_id is None:
+        return None
+    return await change_state(conn, store, kind, entity_id, state_id, user_id=user_id)
 
 
 def _new_parents(store: Store, object_id: str, parent_ids: list[str]) -> list[str]:
@@ -453,8 +480,6 @@ async def _entity_values(conn, changes: dict[str, Any], now: int) -> dict[str, A
         if key in _JSON_FIELDS and value is not None:
             value = orjson.dumps(value).decode()
         values[_COLUMNS.get(key, key)] = value
-    if "state_id" in values:
-        values["last_state_update"] = now
     values["updated"] = now
     return values
 
@@ -490,6 +515,7 @@ async def delete_object(store: Store, object_id: str) -> None:
         await conn.execute(delete(links).where(attached))
         owners = [object_id, *link_ids]
         await conn.execute(delete(operations).where(operations.c.owner_id.in_(owners)))
+        await drop_pending(conn, owner_ids=owners)
     if link_ids or not store.directory.drop_object(revision, object_id):
         await store.reload_directory()
 
@@ -516,20 +542,21 @@ async def create_link(
     async with store.write() as conn:
         revision = await _lock_tree(conn)
         await _check_ends(conn, {"source": source, "target": target})
-        values = await _entity_values(conn, dict(fields or {}), now)
+        values = await _entity_values(conn, {**(fields or {}), "class_id": class_id}, now)
         await conn.execute(
             insert(links).values(
                 id=link_id,
                 name=name,
                 source=source,
                 target=target,
-                class_id=class_id,
                 properties=orjson.dumps(records).decode(),
                 created=now,
                 **{"last_state_update": now, **values},
             )
         )
         await insert_operations(conn, "link", link_id, list(operations))
+        change = await _enter_first_state(conn, store, EntityKind.LINK, link_id, values)
+    announce(store, change)
     if not store.directory.put_link(revision, link_id, source, target):
         await store.reload_directory()
     return await link_document(store, link_id)
@@ -557,6 +584,7 @@ async def update_link(
             await _check_ends(conn, {k: changes[k] for k in ("source", "target") if k in changes})
         await _lock_tags(conn, changes)
         await _change_properties(conn, "link", link_id, changes, user_id, on_service)
+        state_id = changes.pop("state_id", None)
         values = await _entity_values(conn, changes, now_ms())
         result = await conn.execute(
             update(links)
@@ -567,6 +595,8 @@ async def update_link(
         row = result.first()
         if row is None:
             raise NotFound.entity(EntityKind.LINK.label, link_id)
+        change = await _new_state(conn, store, EntityKind.LINK, link_id, state_id, user_id)
+    announce(store, change)
     if revision is not None and not store.directory.put_link(
         revision, link_id, row.source, row.target
     ):
@@ -590,5 +620,6 @@ async def delete_link(store: Store, link_id: str) -> None:
         if result.rowcount == 0:
             raise NotFound.entity(EntityKind.LINK.label, link_id)
         await conn.execute(delete(operations).where(operations.c.owner_id == link_id))
+        await drop_pending(conn, owner_ids=[link_id])
     if not store.directory.drop_link(revision, link_id):
         await store.reload_directory()

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from .core import Store
 from .db import DIRECTORY_CHANNEL
 from .queue import CANCEL_CHANNEL, QUEUED_CHANNEL
+from .triggers import FIRINGS_CHANNEL
 
 log = structlog.get_logger("opsjobs.store")
 
@@ -41,6 +42,9 @@ async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
     def on_directory(*_args) -> None:
         store.directory_changed.set()
 
+    def on_firings(*_args) -> None:
+        store.firings_due.set()
+
     while True:
         conn = None
         try:
@@ -50,9 +54,11 @@ async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
             await conn.add_listener(QUEUED_CHANNEL, on_queued)
             await conn.add_listener(CANCEL_CHANNEL, on_cancel)
             await conn.add_listener(DIRECTORY_CHANNEL, on_directory)
+            await conn.add_listener(FIRINGS_CHANNEL, on_firings)
             # Jobs queued while we were not listening: look now rather than at the next poll.
             store.jobs_queued.set()
             store.directory_changed.set()
+            store.firings_due.set()
             if ready is not None:
                 ready.set()
             await closed.wait()

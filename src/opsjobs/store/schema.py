@@ -79,6 +79,9 @@ classes = Table(
     Column("name", String(255), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("updated", BigInteger, nullable=False),
+    # The class's state triggers, as JSON text (domain/triggers.py), inherited by its
+    # objects and links; NULL for none.
+    Column("triggers", Text),
 )
 
 objects = Table(
@@ -200,6 +203,87 @@ state_triggers = Table(
     Column("owner_type", Integer, nullable=False),
     Column("triggers", Text, nullable=False, server_default="[]"),
     Column("updated", BigInteger, nullable=False),
+)
+
+state_history = Table(
+    "state_history",
+    metadata,
+    # One row per change of an object's or a link's state_id (store/states.py).
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, nullable=False),
+    Column("owner_type", Integer, nullable=False),
+    Column("state_id", Integer, nullable=False),
+    Column("prev_state_id", Integer),
+    Column("timestamp", BigInteger, nullable=False),
+    # Who changed it (NULL: no person), and the job whose outcome set it, if one did.
+    Column("user_id", ID),
+    Column("job_id", ID),
+    Index("ix_state_history_time", "timestamp"),
+    Index("ix_state_history_owner_time", "owner_id", "timestamp"),
+)
+
+trigger_firings = Table(
+    "trigger_firings",
+    metadata,
+    # A firing that is due at due_at: made in the transaction of the state change (or of the
+    # ReadWrite property change) that starts it, and consumed in the transaction that acts
+    # on it, so that it happens once (service/firing.py). Only the due time is scanned.
+    Column("id", ID, primary_key=True),
+    Column("owner_id", ID, nullable=False),
+    Column("owner_type", Integer, nullable=False),
+    # "state" (a state trigger) or "property" (a ReadWrite property's operation).
+    Column("cause", String(8), nullable=False),
+    # Where the trigger is defined: "object", "link" or "class", and its position there.
+    Column("source", String(8), nullable=False),
+    Column("source_id", ID, nullable=False),
+    Column("trigger_index", Integer, nullable=False),
+    # The trigger as it was when the change happened (JSON text): what fires is what was
+    # set then, even if the triggers change before it is due.
+    Column("trigger", Text, nullable=False),
+    Column("change_id", ID),
+    Column("state_id", Integer),
+    Column("prev_state_id", Integer),
+    Column("entered_at", BigInteger, nullable=False),
+    Column("due_at", BigInteger, nullable=False),
+    Column("period_ms", BigInteger),
+    Column("fired", Integer, nullable=False, server_default="0"),
+    # What the action needs besides the trigger (JSON text): a property change's values.
+    Column("context", Text),
+    Index("ix_trigger_firings_due", "due_at"),
+    Index("ix_trigger_firings_owner", "owner_id"),
+)
+
+trigger_deliveries = Table(
+    "trigger_deliveries",
+    metadata,
+    # One row per time a trigger acted: the job it queued, or the message it sent (or could
+    # not send), with the outcome.
+    Column("id", ID, primary_key=True),
+    Column("firing_id", ID, nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("owner_type", Integer, nullable=False),
+    Column("cause", String(8), nullable=False),
+    Column("change_id", ID),
+    Column("type", String(16), nullable=False),
+    Column("recipient", Text),
+    # queued (a job), pending, sending, delivered, failed, not-delivered
+    Column("status", String(16), nullable=False),
+    Column("job_id", ID),
+    Column("detail", Text),
+    Column("due_at", BigInteger, nullable=False),
+    Column("fired_at", BigInteger, nullable=False),
+    Column("late", Boolean, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # While "sending": until when the sender holds it; a sender that died lets it go.
+    Column("lease_until", BigInteger),
+    Column("finished", BigInteger),
+    Index("ix_trigger_deliveries_owner", "owner_id", "fired_at"),
+    Index(
+        "ix_trigger_deliveries_open",
+        "lease_until",
+        sqlite_where=text("status IN ('pending', 'sending')"),
+        postgresql_where=text("status IN ('pending', 'sending')"),
+    ),
 )
 
 jobs = Table(
