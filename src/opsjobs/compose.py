@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from .api.app import create_app
 from .api.context import Context
 from .config import Settings
+from .execution.dispatcher import Dispatcher
 from .execution.reaper import reap_forever
 from .execution.runner import Runner
 from .logs import configure
@@ -53,10 +54,24 @@ async def running_jobs(ctx: Context) -> AsyncIterator[None]:
         await cancel_and_wait(tasks)
 
 
+@contextlib.asynccontextmanager
+async def dispatching_triggers(ctx: Context) -> AsyncIterator[None]:
+    """The trigger dispatcher while the app is up (unless ``trigger_dispatcher`` is off)."""
+    if not ctx.settings.trigger_dispatcher:
+        yield
+        return
+    task = asyncio.create_task(Dispatcher(ctx.store, ctx.settings).run_forever())
+    try:
+        yield
+    finally:
+        await cancel_and_wait([task])
+
+
 def server_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
-    """The app as ``opsjobs serve`` runs it: the API, and the jobs run beside it."""
+    """The app as ``opsjobs serve`` runs it: the API, and beside it the jobs it runs and the
+    triggers it fires."""
     ctx = context or Context.create(settings or Settings.from_env())
-    return create_app(context=ctx, background=[running_jobs])
+    return create_app(context=ctx, background=[running_jobs, dispatching_triggers])
 
 
 def create() -> FastAPI:

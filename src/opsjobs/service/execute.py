@@ -96,21 +96,46 @@ def _same_run(job: JobRef, run: RunRequest) -> str:
 
 
 def _queued_row(run: RunRequest, target: Target, spec: str) -> dict[str, Any]:
+    return job_row(
+        owner_id=run.entity_id,
+        kind=EntityKind.of_word(run.kind),
+        operation_id=run.operation_id,
+        operation_name=target.operation["name"],
+        user_id=run.requester.id,
+        spec=spec,
+        runner_tag=runner_tag(target.operation),
+        idempotency_key=run.idempotency_key,
+    )
+
+
+def job_row(
+    *,
+    owner_id: str,
+    kind: EntityKind,
+    operation_id: str | None,
+    operation_name: str,
+    user_id: str | None,
+    spec: str,
+    runner_tag: str | None,
+    process_meta: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A job row as it is queued, whoever asks for the run (a person, a trigger)."""
     return {
         "id": new_id(),
-        "owner_id": run.entity_id,
-        "owner_type": EntityKind.of_word(run.kind).value,
-        "operation_id": run.operation_id,
-        "operation_name": target.operation["name"],
-        "user_id": run.requester.id,
+        "owner_id": owner_id,
+        "owner_type": kind.value,
+        "operation_id": operation_id,
+        "operation_name": operation_name,
+        "user_id": user_id,
         "timestamp": now_ms(),
-        "process_meta": None,
+        "process_meta": process_meta,
         "description": "{}",
         "results": "[]",
         "status": JobStatus.QUEUED.value,
         "spec": spec,
-        "runner_tag": runner_tag(target.operation),
-        "idempotency_key": run.idempotency_key,
+        "runner_tag": runner_tag,
+        "idempotency_key": idempotency_key,
     }
 
 

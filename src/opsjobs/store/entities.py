@@ -406,7 +406,9 @@ async def update_object(
                 revision = await _lock_tree(conn)
                 await _check_parents(conn, object_id, parent_ids)
             await _lock_tags(conn, changes)
-            await _change_properties(conn, "object", object_id, changes, user_id, on_service)
+            started = await _change_properties(
+                conn, store, "object", object_id, changes, user_id, on_service
+            )
             state_id = changes.pop("state_id", None)
             values = await _entity_values(conn, changes, now_ms())
             result = await conn.execute(
@@ -419,7 +421,7 @@ async def update_object(
             change = await _new_state(conn, store, EntityKind.OBJECT, object_id, state_id, user_id)
     except IntegrityError as exc:
         raise Conflict(_taken(object_id, changes)) from exc
-    announce(store, change)
+    announce(store, change, started)
     if revision is not None and not store.directory.put_object(
         revision, object_id, tuple(parent_ids)
     ):
@@ -452,17 +454,17 @@ async def _lock_tags(conn, changes: dict[str, Any]) -> None:
         changes["tags"] = await check_tags(conn, changes["tags"])
 
 
-async def _change_properties(conn, kind, entity_id, changes, user_id, on_service) -> None:
+async def _change_properties(conn, store, kind, entity_id, changes, user_id, on_service) -> int:
     """Replace the entity's properties with ``changes["properties"]``, if given: a property
     that keeps its name keeps its ID, and its value's change is recorded as every change is
-    (store/properties.py)."""
+    (store/properties.py). Answers how many firings the change started."""
     if "properties" not in changes:
-        return
+        return 0
     sent = changes.pop("properties")
     before = await current_records(conn, kind, entity_id)
     after = with_ids(from_input(sent), before)
-    await write_records(
-        conn, kind, entity_id, before, after, user_id=user_id, on_service=on_service
+    return await write_records(
+        conn, store, kind, entity_id, before, after, user_id=user_id, on_service=on_service
     )
 
 
@@ -583,7 +585,9 @@ async def update_link(
             revision = await _lock_tree(conn)
             await _check_ends(conn, {k: changes[k] for k in ("source", "target") if k in changes})
         await _lock_tags(conn, changes)
-        await _change_properties(conn, "link", link_id, changes, user_id, on_service)
+        started = await _change_properties(
+            conn, store, "link", link_id, changes, user_id, on_service
+        )
         state_id = changes.pop("state_id", None)
         values = await _entity_values(conn, changes, now_ms())
         result = await conn.execute(
@@ -596,7 +600,7 @@ async def update_link(
         if row is None:
             raise NotFound.entity(EntityKind.LINK.label, link_id)
         change = await _new_state(conn, store, EntityKind.LINK, link_id, state_id, user_id)
-    announce(store, change)
+    announce(store, change, started)
     if revision is not None and not store.directory.put_link(
         revision, link_id, row.source, row.target
     ):

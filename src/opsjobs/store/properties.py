@@ -22,6 +22,7 @@ from ..domain.ids import new_id
 from ..domain.kinds import EntityKind
 from .core import Store
 from .schema import links, objects, property_changes
+from .triggers import property_firings
 
 KINDS: dict[str, tuple[Table, int, str]] = {
     "object": (objects, EntityKind.OBJECT.value, EntityKind.OBJECT.label),
@@ -46,6 +47,7 @@ async def current_records(conn, kind: str, entity_id: str) -> list[dict[str, Any
 
 async def write_records(
     conn,
+    store: Store,
     kind: str,
     entity_id: str,
     before: list[dict[str, Any]],
@@ -53,9 +55,11 @@ async def write_records(
     *,
     user_id: str | None,
     on_service: ServiceCheck | None,
-) -> None:
+) -> int:
     """Store ``after`` as the entity's properties; ``on_service`` refuses (raises) when the
-    change touches a Service property and the caller may not."""
+    change touches a Service property and the caller may not. Answers how many firings the
+    change started (operations that answer to ReadWrite changes): the caller wakes the
+    dispatcher once the transaction has committed (``store.firings_due``)."""
     if on_service is not None and props.touches_service(before, after):
         on_service()
     encoded = orjson.dumps(after)
@@ -67,10 +71,11 @@ async def write_records(
         .where(table.c.id == entity_id)
         .values(properties=encoded.decode(), updated=now)
     )
-    await _record_changes(conn, owner_type, entity_id, before, after, user_id, now)
+    changes = await _record_changes(conn, owner_type, entity_id, before, after, user_id, now)
+    return await property_firings(conn, store, EntityKind(owner_type), entity_id, changes)
 
 
-async def _record_changes(conn, owner_type, owner_id, before, after, user_id, now) -> None:
+async def _record_changes(conn, owner_type, owner_id, before, after, user_id, now) -> list[dict]:
     rows = [
         {
             "id": new_id(),
@@ -87,6 +92,7 @@ async def _record_changes(conn, owner_type, owner_id, before, after, user_id, no
     ]
     if rows:
         await conn.execute(insert(property_changes), rows)
+    return rows
 
 
 async def property_changes_of(store: Store, owner_id: str) -> list[dict[str, Any]]:
@@ -137,9 +143,11 @@ async def add_property(
         record = {"id": new_id(), **entry}
         after = [*before, record]
         props.unique_names(after, "name")
-        await write_records(
-            conn, kind, entity_id, before, after, user_id=user_id, on_service=on_service
+        started = await write_records(
+            conn, store, kind, entity_id, before, after, user_id=user_id, on_service=on_service
         )
+    if started:
+        store.firings_due.set()
     return props.shown([record], entity_id, KINDS[kind][1])[0]
 
 
@@ -162,9 +170,11 @@ async def update_property(
         record = {"id": property_id, **props.from_input([merged], "body")[0]}
         after = [record if r["id"] == property_id else r for r in before]
         props.unique_names(after, "name")
-        await write_records(
-            conn, kind, entity_id, before, after, user_id=user_id, on_service=on_service
+        started = await write_records(
+            conn, store, kind, entity_id, before, after, user_id=user_id, on_service=on_service
         )
+    if started:
+        store.firings_due.set()
     return props.shown([record], entity_id, KINDS[kind][1])[0]
 
 
@@ -177,5 +187,5 @@ async def delete_property(
         if len(after) == len(before):
             raise NotFound.entity("Property", property_id)
         await write_records(
-            conn, kind, entity_id, before, after, user_id=None, on_service=on_service
+            conn, store, kind, entity_id, before, after, user_id=None, on_service=on_service
         )

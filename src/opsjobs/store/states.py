@@ -139,10 +139,10 @@ async def set_state(
     return change
 
 
-def announce(store: Store, change: StateChange | None) -> None:
+def announce(store: Store, change: StateChange | None, other_firings: int = 0) -> None:
     """After the commit: a change that started firings wakes the dispatcher here (others
     hear the NOTIFY sent in the transaction)."""
-    if change is not None and change.firings:
+    if other_firings or (change is not None and change.firings):
         store.firings_due.set()
 
 

@@ -177,3 +177,59 @@ async def next_due(store: Store) -> int | None:
     """When the earliest firing is due (ms), from the index on ``due_at``."""
     async with store.read() as conn:
         return (await conn.execute(select(func.min(trigger_firings.c.due_at)))).scalar()
+
+
+async def property_firings(conn, store: Store, kind: EntityKind, entity_id: str, changes) -> int:
+    """Firings for the operations that answer to changes of ReadWrite properties
+    (``runOnReadWritePropertyModification``, the entity's own and its class's): one per
+    change and operation, due at once. ``changes`` are ``property_changes`` rows."""
+    if not changes:
+        return 0
+    class_id = await _class_of(conn, kind, entity_id)
+    owners = operations.c.owner_id == entity_id
+    if class_id:
+        owners = owners | (
+            (operations.c.owner_kind == "class") & (operations.c.owner_id == class_id)
+        )
+    flagged = list(
+        await conn.execute(
+            select(operations.c.id, operations.c.owner_kind, operations.c.owner_id)
+            .where(owners, operations.c.run_on_rw_modification.is_(True))
+            .order_by(operations.c.created, operations.c.id)
+        )
+    )
+    rows = [_property_firing(kind, entity_id, op, change) for change in changes for op in flagged]
+    if rows:
+        await conn.execute(insert(trigger_firings), rows)
+        if not store.is_sqlite:
+            await conn.execute(select(func.pg_notify(FIRINGS_CHANNEL, "")))
+    return len(rows)
+
+
+def _property_firing(kind: EntityKind, entity_id: str, op, change: Mapping[str, Any]) -> dict:
+    context = {
+        "propertyId": change["property_id"],
+        "name": change["name"],
+        "oldValue": orjson.loads(change["old_value"]),
+        "value": orjson.loads(change["new_value"]),
+        "userId": change["user_id"],
+        "at": change["at"],
+    }
+    return {
+        "id": new_id(),
+        "owner_id": entity_id,
+        "owner_type": kind.value,
+        "cause": "property",
+        "source": op.owner_kind,
+        "source_id": op.owner_id,
+        "trigger_index": 0,
+        "trigger": orjson.dumps({"type": "operation", "payload": {"operation": op.id}}).decode(),
+        "change_id": change["id"],
+        "state_id": None,
+        "prev_state_id": None,
+        "entered_at": change["at"],
+        "due_at": change["at"],
+        "period_ms": None,
+        "fired": 0,
+        "context": orjson.dumps(context).decode(),
+    }

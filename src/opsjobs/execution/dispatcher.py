@@ -1,0 +1,79 @@
+"""The trigger dispatcher: acts on due firings as they fall due, in every server process.
+
+It sleeps until the earliest due time (one read of the index on ``due_at``), or until a
+change here or a NOTIFY from another process says a firing was made (``store.firings_due``),
+or at most ``trigger_poll_seconds``. Each firing acts once in total however many dispatchers
+run (store/firings.py); one that fell due while no dispatcher ran acts at the next start,
+marked late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+
+from ..config import Settings
+from ..domain.clock import now_ms
+from ..service.firing import fire_due
+from ..store.core import Store
+from ..store.retry import describe
+from ..store.triggers import next_due
+
+log = structlog.get_logger("opsjobs.execution")
+
+BATCH = 200
+ERROR_PAUSE_SECONDS = 1.0
+
+
+class Dispatcher:
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] = now_ms) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.fired = 0  # firings acted on here, for tests and metrics
+
+    async def run_once(self) -> int:
+        """Act on what is due now; how many firings were acted on here."""
+        done = await fire_due(
+            self.store,
+            default_timeout=self.settings.default_timeout_seconds,
+            late_after_ms=int(self.settings.trigger_late_after_seconds * 1000),
+            limit=BATCH,
+            now=self.clock(),
+        )
+        self.fired += len(done)
+        for acted in done:
+            if acted.delivery["status"] == "failed":
+                log.warning(
+                    "trigger firing failed",
+                    firing=acted.firing.id,
+                    owner=acted.firing.owner_id,
+                    detail=acted.delivery["detail"],
+                )
+        return len(done)
+
+    async def _pause(self) -> None:
+        """Until the next firing is due, something was announced, or the poll interval."""
+        self.store.firings_due.clear()
+        wait = self.settings.trigger_poll_seconds
+        due_at = await next_due(self.store)
+        if due_at is not None:
+            wait = min(wait, max(0.0, (due_at - self.clock()) / 1000))
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.store.firings_due.wait(), wait)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if await self.run_once() >= BATCH:
+                    continue  # more are due: no pause
+                await self._pause()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be restarting: keep going
+                log.warning("trigger dispatch failed; retrying", error=describe(exc))
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
