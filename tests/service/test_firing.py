@@ -102,6 +102,17 @@ async def test_duration_waits_and_leaving_early_cancels(world):
     assert len(await rows(store, jobs)) == 1
 
 
+async def test_a_change_due_already_acts_once_even_if_the_state_is_left_first(world):
+    store, host, restart = world
+    every_5 = on_alarm(restart, periodicity={"value": "5", "unit": "minutes"})
+    await triggers.put_triggers(store, OBJECT, host, [every_5])
+    await states.set_state(store, OBJECT, host, 5)
+    await states.set_state(store, OBJECT, host, 3)  # before any dispatcher looked
+    assert len(await fire(store, 2**42)) == 1
+    assert await fire(store, 2**43) == []  # but it does not repeat
+    assert len(await rows(store, jobs)) == 1
+
+
 async def test_periodicity_repeats_while_the_state_holds_and_stops_on_leaving(world):
     store, host, restart = world
     every_5 = on_alarm(restart, periodicity={"value": "5", "unit": "minutes"})

@@ -79,10 +79,14 @@ def next_time(firing: Firing, now: int) -> int | None:
 
 
 async def _still_as_read(conn, store: Store, acted: Sequence[Acted]) -> set[str]:
-    """The IDs of the firings that are unchanged since they were read, now locked by us."""
-    keys = [(a.firing.id, a.firing.due_at, a.firing.fired) for a in acted]
-    query = select(trigger_firings.c.id).where(
-        tuple_(trigger_firings.c.id, trigger_firings.c.due_at, trigger_firings.c.fired).in_(keys)
+    """The IDs of the firings that are unchanged since they were read (not moved on by
+    another dispatcher, not stopped repeating by a change of state), now locked by us."""
+    keys = [(a.firing.id, a.firing.due_at, a.firing.fired, a.firing.period_ms or 0) for a in acted]
+    columns = trigger_firings.c
+    query = select(columns.id).where(
+        tuple_(columns.id, columns.due_at, columns.fired, func.coalesce(columns.period_ms, 0)).in_(
+            keys
+        )
     )
     if not store.is_sqlite:
         query = query.with_for_update(skip_locked=True)

@@ -57,12 +57,7 @@ async def record_change(
         "job_id": job_id,
     }
     await conn.execute(insert(state_history).values(**change))
-    # Leaving a state ends what it had pending; re-entering one starts afresh.
-    await conn.execute(
-        delete(trigger_firings).where(
-            and_(trigger_firings.c.owner_id == entity_id, trigger_firings.c.cause == "state")
-        )
-    )
+    await _leave(conn, entity_id, at)
     rows = [
         firing_row(kind, entity_id, defined, change)
         for defined in await defined_triggers(conn, kind, entity_id, class_id)
@@ -73,6 +68,19 @@ async def record_change(
         if not store.is_sqlite:
             await conn.execute(select(func.pg_notify(FIRINGS_CHANNEL, "")))
     return StateChange(change["id"], state_id, prev_state_id, at, len(rows))
+
+
+async def _leave(conn, entity_id: str, at: int) -> None:
+    """Leaving a state ends what it had pending: a firing not due yet (its ``duration`` not
+    reached) is dropped, and one due already (the state held long enough, but no dispatcher
+    has acted yet) acts once but does not repeat. Re-entering a state starts afresh."""
+    pending = and_(trigger_firings.c.owner_id == entity_id, trigger_firings.c.cause == "state")
+    await conn.execute(delete(trigger_firings).where(pending, trigger_firings.c.due_at > at))
+    await conn.execute(
+        update(trigger_firings)
+        .where(pending, trigger_firings.c.period_ms.is_not(None))
+        .values(period_ms=None)
+    )
 
 
 async def change_state(
