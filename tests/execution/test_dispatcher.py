@@ -1,0 +1,65 @@
+"""The dispatcher in the server as it runs: a state change through the API starts a job that
+the embedded runner runs, with nobody calling the dispatcher by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+
+from opsjobs.domain.kinds import EntityKind
+from opsjobs.store import operations, triggers
+
+
+async def wait_for_job(api, headers: dict, host: str, status: str, seconds: float = 30) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        response = await api.client.post(
+            "/node/api/jobs", json={"objects": [host]}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        done = [j for j in response.json() if j["execution"]["status"] == status]
+        if done or time.monotonic() > deadline:
+            assert done, f"no {status} job: {response.json()}"
+            return done[0]
+        await asyncio.sleep(0.05)
+
+
+async def test_a_state_change_through_the_api_runs_the_triggered_operation(api):
+    admin = await api.admin()
+    host = await api.object("web-1")
+    document = {
+        "name": "restart",
+        "type": 2,
+        "parameters": {"type": "scriptText", "text": "echo restarting {{id}}"},
+    }
+    restart = await operations.create_operation(api.store, "object", host, document)
+    alarm = {"states": [5], "type": "operation", "payload": {"operation": restart["id"]}}
+    await triggers.put_triggers(api.store, EntityKind.OBJECT, host, [alarm])
+    response = await api.client.patch(
+        f"/node/api/objects/{host}", json={"state_id": 5}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    job = await wait_for_job(api, admin, host, "succeeded")
+    assert job["user_id"] is None and job["operation_id"] == restart["id"]
+    assert job["process_meta"]["triggerStates"] == [5]
+    assert job["description"]["stdout"] == f"restarting {host}\n"
+    assert orjson.dumps(job["process_meta"]["stateChange"]["to"]) == b"5"
+
+
+async def test_a_duration_fires_when_it_is_reached_without_a_wake_up(api):
+    admin = await api.admin()
+    host = await api.object("db-1")
+    document = {"name": "page", "type": 2, "parameters": {"type": "scriptText", "text": "true"}}
+    page = await operations.create_operation(api.store, "object", host, document)
+    held = {"states": [8], "type": "operation", "payload": {"operation": page["id"]}}
+    await triggers.put_triggers(api.store, EntityKind.OBJECT, host, [{**held, "duration": 700}])
+    started = time.monotonic()
+    response = await api.client.patch(
+        f"/node/api/objects/{host}", json={"state_id": 8}, headers=admin
+    )
+    assert response.status_code == 200
+    job = await wait_for_job(api, admin, host, "succeeded")
+    assert time.monotonic() - started >= 0.7
+    assert job["process_meta"]["firing"]["dueAt"] - job["process_meta"]["stateChange"]["at"] == 700
