@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
 from conftest import Api, lifespan
@@ -20,6 +20,9 @@ from helpers.proxy import Proxy
 from opsjobs.api.context import Context
 from opsjobs.compose import server_app
 from opsjobs.domain.clock import now_ms
+from opsjobs.domain.kinds import EntityKind
+from opsjobs.store import operations, states, triggers
+from opsjobs.store.schema import trigger_firings
 
 
 def families(text: str) -> dict:
@@ -87,6 +90,26 @@ async def test_metrics_parse_and_count_requests_by_route_template(backend, datab
     assert runner in ages and ages[runner] < 30
     busy = {s.labels["runner"]: s.value for s in found["opsjobs_runner_busy_slots"].samples}
     assert busy[runner] == 0
+
+
+async def test_metrics_show_trigger_firings_waiting_and_how_late(backend, database_url):
+    # No dispatcher here, as when every server is down: the firing stays and grows late.
+    async with app_client(database_url, trigger_dispatcher=False) as api:
+        host = await api.object("web-1")
+        document = {"name": "r", "type": 2, "parameters": {"type": "scriptText", "text": "true"}}
+        restart = await operations.create_operation(api.store, "object", host, document)
+        alarm = {"states": [5], "type": "operation", "payload": {"operation": restart["id"]}}
+        await triggers.put_triggers(api.store, EntityKind.OBJECT, host, [alarm])
+        found = await scrape(api.client)
+        assert found["opsjobs_trigger_firings_pending"].samples[0].value == 0
+        assert found["opsjobs_trigger_lag_seconds"].samples[0].value == 0
+        await states.set_state(api.store, EntityKind.OBJECT, host, 5)
+        async with api.store.write() as conn:
+            await conn.execute(update(trigger_firings).values(due_at=now_ms() - 60_000))
+        found = await scrape(api.client)
+        assert found["opsjobs_trigger_firings_pending"].samples[0].value == 1
+        assert 60 <= found["opsjobs_trigger_lag_seconds"].samples[0].value < 600
+        assert found["opsjobs_trigger_deliveries_open"].samples[0].value == 0
 
 
 async def test_metrics_are_open_on_loopback_and_need_manage_users_elsewhere(database_url):

@@ -133,6 +133,29 @@ def _state_families(snap: monitoring.Snapshot | None) -> list[GaugeMetricFamily]
         _gauge("opsjobs_runners", "runners registered in the database", len(snap.runners)),
         heartbeat,
         busy,
+        *_trigger_families(snap, now),
+    ]
+
+
+def _trigger_families(snap: monitoring.Snapshot, now: int) -> list[GaugeMetricFamily]:
+    due = snap.earliest_firing_ms
+    lag = 0.0 if due is None else max(0, now - due) / 1000
+    return [
+        _gauge(
+            "opsjobs_trigger_firings_pending",
+            "trigger firings not acted on yet",
+            snap.firings_pending,
+        ),
+        _gauge(
+            "opsjobs_trigger_lag_seconds",
+            "how long the most overdue trigger firing has been due (0: none is)",
+            lag,
+        ),
+        _gauge(
+            "opsjobs_trigger_deliveries_open",
+            "trigger messages not delivered yet (pending or being sent)",
+            snap.deliveries_open,
+        ),
     ]
 
 

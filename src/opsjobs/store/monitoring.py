@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from .core import Store
 from .migrate import current_revision, head_revision
-from .schema import jobs, runners
+from .schema import jobs, runners, trigger_deliveries, trigger_firings
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ class Snapshot:
     running: int
     oldest_queued_ms: int | None  # the timestamp of the oldest queued job
     runners: list[RunnerState]
+    # Trigger firings not acted on yet (the table holds only those), the earliest due time,
+    # and messages not delivered yet (a partial index holds only those).
+    firings_pending: int = 0
+    earliest_firing_ms: int | None = None
+    deliveries_open: int = 0
 
 
 async def snapshot(store: Store) -> Snapshot:
@@ -47,7 +52,22 @@ async def snapshot(store: Store) -> Snapshot:
         states = [
             RunnerState(name, heartbeat, running_by_runner.get(name, 0)) for name, heartbeat in rows
         ]
-    return Snapshot(queued_count, sum(running_by_runner.values()), oldest, states)
+        firings = await conn.execute(select(func.count(), func.min(trigger_firings.c.due_at)))
+        firings_pending, earliest = firings.one()
+        deliveries_open = (
+            await conn.execute(
+                select(func.count()).where(trigger_deliveries.c.status.in_(["pending", "sending"]))
+            )
+        ).scalar_one()
+    return Snapshot(
+        queued_count,
+        sum(running_by_runner.values()),
+        oldest,
+        states,
+        firings_pending,
+        earliest,
+        deliveries_open,
+    )
 
 
 async def schema_is_current(store: Store) -> bool:
