@@ -79,6 +79,7 @@ async def _job(store: Store, job_id: str) -> dict:
         "error": row.error,
         "description": orjson.loads(row.description),
         "user_id": row.user_id,
+        "process_meta": orjson.loads(row.process_meta or "null"),
     }
 
 
@@ -95,14 +96,17 @@ async def test_the_demo_runs_its_operations_for_real(store, database_url, passwo
         ("web-1", "Greet"),
         ("web-1", "Announce"),
         ("db-1", "System status"),
+        ("db-1", "System status (trigger: db-1 in Alarm)"),
     }
     admin = store.directory.principal_by_login(ADMIN)
     for run in logins.runs:
         job = await _job(store, run.job_id)
         assert job["status"] == run.status == "succeeded", job
-        # Run by a real runner of this process, as admin: no canned row.
+        # Run by a real runner of this process, as admin (or by the trigger): no canned row.
         assert job["runner"] == f"{socket.gethostname()}/{os.getpid()}"
-        assert job["user_id"] == admin.id
+        triggered = "trigger" in run.operation_name
+        assert job["user_id"] == (None if triggered else admin.id)
+        assert (job["process_meta"] or {}).get("triggerStates") == ([5] if triggered else None)
     status = await _job(store, runs["web-1", "System status"].job_id)
     assert "load average" in status["description"]["stdout"]
     assert "Filesystem" in status["description"]["stdout"]
@@ -124,7 +128,7 @@ async def test_the_mqtt_run_fails_honestly_without_a_broker(store, database_url,
     assert job["status"] == announce.status == "failed"
     assert "unreachable" in job["error"] and announce.summary == job["error"]
     others = [r.status for r in logins.runs if r is not announce]
-    assert others == ["succeeded"] * 3
+    assert others == ["succeeded"] * 4
 
 
 async def test_the_demo_objects_carry_validated_operations_the_viewer_may_run(
@@ -156,7 +160,7 @@ async def test_a_second_demo_makes_nothing_twice_and_changes_the_passwords(
     settings = _settings(database_url, "mqtt://127.0.0.1:1")
     first = await _demo(store, passwords, settings)
     counts = await _counts(store)
-    assert counts == {"objects": 6, "links": 1, "operations": 4, "jobs": 4, "users": 2}
+    assert counts == {"objects": 6, "links": 1, "operations": 4, "jobs": 5, "users": 2}
     second = await _demo(store, passwords, settings)
     assert await _counts(store) == counts
     assert [r.job_id for r in second.runs] == [r.job_id for r in first.runs]

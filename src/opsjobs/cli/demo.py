@@ -1,4 +1,5 @@
-"""The demo `make run` sets up: a small tree, a link, two users, operations, and real runs.
+"""The demo `make run` sets up: a small tree, a link, two users, operations, real runs, and
+a state trigger that really fired.
 
 Everything is made through the functions the API and `opsjobs exec` use: objects, links
 and users by the store, operations by `store/operations.create_operation` (validated as a
@@ -27,11 +28,13 @@ from sqlalchemy import select
 from ..config import Settings
 from ..domain.ids import ROOT_OBJECT_ID
 from ..domain.jobs import JobStatus
+from ..domain.kinds import EntityKind
 from ..domain.passwords import Passwords, generate_password
 from ..domain.rights import PERMISSIONS
 from ..execution.runner import Runner
 from ..service.execute import RunRequest, entity_kind, execute_operation, requester_by_login
-from ..store import entities, operations, users
+from ..service.firing import fire_due
+from ..store import entities, operations, states, triggers, users
 from ..store.core import Store
 from ..store.schema import jobs, links, object_parents, objects
 
@@ -117,6 +120,7 @@ class DemoLogins:
     viewer_password: str
     runs: list[DemoRun]
     execute_path: str  # the execute route of web-1's "Greet" operation
+    db_id: str  # db-1, which has a state trigger
 
     @property
     def job_id(self) -> str:
@@ -150,9 +154,10 @@ async def ensure_demo(store: Store, passwords: Passwords, settings: Settings) ->
         exclude=[ids["db-1"]],
     )
     runs = await _ensure_runs(store, settings, ids, operation_ids)
+    runs.append(await _ensure_trigger_run(store, settings, ids["db-1"], operation_ids))
     greet = operation_ids["web-1", GREET["name"]]
     execute_path = f"/node/api/objects/{ids['web-1']}/operations/{greet}/execute"
-    return DemoLogins(admin_password, viewer_password, runs, execute_path)
+    return DemoLogins(admin_password, viewer_password, runs, execute_path, ids["db-1"])
 
 
 # -- the tree, the link, the operations, the users --------------------------------------------
@@ -269,6 +274,36 @@ async def _ensure_runs(
     ]
 
 
+async def _ensure_trigger_run(
+    store: Store, settings: Settings, db_id: str, operation_ids: dict[tuple[str, str], str]
+) -> DemoRun:
+    """db-1's state trigger, and the run it started once: db-1 went to Alarm (5), and its
+    trigger ran "System status" on it, as a job nobody asked for (``user_id`` null)."""
+    status = operation_ids["db-1", SYSTEM_STATUS["name"]]
+    if await triggers.own_triggers(store, EntityKind.OBJECT, db_id) is None:
+        alarm = {"states": [5], "type": "operation", "payload": {"operation": status}}
+        await triggers.put_triggers(store, EntityKind.OBJECT, db_id, [alarm])
+    async with store.read() as conn:
+        job_id = (
+            await conn.execute(
+                select(jobs.c.id)
+                .where(jobs.c.owner_id == db_id, jobs.c.process_meta.is_not(None))
+                .order_by(jobs.c.timestamp)
+                .limit(1)
+            )
+        ).scalar()
+    if job_id is None:
+        admin = requester_by_login(store, ADMIN)
+        await states.set_state(store, EntityKind.OBJECT, db_id, 3, user_id=admin.id)
+        await states.set_state(store, EntityKind.OBJECT, db_id, 5, user_id=admin.id)
+        (fired,) = await fire_due(
+            store, default_timeout=settings.default_timeout_seconds, late_after_ms=60_000
+        )
+        job_id = fired.job["id"]
+        await run_until_finished(store, settings, [job_id])
+    return await _demo_run(store, "db-1", "System status (trigger: db-1 in Alarm)", job_id)
+
+
 async def run_until_finished(
     store: Store, settings: Settings, job_ids: list[str], timeout: float = RUNS_TIMEOUT_SECONDS
 ) -> None:
@@ -341,3 +376,16 @@ def print_logins(logins: DemoLogins, host: str = "127.0.0.1:8080") -> None:
         markup=False,
     )
     out.print(f"    sleep 1; curl -u {viewer} {base}/jobs/$job", soft_wrap=True, markup=False)
+    out.print("  put db-1 back to Working, then in Alarm: its state trigger runs System status:")
+    db_path = f"{base}/objects/{logins.db_id}"
+    for state in (3, 5):
+        out.print(
+            f"""    curl -u {admin} -X PATCH {db_path} -d '{{"state_id": {state}}}'""",
+            soft_wrap=True,
+            markup=False,
+        )
+    out.print(
+        f"""    sleep 1; curl -u {admin} {base}/jobs -d '{{"objects": ["{logins.db_id}"]}}'""",
+        soft_wrap=True,
+        markup=False,
+    )
