@@ -189,11 +189,12 @@ async def test_a_demo_made_incomplete_is_completed_and_only_the_missing_part_run
         ("Greet", True),
         ("Announce", False),
         ("System status", False),
+        ("System status (trigger: db-1 in Alarm)", False),
     ]
     assert second.execute_path != first.execute_path
     greet = next(r for r in second.runs if r.operation_name == "Greet")
     assert (await _job(store, greet.job_id))["status"] == "succeeded"
-    assert (await _counts(store))["jobs"] == 5
+    assert (await _counts(store))["jobs"] == 6
 
 
 async def test_the_printed_commands_name_the_job_and_the_operation(
