@@ -214,5 +214,7 @@ async def test_the_printed_commands_name_the_job_and_the_operation(
     assert f"curl -u viewer:{logins.viewer_password} {base}/jobs/$job" in printed
     for run in logins.runs:
         assert re.search(
-            rf"{run.job_id}\s+{run.object_name}\s+{run.operation_name}\s+{run.status}", printed
+            rf"{run.job_id}\s+{run.object_name}\s+{re.escape(run.operation_name)}\s+{run.status}",
+            printed,
         )
+    assert f"""-X PATCH {base}/objects/{logins.db_id} -d '{{"state_id": 5}}'""" in printed
