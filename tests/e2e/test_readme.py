@@ -125,7 +125,7 @@ def test_a_second_demo_keeps_the_data_and_prints_working_passwords(demo_server):
     ).stdout
     assert re.search(r"a job:\s+([0-9a-f]{24})", again).group(1) == demo_server["job"]
     runs = re.compile(r"^\s+([0-9a-f]{24})  ", flags=re.M)
-    assert len(runs.findall(demo_server["printed"])) == 4
+    assert len(runs.findall(demo_server["printed"])) == 5
     assert runs.findall(again) == runs.findall(demo_server["printed"])  # no new runs
     import requests
 
