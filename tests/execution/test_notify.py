@@ -9,12 +9,14 @@ import contextlib
 import email
 import email.policy
 import os
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 import pytest
+import trustme
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import update
@@ -55,11 +57,12 @@ class Inbox:
 
 
 @contextlib.asynccontextmanager
-async def smtp_server(inbox: Inbox, **options) -> AsyncIterator[int]:
-    """A real SMTP server on a free port of this machine, in the test's own loop."""
+async def smtp_server(inbox: Inbox, *, ssl=None, **options) -> AsyncIterator[int]:
+    """A real SMTP server on a free port of this machine, in the test's own loop; ``ssl``:
+    TLS from the first byte."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTPServer(inbox, hostname="mail.test", **options), "127.0.0.1", 0
+        lambda: SMTPServer(inbox, hostname="mail.test", **options), "127.0.0.1", 0, ssl=ssl
     )
     try:
         yield server.sockets[0].getsockname()[1]
@@ -268,6 +271,79 @@ async def test_starttls_required_and_not_offered_sends_nothing(store, database_u
     assert "STARTTLS" in row["detail"]
 
 
+@pytest.fixture
+def tls(tmp_path, monkeypatch) -> ssl.SSLContext:
+    """A server context whose certificate (for 127.0.0.1) the client trusts: its CA is the
+    system's as far as the ssl module of this process knows (SSL_CERT_FILE)."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+async def test_starttls_then_the_login(store, database_url, alarm, tls):
+    object_id, change = alarm
+    inbox = Inbox()
+    password = "smtp-secret-after-tls-91"
+    log_secrets.register(password, "the SMTP password")
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        inbox.logins.append((auth_data.login, bool(session.ssl)))
+        return AuthResult(success=auth_data.password == password.encode())
+
+    delivery_id = await pending_delivery(
+        store, "e-mail", {"to": "a@example.org"}, owner_id=object_id, change_id=change.id
+    )
+    async with smtp_server(
+        inbox, tls_context=tls, require_starttls=True, authenticator=authenticator
+    ) as port:
+        await deliver_pending(
+            store,
+            settings(
+                database_url,
+                smtp_port=port,
+                smtp_security="starttls",
+                smtp_user="ops",
+                smtp_password=password,
+            ),
+        )
+    assert inbox.logins == [(b"ops", True)]  # the password went over TLS
+    assert (await delivery(store, delivery_id))["status"] == "delivered"
+    assert len(inbox.envelopes) == 1
+
+
+async def test_tls_from_the_first_byte(store, database_url, alarm, tls):
+    object_id, change = alarm
+    inbox = Inbox()
+    delivery_id = await pending_delivery(
+        store, "e-mail", {"to": "a@example.org"}, owner_id=object_id, change_id=change.id
+    )
+    async with smtp_server(inbox, ssl=tls) as port:
+        await deliver_pending(store, settings(database_url, smtp_port=port, smtp_security="tls"))
+    assert (await delivery(store, delivery_id))["status"] == "delivered"
+    assert inbox.message()["Subject"] == "web-1: Alarm"
+
+
+async def test_a_certificate_nobody_vouches_for_gets_nothing(
+    store, database_url, alarm, tls, monkeypatch
+):
+    object_id, change = alarm
+    monkeypatch.delenv("SSL_CERT_FILE")  # the test CA is no longer trusted
+    inbox = Inbox()
+    delivery_id = await pending_delivery(
+        store, "e-mail", {"to": "a@example.org"}, owner_id=object_id, change_id=change.id
+    )
+    async with smtp_server(inbox, ssl=tls) as port:
+        await deliver_pending(store, settings(database_url, smtp_port=port, smtp_security="tls"))
+    assert inbox.envelopes == []
+    row = await delivery(store, delivery_id)
+    assert row["status"] == "pending"  # tried again later, in case the server is fixed
+    assert "CERTIFICATE_VERIFY_FAILED" in row["detail"]
+
+
 async def test_the_smtp_login_is_used_and_never_recorded(store, database_url, alarm):
     object_id, change = alarm
     password = "smtp-secret-7d1e"
@@ -465,6 +541,33 @@ async def test_a_pass_sends_more_than_one_batch(store, database_url, alarm, tmp_
     )
     assert sent == 5
     assert [(await delivery(store, i))["status"] for i in ids] == ["delivered"] * 5
+
+
+async def test_a_message_whose_sender_died_is_sent_once_its_lease_ran_out(
+    store, database_url, alarm, tmp_path
+):
+    object_id, change = alarm
+    command = program(tmp_path, "")
+    t0 = now_ms()
+    delivery_id = await pending_delivery(
+        store,
+        "sms",
+        {"phone": "+15550100"},
+        owner_id=object_id,
+        change_id=change.id,
+        status="sending",
+        attempts=1,
+        lease_until=t0 + 5000,
+    )
+    sms = settings(database_url, sms_command=(command,))
+    assert await deliver_pending(store, sms, now=t0) == 0  # still held
+    assert not Path(command + ".json").exists()
+
+    assert await deliver_pending(store, sms, now=t0 + 5000) == 1
+
+    row = await delivery(store, delivery_id)
+    assert (row["status"], row["attempts"]) == ("delivered", 2)
+    assert called(command)["env"]["OPSJOBS_DELIVERY_ID"] == delivery_id
 
 
 async def test_a_message_for_a_deleted_entity_says_so(store, database_url, tmp_path):

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from helpers.deliveries import delivery, pending_delivery
 from helpers.execution import opened_store
 from opsjobs.domain.clock import now_ms
 from opsjobs.store import outbox
+from opsjobs.store.core import Store
 
 T0 = 1_800_000_000_000
 LEASE = 60_000
@@ -148,3 +149,29 @@ async def test_a_sender_with_nothing_to_do_reads_the_open_rows_index(store, back
             plan = (await conn.exec_driver_sql(f"EXPLAIN {query}")).all()
     assert "ix_trigger_deliveries_open" in " ".join(str(step) for step in plan)
     assert await outbox.anything_ready(store, T0) is False
+
+
+async def test_on_postgresql_a_claim_skips_rows_another_sender_is_taking(store, backend):
+    if backend != "postgresql":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite has one writer at a time")
+    ids = [
+        await pending_delivery(store, "sms", {"phone": "+15550100"}, owner_id="1", fired_at=T0 + n)
+        for n in range(6)
+    ]
+    other = Store(store.db.url)  # another process's pool
+    await other.open()
+    try:
+        async with other.write() as conn:
+            # Another sender, in the middle of its claim: it holds the three oldest rows.
+            await conn.execute(
+                text("SELECT id FROM trigger_deliveries WHERE id IN :ids FOR UPDATE").bindparams(
+                    bindparam("ids", expanding=True)
+                ),
+                {"ids": ids[:3]},
+            )
+            claimed = await asyncio.wait_for(outbox.claim_pending(store, T0 + 10, LEASE, 10), 30)
+            assert [c.id for c in claimed] == ids[3:]  # at once, without waiting for them
+        claimed = await outbox.claim_pending(store, T0 + 10, LEASE, 10)
+        assert [c.id for c in claimed] == ids[:3]
+    finally:
+        await other.close()
