@@ -94,6 +94,7 @@ def test_overrides_win_over_the_environment_unless_none(monkeypatch):
         ("OPSJOBS_NOTIFY_TEMPLATE", "costs 5$", "OPSJOBS_NOTIFY_TEMPLATE: a $ must start"),
         ("OPSJOBS_NOTIFY_SUBJECT", "a\nBcc: x@example.org", "OPSJOBS_NOTIFY_SUBJECT: a subject"),
         ("OPSJOBS_SMTP_FROM", "a@example.org\r\nBcc: x@example.org", "OPSJOBS_SMTP_FROM must be"),
+        ("OPSJOBS_SMTP_FROM", "Ops, Team <ops@example.org>", "OPSJOBS_SMTP_FROM must be"),
         ("OPSJOBS_SMTP_SECURITY", "ssl", "OPSJOBS_SMTP_SECURITY must be one of none, starttls"),
         ("OPSJOBS_SMTP_PORT", "0", "OPSJOBS_SMTP_PORT must be a whole number above 0"),
     ],

@@ -100,15 +100,14 @@ def _argv(name: str, raw: str) -> Argv:
     return argv
 
 
-# An address, or a display name and an address: one sender, never a second header.
-_SENDER = re.compile(
-    r"(?:[^<>\x00-\x1f\x7f\"]{1,100} )?<?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?>?"
-)
+# An address, or a display name and an address in <>: one sender, never a second header
+# or a second address (a name holds none of the characters that would start one).
+_ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+_SENDER = re.compile(rf"{_ADDRESS}|[^<>\"(),:;@\[\]\\\x00-\x1f\x7f]{{1,100}} <{_ADDRESS}>")
 
 
 def _sender(name: str, raw: str) -> str:
-    if _SENDER.fullmatch(raw) is None or raw.count("<") != raw.count(">"):
+    if _SENDER.fullmatch(raw) is None:
         raise InvalidSetting(
             f"{name} must be an e-mail address (ops@example.org or Ops <ops@example.org>), "
             f"got {raw!r}"
