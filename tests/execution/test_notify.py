@@ -579,3 +579,85 @@ async def test_a_message_for_a_deleted_entity_says_so(store, database_url, tmp_p
     assert called(command)["argv"][-1].startswith("object (deleted) (0123456789abcdef01234567)")
     assert (await delivery(store, delivery_id))["status"] == "delivered"
     assert os.path.exists(command + ".json")
+
+
+SLOW = "+15550199"
+
+
+def held_program(tmp_path: Path) -> str:
+    """A program that returns at once, except for the phone SLOW: that one waits until the
+    file ``release`` beside it exists (its pid in ``slow.pid`` meanwhile)."""
+    return program(
+        tmp_path,
+        "import pathlib, time\n"
+        "here = pathlib.Path(sys.argv[0]).parent\n"
+        f"if sys.argv[-2] == {SLOW!r}:\n"
+        "    (here / 'slow.pid').write_text(str(os.getpid()))\n"
+        "    while not (here / 'release').exists():\n"
+        "        time.sleep(0.02)\n",
+    )
+
+
+async def wait_for(check, what: str, seconds: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"still waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_slow_message_does_not_hold_up_the_others(store, database_url, alarm, tmp_path):
+    object_id, change = alarm
+    command = held_program(tmp_path)
+    slow = await pending_delivery(
+        store, "sms", {"phone": SLOW}, owner_id=object_id, change_id=change.id
+    )
+    fast = [
+        await pending_delivery(
+            store, "sms", {"phone": "+15550100"}, owner_id=object_id, change_id=change.id
+        )
+        for _ in range(4)
+    ]
+    sms = settings(database_url, sms_command=(command,), notify_concurrency=2)
+    passing = asyncio.create_task(deliver_pending(store, sms))
+
+    async def fast_ones_delivered() -> bool:
+        return all([(await delivery(store, i))["status"] == "delivered" for i in fast])
+
+    await wait_for(fast_ones_delivered, "the fast messages, through the one free slot")
+    assert (await delivery(store, slow))["status"] == "sending"
+    (tmp_path / "release").touch()
+    assert await asyncio.wait_for(passing, 60) == 5
+    assert (await delivery(store, slow))["status"] == "delivered"
+
+
+async def test_a_pass_cancelled_ends_its_commands_and_leaves_the_rows_to_their_lease(
+    store, database_url, alarm, tmp_path
+):
+    object_id, change = alarm
+    command = held_program(tmp_path)
+    slow = await pending_delivery(
+        store, "sms", {"phone": SLOW}, owner_id=object_id, change_id=change.id
+    )
+    passing = asyncio.create_task(
+        deliver_pending(store, settings(database_url, sms_command=(command,)))
+    )
+
+    async def started() -> bool:
+        return (tmp_path / "slow.pid").exists() and (tmp_path / "slow.pid").read_text() != ""
+
+    await wait_for(started, "the command to start")
+    pid = int((tmp_path / "slow.pid").read_text())
+    passing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await passing
+
+    async def ended() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await wait_for(ended, "the command to be ended")
+    row = await delivery(store, slow)
+    assert (row["status"], row["attempts"]) == ("sending", 1)  # taken again after its lease

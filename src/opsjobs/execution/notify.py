@@ -2,10 +2,10 @@
 "Trigger actions: messages").
 
 The dispatcher makes one ``pending`` delivery row per message, in the transaction that
-consumes the firing; :func:`deliver_pending` sends them. A pass claims up to
-``notify_concurrency`` rows at a time (store/outbox.py), sends them at once, records how
-each ended, and claims again until nothing is left to take. With nothing pending a pass is
-one read of the open rows' index and no write.
+consumes the firing; :func:`deliver_pending` sends them. A pass claims rows
+(store/outbox.py) as it has free slots (``notify_concurrency``), sends them at once, records
+how each ended, and ends when nothing is left to take. With nothing pending a pass is one
+read of the open rows' index and no write.
 
 Every claimed row ends recorded: delivered, failed, not-delivered, or back to pending for a
 later attempt. A process that dies while sending leaves its rows ``sending`` under a lease
@@ -112,25 +112,39 @@ async def deliver(
 
 async def deliver_pending(store: Store, settings: Settings, *, now: int | None = None) -> int:
     """Send what is pending now; answers how many attempts were made. ``now``: the time
-    the pass takes as now (ms; default the clock's), for claims and records alike."""
+    the pass takes as now (ms; default the clock's), for claims and records alike.
+
+    Up to ``notify_concurrency`` sends at once, a slot taken again as soon as it is free,
+    so a slow SMTP server does not hold up the SMS behind it. The pass ends when a claim
+    finds fewer rows than it asked for and what it took is done; rows that arrive later
+    are the next pass's. Cancelled (the server stops), it stops its sends: their rows come
+    back when their lease runs out."""
     made = 0
-    batch = settings.notify_concurrency
-    while True:
-        claimed = await outbox.claim_pending(
-            store, now_ms() if now is None else now, lease_ms(settings), batch
-        )
-        if not claimed:
-            return made
-        done = await asyncio.gather(
-            *(deliver(store, settings, delivery, now) for delivery in claimed),
-            return_exceptions=True,
-        )
-        for failure in (r for r in done if isinstance(r, BaseException)):
-            # Recording failed (the database is away): the lease brings the row back.
-            log.warning("recording a message's outcome failed", error=describe(failure))
-        made += len(claimed)
-        if len(claimed) < batch:
-            return made
+    running: set[asyncio.Task] = set()
+    more = True
+    try:
+        while True:
+            free = settings.notify_concurrency - len(running)
+            if more and free > 0:
+                at = now_ms() if now is None else now
+                claimed = await outbox.claim_pending(store, at, lease_ms(settings), free)
+                more = len(claimed) == free
+                made += len(claimed)
+                running |= {asyncio.create_task(deliver(store, settings, d, now)) for d in claimed}
+            if not running:
+                return made
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is not None:
+                    # Recording failed (the database is away): the lease brings the row back.
+                    log.warning(
+                        "recording a message's outcome failed", error=describe(task.exception())
+                    )
+    finally:
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
 
 async def next_attempt_at(store: Store) -> int | None:
