@@ -98,7 +98,9 @@ async def deliver(
     try:
         result = await attempt(store, settings, delivery)
     except Exception as exc:  # a fault of ours or the database's: the row is recorded all the same
-        log.exception("sending a message failed", delivery_id=delivery.id)
+        # One line, never a traceback: a database error's rendering holds the statement's
+        # parameters, and those a recipient.
+        log.warning("sending a message failed", delivery_id=delivery.id, error=describe(exc))
         result = Attempt.again(f"{type(exc).__name__} while sending")
     status = await record(store, settings, delivery, result, now_ms() if now is None else now)
     log.info(
