@@ -39,9 +39,10 @@ d = trigger_deliveries
 # Word for word the partial index's condition: SQLite uses a partial index only for a query
 # whose WHERE holds the index's own terms, with the same literals.
 _OPEN = text("status IN ('pending', 'sending')")
+_MESSAGES = "type IN (" + ", ".join(f"'{t}'" for t in sorted(MESSAGE_TYPES)) + ")"
 _FIRST_READY = (
     "SELECT id FROM trigger_deliveries WHERE status IN ('pending', 'sending') "
-    "AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1"
+    f"AND {_MESSAGES} AND (lease_until IS NULL OR lease_until <= ?) LIMIT 1"
 )
 
 
@@ -186,7 +187,9 @@ async def retry_later(
 async def next_attempt_at(store: Store) -> int | None:
     """When the earliest open delivery is due to be taken (ms; 0 for at once), or None when
     there is none: for a sender's wait between passes."""
-    query = select(func.min(func.coalesce(d.c.lease_until, 0))).where(_OPEN)
+    query = select(func.min(func.coalesce(d.c.lease_until, 0))).where(
+        _OPEN, d.c.type.in_(sorted(MESSAGE_TYPES))
+    )
     async with store.read() as conn:
         return (await conn.execute(query)).scalar()
 
