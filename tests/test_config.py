@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsjobs.config import ENV_PREFIX, Settings, declared
+from opsjobs.config import ENV_PREFIX, Settings, declared, masked
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -20,6 +20,13 @@ SAMPLES = {
     "str": ("text", "text"),
     "str | None": ("text", "text"),
     "tuple[str, ...]": (" a, b ,", ("a", "b")),
+    "Argv": ("/usr/bin/send --to 'a b'", ("/usr/bin/send", "--to", "a b")),
+}
+# A value to set for settings that accept only some texts, and what it reads as.
+BY_NAME = {
+    "trusted_proxies": ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1")),
+    "metrics_open_to": ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1")),
+    "smtp_from": ("Ops <ops@example.org>", "Ops <ops@example.org>"),
 }
 
 
@@ -58,8 +65,8 @@ def test_each_setting_is_read_from_its_variable(s, monkeypatch):
     assert s.env == ENV_PREFIX + s.name.upper()
     assert s.meaning and "\n" not in s.meaning, "a one-line meaning"
     raw, value = (
-        ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1"))
-        if s.name in ("trusted_proxies", "metrics_open_to")
+        BY_NAME[s.name]
+        if s.name in BY_NAME
         else (s.choices[-1], s.choices[-1])
         if s.choices
         else (SAMPLES[s.type])
@@ -82,6 +89,14 @@ def test_overrides_win_over_the_environment_unless_none(monkeypatch):
         ("OPSJOBS_RUNNER_CONCURRENCY", "eight", "OPSJOBS_RUNNER_CONCURRENCY must be a number"),
         ("OPSJOBS_HEARTBEAT_SECONDS", "2s", "OPSJOBS_HEARTBEAT_SECONDS must be a number"),
         ("OPSJOBS_TRUSTED_PROXIES", "10.0.0.0/8,proxy", "'proxy' is not an address or network"),
+        ("OPSJOBS_SMS_COMMAND", "send 'unclosed", "OPSJOBS_SMS_COMMAND: not a command line"),
+        ("OPSJOBS_NOTIFY_TEMPLATE", "$entity $state", "OPSJOBS_NOTIFY_TEMPLATE: no field entity"),
+        ("OPSJOBS_NOTIFY_TEMPLATE", "costs 5$", "OPSJOBS_NOTIFY_TEMPLATE: a $ must start"),
+        ("OPSJOBS_NOTIFY_SUBJECT", "a\nBcc: x@example.org", "OPSJOBS_NOTIFY_SUBJECT: a subject"),
+        ("OPSJOBS_SMTP_FROM", "a@example.org\r\nBcc: x@example.org", "OPSJOBS_SMTP_FROM must be"),
+        ("OPSJOBS_SMTP_FROM", "Ops, Team <ops@example.org>", "OPSJOBS_SMTP_FROM must be"),
+        ("OPSJOBS_SMTP_SECURITY", "ssl", "OPSJOBS_SMTP_SECURITY must be one of none, starttls"),
+        ("OPSJOBS_SMTP_PORT", "0", "OPSJOBS_SMTP_PORT must be a whole number above 0"),
     ],
 )
 def test_a_malformed_value_stops_with_its_variable_named(monkeypatch, variable, raw, message):
@@ -94,3 +109,20 @@ def test_the_per_process_secret_is_no_setting(monkeypatch):
     monkeypatch.setenv("OPSJOBS_CACHE_KEY", "guessable")
     assert "cache_key" not in {s.name for s in declared()}
     assert Settings.from_env().cache_key != b"guessable"
+
+
+def test_a_command_is_split_once_and_a_file_may_give_its_argv(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSJOBS_SMS_COMMAND", "/opt/sms/send --gateway 'main one' \\$HOME")
+    assert Settings.from_env().sms_command == ("/opt/sms/send", "--gateway", "main one", "$HOME")
+    monkeypatch.delenv("OPSJOBS_SMS_COMMAND")
+    config = tmp_path / "opsjobs.toml"
+    config.write_text('voice_command = ["/opt/call", "--say", "a, b; c"]\n')
+    assert Settings.from_env(config).voice_command == ("/opt/call", "--say", "a, b; c")
+    config.write_text("sms_command = \"/opt/sms --to 'x y'\"\n")
+    assert Settings.from_env(config).sms_command == ("/opt/sms", "--to", "x y")
+
+
+def test_the_smtp_password_is_a_secret():
+    (s,) = [s for s in declared() if s.name == "smtp_password"]
+    assert s.secret
+    assert masked(s, "hunter2-smtp") == "***"

@@ -16,6 +16,8 @@ import ipaddress
 import os
 import re
 import secrets
+import shlex
+import string
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -83,6 +85,71 @@ def _networks(name: str, raw: str) -> tuple[str, ...]:
     return networks
 
 
+# A command line, split once when the settings are read, as a shell would split it, but
+# never run by one: the argv it gives is what runs (execution/phone.py).
+Argv = tuple[str, ...]
+
+
+def _argv(name: str, raw: str) -> Argv:
+    try:
+        argv = tuple(shlex.split(raw))
+    except ValueError as exc:
+        raise InvalidSetting(f"{name}: not a command line: {exc}") from None
+    if any("\0" in arg for arg in argv):
+        raise InvalidSetting(f"{name}: a command line holds no NUL characters")
+    return argv
+
+
+# An address, or a display name and an address in <>: one sender, never a second header
+# or a second address (a name holds none of the characters that would start one).
+_ADDRESS = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+_SENDER = re.compile(rf"{_ADDRESS}|[^<>\"(),:;@\[\]\\\x00-\x1f\x7f]{{1,100}} <{_ADDRESS}>")
+
+
+def _sender(name: str, raw: str) -> str:
+    if _SENDER.fullmatch(raw) is None:
+        raise InvalidSetting(
+            f"{name} must be an e-mail address (ops@example.org or Ops <ops@example.org>), "
+            f"got {raw!r}"
+        )
+    return raw
+
+
+# What a message template (notify_subject, notify_template) may name, as $name or ${name};
+# execution/notice.py gives each its value (docs/api.md, "Trigger actions: messages").
+NOTIFY_FIELDS = (
+    "entity_kind",
+    "entity_id",
+    "entity_name",
+    "state",
+    "state_id",
+    "previous_state",
+    "previous_state_id",
+    "time",
+    "time_ms",
+    "trigger_type",
+    "delivery_id",
+)
+
+
+def _template(name: str, raw: str) -> str:
+    template = string.Template(raw)
+    if not template.is_valid():
+        raise InvalidSetting(f"{name}: a $ must start a field name or be written $$, got {raw!r}")
+    unknown = sorted(set(template.get_identifiers()) - set(NOTIFY_FIELDS))
+    if unknown:
+        raise InvalidSetting(
+            f"{name}: no field {', '.join(unknown)}; the fields are {', '.join(NOTIFY_FIELDS)}"
+        )
+    return raw
+
+
+def _subject(name: str, raw: str) -> str:
+    if "\n" in raw or "\r" in raw:
+        raise InvalidSetting(f"{name}: a subject is one line")
+    return _template(name, raw)
+
+
 # By the field's declared type; a setting may name another reader (setting(parse=...)).
 _READERS: dict[str, Callable[[str, str], Any]] = {
     "int": _number(int),
@@ -91,6 +158,7 @@ _READERS: dict[str, Callable[[str, str], Any]] = {
     "str": _text,
     "str | None": _text,
     "tuple[str, ...]": _tags,
+    "Argv": _argv,
 }
 
 
@@ -152,6 +220,10 @@ class Declared:
             return "true or false"
         if self.parse is _networks:
             return "addresses or networks such as 10.0.0.0/8 (a list, or comma-separated)"
+        if self.parse is _argv:
+            return "a command line (a text split as a shell would, or a list of arguments)"
+        if self.parse in (_template, _subject):
+            return "a text with fields $name of: " + ", ".join(NOTIFY_FIELDS)
         if self.type == "tuple[str, ...]":
             return "a list of texts (or one comma-separated text)"
         return "a text"
@@ -212,6 +284,13 @@ def declared() -> list[Declared]:
             )
         )
     return found
+
+
+SMTP_SECURITY = ("none", "starttls", "tls")
+DEFAULT_SUBJECT = "$entity_name: $state"
+DEFAULT_TEMPLATE = (
+    "$entity_kind $entity_name ($entity_id) is $state, was $previous_state, since $time"
+)
 
 
 @dataclass(frozen=True)
@@ -330,6 +409,51 @@ class Settings:
         parse=_networks,
         shown="`127.0.0.0/8, ::1`",
     )
+    # Messages of state triggers (execution/notify.py; docs/api.md, "Trigger actions:
+    # messages"). E-mail goes through this SMTP server; none configured, it is not sent.
+    smtp_host: str = setting(
+        "", "SMTP server for trigger e-mail; none: e-mail is not sent", shown="(none)"
+    )
+    smtp_port: int = setting(587, "the SMTP server's port", positive=True)
+    smtp_security: str = setting(
+        "starttls",
+        "none, starttls (required, not merely tried) or tls (TLS from the first byte)",
+        choices=SMTP_SECURITY,
+    )
+    smtp_from: str = setting(
+        "opsjobs@localhost", "the sender of trigger e-mail (From and MAIL FROM)", parse=_sender
+    )
+    smtp_user: str = setting("", "login at the SMTP server; none: no login", shown="(none)")
+    smtp_password: str = setting("", "password at the SMTP server", shown="(none)", secret=True)
+    smtp_timeout_seconds: float = setting(
+        30.0, "how long each step of an SMTP conversation may take", positive=True
+    )
+    sms_command: Argv = setting(
+        (), "the command that sends an SMS (phone and text as its last two arguments)", parse=_argv
+    )
+    voice_command: Argv = setting(
+        (), "the command that makes a voice call (phone and text as its last two arguments)",
+        parse=_argv,
+    )  # fmt: skip
+    notify_command_timeout_seconds: float = setting(
+        30.0, "how long an SMS or voice command may run", positive=True
+    )
+    notify_subject: str = setting(
+        DEFAULT_SUBJECT, "the subject of trigger e-mail (a template)", parse=_subject,
+        shown=f"`{DEFAULT_SUBJECT}`",
+    )  # fmt: skip
+    notify_template: str = setting(
+        DEFAULT_TEMPLATE, "the text of trigger messages (a template)", parse=_template,
+        shown=f"`{DEFAULT_TEMPLATE}`",
+    )  # fmt: skip
+    notify_attempts_max: int = setting(
+        5, "attempts at a message before it is failed", positive=True
+    )
+    notify_retry_seconds: float = setting(
+        30.0, "the wait before the second attempt at a message; doubled for each next one",
+        positive=True,
+    )  # fmt: skip
+    notify_concurrency: int = setting(4, "messages a process sends at once", positive=True)
 
     @classmethod
     def from_env(cls, config: str | Path | None = None, **overrides: object) -> Settings:
@@ -346,7 +470,7 @@ class Settings:
 # -- where each value comes from: default, file, env ----------------------------------------
 
 DEFAULT, FILE, ENV, OPTION = "default", "file", "env", "option"
-_TEXT_TYPES = ("str", "str | None", "tuple[str, ...]")
+_TEXT_TYPES = ("str", "str | None", "tuple[str, ...]", "Argv")
 
 
 def _typed(s: Declared, where: str, value: Any) -> Any:
@@ -354,6 +478,9 @@ def _typed(s: Declared, where: str, value: Any) -> Any:
     if s.type == "tuple[str, ...]" and isinstance(value, list):
         if all(isinstance(item, str) and "," not in item for item in value):
             value = ",".join(value)
+    if s.type == "Argv" and isinstance(value, list):
+        if all(isinstance(item, str) and "\0" not in item for item in value):
+            return tuple(value)  # an argv already: nothing to split
     if s.type in _TEXT_TYPES and isinstance(value, str):
         return s.read(where, value)
     number = isinstance(value, int | float) and not isinstance(value, bool)

@@ -12,6 +12,7 @@ from opsjobs.config import ENV, FILE, InvalidSetting, Settings, declared, resolv
 
 DB_PASSWORD = "Pg-Secret-7f3a"
 MQTT_PASSWORD = "Mq-Secret-91bc"
+SMTP_PASSWORD = "Smtp-Secret-5e2d"
 
 
 def write(tmp_path, text: str):
@@ -93,6 +94,7 @@ def test_commands_refuse_a_bad_file_at_start_in_one_line(tmp_path):
 def test_config_show_prints_sources_and_masks_only_the_secret_part(tmp_path):
     log_secrets.register(DB_PASSWORD)
     log_secrets.register(MQTT_PASSWORD)
+    log_secrets.register(SMTP_PASSWORD)
     path = write(
         tmp_path,
         f'database_url = "postgresql://ops:{DB_PASSWORD}@db.example:5432/opsjobs"\n'
@@ -101,6 +103,7 @@ def test_config_show_prints_sources_and_masks_only_the_secret_part(tmp_path):
     env = cli_env(
         OPSJOBS_MQTT_URL=f"mqtts://monitor:{MQTT_PASSWORD}@broker.example:8883",
         OPSJOBS_RUNNER_CONCURRENCY="4",
+        OPSJOBS_SMTP_PASSWORD=SMTP_PASSWORD,
     )
     text = run_cli("config", "show", "--config", str(path), env=env, timeout=60)
     assert text.returncode == 0, text.stderr
@@ -108,6 +111,7 @@ def test_config_show_prints_sources_and_masks_only_the_secret_part(tmp_path):
     assert set(lines) == {s.name for s in declared()}
     assert lines["database_url"].endswith('"postgresql://ops:***@db.example:5432/opsjobs"  # file')
     assert lines["mqtt_url"].endswith('"mqtts://monitor:***@broker.example:8883"  # env')
+    assert lines["smtp_password"].endswith('= "***"  # env')
     assert lines["runner_concurrency"].endswith("= 4  # env")
     assert lines["log_level"].endswith('= "info"  # default')
     as_json = run_cli("config", "show", "--json", "--config", str(path), env=env, timeout=60)
@@ -119,6 +123,7 @@ def test_config_show_prints_sources_and_masks_only_the_secret_part(tmp_path):
     assert document["runner_concurrency"] == {"value": 4, "source": "env"}
     for output in (text.stdout + text.stderr, as_json.stdout + as_json.stderr):
         assert DB_PASSWORD not in output and MQTT_PASSWORD not in output
+        assert SMTP_PASSWORD not in output
 
 
 def test_a_password_in_the_query_string_is_masked_too(monkeypatch):
@@ -137,4 +142,4 @@ def test_a_setting_named_as_a_secret_is_masked_whole():
 
     secret = Declared("api_key", "OPSJOBS_API_KEY", "str", "", "", "a key", str, secret=True)
     assert masked(secret, "k-123") == "***"
-    assert {s.name for s in declared() if s.secret} == {"database_url", "mqtt_url"}
+    assert {s.name for s in declared() if s.secret} == {"database_url", "mqtt_url", "smtp_password"}
