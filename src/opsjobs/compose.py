@@ -19,6 +19,7 @@ from .config import Settings
 from .execution.dispatcher import Dispatcher
 from .execution.reaper import reap_forever
 from .execution.runner import Runner
+from .execution.sender import Sender
 from .logs import configure
 from .store.listen import listen
 from .tasks import cancel_and_wait
@@ -56,15 +57,21 @@ async def running_jobs(ctx: Context) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def dispatching_triggers(ctx: Context) -> AsyncIterator[None]:
-    """The trigger dispatcher while the app is up (unless ``trigger_dispatcher`` is off)."""
+    """The trigger dispatcher, and the sender of the messages it makes, while the app is up
+    (unless ``trigger_dispatcher`` is off)."""
     if not ctx.settings.trigger_dispatcher:
         yield
         return
-    task = asyncio.create_task(Dispatcher(ctx.store, ctx.settings).run_forever())
+    sender = Sender(ctx.store, ctx.settings)
+    dispatcher = Dispatcher(ctx.store, ctx.settings, on_messages=sender.wake)
+    tasks = [
+        asyncio.create_task(dispatcher.run_forever()),
+        asyncio.create_task(sender.run_forever()),
+    ]
     try:
         yield
     finally:
-        await cancel_and_wait([task])
+        await cancel_and_wait(tasks)
 
 
 def server_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:

@@ -1,5 +1,6 @@
 """The dispatcher in the server as it runs: a state change through the API starts a job that
-the embedded runner runs, with nobody calling the dispatcher by hand."""
+the embedded runner runs, or an e-mail a real SMTP server receives, with nobody calling the
+dispatcher or the sender by hand."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import asyncio
 import time
 
 import orjson
+from sqlalchemy import select
 
+from helpers import app_client
+from helpers.smtp import Inbox, smtp_server
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.store import operations, triggers
+from opsjobs.store.schema import trigger_deliveries
 
 
 async def wait_for_job(api, headers: dict, host: str, status: str, seconds: float = 30) -> dict:
@@ -63,3 +68,33 @@ async def test_a_duration_fires_when_it_is_reached_without_a_wake_up(api):
     job = await wait_for_job(api, admin, host, "succeeded")
     assert time.monotonic() - started >= 0.7
     assert job["process_meta"]["firing"]["dueAt"] - job["process_meta"]["stateChange"]["at"] == 700
+
+
+async def test_an_e_mail_trigger_reaches_a_real_smtp_server(database_url):
+    inbox = Inbox()
+    async with smtp_server(inbox) as port:
+        overrides = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"}
+        async with app_client(database_url, smtp_from="ops@example.org", **overrides) as api:
+            admin = await api.admin()
+            host = await api.object("mail-1")
+            mail = {"states": [8], "type": "e-mail", "payload": {"to": "noc@example.org"}}
+            await triggers.put_triggers(api.store, EntityKind.OBJECT, host, [mail])
+            response = await api.client.patch(
+                f"/node/api/objects/{host}", json={"state_id": 8}, headers=admin
+            )
+            assert response.status_code == 200
+            deadline = time.monotonic() + 30
+            while not inbox.envelopes and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            (envelope,) = inbox.envelopes
+            assert envelope.rcpt_tos == ["noc@example.org"]
+            message = inbox.message()
+            text = message["Subject"] + message.get_content()
+            assert "mail-1" in text and "Down" in text
+            async with api.store.read() as conn:
+                (row,) = (await conn.execute(select(trigger_deliveries))).all()
+            while row.status != "delivered" and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                async with api.store.read() as conn:
+                    (row,) = (await conn.execute(select(trigger_deliveries))).all()
+            assert (row.type, row.status, row.owner_id) == ("e-mail", "delivered", host)

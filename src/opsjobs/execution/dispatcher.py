@@ -29,10 +29,18 @@ ERROR_PAUSE_SECONDS = 1.0
 
 
 class Dispatcher:
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], int] = now_ms,
+        on_messages: Callable[[], None] = lambda: None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        # Called when firings made messages to send (the sender's wake-up, execution/sender.py).
+        self.on_messages = on_messages
         self.fired = 0  # firings acted on here, for tests and metrics
 
     async def run_once(self) -> int:
@@ -45,6 +53,8 @@ class Dispatcher:
             now=self.clock(),
         )
         self.fired += len(done)
+        if any(acted.delivery["status"] == "pending" for acted in done):
+            self.on_messages()
         for acted in done:
             if acted.delivery["status"] == "failed":
                 log.warning(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from .core import Store
 from .migrate import current_revision, head_revision
@@ -56,7 +56,9 @@ async def snapshot(store: Store) -> Snapshot:
         firings_pending, earliest = firings.one()
         deliveries_open = (
             await conn.execute(
-                select(func.count()).where(trigger_deliveries.c.status.in_(["pending", "sending"]))
+                select(func.count())
+                .select_from(trigger_deliveries)
+                .where(text("status IN ('pending', 'sending')"))
             )
         ).scalar_one()
     return Snapshot(
