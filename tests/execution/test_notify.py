@@ -177,6 +177,10 @@ async def test_smtp_down_is_tried_again_then_failed(store, database_url, alarm):
     assert (row["status"], row["attempts"], row["lease_until"]) == ("failed", 3, None)
     assert row["detail"].startswith("gave up after 3 attempts: cannot reach the SMTP server")
     assert await deliver_pending(store, down, now=t0 + 10**9) == 0
+    # Every attempt is on record, with when it ended and how.
+    attempts = [orjson.loads(line) for line in row["history"].splitlines()]
+    assert [(a["attempt"], a["at"]) for a in attempts] == [(1, t0), (2, t0 + 1000), (3, t0 + 3000)]
+    assert all(a["detail"].startswith("cannot reach the SMTP server") for a in attempts)
 
 
 async def test_a_4xx_is_tried_again_and_a_5xx_fails_at_once(store, database_url, alarm):

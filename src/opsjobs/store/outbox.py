@@ -26,7 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, case, func, literal, null, or_, select, text, update
+import orjson
+from sqlalchemy import BigInteger, Text, case, func, literal, null, or_, select, text, update
 
 from ..domain.kinds import EntityKind
 from ..domain.messages import FAILED, FINAL, MESSAGE_TYPES, PENDING, SENDING, bounded
@@ -117,6 +118,13 @@ async def claim_pending(store: Store, now: int, lease_ms: int, limit: int) -> li
     return sorted(claimed, key=lambda c: (c.fired_at, c.id))
 
 
+def _logged(attempt: int | None, now: int, outcome: str, detail: str):
+    """The row's attempt history with this attempt's end appended (one JSON line)."""
+    entry = {"attempt": attempt, "at": now, "outcome": outcome, "detail": bounded(detail)}
+    line = orjson.dumps(entry).decode() + "\n"
+    return func.coalesce(d.c.history, "") + literal(line, Text)
+
+
 def _held(delivery_id: str, attempt: int | None) -> list[Any]:
     held = [d.c.id == delivery_id, d.c.status == SENDING]
     if attempt is not None:
@@ -140,7 +148,13 @@ async def finish(
     statement = (
         update(d)
         .where(*_held(delivery_id, attempt))
-        .values(status=status, detail=bounded(detail), finished=now, lease_until=None)
+        .values(
+            status=status,
+            detail=bounded(detail),
+            finished=now,
+            lease_until=None,
+            history=_logged(attempt, now, status, detail),
+        )
     )
 
     async def work(conn) -> int:
@@ -174,6 +188,7 @@ async def retry_later(
                 (spent, literal(bounded(f"gave up after {attempts_max} attempts: {detail}"))),
                 else_=literal(bounded(detail)),
             ),
+            history=_logged(attempt, now, "failed, to be tried again", detail),
         )
         .returning(d.c.status)
     )

@@ -277,6 +277,9 @@ trigger_deliveries = Table(
     # While "sending": until when the sender holds it; a sender that died lets it go.
     Column("lease_until", BigInteger),
     Column("finished", BigInteger),
+    # Every attempt at a message, one JSON object per line: {"attempt", "at", "outcome",
+    # "detail"} (store/outbox.py). NULL until the first attempt ends.
+    Column("history", Text),
     Index("ix_trigger_deliveries_owner", "owner_id", "fired_at"),
     Index(
         "ix_trigger_deliveries_open",

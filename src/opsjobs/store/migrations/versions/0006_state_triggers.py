@@ -83,6 +83,7 @@ def _trigger_deliveries() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("lease_until", sa.BigInteger(), nullable=True),
         sa.Column("finished", sa.BigInteger(), nullable=True),
+        sa.Column("history", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_trigger_deliveries_owner", "trigger_deliveries", ["owner_id", "fired_at"])
