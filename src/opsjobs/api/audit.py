@@ -11,7 +11,8 @@ moments (docs/decisions.md, "Audit log").
 
 Failed logins cost an attacker nothing to send, so one row per failure would let anyone make
 the server write as fast as they can send. Failures are held until their second is over and
-written as one row per (login tried, client address) and second, with ``detail.count``; past
+written as one row per (login tried, client address, method) and second, with
+``detail.count``; past
 MAX_FAILURE_KEYS distinct pairs in one second the rest of that second's failures are folded
 into one row with neither login nor address.
 """
@@ -40,6 +41,7 @@ MAX_PENDING = 100_000
 MAX_FAILURE_KEYS = 1000
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 LOGIN_FAILED = "auth.login_failed"
+FOLDED = "many"  # the method of the row that folds a second's failures past MAX_FAILURE_KEYS
 
 # Where the caller's Principal is kept in the request's scope once it is known (auth.py): the
 # recorder reads it after the route has answered.
@@ -60,8 +62,8 @@ class AuditLog:
         self.store = store
         self.flush_seconds = flush_seconds
         self._pending: list[AuditEntry] = []
-        # (second, login, address) → the row counting that second's failures.
-        self._failures: dict[tuple[int, str | None, str | None], AuditEntry] = {}
+        # (second, login, address, method) → the row counting that second's failures.
+        self._failures: dict[tuple[int, str | None, str | None, str], AuditEntry] = {}
         self._wake = asyncio.Event()
         self._writing = asyncio.Lock()
         self._task: asyncio.Task | None = None
@@ -80,15 +82,15 @@ class AuditLog:
     ) -> None:
         """One failed log-in: counted into the row of its (login, address) and second."""
         entry = AuditEntry(LOGIN_FAILED, REFUSED, status, request_id=current_request_id())
-        key = (entry.at // 1000, bounded(login), bounded(address))
+        key = (entry.at // 1000, bounded(login), bounded(address), method)
         if key not in self._failures and len(self._failures) >= MAX_FAILURE_KEYS:
-            key = (key[0], None, None)  # one row for the rest of this second's failures
+            key = (key[0], None, None, FOLDED)  # one row for the rest of this second's
         held = self._failures.get(key)
         if held is not None:
             held.detail["count"] += 1
             return
         entry.address, entry.target_type, entry.target_id = key[2], "login", key[1]
-        entry.detail = {"method": method if key[1] is not None else "many", "count": 1}
+        entry.detail = {"method": key[3], "count": 1}
         self._failures[key] = entry
         self._wake.set()
 
