@@ -27,9 +27,7 @@ async def rows(api, **params) -> list[dict]:
 
 async def _admin(api) -> dict[str, str]:
     if not hasattr(api, "_audit_admin"):
-        api._audit_admin = await api.user(
-            "auditor", "auditor-password-77", ["manage-users"], ["1"]
-        )
+        api._audit_admin = await api.user("auditor", "auditor-password-77", ["manage-users"], ["1"])
     return api._audit_admin
 
 
@@ -276,9 +274,9 @@ async def test_link_property_and_operation_changes_are_recorded(api) -> None:
         await api.client.post("/node/api/links", json={"source": a, "target": b}, headers=admin)
     ).json()["id"]
     props = f"/node/api/links/{link_id}/props"
-    prop_id = (await api.client.post(props, json={"name": "n", "value": "1"}, headers=admin)).json()[
-        "id"
-    ]
+    prop_id = (
+        await api.client.post(props, json={"name": "n", "value": "1"}, headers=admin)
+    ).json()["id"]
     await api.client.patch(f"{props}/{prop_id}", json={"value": "2"}, headers=admin)
     await api.client.delete(f"{props}/{prop_id}", headers=admin)
     operation_id = await _operation(api, admin, a)

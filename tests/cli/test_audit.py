@@ -22,13 +22,26 @@ def _plant(database_url: str) -> None:
             await append(
                 store,
                 [
-                    AuditEntry("auth.login_failed", "refused", 401, address="192.0.2.7",
-                               target_type="login", target_id="mallory", at=now - 3 * 86_400_000,
-                               detail={"method": "basic", "count": 3}),  # fmt: skip
+                    AuditEntry(
+                        "auth.login_failed",
+                        "refused",
+                        401,
+                        address="192.0.2.7",
+                        target_type="login",
+                        target_id="mallory",
+                        at=now - 3 * 86_400_000,
+                        detail={"method": "basic", "count": 3},
+                    ),  # fmt: skip
                     AuditEntry("auth.login", actor_id="a" * 24, actor_login="ada", at=now - 1000),
-                    AuditEntry("user.update", actor_id="a" * 24, actor_login="ada", at=now,
-                               target_type="user", target_id="b" * 24,
-                               detail={"fields": ["password"]}),  # fmt: skip
+                    AuditEntry(
+                        "user.update",
+                        actor_id="a" * 24,
+                        actor_login="ada",
+                        at=now,
+                        target_type="user",
+                        target_id="b" * 24,
+                        detail={"fields": ["password"]},
+                    ),  # fmt: skip
                 ],
             )
         finally:

@@ -63,8 +63,13 @@ async def test_rows_are_read_newest_first_and_filtered(store) -> None:
     entries = [
         AuditEntry("auth.login", actor_id="a" * 24, actor_login="ada", at=1000),
         AuditEntry("auth.logout", actor_id="a" * 24, actor_login="ada", at=2000),
-        AuditEntry("user.update", actor_id="b" * 24, actor_login="bob", at=3000,
-                   detail={"fields": ["password"]}),  # fmt: skip
+        AuditEntry(
+            "user.update",
+            actor_id="b" * 24,
+            actor_login="bob",
+            at=3000,
+            detail={"fields": ["password"]},
+        ),  # fmt: skip
         AuditEntry("auth_x", at=4000),
     ]
     await append(store, entries)

@@ -94,9 +94,7 @@ async def read_audit(store: Store, query: AuditQuery) -> list[dict[str, Any]]:
             statement = statement.where(c.kind == query.kind)
     if query.actor is not None:
         statement = statement.where(or_(c.actor_id == query.actor, c.actor_login == query.actor))
-    statement = (
-        statement.order_by(c.at.desc(), c.id.desc()).limit(query.limit).offset(query.skip)
-    )
+    statement = statement.order_by(c.at.desc(), c.id.desc()).limit(query.limit).offset(query.skip)
     async with store.read() as conn:
         rows = (await conn.execute(statement)).all()
     return [_document(row) for row in rows]
