@@ -127,7 +127,7 @@ async def test_a_login_flood_is_a_bounded_number_of_rows(api) -> None:
     for _ in range(5000):
         audit.login_failed("eve", "192.0.2.1", "basic", 401)
     for n in range(MAX_FAILURE_KEYS + 500):
-        audit.login_failed(f"guess-{n}", "192.0.2.2", "basic", 401)
+        audit.login_failed(f"flooding-login-{n}", "192.0.2.2", "basic", 401)
     await audit.flush()
     failed = []
     while page := await rows(api, kind="auth.login_failed", limit=1000, skip=len(failed)):
