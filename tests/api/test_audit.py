@@ -354,3 +354,16 @@ async def test_rows_held_at_shutdown_are_written(database_url) -> None:
     async with app_client(database_url) as api:
         found = await rows(api, kind="auth.login_failed")
     assert [row["target_id"] for row in found] == ["late"]
+
+
+async def test_a_login_no_database_could_store_is_still_recorded(database_url, backend) -> None:
+    from helpers import app_client
+
+    header = base64.b64encode(b"nul\0login:whatever-password").decode()
+    async with app_client(database_url) as api:
+        response = await api.client.get(
+            "/node/api/users/current", headers={"Authorization": f"Basic {header}"}
+        )
+        assert response.status_code == 401
+        (failed,) = await rows(api, kind="auth.login_failed")
+    assert failed["target_id"] == "nul\ufffdlogin"

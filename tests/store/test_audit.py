@@ -97,3 +97,19 @@ async def test_purge_deletes_only_old_rows_one_batch_at_a_time(store) -> None:
     remaining = await read_audit(store, AuditQuery())
     assert sorted(row["at"] for row in remaining) == list(range(1000, 1005))
     assert await purge_audit(store, 10_000, 0) == 0
+
+
+async def test_a_batch_written_again_is_written_once(store) -> None:
+    # A retry after a commit whose answer was lost sends rows already stored.
+    entries = [AuditEntry("job.cancel", at=at) for at in (1, 2)]
+    await append(store, entries)
+    await append(store, [*entries, AuditEntry("job.cancel", at=3)])
+    assert await count(store) == 3
+
+
+async def test_texts_a_database_cannot_hold_are_made_harmless(store) -> None:
+    login = "nul\0login" + "x" * 1000
+    await append(store, [AuditEntry("auth.login_failed", target_type="login" * 20, target_id=login)])
+    (row,) = await read_audit(store, AuditQuery())
+    assert row["target_id"] == ("nul\ufffdlogin" + "x" * 1000)[:255]
+    assert len(row["target_type"]) == 32

@@ -144,7 +144,8 @@ class AuditLog:
     async def stop(self) -> None:
         """Stop the task and write everything still held (the app is shutting down)."""
         if self._task is not None:
-            self._task.cancel()
+            async with self._writing:  # never in the middle of a write it began
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None

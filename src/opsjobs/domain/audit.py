@@ -27,6 +27,7 @@ TEXT_CHARS = 200
 ITEMS = 20
 DEPTH = 4
 COLUMN_CHARS = 255
+TYPE_CHARS = 32
 
 # Keys that hold a credential, whatever their spelling: never kept, at any depth.
 _SECRET_KEY = re.compile(
@@ -72,9 +73,10 @@ def clean_detail(detail: dict[str, Any] | None) -> str | None:
     return text.decode()
 
 
-def bounded(text: str | None) -> str | None:
-    """A column's text within COLUMN_CHARS."""
-    return None if text is None else text[:COLUMN_CHARS]
+def bounded(text: str | None, chars: int = COLUMN_CHARS) -> str | None:
+    """A column's text within ``chars``, without NUL (which PostgreSQL's text cannot hold:
+    a login tried in a Basic header may carry one)."""
+    return None if text is None else text[:chars].replace("\0", "\ufffd")
 
 
 @dataclass
@@ -105,7 +107,7 @@ class AuditEntry:
             "actor_id": bounded(self.actor_id),
             "actor_login": bounded(self.actor_login),
             "address": bounded(self.address),
-            "target_type": bounded(self.target_type),
+            "target_type": bounded(self.target_type, TYPE_CHARS),
             "target_id": bounded(self.target_id),
             "detail": clean_detail(self.detail),
             "request_id": bounded(self.request_id),

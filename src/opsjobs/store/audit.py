@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.audit import AuditEntry
 from .core import Store
@@ -36,8 +37,10 @@ COLUMNS = (
     "detail",
     "request_id",
 )
+# A row already written is not written again: a batch retried after a commit whose answer
+# was lost (a dropped connection, a cancelled wait) must not fail on its own first copy.
 _INSERT_SQL = (
-    f"INSERT INTO audit_log ({', '.join(COLUMNS)}) "  # noqa: S608 - column names, no values
+    f"INSERT OR IGNORE INTO audit_log ({', '.join(COLUMNS)}) "  # noqa: S608 - column names, no values
     f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
@@ -56,7 +59,8 @@ async def append(store: Store, entries: Sequence[AuditEntry]) -> None:
     if await try_immediate_write(store.immediate, work, size=size) is not NOT_WRITTEN:
         return
     async with store.write() as conn:
-        await conn.execute(insert(audit_log), rows)
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        await conn.execute(dialect.insert(audit_log).on_conflict_do_nothing(), rows)
 
 
 @dataclass(frozen=True)
