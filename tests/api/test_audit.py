@@ -367,3 +367,43 @@ async def test_a_login_no_database_could_store_is_still_recorded(database_url, b
         assert response.status_code == 401
         (failed,) = await rows(api, kind="auth.login_failed")
     assert failed["target_id"] == "nul\ufffdlogin"
+
+
+async def test_rows_wait_out_a_locked_database(database_url) -> None:
+    import sqlite3
+
+    from opsjobs.api.audit import AuditLog
+    from opsjobs.domain.audit import AuditEntry
+    from opsjobs.store.audit import AuditQuery, read_audit
+    from opsjobs.store.core import Store
+
+    store = Store(database_url, timeout=0.2)
+    await store.open()
+    try:
+        audit = AuditLog(store)
+        audit.add(AuditEntry("job.cancel", target_type="job", target_id="j" * 24))
+        locker = sqlite3.connect(database_url.split(":///", 1)[1], isolation_level=None)
+        locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with pytest.raises(Exception, match="locked"):
+                await audit.flush()
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        await audit.flush()  # the row was kept, and is written now
+        found = await read_audit(store, AuditQuery())
+        assert [row["target_id"] for row in found] == ["j" * 24]
+    finally:
+        await store.close()
+
+
+def test_rows_held_too_long_are_dropped_oldest_first(monkeypatch) -> None:
+    from opsjobs.api import audit as recorder
+    from opsjobs.domain.audit import AuditEntry
+
+    monkeypatch.setattr(recorder, "MAX_PENDING", 100)
+    audit = recorder.AuditLog(store=None)
+    for n in range(101):
+        audit.add(AuditEntry("job.cancel", target_id=str(n)))
+    assert audit.dropped == 11
+    assert [e.target_id for e in audit._pending] == [str(n) for n in range(11, 101)]

@@ -109,7 +109,9 @@ async def test_a_batch_written_again_is_written_once(store) -> None:
 
 async def test_texts_a_database_cannot_hold_are_made_harmless(store) -> None:
     login = "nul\0login" + "x" * 1000
-    await append(store, [AuditEntry("auth.login_failed", target_type="login" * 20, target_id=login)])
+    await append(
+        store, [AuditEntry("auth.login_failed", target_type="login" * 20, target_id=login)]
+    )
     (row,) = await read_audit(store, AuditQuery())
     assert row["target_id"] == ("nul\ufffdlogin" + "x" * 1000)[:255]
     assert len(row["target_type"]) == 32

@@ -72,15 +72,24 @@ class AuditLog:
 
     def add(self, entry: AuditEntry) -> None:
         self._pending.append(entry)
-        if len(self._pending) > MAX_PENDING:
-            del self._pending[0]
-            self.dropped += 1
+        self._trim()
         self._wake.set()
+
+    def _trim(self) -> None:
+        """Past MAX_PENDING rows (the database has refused them for long), drop the oldest:
+        a tenth more than needed at once, so that a full list is not shifted on every add."""
+        if len(self._pending) <= MAX_PENDING:
+            return
+        cut = len(self._pending) - MAX_PENDING + MAX_PENDING // 10
+        del self._pending[:cut]
+        self.dropped += cut
+        log.warning("audit rows dropped: the database has refused them too long",
+                    rows=cut, dropped_in_process=self.dropped)  # fmt: skip
 
     def login_failed(
         self, login: str | None, address: str | None, method: str, status: int
     ) -> None:
-        """One failed log-in: counted into the row of its (login, address) and second."""
+        """One failed log-in: counted into the row of its login, address, method and second."""
         entry = AuditEntry(LOGIN_FAILED, REFUSED, status, request_id=current_request_id())
         key = (entry.at // 1000, bounded(login), bounded(address), method)
         if key not in self._failures and len(self._failures) >= MAX_FAILURE_KEYS:
@@ -112,6 +121,7 @@ class AuditLog:
                 await append(self.store, batch)
             except BaseException:
                 self._pending[:0] = batch  # kept for the next attempt, in order
+                self._trim()
                 raise
 
     async def run(self) -> None:
@@ -158,7 +168,7 @@ class AuditLog:
             log.error("audit rows lost at shutdown", rows=len(self._pending),
                       error=describe(exc))  # fmt: skip
         if self.dropped:
-            log.error("audit rows dropped: the database refused them too long",
+            log.error("audit rows were dropped while the database refused them",
                       rows=self.dropped)  # fmt: skip
 
 
