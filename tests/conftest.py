@@ -97,6 +97,10 @@ def pg_database() -> str:
     yield url
 
     async def drop() -> None:
+        kept = create_async_engine(url)
+        async with kept.connect() as conn:
+            await log_secrets.dump_audit_pg(conn, "postgresql")
+        await kept.dispose()
         engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
         async with engine.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -108,12 +112,14 @@ def pg_database() -> str:
 _PG_TABLES = (
     "jobs, job_output, sessions, users, groups, objects, object_parents, links, classes, "
     "operations, scripts, state_triggers, runners, tags, property_changes, state_history, "
-    "trigger_firings, trigger_deliveries"
+    "trigger_firings, trigger_deliveries, audit_log"
 )
 
 
 async def _reset_pg(url: str) -> None:
     engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        await log_secrets.dump_audit_pg(conn, "postgresql")  # the last test's, searched at the end
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {_PG_TABLES}"))
         await conn.execute(
@@ -135,6 +141,7 @@ def database_url(request, tmp_path) -> str:
     if backend == "sqlite":
         path = tmp_path / "opsjobs.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        log_secrets.register_database(f"sqlite:///{path}")  # its audit rows: searched at the end
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_database")
     asyncio.run(_reset_pg(url))

@@ -11,6 +11,12 @@ session, naming the file, the line and the secret's kind.
 Command output (`run_cli`) holds what a command prints on purpose (a generated password is
 printed once, for the operator), so it is checked at once against the secrets known before
 the command ran (``check_output``), not at the end.
+
+The audit log is held to the same rule: every row of every database the suite uses is
+searched too. SQLite databases are registered as tests make them (``register_database``)
+and read at the end of the session; a PostgreSQL database is emptied between tests and
+dropped at the end, so its rows are read before that (``dump_audit_pg``) and kept as lines
+of a file among the logs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
@@ -39,6 +46,7 @@ _secrets: dict[str, str] = {}  # secret -> what it is
 _findings: list[str] = []
 _log_dir: Path | None = None
 _in_process: Path | None = None
+_databases: set[Path] = set()  # SQLite files whose audit rows are searched at the end
 
 
 def register(secret: str | None, kind: str = "secret") -> None:
@@ -132,6 +140,54 @@ def check_output(source: str, text: str) -> None:
         _findings.append(f"{source}: {finding}")
 
 
+# -- the audit log ----------------------------------------------------------------------------
+
+_AUDIT_SQL = "SELECT * FROM audit_log ORDER BY at"
+
+
+def register_database(url: str) -> None:
+    """A database the suite uses: its audit rows are searched at the end (SQLite; see
+    ``dump_audit_pg`` for PostgreSQL)."""
+    if url.startswith("sqlite") and ":memory:" not in url:
+        _databases.add(Path(url.split(":///", 1)[1]))
+
+
+def audit_lines(path: Path) -> list[str]:
+    """Every audit row of the SQLite file ``path``, one line each (none if it has no table)."""
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        return [repr(row) for row in conn.execute(_AUDIT_SQL)]
+    except sqlite3.Error:  # a database of an older schema, or not a database at all
+        return []
+    finally:
+        conn.close()
+
+
+def audit_findings(path: Path, secrets: dict[str, str] | None = None) -> list[str]:
+    """The secrets found in the audit rows of ``path``, one entry per row holding any."""
+    return [f"{path} audit_log: {found}" for found in leaks("\n".join(audit_lines(path)), secrets)]
+
+
+async def dump_audit_pg(conn, source: str) -> None:
+    """Keep the audit rows of a PostgreSQL database (``conn``, a SQLAlchemy async connection)
+    among the logs, before the database is emptied or dropped."""
+    from sqlalchemy import text
+
+    try:
+        rows = (await conn.execute(text(_AUDIT_SQL))).all()
+    except Exception:  # no such table (yet): nothing to keep
+        await conn.rollback()
+        return
+    if rows and _log_dir is not None:
+        with process_log(f"audit-{source}").open("a", encoding="utf-8") as file:
+            file.writelines(repr(tuple(row)) + "\n" for row in rows)
+
+
 def process_log(name: str) -> Path:
     """A file for an `opsjobs` process's output, searched at the end of the session."""
     assert _log_dir is not None
@@ -185,6 +241,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         text = path.read_bytes().decode(errors="replace")
         for finding in leaks(text):
             _findings.append(f"{path}: {finding}")
+    for database in sorted(_databases):
+        _findings.extend(audit_findings(database))
     if _findings:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     else:
@@ -201,5 +259,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         )
     else:
         terminalreporter.write_line(
-            f"log secrets: {len(_secrets)} secrets, none found in any log line"
+            f"log secrets: {len(_secrets)} secrets, none found in any log line nor in the "
+            f"audit rows of {len(_databases)} databases"
         )

@@ -401,6 +401,10 @@ class Settings:
     body_timeout_seconds: float = setting(
         20.0, "how long a client has to send a whole request body; then 408", positive=True
     )
+    # Read by the retention purger (store/audit.py purge_audit deletes one batch at a time).
+    audit_retention_days: int = setting(
+        365, "audit log rows older than this many days are deleted; 0 keeps them forever"
+    )
     # /metrics shows how busy the server is and which runners exist: open to these networks
     # (the machine itself by default), and elsewhere to a user with manage-users only.
     metrics_open_to: tuple[str, ...] = setting(

@@ -308,6 +308,7 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/node/api/users/{user_id}/auth-token"): Route("user", MANAGE_USERS),
     ("DELETE", "/node/api/users/{user_id}/auth-token"): Route("user", MANAGE_USERS),
     ("GET", "/node/api/groups"): Route("manager", MANAGE_USERS),
+    ("GET", "/node/api/audit"): Route("manager", MANAGE_USERS),
     ("POST", "/node/api/groups"): Route(
         "manager", MANAGE_USERS, body=lambda w, t: {"name": _unique("g", w)}
     ),

@@ -164,6 +164,8 @@ def test_the_administration_commands(tmp_path):
     run("link", "add", datacenter, web)
     run("user", "add", "alice", "--generate", "--group", "operators", "--include", datacenter)
     assert re.fullmatch(r"[0-9a-f]{24}", web)
+    assert ".venv/bin/opsjobs audit --since 1d --kind auth." in block
+    assert "kind" in run("audit", "--since", "1d", "--kind", "auth.")  # the table, empty
 
 
 def test_the_configuration_example(tmp_path):

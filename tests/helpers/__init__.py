@@ -52,6 +52,7 @@ async def app_client(
     database_url: str, *, raise_app_exceptions: bool = True, app_hook=None, **overrides: Any
 ) -> AsyncIterator[Api]:
     """Like the ``api`` fixture, with settings overrides; ``app_hook(app)`` may add routes."""
+    log_secrets.register_database(database_url)
     ctx = Context.create(make_settings(database_url, **overrides))
     app = server_app(context=ctx)
     if app_hook is not None:
@@ -247,6 +248,7 @@ def running_server(
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`opsjobs serve` on a free port in its own process group; always killed afterwards."""
     port = free_port()
+    log_secrets.register_database(database_url)  # its audit rows too
     # The server's output: shown if it fails to start, searched for secrets at the end.
     log_path = log_secrets.process_log("serve")
     log = log_path.open("wb")

@@ -17,6 +17,7 @@ from .. import __version__
 from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
+from .audited import AuditTrail
 from .context import Context
 from .docs_page import docs_routes
 from .health import monitoring_routes
@@ -24,6 +25,7 @@ from .limits import BodyLimit
 from .metrics import http_metrics
 from .observe import RequestObserver
 from .routes import (
+    audit,
     classes,
     control,
     entities,
@@ -60,6 +62,7 @@ ROUTES = (
     classes,
     scripts,
     execute,
+    audit,
     not_served,
 )
 
@@ -72,6 +75,7 @@ def _lifespan(ctx: Context, background: Sequence[Background]):
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ctx.store.open()
+        ctx.audit.start()
         tasks = [
             asyncio.create_task(keep_io_threads_yielding()),
             asyncio.create_task(directory_follower.follow_directory(ctx.store)),
@@ -83,6 +87,7 @@ def _lifespan(ctx: Context, background: Sequence[Background]):
                 yield
         finally:
             await cancel_and_wait(tasks)
+            await ctx.audit.stop()  # what is still held is written before the store closes
             await ctx.store.close()
 
     return lifespan
@@ -114,6 +119,8 @@ def create_app(
     for module in ROUTES:
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(docs_routes(PREFIX))
+    # Innermost: sees the body BodyLimit let through, and the answer the route gave.
+    app.add_middleware(AuditTrail, routes=lambda: app.routes)
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,

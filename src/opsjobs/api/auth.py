@@ -30,14 +30,17 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from ..config import Settings
+from ..domain.audit import AuditEntry
 from ..domain.clock import now_ms
-from ..domain.errors import InvalidCredentials, Unauthorized
+from ..domain.errors import InvalidCredentials, TooManyRequests, Unauthorized
 from ..domain.names import lookup_form
 from ..domain.passwords import Passwords
 from ..domain.users import Principal
+from ..logs import current_request_id
 from ..store.core import Store
 from ..store.sessions import live_session
 from ..store.users import token_hash
+from .audit import AuditLog, note_principal
 from .client import Peers
 from .csrf import check_csrf
 from .throttle import LoginThrottle
@@ -46,10 +49,13 @@ _CACHE_LIMIT = 100_000
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, store: Store, passwords: Passwords) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, passwords: Passwords, audit: AuditLog
+    ) -> None:
         self.settings = settings
         self.store = store
         self.passwords = passwords
+        self.audit = audit
         self.throttle = LoginThrottle.from_settings(settings)
         self.peers = Peers(settings.trusted_proxies)
         self._cache: dict[bytes, tuple[Principal, float]] = {}
@@ -65,7 +71,7 @@ class Authenticator:
         the request began: a user, password or right changed through another process or
         host a moment ago is honoured here (read-your-writes, docs/deployment.md)."""
         await self.store.catch_up()
-        return await self.identify(request)
+        return note_principal(request, await self.identify(request))
 
     async def identify(self, request: Request) -> Principal:
         """Who is calling, as this process's directory knows it now, without catching up.
@@ -77,7 +83,7 @@ class Authenticator:
         params = request.query_params
         token = params.get("auth-token") or params.get("api-token")
         if token is not None:
-            return self._token(token)
+            return self._token(token, request)
         session_id = request.cookies.get("sid")
         if session_id:
             return await self._session(session_id, request)
@@ -97,15 +103,17 @@ class Authenticator:
                 and principal.may_log_in(now_ms())
             ):
                 if now > expires - self._cache_ttl / 4 and key not in self._verifying:
-                    self._start_verification(key, header, client)  # nobody waits for it
+                    self._start_verification(key, header, client, renewal=True)  # unawaited
                 return principal
             del self._cache[key]
         verifying = self._verifying.get(key) or self._start_verification(key, header, client)
         # Shielded: a waiter whose client went away does not cancel the others' verification.
         return await asyncio.shield(verifying)
 
-    def _start_verification(self, key: bytes, header: str, client: str) -> asyncio.Future:
-        verifying = asyncio.ensure_future(self._verify_basic(key, header, client))
+    def _start_verification(
+        self, key: bytes, header: str, client: str, renewal: bool = False
+    ) -> asyncio.Future:
+        verifying = asyncio.ensure_future(self._verify_basic(key, header, client, renewal))
         self._verifying[key] = verifying
         verifying.add_done_callback(functools.partial(self._verified, key))
         return verifying
@@ -115,21 +123,36 @@ class Authenticator:
         if not done.cancelled():
             done.exception()  # retrieved: a failure nobody waited for any more is not logged
 
-    async def _verify_basic(self, key: bytes, header: str, client: str) -> Principal:
+    async def _verify_basic(self, key: bytes, header: str, client: str, renewal: bool) -> Principal:
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
             login, _, password = decoded.partition(":")
         except (binascii.Error, UnicodeDecodeError):
+            self.audit.login_failed(None, client, "basic", 401)
             raise InvalidCredentials() from None
-        principal = await self.check_password(login, password, client)
+        principal = await self.check_password(login, password, client, "basic")
+        if not renewal:  # a credential's first use, or its first after its entry expired
+            self.audit.add(self._logged_in(principal, client, "basic"))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = (principal, time.monotonic() + self._cache_ttl)
         return principal
 
-    async def check_password(self, login: str, password: str, client: str) -> Principal:
+    async def check_password(
+        self, login: str, password: str, client: str, method: str = "password"
+    ) -> Principal:
         """Verify a login and password: the Principal, or InvalidCredentials; TooManyRequests
-        when the throttle refuses the attempt, which it counts before the slow check runs."""
+        when the throttle refuses the attempt, which it counts before the slow check runs.
+        A refusal is recorded in the audit log as a failed log-in of ``login`` by ``method``
+        (never the password)."""
+        try:
+            return await self._check_password(login, password, client)
+        except (InvalidCredentials, TooManyRequests) as exc:
+            status = 429 if isinstance(exc, TooManyRequests) else 401
+            self.audit.login_failed(login, client, method, status)
+            raise
+
+    async def _check_password(self, login: str, password: str, client: str) -> Principal:
         with self.throttle.attempt(login, client) as attempt:
             await self.store.catch_up()  # a user made or changed elsewhere a moment ago counts
             directory = self.store.directory
@@ -143,16 +166,31 @@ class Authenticator:
             attempt.forgive()
         return principal
 
-    async def check_token(self, token: str) -> Principal:
+    async def check_token(self, token: str, request: Request) -> Principal:
         """The user an API token names (for a log-in with it), or 401 Invalid API token."""
         await self.store.catch_up()  # a token issued elsewhere a moment ago counts
-        return self._token(token)
+        return self._token(token, request)
 
-    def _token(self, token: str) -> Principal:
+    def _token(self, token: str, request: Request) -> Principal:
         principal = self.store.directory.principal_by_token_hash(token_hash(token))
         if principal is None or not principal.may_log_in(now_ms()):
+            # The login is unknown: a token names nobody until it matches.
+            self.audit.login_failed(None, self.peers.address(request), "token", 401)
             raise Unauthorized("Invalid API token.")
         return principal
+
+    @staticmethod
+    def _logged_in(principal: Principal, client: str, method: str) -> AuditEntry:
+        return AuditEntry(
+            "auth.login",
+            actor_id=principal.id,
+            actor_login=principal.login,
+            address=client,
+            target_type="user",
+            target_id=principal.id,
+            detail={"method": method},
+            request_id=current_request_id(),
+        )
 
     async def _session(self, session_id: str, request: Request) -> Principal:
         session = await live_session(

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from ..config import Settings
 from ..domain.passwords import Passwords
 from ..store.core import Store
+from .audit import AuditLog
 from .auth import Authenticator
 
 
@@ -18,6 +19,7 @@ class Context:
     store: Store
     passwords: Passwords
     auth: Authenticator
+    audit: AuditLog
     # The embedded runner's name while one runs in this process (compose.py): /readyz
     # watches its heartbeat.
     runner_name: str | None = None
@@ -26,7 +28,9 @@ class Context:
     def create(cls, settings: Settings) -> Context:
         store = Store(settings.database_url, settings.database_timeout_seconds)
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
-        return cls(settings, store, passwords, Authenticator(settings, store, passwords))
+        audit = AuditLog(store)
+        auth = Authenticator(settings, store, passwords, audit)
+        return cls(settings, store, passwords, auth, audit)
 
 
 def context(request: Request) -> Context:

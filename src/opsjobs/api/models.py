@@ -504,3 +504,23 @@ class ScriptModel(BaseModel):
     text: str
     created: int
     updated: int
+
+
+# -- the audit log ----------------------------------------------------------------------------
+
+AUDIT_PAGE_MAX = 1000
+
+
+class AuditRowModel(BaseModel):
+    id: str
+    at: int = Field(description="ms")
+    kind: str = Field(examples=["auth.login_failed", "job.execute", "user.update"])
+    outcome: Literal["ok", "refused", "failed"]
+    status: int | None = Field(description="the answer's status when not ok")
+    actor_id: str | None = Field(description="null: unauthenticated, or the server itself")
+    actor_login: str | None
+    address: str | None = Field(description="the client's address as the server saw it")
+    target_type: str | None = Field(examples=["user", "job", "object", "login"])
+    target_id: str | None
+    detail: dict[str, Any] | None = Field(description="small, never a secret")
+    request_id: str | None

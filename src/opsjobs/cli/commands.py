@@ -17,6 +17,7 @@ from ..domain.rights import PERMISSIONS
 from ..store import entities, importing, users
 from ..store.db import Database
 from ..store.migrate import is_current, upgrade
+from . import audit as audit_commands
 from . import configuration as configuration_commands
 from . import demo as demo_data
 from . import execution as execution_commands
@@ -301,3 +302,4 @@ def jobs_import(
 
 execution_commands.register(app)  # runner, exec: listed after serve
 configuration_commands.register(app)  # config show
+audit_commands.register(app)  # audit

@@ -175,6 +175,24 @@ class Routes:
         call = Call("DELETE", f"/users/{segment(user_id)}/auth-token", decode=no_answer)
         return self._send(call)
 
+    # -- the audit log (§18) ------------------------------------------------------------------
+
+    def audit(
+        self,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        kind: str | None = None,
+        actor: str | None = None,
+        limit: int | None = None,
+        skip: int | None = None,
+    ) -> Any:
+        """Rows of the audit log, newest first; times in ms, ``kind`` exact or a prefix
+        ending in ``.``, ``actor`` a user's ID or login. Needs ``manage-users``."""
+        params = {"from": start, "to": end, "kind": kind, "actor": actor}
+        params |= {"limit": limit, "skip": skip}
+        return self._send(Call("GET", "/audit", params=params))
+
     def ping(self) -> Any:
         return self._send(Call("GET", "/ping"))
 

@@ -359,6 +359,30 @@ job_output = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Append-only (store/audit.py): rows are inserted, read, and deleted only by retention.
+    Column("id", ID, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(255), nullable=False),
+    # "ok", "refused" (with the answer's status) or "failed"
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer),
+    # NULL for an unauthenticated caller (a failed login) or the system itself.
+    Column("actor_id", ID),
+    Column("actor_login", String(255)),
+    Column("address", String(255)),
+    Column("target_type", String(32)),
+    Column("target_id", String(255)),
+    # Small JSON text, never a secret (domain/audit.py cleans it).
+    Column("detail", Text),
+    Column("request_id", String(255)),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_kind_at", "kind", "at"),
+    Index("ix_audit_log_actor_at", "actor_id", "at"),
+)
+
 revisions = Table(
     "revisions",
     metadata,

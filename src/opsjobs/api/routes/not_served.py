@@ -56,7 +56,9 @@ async def flows() -> None:
 @router.api_route("/links/{link_id}/audit-log", methods=_ANY)
 @router.api_route("/users/{user_id}/audit-log", methods=_ANY)
 async def audit_log() -> None:
-    raise NotServed("audit log", "opsjobs keeps every run as a job, not a log of changes")
+    raise NotServed(
+        "audit log", "SAYMON's per-entity history; opsjobs has its own at /node/api/audit"
+    )
 
 
 @router.api_route("/dictionaries", methods=_ANY)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from ...domain.errors import BadRequest, InvalidCredentials
 from ...domain.users import Principal
 from ...store.sessions import create_session, end_session
+from ..audit import note_principal, record
 from ..bodies import CheckedRoute
 from ..context import context
 from ..cookies import clear_session_cookies, set_session_cookies
@@ -30,10 +31,15 @@ router = APIRouter(route_class=CheckedRoute, tags=["users"])
 async def log_in(body: Credentials, request: Request) -> Response:
     check_log_in_site(request)
     ctx = context(request)
-    principal = await _who(ctx, body, request)
+    principal = note_principal(request, await _who(ctx, body, request))
     session = await create_session(ctx.store, principal.id, principal.password_hash)
+    method = "token" if body.auth_token is not None else "password"
     if session is None:  # the password changed, or the user was blocked, meanwhile
+        record(request, "auth.login", target=("user", principal.id), status=401,
+               detail={"method": method})  # fmt: skip
         raise InvalidCredentials()
+    # A failed log-in is recorded by auth.py, where every credential is checked.
+    record(request, "auth.login", target=("user", principal.id), detail={"method": method})
     response = json_response(session.id)
     set_session_cookies(response, session, tls=ctx.auth.peers.is_tls(request))
     return response
@@ -44,7 +50,7 @@ async def _who(ctx, body: Credentials, request: Request) -> Principal:
     if body.auth_token is not None:
         if body.login is not None or body.password is not None:
             raise BadRequest("auth-token: send either a token or a login and password")
-        return await ctx.auth.check_token(body.auth_token)
+        return await ctx.auth.check_token(body.auth_token, request)
     for name in ("login", "password"):
         if getattr(body, name) is None:
             raise BadRequest(f"{name}: Field required")

@@ -16,7 +16,7 @@ from .follow import follow
 from .session import Remote, connected, errors, fail, waiting
 from .terminal import cell, print_json, safe_name
 from .times import parse_time
-from .views import jobs_table, object_tree, print_job, stdout
+from .views import audit_table, jobs_table, object_tree, print_job, stdout
 
 app = typer.Typer(
     help="Drive an opsjobs server elsewhere through its API (credentials from OPSJOBS_USER "
@@ -205,6 +205,34 @@ def operations(
             cell(operation.get("description")),
         )
     stdout().print(table)
+
+
+Since = Annotated[
+    str | None, typer.Option("--since", help="at or after: ms, ISO time, or 1d / 2h (ago)")
+]
+Kind = Annotated[
+    str | None, typer.Option("--kind", help="a kind (user.update) or a prefix ending in . (auth.)")
+]
+Actor = Annotated[str | None, typer.Option("--actor", help="the actor's user ID or login")]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=1000, help="at most this many rows")]
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    since: Since = None,
+    kind: Kind = None,
+    actor: Actor = None,
+    limit: Limit = 100,
+    as_json: Json = False,
+) -> None:
+    """The audit log on the server, newest first (needs manage-users)."""
+    with connected(ctx.obj) as client:
+        found = client.audit(start=parse_time(since), kind=kind, actor=actor, limit=limit)
+    if as_json:
+        print_json(found)
+    else:
+        stdout().print(audit_table(found))
 
 
 @objects_app.command("tree")

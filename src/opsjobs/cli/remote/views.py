@@ -3,6 +3,7 @@ Every value from the server goes through terminal.cell or safe_name first."""
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from typing import Any
@@ -127,3 +128,30 @@ def object_tree(nodes: list[dict[str, Any]]) -> Tree:
         branch = parent.add(label)
         pending.extend((child, branch) for child in reversed(node.get("children") or []))
     return root
+
+
+OUTCOME_STYLES = {"ok": "green", "refused": "yellow", "failed": "red"}
+
+
+def _actor(row: dict[str, Any]) -> str:
+    login, actor_id = row.get("actor_login"), row.get("actor_id")
+    return "" if actor_id is None else f"{login} ({actor_id})"
+
+
+def audit_table(rows: list[dict[str, Any]]) -> Table:
+    """Rows of the audit log, as the API and the store answer them."""
+    table = Table("time", "kind", "outcome", "actor", "address", "target", "detail")
+    for row in rows:
+        outcome = row.get("outcome")
+        status = row.get("status")
+        target = " ".join(str(p) for p in (row.get("target_type"), row.get("target_id")) if p)
+        table.add_row(
+            cell(when(row.get("at"))),
+            cell(row.get("kind")),
+            cell(f"{outcome} {status}" if status else outcome, OUTCOME_STYLES.get(str(outcome))),
+            cell(_actor(row)),
+            cell(row.get("address")),
+            cell(target),
+            cell(json.dumps(row["detail"]) if row.get("detail") is not None else ""),
+        )
+    return table
