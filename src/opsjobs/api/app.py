@@ -17,6 +17,7 @@ from .. import __version__
 from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
+from .console_page import console_routes
 from .context import Context
 from .docs_page import docs_routes
 from .health import monitoring_routes
@@ -114,6 +115,7 @@ def create_app(
     for module in ROUTES:
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(docs_routes(PREFIX))
+    app.include_router(console_routes())  # the operators' page, matched after every API route
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
