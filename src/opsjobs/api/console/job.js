@@ -97,11 +97,16 @@ export async function jobPage(id) {
     cancel.hidden = FINISHED.has(doc.execution && doc.execution.status) || (doc.execution && doc.execution.status === "lost");
   };
 
+  // The stream's end may come before the cancel's answer: the later, older view is dropped.
+  let ended = false;
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
-      render(await post(`/jobs/${seg(id)}/cancel`));
-      fill(live, "Cancel requested.");
+      const answer = await post(`/jobs/${seg(id)}/cancel`);
+      if (!ended) {
+        render(answer);
+        fill(live, "Cancel requested; waiting for the run to stop…");
+      }
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) showAlert(`Not cancelled: ${error.message}`);
       else failed(error);
@@ -141,6 +146,7 @@ export async function jobPage(id) {
   const stop = follow(id, {
     output: (event) => appendTo(event.stream === "stderr" ? stderr : stdout, event.data),
     end: (doc) => {
+      ended = true;
       clearInterval(tick);
       render(doc);
       const d = doc.description || {};

@@ -54,6 +54,7 @@ export function failed(error) {
 // A user's name as the API tells it (managers see logins, others display names).
 export function userName(id) {
   if (!id) return "nobody (not asked for by a user)";
+  if (state.user && id === state.user.id) return state.user.login;
   return state.users.get(id) || id;
 }
 
