@@ -322,6 +322,7 @@ def test_a_user_without_rights_neither_sees_nor_runs(server, browser):
             f"the refusal of {fragment}",
         )
         assert "secret-db" not in text_of(browser, "main")
+        assert "Nothing to show" in text_of(browser, "main")
         assert not browser.find_elements(By.ID, "run")
         shoot(browser, "refused-" + fragment.split("/")[1])
     # Not even by hand from the page, with its cookies and token.

@@ -47,6 +47,9 @@ async function show() {
     await page(parts.slice(1), params);
   } catch (error) {
     failed(error);
+    if (state.user) {
+      fill(main, h("h1", {}, "Nothing to show"), h("p", {}, explain(error)), h("p", {}, h("a", { href: "#/" }, "Back to the objects")));
+    }
   }
 }
 
