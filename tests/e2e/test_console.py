@@ -17,6 +17,7 @@ import pytest
 
 import log_secrets
 from helpers import add_job, run_cli, running_server
+from helpers.proxy import Proxy
 from opsjobs.domain.passwords import Passwords
 from opsjobs.store import entities, operations, users
 from opsjobs.store.core import Store
@@ -55,6 +56,7 @@ async def _seed(url: str, gate: Path) -> dict:
         for owner, document in (
             (web["id"], _GATED),
             (web["id"], _LONG),
+            (web["id"], _TWO_STEPS),
             (secret["id"], _LONG),
         ):
             document = _with_gate(document, gate)
@@ -79,6 +81,7 @@ async def _seed(url: str, gate: Path) -> dict:
             "secret": secret["id"],
             "gated": made[web["id"], "Greet and wait"],
             "long": made[web["id"], "Sleep long"],
+            "two_steps": made[web["id"], "Two steps"],
             "secret_op": made[secret["id"], "Sleep long"],
             "hidden_job": hidden_job,
         }
@@ -98,6 +101,18 @@ _GATED = {
         "while [ ! -e GATE ]; do sleep 0.05; done\necho 'gate open' >&2\necho finished\n",
         "timeout": 120,
         "arguments": {"name": {"type": "string", "required": True, "description": "who"}},
+    },
+}
+# Two steps, each behind a gate of its own: the connection is cut between them.
+_TWO_STEPS = {
+    "name": "Two steps",
+    "type": 2,
+    "description": "one line, a gate, another line, another gate",
+    "parameters": {
+        "type": "scriptText",
+        "text": "echo one\nwhile [ ! -e GATE.a ]; do sleep 0.05; done\necho two\n"
+        "while [ ! -e GATE.b ]; do sleep 0.05; done\necho three\n",
+        "timeout": 120,
     },
 }
 _LONG = {
@@ -125,7 +140,19 @@ def server(tmp_path_factory) -> Iterator[dict]:
     gate = directory / "gate"
     seeded = asyncio.run(_seed(url, gate))
     with running_server(url) as (base, _process):
-        yield {**seeded, "base": base, "gate": gate}
+        port = int(base.rsplit(":", 1)[1])
+        proxy = Proxy("127.0.0.1", port)  # what the browser reaches the server through
+        proxy.set("forward")
+        try:
+            yield {
+                **seeded,
+                "base": base,
+                "gate": gate,
+                "proxy": proxy,
+                "proxied": f"http://127.0.0.1:{proxy.port}",
+            }
+        finally:
+            proxy.set("down")
 
 
 # -- the browser -----------------------------------------------------------------------------
@@ -171,6 +198,16 @@ def shoot(driver, name: str) -> None:
         driver.execute_script("return document.body.offsetHeight")  # laid out again
         driver.save_screenshot(str(SCREENSHOTS / f"{name}-{label}.png"))
     driver.set_window_size(*DESKTOP)
+
+
+def shoot_dark(driver, name: str) -> None:
+    """The page as a viewer who prefers dark colours sees it."""
+    dark = {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", dark)
+    try:
+        shoot(driver, name + "-dark")
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
 def text_of(driver, element_id: str) -> str:
@@ -257,6 +294,7 @@ def test_run_with_live_output_cancel_and_history(server, browser):
     facts = text_of(browser, "job-facts")
     assert "Exit code0" in facts and OPERATOR in facts
     shoot(browser, "job-finished")
+    shoot_dark(browser, "job-finished")
 
     # A long run, cancelled from its page.
     open_page(browser, base, f"/run/object/{server['web']}/{server['long']}")
@@ -282,6 +320,7 @@ def test_run_with_live_output_cancel_and_history(server, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect.c-succeeded")
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect.c-cancelled")
     shoot(browser, "history-object")
+    shoot_dark(browser, "history-object")
     browser.find_element(By.ID, "f-status").send_keys("cancelled")
     browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
     wait(browser, lambda d: "status=cancelled" in d.current_url, "the status filter")
@@ -355,3 +394,25 @@ def test_a_change_without_the_csrf_header_is_refused(server, browser):
     assert "signed out" in text_of(browser, "main")
     assert fetch(browser, "GET", "/node/api/users/current")[0] == 401
     shoot(browser, "signed-out")
+
+
+def test_live_output_resumes_after_a_dropped_connection(server, browser):
+    base, proxy, gate = server["proxied"], server["proxy"], server["gate"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/run/object/{server['web']}/{server['two_steps']}")
+    wait(browser, ec.element_to_be_clickable((By.ID, "run")), "the run form").click()
+    job_id_of(browser)
+    wait(browser, lambda d: text_of(d, "out-stdout") == "one\n", "the first line")
+    wait(browser, lambda d: text_of(d, "live").startswith("Live"), "the stream")
+    proxy.set("down")  # every connection cut, nothing listening
+    wait(browser, lambda d: "reconnecting" in text_of(d, "live"), "the page noticing the drop")
+    shoot(browser, "job-reconnecting")
+    gate.with_suffix(".a").touch()  # output made while the page is cut off
+    proxy.set("forward")
+    wait(browser, lambda d: "resumed" in text_of(d, "live"), "the stream resumed")
+    # From where it was: the second line once, the first not again; the job still runs.
+    wait(browser, lambda d: text_of(d, "out-stdout") == "one\ntwo\n", "the output resumed")
+    assert status_shown(browser) == "running"
+    gate.with_suffix(".b").touch()
+    wait(browser, lambda d: "Finished: succeeded" in text_of(d, "live"), "the end of the run")
+    assert text_of(browser, "out-stdout") == "one\ntwo\nthree\n"

@@ -87,5 +87,5 @@ export async function entityPage(kind, id) {
     jobTable(recent, { owner: false }),
     h("p", {}, h("a", { href: `#/history/${kind}/${seg(id)}` }, "Whole history, filters and chart")),
   );
-  main.focus();
+  main.focus({ preventScroll: true });
 }

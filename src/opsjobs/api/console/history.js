@@ -94,7 +94,7 @@ export async function historyPage(kind, id, params) {
     document.title = "Jobs · opsjobs console";
     const jobs = await everything(filters, skip, PAGE);
     fill(main, h("h1", {}, "Jobs"), h("p", { className: "muted" }, "Every job of the objects and links you may see, newest first."), filterForm(null, null, filters, null), jobTable(jobs), pager(null, null, filters, skip, jobs.length));
-    main.focus();
+    main.focus({ preventScroll: true });
     return;
   }
   if (!PLURAL[kind]) throw new Error("no such kind");
@@ -117,5 +117,5 @@ export async function historyPage(kind, id, params) {
     jobTable(jobs, { owner: false }),
     pager(kind, id, filters, skip, jobs.length),
   );
-  main.focus();
+  main.focus({ preventScroll: true });
 }

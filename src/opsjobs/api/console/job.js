@@ -131,7 +131,7 @@ export async function jobPage(id) {
     resultsBox,
   );
   render(job);
-  main.focus();
+  main.focus({ preventScroll: true });
   const status = job.execution && job.execution.status;
   if (status !== "queued" && status !== "running") {
     fill(live, `Finished: ${status}`);
