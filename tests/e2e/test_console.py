@@ -75,7 +75,8 @@ async def _seed(url: str, gate: Path) -> dict:
                 permissions=["execute-operations"],
                 include=include,
             )
-        hidden_job = await add_job(store, secret["id"])
+        # A run a state trigger started: nobody asked for it (docs/api.md §5).
+        hidden_job = await add_job(store, secret["id"], process_meta={"triggerStates": [3, 4]})
         return {
             "web": web["id"],
             "secret": secret["id"],
@@ -340,6 +341,10 @@ def test_run_with_live_output_cancel_and_history(server, browser):
             f"job {job} in the list of every job",
         )
     shoot(browser, "history-all")
+    browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{server["hidden_job"]}"] a').click()
+    wait(browser, lambda d: "state trigger" in text_of(d, "job-facts"), "who started the run")
+    assert "states 3, 4" in text_of(browser, "job-facts")
+    shoot(browser, "job-by-trigger")
 
 
 def test_a_user_without_rights_neither_sees_nor_runs(server, browser):
@@ -347,6 +352,14 @@ def test_a_user_without_rights_neither_sees_nor_runs(server, browser):
     sign_in(browser, base, LIMITED, LIMITED_PASSWORD)
     assert browser.find_elements(By.LINK_TEXT, "web-1")
     assert not browser.find_elements(By.PARTIAL_LINK_TEXT, "secret-db")
+    search = browser.find_element(By.ID, "search")
+    search.send_keys("secret")
+    wait(browser, lambda d: text_of(d, "tree").startswith("0 found"), "an empty search")
+    search.clear()
+    search.send_keys("WEB")
+    wait(browser, lambda d: text_of(d, "tree").startswith("1 found"), "a search by name")
+    assert browser.find_elements(By.CSS_SELECTOR, "#tree a[href*='/object/']")
+    shoot(browser, "search")
     secret, op = server["secret"], server["secret_op"]
     for fragment in (
         f"/object/{secret}",

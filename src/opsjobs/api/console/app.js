@@ -31,6 +31,7 @@ const PAGES = {
 async function show() {
   leave();
   showAlert("");
+  window.scrollTo(0, 0);
   if (!state.user) return;
   const { parts, params } = route();
   const page = PAGES[parts[0] || ""];
