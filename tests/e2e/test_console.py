@@ -26,6 +26,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -218,14 +219,22 @@ def text_of(driver, element_id: str) -> str:
     )
 
 
-def sign_in(driver, base: str, login: str, password: str, shot: str | None = None) -> None:
+def sign_in(
+    driver, base: str, login: str, password: str, shot: str | None = None, *, keys: bool = False
+) -> None:
+    """Through the form: clicking, or (``keys``) typing only, as from a keyboard."""
     driver.get(base + "/")
     field = wait(driver, ec.element_to_be_clickable((By.ID, "login")), "the sign-in form")
     if shot:
         shoot(driver, shot)
-    field.send_keys(login)
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "sign-in").click()
+    if keys:  # the form has the focus; Tab to the password, Enter sends
+        assert driver.switch_to.active_element == field
+        driver.switch_to.active_element.send_keys(login, Keys.TAB)
+        driver.switch_to.active_element.send_keys(password, Keys.ENTER)
+    else:
+        field.send_keys(login)
+        driver.find_element(By.ID, "password").send_keys(password)
+        driver.find_element(By.ID, "sign-in").click()
     wait(driver, ec.visibility_of_element_located((By.ID, "tree")), "the object tree")
     wait(driver, lambda d: login in text_of(d, "who"), "the signed-in user's name")
 
@@ -393,7 +402,7 @@ def test_a_user_without_rights_neither_sees_nor_runs(server, browser):
 
 def test_a_change_without_the_csrf_header_is_refused(server, browser):
     base = server["base"]
-    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD, keys=True)
     execute = f"/node/api/objects/{server['web']}/operations/{server['long']}/execute"
     # The request the Run button sends, replayed with the session cookie but no header.
     status, body = fetch(browser, "POST", execute, {"Content-Type": "application/json"})

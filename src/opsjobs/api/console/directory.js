@@ -51,20 +51,29 @@ function entry(kind, item, current) {
   );
 }
 
-function branch(object, tree, current, path) {
+function branch(object, tree, open, current, path) {
   const kids = (tree.below.get(object.id) || []).filter((k) => !path.has(k.id));
   const link = entry("object", object, current);
   if (kids.length === 0) return h("li", {}, link);
   const inner = new Set(path).add(object.id);
-  const list = h("ul", { attrs: { role: "group" } }, kids.map((k) => branch(k, tree, current, inner)));
-  return h("li", {}, h("details", { open: path.size < 2 || isAbove(object.id, current, tree) }, h("summary", {}, link), list));
+  const list = h("ul", { attrs: { role: "group" } }, kids.map((k) => branch(k, tree, open, current, inner)));
+  return h("li", {}, h("details", { open: path.size < 2 || open.has(object.id) }, h("summary", {}, link), list));
 }
 
-// Whether `current` lies somewhere below `id` (so its branch starts open).
-function isAbove(id, current, tree, seen = new Set()) {
-  if (!current || seen.has(id)) return false;
-  seen.add(id);
-  return (tree.below.get(id) || []).some((k) => k.id === current || isAbove(k.id, current, tree, seen));
+// The objects above `current` (so that its branches start open).
+function ancestors(state, current) {
+  const seen = new Set();
+  const todo = [current];
+  while (todo.length) {
+    const object = state.objects.get(todo.pop());
+    for (const parent of (object && object.parent_id) || []) {
+      if (!seen.has(parent)) {
+        seen.add(parent);
+        todo.push(parent);
+      }
+    }
+  }
+  return seen;
 }
 
 function matches(state, text) {
@@ -107,10 +116,11 @@ function draw(state, current) {
     return;
   }
   const tree = children(state);
+  const open = ancestors(state, current);
   const links = [...state.links.values()].sort((a, b) => a.name.localeCompare(b.name));
   fill(
     results,
-    h("nav", { attrs: { "aria-label": "Object tree" } }, h("ul", { className: "tree" }, tree.roots.map((r) => branch(r, tree, current, new Set())))),
+    h("nav", { attrs: { "aria-label": "Object tree" } }, h("ul", { className: "tree" }, tree.roots.map((r) => branch(r, tree, open, current, new Set())))),
     links.length ? h("h2", {}, "Links") : null,
     links.length ? h("ul", { className: "tree" }, links.map((l) => h("li", {}, entry("link", l, current)))) : null,
   );

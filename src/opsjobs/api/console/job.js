@@ -7,7 +7,7 @@ import { byId, fill, h } from "./dom.js";
 import { FINISHED, duration, runTime, when } from "./format.js";
 import { statusBadge } from "./jobs_table.js";
 import { follow } from "./stream.js";
-import { entityName, explain, failed, kindOf, onLeave, showAlert, userName } from "./ui.js";
+import { entityName, failed, kindOf, onLeave, showAlert, userName } from "./ui.js";
 
 const PLURAL = { object: "objects", link: "links" };
 
@@ -170,7 +170,7 @@ export async function jobPage(id) {
     status: (text) => fill(live, text),
     refused: (response) => {
       clearInterval(tick);
-      showAlert(explain(new ApiError(response.status, null, `the live output was refused (HTTP ${response.status})`)));
+      failed(new ApiError(response.status, null, `the live output was refused (HTTP ${response.status})`));
     },
   });
   onLeave(() => {
