@@ -294,7 +294,7 @@ def test_run_with_live_output_cancel_and_history(server, browser):
     # Output shows while the job still runs: the script cannot end before the gate opens.
     gated = job_id_of(browser)
     wait(browser, lambda d: "hello Ada <b>&amp;" in text_of(d, "out-stdout"), "live stdout")
-    assert status_shown(browser) == "running"
+    wait(browser, lambda d: status_shown(d) == "running", "the running status")
     assert browser.find_elements(By.CSS_SELECTOR, "#out-stdout b") == []  # text, not markup
     shoot(browser, "job-running")
     server["gate"].touch()
@@ -376,6 +376,9 @@ def test_a_user_without_rights_neither_sees_nor_runs(server, browser):
         f"/history/object/{secret}",
         f"/job/{server['hidden_job']}",
     ):
+        open_page(browser, base, "/")  # a page without a refusal between two refusals
+        wait(browser, lambda d: "Pick one in the tree" in text_of(d, "main"), "the home page")
+        assert not text_of(browser, "alert")
         open_page(browser, base, fragment)
         wait(
             browser,
@@ -434,7 +437,7 @@ def test_live_output_resumes_after_a_dropped_connection(server, browser):
     wait(browser, lambda d: "resumed" in text_of(d, "live"), "the stream resumed")
     # From where it was: the second line once, the first not again; the job still runs.
     wait(browser, lambda d: text_of(d, "out-stdout") == "one\ntwo\n", "the output resumed")
-    assert status_shown(browser) == "running"
+    wait(browser, lambda d: status_shown(d) == "running", "the running status")
     gate.with_suffix(".b").touch()
     wait(browser, lambda d: "Finished: succeeded" in text_of(d, "live"), "the end of the run")
     assert text_of(browser, "out-stdout") == "one\ntwo\nthree\n"

@@ -151,12 +151,28 @@ export async function jobPage(id) {
   }
   stdout.textContent = "";
   stderr.textContent = "";
+  // A job shown queued that has output has started: its document tells when and where.
+  let refreshing = false;
+  const started = () => {
+    if (refreshing || ended || (job.execution && job.execution.status) !== "queued") return;
+    refreshing = true;
+    get(`/jobs/${seg(id)}`)
+      .then((doc) => ended || render(doc))
+      .catch(() => {})
+      .finally(() => {
+        refreshing = false;
+      });
+  };
   const tick = setInterval(() => {
     const box = byId("duration");
     if (box) box.textContent = duration(runTime(job));
+    started(); // a queued job that prints nothing is still seen to start
   }, 1000);
   const stop = follow(id, {
-    output: (event) => appendTo(event.stream === "stderr" ? stderr : stdout, event.data),
+    output: (event) => {
+      appendTo(event.stream === "stderr" ? stderr : stdout, event.data);
+      started();
+    },
     end: (doc) => {
       ended = true;
       clearInterval(tick);
