@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 import log_secrets
@@ -77,7 +78,17 @@ async def _seed(url: str, gate: Path) -> dict:
                 include=include,
             )
         # A run a state trigger started: nobody asked for it (docs/api.md §5).
-        hidden_job = await add_job(store, secret["id"], process_meta={"triggerStates": [3, 4]})
+        # A run a state trigger started (nobody asked for it, docs/api.md §5), whose output was
+        # cut to the cap, with a custom result holding markup.
+        hidden_job = await add_job(
+            store,
+            secret["id"],
+            process_meta={"triggerStates": [3, 4]},
+            truncated=True,
+            results=orjson.dumps(
+                [{"payload": {"note": "<img src=x>"}, "by": None, "timestamp": 1_594_970_400_000}]
+            ).decode(),
+        )
         return {
             "web": web["id"],
             "secret": secret["id"],
@@ -353,6 +364,9 @@ def test_run_with_live_output_cancel_and_history(server, browser):
     browser.find_element(By.CSS_SELECTOR, f'tr[data-job="{server["hidden_job"]}"] a').click()
     wait(browser, lambda d: "state trigger" in text_of(d, "job-facts"), "who started the run")
     assert "states 3, 4" in text_of(browser, "job-facts")
+    assert browser.find_element(By.ID, "truncated").is_displayed()
+    assert '{"note":"<img src=x>"}' in text_of(browser, "main")
+    assert not browser.find_elements(By.CSS_SELECTOR, "main img")
     shoot(browser, "job-by-trigger")
 
 

@@ -11,10 +11,15 @@ import { entityName, failed, kindOf, onLeave, showAlert, userName } from "./ui.j
 
 const PLURAL = { object: "objects", link: "links" };
 
+const UNKNOWN = "an operation no longer offered";
+
+// The job document names its operation by ID; its name is the entity's operation's, while
+// the entity still has it (the history lists keep the name the job was made with).
 function operationName(kind, ownerId, operationId) {
+  if (!operationId) return Promise.resolve(UNKNOWN);
   return get(`/${PLURAL[kind]}/${seg(ownerId)}/operations`)
-    .then((ops) => (ops.find((op) => op.id === operationId) || {}).name || operationId)
-    .catch(() => operationId || "—");
+    .then((ops) => (ops.find((op) => op.id === operationId) || {}).name || `${UNKNOWN} (${operationId})`)
+    .catch(() => `${UNKNOWN} (${operationId})`);
 }
 
 // Who started it: a user, or a state trigger (process_meta.triggerStates).
