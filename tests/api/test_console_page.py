@@ -47,6 +47,11 @@ async def test_root_sends_a_browser_to_the_console(api):
     response = await api.client.get("/")
     assert response.status_code == 307
     assert response.headers["location"] == "/console"
+    # Only browsers' GET: anything else at / is refused as at any known path.
+    for method in ("POST", "DELETE"):
+        refused = await api.client.request(method, "/")
+        assert refused.status_code == 405, refused.text
+        assert refused.json()["code"] == "MethodNotAllowed"
 
 
 async def test_the_page_is_never_cached_and_allows_only_its_own_files(api):
