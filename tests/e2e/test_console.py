@@ -54,6 +54,10 @@ async def _seed(url: str, gate: Path) -> dict:
         site = await entities.create_object(store, name="site", parent_ids=["1"])
         web = await entities.create_object(store, name="web-1", parent_ids=[site["id"]])
         secret = await entities.create_object(store, name="secret-db", parent_ids=["1"])
+        # Under two parents: shown under each the user may see.
+        shared = await entities.create_object(
+            store, name="shared-disk", parent_ids=[site["id"], secret["id"]]
+        )
         made = {}
         for owner, document in (
             (web["id"], _GATED),
@@ -92,6 +96,7 @@ async def _seed(url: str, gate: Path) -> dict:
         return {
             "web": web["id"],
             "secret": secret["id"],
+            "shared": shared["id"],
             "gated": made[web["id"], "Greet and wait"],
             "long": made[web["id"], "Sleep long"],
             "two_steps": made[web["id"], "Two steps"],
@@ -223,6 +228,11 @@ def shoot_dark(driver, name: str) -> None:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
 
+def tree_entries(driver, object_id: str) -> int:
+    """How many times the side tree lists the object (open branches or not)."""
+    return len(driver.find_elements(By.CSS_SELECTOR, f'#tree a[href="#/object/{object_id}"]'))
+
+
 def text_of(driver, element_id: str) -> str:
     return driver.execute_script(
         "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';",
@@ -287,6 +297,7 @@ def test_run_with_live_output_cancel_and_history(server, browser):
     base = server["base"]
     sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD, shot="sign-in")
     shoot(browser, "tree")
+    assert tree_entries(browser, server["shared"]) == 2
 
     # The object's page, its operations, the run form with the argument the script uses.
     browser.find_element(By.LINK_TEXT, "web-1").click()
@@ -375,6 +386,8 @@ def test_a_user_without_rights_neither_sees_nor_runs(server, browser):
     sign_in(browser, base, LIMITED, LIMITED_PASSWORD)
     assert browser.find_elements(By.LINK_TEXT, "web-1")
     assert not browser.find_elements(By.PARTIAL_LINK_TEXT, "secret-db")
+    assert tree_entries(browser, server["shared"]) == 1
+    assert tree_entries(browser, server["secret"]) == 0
     search = browser.find_element(By.ID, "search")
     search.send_keys("secret")
     wait(browser, lambda d: text_of(d, "tree").startswith("0 found"), "an empty search")

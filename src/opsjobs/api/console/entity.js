@@ -78,14 +78,14 @@ export async function entityPage(kind, id) {
     main,
     h("h1", {}, doc.name || id),
     facts(kind, doc),
-    kind === "object" ? placement(doc) : null,
     h("h2", {}, "Operations"),
     operations(kind, id, ops),
-    h("h2", {}, "Properties"),
-    properties(doc),
     h("h2", {}, "Latest jobs"),
     jobTable(recent, { owner: false }),
     h("p", {}, h("a", { href: `#/history/${kind}/${seg(id)}` }, "Whole history, filters and chart")),
+    h("h2", {}, "Properties"),
+    properties(doc),
+    kind === "object" ? placement(doc) : null,
   );
   main.focus({ preventScroll: true });
 }
