@@ -6,7 +6,8 @@ import { ApiError, call, del, get } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { loadDirectory, renderTree } from "./directory.js";
 import { entityPage } from "./entity.js";
-import { historyPage } from "./history.js";
+import { everything, historyPage } from "./history.js";
+import { jobTable } from "./jobs_table.js";
 import { jobPage } from "./job.js";
 import { runPage } from "./run.js";
 import { explain, failed, leave, showAlert, state, whenSessionEnds } from "./ui.js";
@@ -54,14 +55,20 @@ async function show() {
   }
 }
 
-function homePage() {
+const LATEST = 10;
+
+async function homePage() {
   document.title = "opsjobs console";
+  const latest = h("div", { id: "latest" }, h("p", { className: "muted" }, "Loading…"));
   fill(
     byId("main"),
     h("h1", {}, "Objects"),
     h("p", { className: "muted" }, `${state.objects.size} objects and ${state.links.size} links visible to you. Pick one in the tree, or search by name.`),
-    h("p", {}, h("a", { href: "#/jobs" }, "All jobs you may see")),
+    h("h2", {}, "Latest jobs"),
+    latest,
+    h("p", {}, h("a", { href: "#/jobs" }, "All jobs you may see, with filters")),
   );
+  fill(latest, jobTable(await everything({}, 0, LATEST)));
 }
 
 // -- signing in and out -------------------------------------------------------------------

@@ -68,7 +68,7 @@ function filterForm(kind, id, filters, operations) {
 
 // Every visible entity's jobs, newest first: one list per kind, merged. The API pages each
 // list; taking skip+limit of each and merging gives the right page of the whole.
-async function everything(filters, skip, limit) {
+export async function everything(filters, skip, limit) {
   const body = { ...filters, order: "desc", limit: skip + limit };
   const lists = await Promise.all(
     [["objects", state.objects], ["links", state.links]]
