@@ -31,6 +31,8 @@ export function showAlert(text) {
 export function explain(error) {
   if (!(error instanceof ApiError)) return `Something went wrong: ${error.message}`;
   switch (error.status) {
+    case 400:
+      return `Refused: ${error.message}`;
     case 403:
       return `Not allowed: ${error.message}`;
     case 404:
