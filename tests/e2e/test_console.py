@@ -190,13 +190,28 @@ def browser(tmp_path) -> Iterator[webdriver.Chrome]:
         f"--window-size={DESKTOP[0]},{DESKTOP[1]}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)
     try:
         yield driver
+        assert_no_script_errors(driver)
     finally:
         driver.quit()
+
+
+def assert_no_script_errors(driver) -> None:
+    """No uncaught error and no Content-Security-Policy violation in the page's console
+    (refused requests are logged too: they are the API's answers, and expected)."""
+    problems = [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if entry.get("source") != "network"
+        and entry["level"] in ("SEVERE", "WARNING")
+        or "Content Security Policy" in entry["message"]
+    ]
+    assert not problems, problems
 
 
 def wait(driver, condition: Callable, message: str):
