@@ -281,7 +281,10 @@ def run_arguments(document: Mapping[str, Any], script_text: str | None) -> list[
     found: dict[str, dict[str, Any]] = {}
     if isinstance(raw, Mapping):
         for name, spec in raw.items():
-            found[name] = {"name": name, "declared": True, **(spec or {})}
+            entry: dict[str, Any] = {"name": name, "declared": True}
+            if isinstance(spec, Mapping):  # as validated when the operation was saved
+                entry.update((k, v) for k, v in spec.items() if k not in entry)
+            found[name] = entry
     for template in _templates(document, script_text):
         for variable in variable_names(template):
             if variable.startswith("args."):
