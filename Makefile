@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test bench soak faults lint install install-test clean
+.PHONY: run test bench soak faults lint install install-test browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,17 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test browser
+
+## browser: Debian's headless Chromium and its driver, for the console's browser tests
+## (tests/e2e/test_console.py); installed once, never downloaded by the tests themselves
+BROWSER_PACKAGES := chromium chromium-driver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y $(BROWSER_PACKAGES) \
+		|| { $$SUDO apt-get update && $$SUDO apt-get install -y $(BROWSER_PACKAGES); }; \
+	fi
 
 ## run: install, migrate ./var/opsjobs.db, create the demo, serve on http://127.0.0.1:8080
 run: install

@@ -162,7 +162,7 @@ async def test_unknown_routes_are_404_in_the_error_format(api):
     urls = [
         "/node/api/nope",
         "/nope",
-        "/",
+        # ("/" sends a browser to the console: tests/api/test_console_page.py.)
         "/node/api/jobs/a/b/c",
         "/node/api",
         "/node/api/objects/1/x",

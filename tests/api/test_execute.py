@@ -437,3 +437,86 @@ async def test_execution_answers_in_the_seed_page_shape(api, backend, world):
     response = await execute(api, admin, host, operation)
     assert orjson.loads(response.content) == response.json()
     assert response.content == b'"' + response.json().encode() + b'"'
+
+
+# -- the arguments a run takes (GET .../operations/{operation_id}/arguments) ---------------
+
+
+async def test_arguments_are_the_declared_ones_then_those_the_templates_use(api, backend, world):
+    admin, host, executor = world
+    declared = {
+        "name": {"type": "string", "default": "world", "description": "who"},
+        "count": {"type": "integer", "required": True},
+    }
+    operation = await add_operation(
+        api,
+        admin,
+        host,
+        script_op('echo "{{args.name}}" "{{args.count}}" {{id}}', arguments=declared),
+    )
+    response = await api.client.get(
+        f"/node/api/objects/{host}/operations/{operation}/arguments", headers=executor
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {"name": "name", "declared": True, **declared["name"]},
+        {"name": "count", "declared": True, **declared["count"]},
+    ]
+    free = await add_operation(
+        api, admin, host, script_op('echo "{{args.b}}" "{{args.a}}" "{{args.b}}" "{{user.id}}"')
+    )
+    response = await api.client.get(
+        f"/node/api/objects/{host}/operations/{free}/arguments", headers=executor
+    )
+    assert response.json() == [
+        {"name": "b", "declared": False},
+        {"name": "a", "declared": False},
+    ]
+
+
+async def test_arguments_of_a_stored_script_mqtt_and_argv(api, backend, world):
+    admin, host, executor = world
+    script = await api.client.post(
+        "/node/api/scripts", json={"name": "say", "text": "echo {{args.word}}"}, headers=admin
+    )
+    ref = {
+        "name": "Ref",
+        "type": 2,
+        "parameters": {"type": "scriptReference", "ref": script.json()["id"]},
+    }
+    mqtt = {
+        "name": "Pub",
+        "type": 1,
+        "parameters": {"topic": "a/{{args.t}}", "message": "{{args.m}}"},
+    }
+    argv = {
+        "name": "Ls",
+        "type": 2,
+        "parameters": {"type": "fileSystem", "path": "/bin/ls", "args": ["{{args.dir}}"]},
+    }
+    for document, names in ((ref, ["word"]), (mqtt, ["t", "m"]), (argv, ["dir"])):
+        operation = await add_operation(api, admin, host, document)
+        response = await api.client.get(
+            f"/node/api/objects/{host}/operations/{operation}/arguments", headers=executor
+        )
+        assert response.status_code == 200, response.text
+        assert [a["name"] for a in response.json()] == names
+
+
+async def test_arguments_refusals(api, backend, world):
+    admin, host, executor = world
+    operation = await add_operation(api, admin, host, script_op("echo {{args.x}}"))
+    path = f"/node/api/objects/{host}/operations/{operation}/arguments"
+    assert_error(await api.client.get(path), 401, "Unauthorized")
+    reader = await api.user("reader", permissions=[], include=[host])
+    assert_error(await api.client.get(path, headers=reader), 403, "Forbidden")
+    stranger = await api.user("stranger", permissions=["execute-operations"], include=[])
+    assert_error(await api.client.get(path, headers=stranger), 404, "ResourceNotFound")
+    other = await api.client.post("/node/api/objects", json={"name": "other"}, headers=admin)
+    elsewhere = f"/node/api/objects/{other.json()['id']}/operations/{operation}/arguments"
+    assert_error(await api.client.get(elsewhere, headers=admin), 404, "ResourceNotFound")
+    for hostile in ("not-an-id", "..%2f..%2fetc", "%27%20OR%201=1"):
+        response = await api.client.get(
+            f"/node/api/objects/{host}/operations/{hostile}/arguments", headers=executor
+        )
+        assert_error(response, 404, "ResourceNotFound")

@@ -356,6 +356,12 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/node/api/links/{link_id}/operations/{operation_id}/execute"): Route(
         "link", ("execute-operations",)
     ),
+    ("GET", "/node/api/objects/{object_id}/operations/{operation_id}/arguments"): Route(
+        "object", ("execute-operations",)
+    ),
+    ("GET", "/node/api/links/{link_id}/operations/{operation_id}/arguments"): Route(
+        "link", ("execute-operations",)
+    ),
     ("GET", "/node/api/classes"): Route("self"),
     ("POST", "/node/api/classes"): Route(
         "manager", MANAGE_CLASSES, body=lambda w, t: {"name": _unique("c", w)}
@@ -383,6 +389,10 @@ PUBLIC = {
     ("GET", "/node/api/openapi.json"),
     ("GET", "/node/api/docs"),
     ("GET", "/node/api/docs/assets/{version}/{name}"),
+    # The console's page and files: static, the same for everyone (tests/api/test_console_page).
+    ("GET", "/"),
+    ("GET", "/console"),
+    ("GET", "/console/assets/{version}/{name}"),
     # SAYMON's families opsjobs does not serve: 501 for everyone (tests/api/test_not_served).
     *(
         (method, "/node/api" + route.path)

@@ -37,6 +37,10 @@ SERVICE_ROUTES = {
     "/node/api/docs",
     "/node/api/docs/assets/{version}/{name}",
     *MONITORING_ROUTES,
+    # The web console: a page and its files, not API operations (docs/console.md).
+    "/",
+    "/console",
+    "/console/assets/{version}/{name}",
 }
 # SAYMON's families opsjobs answers as not served (docs/api.md §17): not operations of its own.
 NOT_SERVED = {"/node/api" + route.path for route in not_served.router.routes}

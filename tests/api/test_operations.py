@@ -711,3 +711,34 @@ async def test_a_malformed_script_is_400_naming_the_field(api, backend):
         response = await api.client.post("/node/api/scripts", json=body, headers=admin)
         assert assert_error(response, 400, "BadRequest")["message"].startswith(message), body
     assert (await api.client.get("/node/api/scripts", headers=admin)).json() == []
+
+
+# -- the arguments a run takes (domain/operations.run_arguments) ----------------------------
+
+
+def test_run_arguments_lists_declared_then_used_names_once_each():
+    from opsjobs.domain.operations import run_arguments
+
+    script = {
+        "type": 2,
+        "parameters": {
+            "type": "scriptText",
+            "text": 'echo "{{ args.b }}" "{{args.a}}" {{args.b}} {{properties.ip}} {{{{x}}}}',
+            "arguments": {"z": {"type": "integer"}},
+        },
+    }
+    assert run_arguments(script, None) == [
+        {"name": "z", "declared": True, "type": "integer"},
+        {"name": "b", "declared": False},
+        {"name": "a", "declared": False},
+    ]
+    reference = {"type": 2, "parameters": {"type": "scriptReference", "ref": "s"}}
+    assert run_arguments(reference, "echo {{args.w}}") == [{"name": "w", "declared": False}]
+    assert run_arguments(reference, None) == []  # the script was deleted
+    argv = {
+        "type": 2,
+        "parameters": {"type": "fileSystem", "path": "/bin/ls", "args": ["{{args.d}}"]},
+    }
+    assert run_arguments(argv, None) == [{"name": "d", "declared": False}]
+    mqtt = {"type": 1, "parameters": {"topic": "t/{{args.t}}", "message": "{{args.m}} {{id}}"}}
+    assert [a["name"] for a in run_arguments(mqtt, None)] == ["t", "m"]

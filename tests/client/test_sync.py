@@ -172,6 +172,9 @@ def test_operations_classes_and_scripts(server):
     with server.client(VIEWER) as viewer:
         seen = {o["name"]: o for o in viewer.list_operations("object", web)}
         assert set(seen["Greet"]) == {"id", "name", "description"}
+        # What a run asks for, which the reduced view does not show.
+        arguments = viewer.run_arguments(web, seen["Greet"]["id"])
+        assert arguments == [{"name": "name", "declared": True, "type": "string", "required": True}]
 
 
 def test_users_sessions_and_tokens(server):

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
 from .audited import AuditTrail
+from .console_page import console_routes
 from .context import Context
 from .docs_page import docs_routes
 from .health import monitoring_routes
@@ -119,6 +120,7 @@ def create_app(
     for module in ROUTES:
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(docs_routes(PREFIX))
+    app.include_router(console_routes())  # the operators' page, matched after every API route
     # Innermost: sees the body BodyLimit let through, and the answer the route gave.
     app.add_middleware(AuditTrail, routes=lambda: app.routes)
     app.add_middleware(

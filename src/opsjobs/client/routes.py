@@ -96,6 +96,14 @@ class Routes:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         return self._send(Call("POST", path, body=args or {}, headers=headers, decode=_job_id))
 
+    def run_arguments(self, owner_id: str, operation_id: str, *, kind: str = "object") -> Any:
+        """The arguments a run of the operation takes: each declared one, then each
+        ``{{args.NAME}}`` its templates use undeclared (§10)."""
+        if kind == "class":
+            raise ValueError("an operation runs on an object or a link, not a class")
+        path = kind_path(kind, owner_id) + f"/operations/{segment(operation_id)}/arguments"
+        return self._send(Call("GET", path))
+
     # -- operations (§9) ---------------------------------------------------------------------
 
     def list_operations(self, kind: str, entity_id: str) -> Any:

@@ -26,6 +26,7 @@ from .templates import (
     render_text,
     render_topic,
     undeclared,
+    variable_names,
 )
 
 MQTT = 1
@@ -254,3 +255,39 @@ def render_spec(
         )
     script, env = render_script(text, values, declared)
     return ScriptSpec(text=script, timeout=timeout, env=env)
+
+
+# -- what a run asks for --------------------------------------------------------------------
+
+
+def _templates(document: Mapping[str, Any], script_text: str | None) -> list[str]:
+    """Every text of the operation that may hold ``{{args.<name>}}``, in the order a run
+    renders them."""
+    parameters = document["parameters"]
+    if document["type"] == MQTT:
+        return [parameters.get("topic", ""), parameters.get("message", "")]
+    kind = parameters.get("type")
+    if kind == "fileSystem":
+        return [a for a in parameters.get("args", []) if isinstance(a, str)]
+    text = parameters.get("text") if kind == "scriptText" else script_text
+    return [text] if isinstance(text, str) else []
+
+
+def run_arguments(document: Mapping[str, Any], script_text: str | None) -> list[dict[str, Any]]:
+    """The arguments a run of the operation takes (docs/api.md §10): each declared one, as
+    declared, then each ``{{args.<name>}}`` its templates use that no declaration names, in
+    order of first use. ``script_text`` is the stored script of a ``scriptReference``."""
+    raw = document["parameters"].get("arguments")
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(raw, Mapping):
+        for name, spec in raw.items():
+            entry: dict[str, Any] = {"name": name, "declared": True}
+            if isinstance(spec, Mapping):  # as validated when the operation was saved
+                entry.update((k, v) for k, v in spec.items() if k not in entry)
+            found[name] = entry
+    for template in _templates(document, script_text):
+        for variable in variable_names(template):
+            if variable.startswith("args."):
+                name = variable[5:]
+                found.setdefault(name, {"name": name, "declared": False})
+    return list(found.values())

@@ -17,12 +17,15 @@ from fastapi import APIRouter, Body, Header, Request
 from pydantic import TypeAdapter
 from starlette.responses import Response
 
+from ...domain.operations import run_arguments
 from ...domain.users import Principal
 from ...service.execute import KEY_NAME, Requester, RunRequest, execute_operation
+from ...store.operations import execution_target
 from ..bodies import CheckedRoute, json_body
 from ..context import Context, context
 from ..fast import Endpoint, FastRoutes
 from ..guards import require_any, visible_entity
+from ..kinds import for_kind
 from ..models import error_responses
 from ..responses import json_response
 
@@ -116,4 +119,31 @@ for _kind, _parameters in (("object", _object_parameters), ("link", _link_parame
             200: {"model": str, "description": "The new job's ID, a JSON string"},
             **error_responses(400, 401, 403, 404, 409, 413),
         },
+    )
+
+
+# -- what a run asks for (docs/api.md §10): the form of a run, before running ------------------
+
+
+async def run_arguments_of(
+    kind: str, owner_id: str, operation_id: str, request: Request
+) -> Response:
+    """The arguments a run of the operation takes, for any caller who may run it: a caller
+    without manage-operations sees no parameters (§9), yet needs these names to run it."""
+    ctx = context(request)
+    await _caller(ctx, request, kind, owner_id)
+    target = await execution_target(ctx.store, kind, owner_id, operation_id)
+    return json_response(run_arguments(target.operation, target.script_text))
+
+
+for _kind in ("object", "link"):
+    router.add_api_route(
+        f"/{_PLURAL[_kind]}/{{{_kind}_id}}/operations/{{operation_id}}/arguments",
+        for_kind(run_arguments_of, _kind),
+        methods=["GET"],
+        tags=[_PLURAL[_kind]],
+        name=f"{_kind}_operation_arguments",
+        summary=f"The arguments a run of an operation of a {_kind} takes",
+        response_model=None,
+        responses={200: {"model": list[dict[str, Any]]}, **error_responses(401, 403, 404)},
     )

@@ -1,0 +1,121 @@
+// Job history: of one object or link (GET .../jobs, with a chart of its jobs over time by
+// status), or of everything the caller may see (POST /jobs with every visible object, then
+// every visible link, merged newest first). Filters and paging are the API's.
+
+import { get, post, seg } from "./api.js";
+import { byId, fill, h } from "./dom.js";
+import { jobsChart } from "./chart.js";
+import { STATUSES, fromLocalInput, toLocalInput } from "./format.js";
+import { jobTable } from "./jobs_table.js";
+import { entityName, state } from "./ui.js";
+
+const PLURAL = { object: "objects", link: "links" };
+const PAGE = 25;
+const CHART_JOBS = 500; // the latest this many jobs in the filter are charted
+const FILTERS = ["from", "to", "status", "operation_id", "user_id"];
+
+function filtersOf(params) {
+  const filters = {};
+  for (const name of FILTERS) if (params.get(name)) filters[name] = params.get(name);
+  for (const name of ["from", "to"]) if (filters[name]) filters[name] = Number(filters[name]);
+  return filters;
+}
+
+function hashFor(kind, id, filters, skip) {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v !== undefined && v !== "" && !Number.isNaN(v)) search.set(k, String(v));
+  if (skip) search.set("skip", String(skip));
+  const base = kind ? `#/history/${kind}/${seg(id)}` : "#/jobs";
+  const text = search.toString();
+  return text ? `${base}?${text}` : base;
+}
+
+function select(id, label, options, value) {
+  return h("div", {}, h("label", { htmlFor: id }, label), h("select", { id, name: id }, h("option", { value: "" }, "any"), options.map(([v, t]) => h("option", { value: v, selected: v === value }, t))));
+}
+
+function filterForm(kind, id, filters, operations) {
+  const from = h("input", { type: "datetime-local", id: "f-from", value: toLocalInput(filters.from) });
+  const to = h("input", { type: "datetime-local", id: "f-to", value: toLocalInput(filters.to) });
+  const operation = operations
+    ? select("f-operation", "Operation", operations.map((o) => [o.id, o.name]), filters.operation_id)
+    : h("div", {}, h("label", { htmlFor: "f-operation" }, "Operation ID"), h("input", { id: "f-operation", value: filters.operation_id || "", size: 26, autocomplete: "off" }));
+  const users = [...state.users.entries()].sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+  const form = h(
+    "form",
+    { className: "filters", id: "filters" },
+    h("div", {}, h("label", { htmlFor: "f-from" }, "From"), from),
+    h("div", {}, h("label", { htmlFor: "f-to" }, "To"), to),
+    select("f-status", "Status", STATUSES.map((st) => [st, st]), filters.status),
+    operation,
+    select("f-user", "User", users, filters.user_id),
+    h("div", {}, h("button", { type: "submit", className: "primary" }, "Apply")),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = (name) => form.querySelector(`#${name}`).value;
+    const next = {
+      from: fromLocalInput(from.value) ?? undefined,
+      to: fromLocalInput(to.value) === null ? undefined : fromLocalInput(to.value) + 59_999,
+      status: value("f-status"),
+      operation_id: value("f-operation").trim(),
+      user_id: value("f-user"),
+    };
+    location.hash = hashFor(kind, id, next, 0);
+  });
+  return form;
+}
+
+// Every visible entity's jobs, newest first: one list per kind, merged. The API pages each
+// list; taking skip+limit of each and merging gives the right page of the whole.
+export async function everything(filters, skip, limit) {
+  const body = { ...filters, order: "desc", limit: skip + limit };
+  const lists = await Promise.all(
+    [["objects", state.objects], ["links", state.links]]
+      .filter(([, map]) => map.size)
+      .map(([name, map]) => post("/jobs", { ...body, [name]: [...map.keys()] })),
+  );
+  const merged = lists.flat().sort((a, b) => b.timestamp - a.timestamp || (a.id < b.id ? 1 : -1));
+  return merged.slice(skip, skip + limit);
+}
+
+function pager(kind, id, filters, skip, count) {
+  const prev = h("a", { className: "button", href: hashFor(kind, id, filters, Math.max(0, skip - PAGE)), id: "prev" }, "Newer");
+  const next = h("a", { className: "button", href: hashFor(kind, id, filters, skip + PAGE), id: "next" }, "Older");
+  return h("nav", { className: "pager", attrs: { "aria-label": "Pages" } }, skip > 0 ? prev : null, h("span", { className: "muted" }, count ? `${skip + 1}–${skip + count}` : "none"), count === PAGE ? next : null);
+}
+
+export async function historyPage(kind, id, params) {
+  const main = byId("main");
+  fill(main, h("p", { className: "muted" }, "Loading…"));
+  const filters = filtersOf(params);
+  const skip = Math.max(0, Number(params.get("skip")) || 0);
+  if (!kind) {
+    document.title = "Jobs · opsjobs console";
+    const jobs = await everything(filters, skip, PAGE);
+    fill(main, h("h1", {}, "Jobs"), h("p", { className: "muted" }, "Every job of the objects and links you may see, newest first."), filterForm(null, null, filters, null), jobTable(jobs), pager(null, null, filters, skip, jobs.length));
+    main.focus({ preventScroll: true });
+    return;
+  }
+  if (!PLURAL[kind]) throw new Error("no such kind");
+  const base = `/${PLURAL[kind]}/${seg(id)}`;
+  const q = (extra) => new URLSearchParams({ ...filters, order: "desc", ...extra }).toString();
+  const [operations, jobs, latest] = await Promise.all([
+    get(`${base}/operations`).catch(() => []),
+    get(`${base}/jobs?${q({ limit: PAGE, skip })}`),
+    get(`${base}/jobs?${q({ limit: CHART_JOBS })}`),
+  ]);
+  const name = entityName(kind, id);
+  document.title = `History of ${name} · opsjobs console`;
+  fill(
+    main,
+    h("h1", {}, "History of ", h("a", { href: `#/${kind}/${seg(id)}` }, name)),
+    filterForm(kind, id, filters, operations),
+    h("h2", {}, "Jobs over time"),
+    jobsChart(latest, `Jobs of ${name} over time by status (the latest ${latest.length})`),
+    h("h2", {}, "Jobs"),
+    jobTable(jobs, { owner: false }),
+    pager(kind, id, filters, skip, jobs.length),
+  );
+  main.focus({ preventScroll: true });
+}
