@@ -16,7 +16,8 @@ from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.outcome import Outcome
 from opsjobs.domain.spec import ScriptSpec
-from opsjobs.store import entities, operations, queue as job_queue, triggers
+from opsjobs.store import entities, operations, triggers
+from opsjobs.store import queue as job_queue
 from opsjobs.store.schema import objects, state_history
 
 # Each on SQLite (its on-loop writer beside the regular transaction) and on PostgreSQL.

@@ -24,6 +24,7 @@ from .limits import BodyLimit
 from .metrics import http_metrics
 from .observe import RequestObserver
 from .routes import (
+    alerts,
     classes,
     control,
     entities,
@@ -60,6 +61,7 @@ ROUTES = (
     classes,
     scripts,
     execute,
+    alerts,
     not_served,
 )
 
