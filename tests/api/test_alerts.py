@@ -8,10 +8,10 @@ import asyncio
 import secrets
 import time
 
-import log_secrets
 import pytest
 from sqlalchemy import func, select
 
+import log_secrets
 from helpers import app_client
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.store import entities, operations, triggers, users
