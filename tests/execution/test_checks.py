@@ -6,16 +6,18 @@ dispatcher; cancelled and lost runs set nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
 from sqlalchemy import select
 
+from helpers import free_port
 from helpers.execution import opened_store, queue, runner_settings, started_runner, wait_status
 from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.outcome import Outcome
-from opsjobs.domain.spec import ScriptSpec
+from opsjobs.domain.spec import MqttSpec, ScriptSpec
 from opsjobs.store import entities, operations, triggers
 from opsjobs.store import queue as job_queue
 from opsjobs.store.schema import objects, state_history
@@ -172,3 +174,27 @@ async def test_a_late_end_sets_the_state_and_a_deleted_entity_loses_nothing(data
         async with store.read() as conn:
             rows = (await conn.execute(select(state_history.c.job_id))).scalars().all()
         assert sorted(rows, key=str) == sorted([None, None, first], key=str)
+
+
+async def test_an_mqtt_check_sets_published_then_failed(database_url):
+    broker = os.environ.get("OPSJOBS_TEST_MQTT_URL")
+    if not broker:
+        pytest.skip("set OPSJOBS_TEST_MQTT_URL to test against a real MQTT broker")
+    mapping = {"published": 3, "failed": 8}
+    async with opened_store(database_url) as store:
+        host = (await entities.create_object(store, name="h", parent_ids=["1"]))["id"]
+        async with started_runner(store, runner_settings(database_url, mqtt_url=broker)):
+            job_id = await queue(
+                store, MqttSpec("opsjobs/check", "x", sets_state=mapping), owner_id=host
+            )
+            assert (await wait_status(store, job_id, timeout=30))["execution"][
+                "status"
+            ] == "succeeded"
+        assert await _state(store, host) == 3
+        unreachable = f"mqtt://127.0.0.1:{free_port()}"
+        async with started_runner(store, runner_settings(database_url, mqtt_url=unreachable)):
+            job_id = await queue(
+                store, MqttSpec("opsjobs/check", "x", sets_state=mapping), owner_id=host
+            )
+            assert (await wait_status(store, job_id, timeout=30))["execution"]["status"] == "failed"
+        assert await _state(store, host) == 8
