@@ -190,6 +190,9 @@ async def test_rights(api):
     bad_token = {"auth-token": secrets.token_hex(20)}
     log_secrets.register(bad_token["auth-token"], "API token")
     assert (await _post(api, bad_token, payload))[0] == 401
+    bearer = {"authorization": f"Bearer {bad_token['auth-token']}"}
+    response = await api.client.post(URL, json=payload, headers=bearer)
+    assert response.status_code == 401 and "Invalid API token" in response.text
     reader = await _token_of(api, "reader", ["execute-operations"], ["1"])
     status, answer = await _post(api, reader, payload)
     assert status == 403 and "modify-objects" in answer["message"]
@@ -204,6 +207,13 @@ async def test_rights(api):
     assert await _state(api, objects, hidden) == 1
     assert await _state(api, links, link) == 1
     assert await _state(api, objects, seen) == 5
+    # Alertmanager's http_config.authorization: the token as a Bearer header.
+    resolved = _payload(_alert("resolved", fingerprint="1", opsjobs_id=seen))
+    headers = {"authorization": f"Bearer {token['auth-token']}"}
+    response = await api.client.post(URL, json=resolved, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()[0]["outcome"] == "changed"
+    assert await _state(api, objects, seen) == 3
 
 
 async def test_hostile_labels_are_reported_and_the_rest_applied(api):

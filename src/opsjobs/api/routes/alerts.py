@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
 from ...domain.alerts import AlertLabels, AlertStates, read_payload
+from ...domain.users import Principal
 from ...service.alerts import CHANGERS, apply_alerts
 from ..bodies import CheckedRoute
 from ..context import context
@@ -29,6 +30,16 @@ router = APIRouter(route_class=CheckedRoute, tags=["alerts"])
 
 # Whoever may change the state of objects or of links (each alert is judged by its kind).
 _CHANGERS = tuple(p for permissions in CHANGERS.values() for p in permissions)
+
+
+async def _caller(request: Request) -> Principal:
+    """Any credential of the API, and also ``Authorization: Bearer <API token>``, which is
+    how Alertmanager's ``http_config.authorization`` sends one: the token stays out of URLs."""
+    ctx = context(request)
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return await ctx.auth.check_token(header[7:].strip())
+    return await ctx.auth.authenticate(request)
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,7 +58,7 @@ def _states(text: str) -> AlertStates:
 )
 async def alertmanager(request: Request, payload: Annotated[dict[str, Any], Body()]) -> Response:
     ctx = context(request)
-    principal = await ctx.auth.authenticate(request)
+    principal = await _caller(request)
     require_any(principal, *_CHANGERS)
     settings = ctx.settings
     labels = AlertLabels(settings.alert_id_label, settings.alert_discovery_label)
