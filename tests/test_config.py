@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opsjobs.config import ENV_PREFIX, Settings, declared, masked
+from opsjobs.config import ALERT_STATE_IDS, ENV_PREFIX, InvalidSetting, Settings, declared, masked
+from opsjobs.domain.states import BUILT_IN
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -22,11 +23,13 @@ SAMPLES = {
     "tuple[str, ...]": (" a, b ,", ("a", "b")),
     "Argv": ("/usr/bin/send --to 'a b'", ("/usr/bin/send", "--to", "a b")),
 }
+ALERT_STATES_SAMPLE = '{"severity": {}, "alertname": {"DiskFull": 8}, "default": 7, "resolved": 1}'
 # A value to set for settings that accept only some texts, and what it reads as.
 BY_NAME = {
     "trusted_proxies": ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1")),
     "metrics_open_to": ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1")),
     "smtp_from": ("Ops <ops@example.org>", "Ops <ops@example.org>"),
+    "alert_states": (ALERT_STATES_SAMPLE, ALERT_STATES_SAMPLE),
 }
 
 
@@ -126,3 +129,35 @@ def test_the_smtp_password_is_a_secret():
     (s,) = [s for s in declared() if s.name == "smtp_password"]
     assert s.secret
     assert masked(s, "hunter2-smtp") == "***"
+
+
+def test_alert_states_name_only_built_in_states():
+    assert ALERT_STATE_IDS == tuple(BUILT_IN)
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ("not json", "must be a JSON object"),
+        ("[]", "exactly severity, alertname, default, resolved"),
+        ('{"severity": {}, "alertname": {}, "default": 5}', "exactly"),
+        ('{"severity": {}, "alertname": {}, "default": 5, "resolved": 3, "x": 1}', "exactly"),
+        ('{"severity": [], "alertname": {}, "default": 5, "resolved": 3}', "severity must be"),
+        ('{"severity": {"a": 2}, "alertname": {}, "default": 5, "resolved": 3}', "severity.a"),
+        ('{"severity": {}, "alertname": {"a": "5"}, "default": 5, "resolved": 3}', "alertname.a"),
+        ('{"severity": {}, "alertname": {}, "default": 5.0, "resolved": 3}', "default"),
+        ('{"severity": {}, "alertname": {}, "default": 5, "resolved": 0}', "resolved"),
+    ],
+)
+def test_alert_states_that_are_not_one_stop_the_start(raw, said, monkeypatch):
+    monkeypatch.setenv("OPSJOBS_ALERT_STATES", raw)
+    with pytest.raises(InvalidSetting, match="OPSJOBS_ALERT_STATES") as caught:
+        Settings.from_env()
+    assert said in str(caught.value)
+
+
+@pytest.mark.parametrize("raw", ["a-b", "1abc", "a b", "x" * 65, "../a"])
+def test_alert_labels_are_label_names(raw, monkeypatch):
+    monkeypatch.setenv("OPSJOBS_ALERT_ID_LABEL", raw)
+    with pytest.raises(InvalidSetting, match="OPSJOBS_ALERT_ID_LABEL"):
+        Settings.from_env()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -148,6 +149,43 @@ def _subject(name: str, raw: str) -> str:
     if "\n" in raw or "\r" in raw:
         raise InvalidSetting(f"{name}: a subject is one line")
     return _template(name, raw)
+
+
+def _label_name(name: str, raw: str) -> str:
+    if _LABEL_NAME.fullmatch(raw) is None:
+        raise InvalidSetting(
+            f"{name} must be a Prometheus label name ([A-Za-z_][A-Za-z0-9_]*), got {raw!r}"
+        )
+    return raw
+
+
+def _alert_state(name: str, where: str, value: Any) -> None:
+    if type(value) is not int or value not in ALERT_STATE_IDS:
+        states = ", ".join(map(str, ALERT_STATE_IDS))
+        raise InvalidSetting(f"{name}: {where} must be a built-in state ({states}), got {value!r}")
+
+
+def _alert_states(name: str, raw: str) -> str:
+    """``{"severity": {value: state}, "alertname": {value: state}, "default": state,
+    "resolved": state}``, all four given; answers the text as given once it is checked."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidSetting(f"{name} must be a JSON object, got {raw[:200]!r}") from None
+    keys = ("severity", "alertname", "default", "resolved")
+    if not isinstance(value, dict) or sorted(value) != sorted(keys):
+        raise InvalidSetting(f"{name} must be a JSON object of exactly {', '.join(keys)}")
+    for key in ("severity", "alertname"):
+        names = value[key]
+        if not isinstance(names, dict) or len(names) > ALERT_STATE_NAMES_MAX:
+            raise InvalidSetting(
+                f"{name}: {key} must be an object of at most {ALERT_STATE_NAMES_MAX} names to states"
+            )
+        for label, state in names.items():
+            _alert_state(name, f"{key}.{label}", state)
+    _alert_state(name, "default", value["default"])
+    _alert_state(name, "resolved", value["resolved"])
+    return raw
 
 
 # By the field's declared type; a setting may name another reader (setting(parse=...)).
@@ -287,6 +325,14 @@ def declared() -> list[Declared]:
 
 
 SMTP_SECURITY = ("none", "starttls", "tls")
+# Alerts that set states (docs/api.md, "Alerts that set states"). The states an alert may
+# set: SAYMON's built-in ones (domain/states.BUILT_IN; a test holds the two equal).
+ALERT_STATE_IDS = (1, 3, 4, 5, 6, 7, 8, 9)
+ALERT_STATE_NAMES_MAX = 64
+DEFAULT_ALERT_STATES = (
+    '{"severity": {"critical": 5, "warning": 4}, "alertname": {}, "default": 5, "resolved": 3}'
+)
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 DEFAULT_SUBJECT = "$entity_name: $state"
 DEFAULT_TEMPLATE = (
     "$entity_kind $entity_name ($entity_id) is $state, was $previous_state, since $time"
@@ -458,6 +504,19 @@ class Settings:
         positive=True,
     )  # fmt: skip
     notify_concurrency: int = setting(4, "messages a process sends at once", positive=True)
+    # Alerts that set states (api/routes/alerts.py): which label names an alert's entity,
+    # and which state an alert sets.
+    alert_id_label: str = setting(
+        "opsjobs_id", "the alert label that names an object's or link's ID", parse=_label_name
+    )
+    alert_discovery_label: str = setting(
+        "opsjobs_discovery_id", "the alert label that names an object's discovery ID",
+        parse=_label_name,
+    )  # fmt: skip
+    alert_states: str = setting(
+        DEFAULT_ALERT_STATES, "the state an alert sets, by severity or alert name (JSON)",
+        parse=_alert_states, shown=f"`{DEFAULT_ALERT_STATES}`",
+    )  # fmt: skip
 
     @classmethod
     def from_env(cls, config: str | Path | None = None, **overrides: object) -> Settings:

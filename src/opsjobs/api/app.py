@@ -26,6 +26,7 @@ from .limits import BodyLimit
 from .metrics import http_metrics
 from .observe import RequestObserver
 from .routes import (
+    alerts,
     audit,
     classes,
     control,
@@ -64,6 +65,7 @@ ROUTES = (
     scripts,
     execute,
     audit,
+    alerts,
     not_served,
 )
 

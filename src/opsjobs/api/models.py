@@ -365,6 +365,17 @@ class TagCreate(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_shown)]
 
 
+class AlertResultModel(BaseModel):
+    """What became of one alert of an Alertmanager payload (docs/api.md, "Alerts that set
+    states")."""
+
+    fingerprint: str | None
+    entity: str | None
+    state: int | None
+    outcome: Literal["changed", "unchanged", "unknown-entity", "refused", "malformed"]
+    reason: str | None = None
+
+
 class TagModel(BaseModel):
     id: str
     name: str

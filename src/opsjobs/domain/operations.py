@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from . import sets_state
 from .arguments import checked_args, declarations
 from .errors import BadRequest
 from .rights import Rights
@@ -109,6 +110,8 @@ def validate_parameters(op_type: int, parameters: Any) -> dict[str, Any]:
             and timeout > 0,
             "parameters.timeout: must be a positive number of seconds",
         )
+    if sets_state.FIELD in clean:
+        clean[sets_state.FIELD] = sets_state.validate(op_type == MQTT, clean[sets_state.FIELD])
     if "runner" in clean:
         runner = _text(clean["runner"], "parameters.runner")
         _require(
@@ -231,6 +234,15 @@ def render_spec(
 
     ``script_text`` is the stored script a ``scriptReference`` operation names.
     """
+    spec = _render(document, values, default_timeout, script_text)
+    mapping = document["parameters"].get(sets_state.FIELD)
+    # Carried by the spec: the run's end sets the state without the operation being read.
+    return spec if mapping is None else replace(spec, sets_state=mapping)
+
+
+def _render(
+    document: Mapping[str, Any], values: Values, default_timeout: float, script_text: str | None
+) -> Spec:
     parameters = document["parameters"]
     declared = declarations(parameters.get("arguments"))
     values = replace(values, args=checked_args(declared, values.args))

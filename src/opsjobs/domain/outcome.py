@@ -20,3 +20,6 @@ class Outcome:
     # Output not yet stored; written in the same transaction as the finished status, so a
     # reader who sees the job finished also sees all of its output.
     chunks: Sequence[Chunk] = ()
+    # The state the run's end sets its entity to (its spec's ``sets_state``), recorded in
+    # the same transaction as the end; None for nearly every job.
+    sets_state: int | None = None

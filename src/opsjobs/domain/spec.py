@@ -13,14 +13,15 @@ Shapes (``type`` decides):
   its ``#!`` line, else /bin/sh. Specs written before ``env`` existed load with none.
 - ``{"type": "mqtt", "topic": "...", "message": "..."}``: publish with QoS 1.
 
-Any of them may also hold ``request_id``: the ID of the HTTP request that made the job, so
+Any of them may also hold ``sets_state``: the operation's ``setsState`` (``sets_state.py``),
+which state the run's end sets; a spec without it sets none. And ``request_id``: the ID of the HTTP request that made the job, so
 that the runner's log lines about the job carry the request's ID too.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,6 +36,7 @@ class ExecSpec:
     argv: list[str]
     timeout: float
     type: str = "exec"
+    sets_state: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class ScriptSpec:
     timeout: float
     env: dict[str, str] = field(default_factory=dict)
     type: str = "script"
+    sets_state: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name, value in self.env.items():
@@ -55,6 +58,7 @@ class MqttSpec:
     topic: str
     message: str
     type: str = "mqtt"
+    sets_state: dict[str, Any] | None = None
 
 
 Spec = ExecSpec | ScriptSpec | MqttSpec
@@ -62,9 +66,12 @@ _BY_TYPE = {"exec": ExecSpec, "script": ScriptSpec, "mqtt": MqttSpec}
 
 
 def dump_spec(spec: Spec, request_id: str | None = None) -> str:
-    if request_id is None:
-        return orjson.dumps(spec).decode()  # orjson writes a dataclass's fields in their order
-    return orjson.dumps({**asdict(spec), "request_id": request_id}).decode()
+    data = dict(vars(spec))  # the fields in their order, shallow: the spec is not changed
+    if data["sets_state"] is None:
+        del data["sets_state"]  # ordinary specs stay as they were
+    if request_id is not None:
+        data["request_id"] = request_id
+    return orjson.dumps(data).decode()
 
 
 def load_spec(text: str) -> Spec:

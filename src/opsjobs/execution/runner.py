@@ -25,7 +25,8 @@ from structlog.contextvars import bind_contextvars
 from ..config import Settings
 from ..domain.jobs import JobStatus
 from ..domain.outcome import Outcome
-from ..domain.spec import MqttSpec, load_spec, spec_request_id
+from ..domain.sets_state import state_after
+from ..domain.spec import MqttSpec, Spec, load_spec, spec_request_id
 from ..store.core import Store
 from ..store.listen import listen
 from ..store.queue import RUNNER_LOST, ClaimedJob, claim_many, finish, job_states
@@ -159,6 +160,14 @@ class Runner:
             spec = load_spec(job.spec)
         except (ValueError, KeyError, TypeError) as exc:
             return Outcome(JobStatus.FAILED, {}, f"the job's spec is not valid: {exc!r}")
+        outcome = await self._run_spec(job, spec, control)
+        if spec.sets_state is None:
+            return outcome
+        return replace(
+            outcome, sets_state=state_after(spec.sets_state, outcome.status, outcome.description)
+        )
+
+    async def _run_spec(self, job: ClaimedJob, spec: Spec, control: JobControl) -> Outcome:
         if isinstance(spec, MqttSpec):
             return await publish(
                 spec, self.settings.mqtt_url, control, self.settings.mqtt_connect_timeout_seconds

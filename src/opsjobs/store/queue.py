@@ -33,13 +33,16 @@ from sqlalchemy import Text, bindparam, case, cast, func, insert, literal, or_, 
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..domain.clock import now_ms
+from ..domain.errors import NotFound
 from ..domain.jobs import JobStatus
+from ..domain.kinds import EntityKind
 from ..domain.outcome import Outcome
 from . import queue_sqlite, retry
 from .core import Store
 from .immediate import NOT_WRITTEN, try_immediate_write
 from .output import insert_chunks
 from .schema import jobs, runners
+from .states import StateChange, announce, change_state
 
 # LISTEN/NOTIFY channels on PostgreSQL (see listen.py).
 QUEUED_CHANNEL = "opsjobs_queued"
@@ -263,14 +266,52 @@ def _finish_statement(store: Store, runner: str):
 async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]) -> int:
     """Record several jobs' ends (job ID -> how it ended) in one transaction (a group commit:
     on a busy runner the writer is shared by all slots). Each job still moves whole: its
-    output with its status. Answers how many were recorded: a job no longer this runner's to
-    finish is not."""
+    output with its status, and the state its end sets (``Outcome.sets_state``) with both.
+    Answers how many were recorded: a job no longer this runner's to finish is not.
+
+    Ends that set a state take the regular transaction (the state change writes through
+    SQLAlchemy and starts firings); the others keep the cheap path, on-loop on SQLite."""
     if not outcomes:
         return 0
+    setting = {j: o for j, o in outcomes.items() if o.sets_state is not None}
+    plain = {j: o for j, o in outcomes.items() if o.sets_state is None}
+    finished = await _finish_plain(store, runner, plain) if plain else 0
+    if setting:
+        finished += await _finish_setting_states(store, runner, setting)
+    for job_id in sorted(outcomes):
+        store.job_signals.changed(job_id)
+    return finished
+
+
+def _finish_rows(runner: str, outcomes: Mapping[str, Outcome]):
     now = now_ms()
     ids = sorted(outcomes)  # rows are locked in ID order
     chunks = [(job_id, c) for job_id in ids for c in outcomes[job_id].chunks]
     params = [_finish_params(job_id, outcomes[job_id], runner, now) for job_id in ids]
+    return ids, chunks, params
+
+
+async def _finish_locked(store: Store, conn, runner: str, ids, chunks, params) -> list[Any]:
+    """The ends written in ``conn``'s transaction; the rows of the jobs finished."""
+    await insert_chunks(conn, chunks)
+    # Lock the rows first, in ID order: an UPDATE per row would lock them in statement
+    # order, and against another transaction taking two of them the other way round
+    # that is a deadlock.
+    lock = (
+        select(jobs.c.id, jobs.c.owner_id, jobs.c.owner_type)
+        .where(jobs.c.id.in_(ids), *_finishable(runner))
+        .order_by(jobs.c.id)
+        .with_for_update()
+    )
+    mine = {row.id: row for row in await conn.execute(lock)}
+    rows = [p for p in params if p["b_id"] in mine]
+    if rows:
+        await conn.execute(_finish_statement(store, runner), rows)
+    return [mine[p["b_id"]] for p in rows]
+
+
+async def _finish_plain(store: Store, runner: str, outcomes: Mapping[str, Outcome]) -> int:
+    ids, chunks, params = _finish_rows(runner, outcomes)
     size = sum(len(p["b_description"]) for p in params) + sum(len(c.data) for _, c in chunks)
 
     def immediate_work(conn) -> int:
@@ -278,27 +319,36 @@ async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]
         return queue_sqlite.finish(conn, runner, params)
 
     async def work(conn) -> int:
-        await insert_chunks(conn, chunks)
-        # Lock the rows first, in ID order: an UPDATE per row would lock them in statement
-        # order, and against another transaction taking two of them the other way round
-        # that is a deadlock.
-        lock = (
-            select(jobs.c.id)
-            .where(jobs.c.id.in_(ids), *_finishable(runner))
-            .order_by(jobs.c.id)
-            .with_for_update()
-        )
-        mine = {row.id for row in await conn.execute(lock)}
-        rows = [p for p in params if p["b_id"] in mine]
-        if rows:
-            await conn.execute(_finish_statement(store, runner), rows)
-        return len(rows)
+        return len(await _finish_locked(store, conn, runner, ids, chunks, params))
 
     finished = await try_immediate_write(store.immediate, immediate_work, size=size)
     if finished is NOT_WRITTEN:
         finished = await retry.write(store, work, "finish")
-    for job_id in ids:
-        store.job_signals.changed(job_id)
+    return finished
+
+
+async def _finish_setting_states(store: Store, runner: str, outcomes: Mapping[str, Outcome]) -> int:
+    ids, chunks, params = _finish_rows(runner, outcomes)
+
+    async def work(conn) -> tuple[int, list[StateChange | None]]:
+        done = await _finish_locked(store, conn, runner, ids, chunks, params)
+        # Entities in ID order (no deadlock between two runners' batches); for one entity,
+        # the later job's end last.
+        changes = []
+        for row in sorted(done, key=lambda r: (r.owner_id, r.id)):
+            state_id = outcomes[row.id].sets_state
+            kind = EntityKind(row.owner_type)
+            try:
+                changes.append(
+                    await change_state(conn, store, kind, row.owner_id, state_id, job_id=row.id)
+                )
+            except NotFound:
+                pass  # the entity was deleted while its check ran: the end is still recorded
+        return len(done), changes
+
+    finished, changes = await retry.write(store, work, "finish")
+    for change in changes:
+        announce(store, change)
     return finished
 
 
