@@ -150,6 +150,12 @@ def _owned(plural: str, kind: str, what: str, segment: str, param: str) -> dict:
     }
 
 
+def _alerts(seen: Seen) -> dict[str, Any] | None:
+    body = seen.body()
+    alerts = body.get("alerts") if isinstance(body, dict) else None
+    return {"alerts": len(alerts)} if isinstance(alerts, list) else None
+
+
 def _rules() -> dict[tuple[str, str], Rule]:
     rules: dict[tuple[str, str], Rule] = {
         ("DELETE", "/users/session"): Rule("auth.logout", "user", "actor"),
@@ -158,6 +164,8 @@ def _rules() -> dict[tuple[str, str], Rule]:
         ("POST", "/groups"): Rule("group.create", "group", None, _rights),
         ("POST", "/jobs/{job_id}/cancel"): Rule("job.cancel", "job", "job_id"),
         ("PATCH", "/jobs/{job_id}/results"): Rule("job.result", "job", "job_id", _result_keys),
+        # Alertmanager's webhook: each alert's state change is in the state history.
+        ("POST", "/alerts/alertmanager"): Rule("alert.receive", "user", "actor", _alerts),
     }
     rules |= _crud("users", "user", _rights)
     for plural, kind in (("objects", "object"), ("links", "link")):
