@@ -38,7 +38,7 @@ async def _caller(request: Request) -> Principal:
     ctx = context(request)
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        return await ctx.auth.check_token(header[7:].strip())
+        return await ctx.auth.check_token(header[7:].strip(), request)
     return await ctx.auth.authenticate(request)
 
 
