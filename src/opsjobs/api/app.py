@@ -36,7 +36,9 @@ from .routes import (
     properties,
     scripts,
     sessions,
+    states,
     tags,
+    triggers,
     users,
 )
 from .threads import keep_io_threads_yielding
@@ -55,6 +57,8 @@ ROUTES = (
     groups,
     entities,
     properties,
+    states,
+    triggers,
     tags,
     operations,
     classes,

@@ -173,3 +173,15 @@ async def history(
         )
     async with store.read() as conn:
         return [dict(r._mapping) for r in await conn.execute(query.limit(batch))]
+
+
+async def has_history(store: Store, owner_id: str, owner_type: int) -> bool:
+    """Whether any change of this entity's state is recorded (a deleted entity's history
+    outlives it, as its jobs do)."""
+    async with store.read() as conn:
+        result = await conn.execute(
+            select(state_history.c.id)
+            .where(state_history.c.owner_id == owner_id, state_history.c.owner_type == owner_type)
+            .limit(1)
+        )
+        return result.first() is not None
