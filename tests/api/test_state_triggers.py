@@ -501,3 +501,26 @@ async def test_deliveries_newest_first_paged_and_guarded(api, backend, world, ki
             url(kind, entity_id, "trigger-deliveries"), params=params, headers=viewer
         )
         assert_error(response, 400, "BadRequest", contains=(f"{name}:",))
+
+
+async def test_deliveries_by_discovery_id_and_of_a_deleted_object(api, backend, world):
+    admin, viewer = world["users"]["admin"], world["users"]["viewer"]
+    created = await api.client.post(
+        "/node/api/objects",
+        json={"name": "d", "discovery_id": "dev-9", "parent_id": world["ids"]["object"]},
+        headers=admin,
+    )
+    object_id = created.json()["id"]
+    row = await add_delivery(api, object_id, EntityKind.OBJECT, now_ms())
+    by_ref = await api.client.get(
+        url("object", "discovery%20id:dev-9", "trigger-deliveries"), headers=viewer
+    )
+    assert by_ref.json() == [as_document(row)]
+    assert (
+        await api.client.delete(f"/node/api/objects/{object_id}", headers=admin)
+    ).status_code == 200
+    # What a deleted object's triggers did stays for those who manage objects (docs/api.md §4).
+    kept = await api.client.get(url("object", object_id, "trigger-deliveries"), headers=admin)
+    assert kept.json() == [as_document(row)]
+    gone = await api.client.get(url("object", object_id, "trigger-deliveries"), headers=viewer)
+    assert_error(gone, 404, "ResourceNotFound", f"Entity not found: Object({object_id})")
