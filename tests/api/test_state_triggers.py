@@ -524,3 +524,20 @@ async def test_deliveries_by_discovery_id_and_of_a_deleted_object(api, backend, 
     assert kept.json() == [as_document(row)]
     gone = await api.client.get(url("object", object_id, "trigger-deliveries"), headers=viewer)
     assert_error(gone, 404, "ResourceNotFound", f"Entity not found: Object({object_id})")
+
+
+@pytest.mark.parametrize(
+    ("content", "names"),
+    [
+        (b"", "body:"),
+        (b"null", "triggers: must be an array"),
+        (b"[", "Request body is not valid JSON"),
+        (b'[{"type": "e-mail", "states": [1e400]}]', "not valid JSON"),
+        (b"[" * 40 + b"]" * 40, "nested"),
+    ],
+)
+async def test_bodies_that_are_not_arrays_of_triggers(api, backend, world, content, names):
+    entity_id, admin = world["ids"]["link"], world["users"]["admin"]
+    response = await api.client.put(url("link", entity_id), content=content, headers=admin)
+    assert response.status_code == 400, response.text
+    assert names in response.json()["message"], response.json()
