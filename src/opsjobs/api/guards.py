@@ -8,7 +8,8 @@ not leak), then permissions (403).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from ..domain.entity_fields import discovery_ref
 from ..domain.errors import Forbidden, NotFound
@@ -108,6 +109,17 @@ def may_change_carriers(
     return check
 
 
+def require_trigger_rights(principal: Principal, sent: Any) -> None:
+    """403 unless the caller may save these state triggers (docs/api.md §18): a ``script``
+    trigger runs a program of its own, which needs the right to define operations. Read
+    from the body as sent, so that the refusal comes before any complaint about the body
+    (docs/api.md §2)."""
+    if isinstance(sent, list) and any(
+        isinstance(t, Mapping) and t.get("type") == "script" for t in sent
+    ):
+        require_all(principal, "manage-operations")
+
+
 def visible_entity_ids(store: Store, principal: Principal, kind: str) -> list[str]:
     """The IDs of every object (``kind`` "object") or link (else) the caller may see."""
     if kind == "object":
@@ -137,6 +149,25 @@ async def read_visible_job(store: Store, principal: Principal, job_id: str) -> J
     """The row of job ``job_id`` if it exists and the caller may see it; else 404."""
     row = await store.job_row(job_id) if is_object_id(job_id) else None
     return visible_job(store, principal, job_id, row)
+
+
+def sees_records_of(store: Store, principal: Principal) -> Callable[[str, int], bool]:
+    """Whether the caller may read the records (jobs, state changes) of an owner, by ID and
+    ``owner_type``: exactly as its jobs (a deleted owner's for its kind's managers)."""
+    can_see = store.directory.can_see_owner
+    return lambda owner_id, owner_type: can_see(principal, owner_id, owner_type)
+
+
+def owners_in_sight(store: Store, principal: Principal, most: int) -> list[str] | None:
+    """The IDs of every object and link whose records the caller may read, when they are at
+    most ``most``; else None (read everything and ask :func:`sees_records_of`). A manager
+    of a kind also reads deleted entities' records, which no list of existing ones names."""
+    if principal.rights.has_any("manage-objects", "manage-links"):
+        return None
+    found = visible_entity_ids(store, principal, "object")
+    if len(found) <= most:
+        found += visible_entity_ids(store, principal, "link")
+    return found if len(found) <= most else None
 
 
 def visible_owners(

@@ -14,10 +14,10 @@ from ...domain.operations import shown, validate_all
 from ...store import classes
 from ..bodies import CheckedRoute, refuse_nulls
 from ..context import context
-from ..guards import require_all, visible_entity
+from ..guards import require_all, require_trigger_rights, visible_entity
 from ..models import ClassCreate, ClassModel, ClassUpdate, error_responses
 from ..responses import empty_response, json_response
-from .triggers import checked_triggers, require_trigger_rights
+from .triggers import checked_triggers
 
 router = APIRouter(route_class=CheckedRoute, tags=["classes"])
 

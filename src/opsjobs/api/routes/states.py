@@ -16,15 +16,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from ...domain.kinds import EntityKind
-from ...domain.users import Principal
 from ...store import states
 from ...store.core import Store
 from ..bodies import CheckedRoute
 from ..context import context
 from ..guards import (
-    holds_any,
+    owners_in_sight,
     require_any,
-    visible_entity_ids,
+    sees_records_of,
     visible_records_owner,
     visible_ref,
 )
@@ -75,20 +74,20 @@ def history_page(
     return Page(start, end, limit, skip)
 
 
-def history_entry(row: dict[str, Any]) -> dict[str, Any]:
+def history_entry(change: dict[str, Any]) -> dict[str, Any]:
     """A state_history row as SAYMON's State History model names its fields."""
     return {
-        "id": row["id"],
-        "entityId": row["owner_id"],
-        "entityType": row["owner_type"],
-        "stateId": row["state_id"],
-        "prevStateId": row["prev_state_id"],
-        "timestamp": row["timestamp"],
-        "reason": {"by": row["user_id"], "job": row["job_id"]},
+        "id": change["id"],
+        "entityId": change["owner_id"],
+        "entityType": change["owner_type"],
+        "stateId": change["state_id"],
+        "prevStateId": change["prev_state_id"],
+        "timestamp": change["timestamp"],
+        "reason": {"by": change["user_id"], "job": change["job_id"]},
     }
 
 
-async def visible_history_page(
+async def gather_history_page(
     store: Store,
     page: Page,
     keep: Callable[[dict[str, Any]], bool],
@@ -108,27 +107,15 @@ async def visible_history_page(
             after=after,
             batch=HISTORY_BATCH,
         )
-        for row in (r for r in rows if keep(r)):
+        for change in (r for r in rows if keep(r)):
             if to_skip:
                 to_skip -= 1
             elif len(found) < page.limit:
-                found.append(history_entry(row))
+                found.append(history_entry(change))
         if len(rows) < HISTORY_BATCH:
             break
         after = (rows[-1]["timestamp"], rows[-1]["id"])
     return found
-
-
-def owners_in_sight(store: Store, principal: Principal) -> list[str] | None:
-    """The IDs of every entity whose history the caller may read, when they are few enough
-    to name in the query; None to read all and leave out the rest. A manager of a kind also
-    reads deleted entities' history, which no list of existing ones names."""
-    if holds_any(principal, "manage-objects", "manage-links"):
-        return None
-    found = visible_entity_ids(store, principal, "object")
-    if len(found) <= OWNER_LIST_MAX:
-        found += visible_entity_ids(store, principal, "link")
-    return found if len(found) <= OWNER_LIST_MAX else None
 
 
 @router.get(
@@ -143,13 +130,13 @@ async def all_state_history(
 ) -> Response:
     ctx = context(request)
     principal = await ctx.auth.authenticate(request)
-    can_see = ctx.store.directory.can_see_owner
+    sees = sees_records_of(ctx.store, principal)
 
-    def keep(row: dict[str, Any]) -> bool:
-        return can_see(principal, row["owner_id"], row["owner_type"])
+    def keep(change: dict[str, Any]) -> bool:
+        return sees(change["owner_id"], change["owner_type"])
 
-    owner_ids = owners_in_sight(ctx.store, principal)
-    return json_response(await visible_history_page(ctx.store, page, keep, owner_ids))
+    owner_ids = owners_in_sight(ctx.store, principal, OWNER_LIST_MAX)
+    return json_response(await gather_history_page(ctx.store, page, keep, owner_ids))
 
 
 async def set_state(kind: str, owner_id: str, body: StateBody, request: Request) -> Response:
@@ -173,10 +160,10 @@ async def state_history(
     )
     owner_type = EntityKind.of_word(kind)
 
-    def keep(row: dict[str, Any]) -> bool:
-        return row["owner_type"] == owner_type
+    def keep(change: dict[str, Any]) -> bool:
+        return change["owner_type"] == owner_type
 
-    return json_response(await visible_history_page(ctx.store, page, keep, [entity_id]))
+    return json_response(await gather_history_page(ctx.store, page, keep, [entity_id]))
 
 
 def _declare(kind: str) -> None:

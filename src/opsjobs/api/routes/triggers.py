@@ -9,7 +9,6 @@ on a runner's host, as an operation does (docs/security.md, "State triggers").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -22,7 +21,13 @@ from ...domain.users import Principal
 from ...store import deliveries, triggers
 from ..bodies import CheckedRoute
 from ..context import context
-from ..guards import require_all, require_any, visible_records_owner, visible_ref
+from ..guards import (
+    require_all,
+    require_any,
+    require_trigger_rights,
+    visible_records_owner,
+    visible_ref,
+)
 from ..kinds import for_kind
 from ..models import DeliveryModel, TriggerModel, TriggersIn, error_responses
 from ..responses import empty_response, json_response
@@ -32,16 +37,6 @@ _PLURAL = {"object": "objects", "link": "links"}
 _MODIFY = {"object": ("modify-objects", "manage-objects"), "link": ("modify-links", "manage-links")}
 
 router = APIRouter(route_class=CheckedRoute)
-
-
-def require_trigger_rights(principal: Principal, sent: Any) -> None:
-    """403 unless the caller may save these triggers: a ``script`` trigger runs a program
-    of its own, which needs the right to define operations. Read from the body as sent, so
-    that the refusal comes before any complaint about the body (docs/api.md §2)."""
-    if isinstance(sent, list) and any(
-        isinstance(t, Mapping) and t.get("type") == "script" for t in sent
-    ):
-        require_all(principal, "manage-operations")
 
 
 def checked_triggers(principal: Principal, sent: Any, where: str = "triggers") -> list[dict]:
