@@ -239,6 +239,18 @@ def _operation_routes(plural: str, target: str, manage: str) -> dict:
     }
 
 
+def _state_routes(plural: str, target: str, modify: tuple[str, ...]) -> dict:
+    base = f"/node/api/{plural}/{{{target}_id}}"
+    return {
+        ("PUT", base + "/state"): Route(target, modify, body=lambda w, t: {"state_id": 4}),
+        ("GET", base + "/state-history"): Route(target),
+        # Never set: SAYMON's 404 naming the triggers, not the entity (test_state_triggers).
+        ("GET", base + "/state-triggers"): Route(target, modify, ok=frozenset({200, 404})),
+        ("PUT", base + "/state-triggers"): Route(target, modify, body=lambda w, t: []),
+        ("GET", base + "/trigger-deliveries"): Route(target),
+    }
+
+
 @dataclass(frozen=True)
 class Route:
     """How to call one route and what it names.
@@ -341,6 +353,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     **_operation_routes("classes", "class", "manage-classes"),
     **_property_routes("objects", "object", "manage-objects"),
     **_property_routes("links", "link", "manage-links"),
+    **_state_routes("objects", "object", OBJECT_NEEDS["modify"]),
+    **_state_routes("links", "link", LINK_NEEDS["modify"]),
+    ("GET", "/node/api/state-history"): Route("list"),
     ("GET", "/node/api/tags"): Route("self"),
     ("POST", "/node/api/tags"): Route(
         "manager", TAG_LABELLERS, body=lambda w, t: {"name": _unique("t", w)}
@@ -647,6 +662,14 @@ async def _check_lists(world: World, user: str) -> None:
     )
     assert response.status_code == 200
     assert {j["id"] for j in response.json()} == {world.jobs[lk] for lk in LINKS if lk in visible}
+
+    # State history: every object and link recorded its first state; only those in sight.
+    response = await api.client.get(
+        "/node/api/state-history", params={"limit": 1000}, headers=headers
+    )
+    assert response.status_code == 200
+    in_sight = {ids[e] for e in [*OBJECTS, *LINKS] if e in visible}
+    assert {e["entityId"] for e in response.json()} == in_sight, user
 
     # Whatever a list carries, GET /jobs/:id answers the same caller too.
     for job_id in listed:

@@ -15,8 +15,6 @@ FAMILIES = [
     ("stat", f"/node/api/objects/{ID}/stat-rules"),
     ("stat", f"/node/api/links/{ID}/stat"),
     ("stat", "/node/api/stat-history"),
-    ("state history", f"/node/api/objects/{ID}/state-history"),
-    ("state history", f"/node/api/links/{ID}/state-history"),
     ("incidents", "/node/api/incidents"),
     ("incidents", f"/node/api/incidents/{ID}"),
     ("incidents", f"/node/api/incidents/{ID}/clear"),
@@ -63,6 +61,12 @@ async def test_the_served_neighbours_are_untouched(api):
     assert unknown.status_code == 404 and unknown.json()["code"] == "ResourceNotFound"
     me = api.store.directory.by_login["admin"]
     assert (await api.client.get(f"/node/api/users/{me}", headers=headers)).status_code == 200
+    # State history and state triggers are served (docs/api.md §18), no longer 501.
+    history = await api.client.get("/node/api/objects/1/state-history", headers=headers)
+    assert history.status_code == 200 and isinstance(history.json(), list)
+    assert (await api.client.get("/node/api/state-history", headers=headers)).status_code == 200
+    triggers = await api.client.get("/node/api/objects/1/state-triggers", headers=headers)
+    assert triggers.status_code == 404 and "StateTriggers(1, Object(1))" in triggers.text
 
 
 async def test_they_stay_out_of_the_openapi_document(api):

@@ -53,6 +53,8 @@ EMPTY_ANSWERS = {
     ("DELETE", "/node/api/objects/{object_id}"),
     ("DELETE", "/node/api/links/{link_id}"),
     ("PATCH", "/node/api/jobs/{job_id}/results"),
+    ("PUT", "/node/api/objects/{object_id}/state-triggers"),
+    ("PUT", "/node/api/links/{link_id}/state-triggers"),
 }
 
 

@@ -177,6 +177,30 @@ def test_operations_classes_and_scripts(server):
         assert arguments == [{"name": "name", "declared": True, "type": "string", "required": True}]
 
 
+def test_states_history_and_triggers(server):
+    web, hidden = server.objects["web-1"], server.objects["hidden"]
+    later = {"type": "e-mail", "states": [8], "payload": {"to": "ops@example.com"}}
+    later["duration"] = 86_400_000
+    with server.client() as admin:
+        assert admin.set_state("object", web, 6)["state_id"] == 6
+        [newest] = admin.state_history("object", web, limit=1)
+        assert (newest["entityId"], newest["stateId"]) == (web, 6)
+        assert newest in admin.state_history(limit=1000)
+        assert admin.state_history(from_=newest["timestamp"], to=newest["timestamp"]) == [newest]
+        with pytest.raises(NotFound, match="StateTriggers"):
+            admin.get_state_triggers("object", web)
+        assert admin.set_state_triggers("object", web, [later]) is None
+        assert admin.get_state_triggers("object", web) == [later]
+        assert admin.trigger_deliveries("object", web, limit=5) == []
+        assert admin.set_state_triggers("object", web, []) is None
+        with pytest.raises(ValueError):
+            admin.set_state("class", "1", 5)
+    with server.client(VIEWER) as viewer:
+        with pytest.raises(NotFound):
+            viewer.state_history("object", hidden)
+        assert hidden not in {e["entityId"] for e in viewer.state_history(limit=1000)}
+
+
 def test_users_sessions_and_tokens(server):
     with server.client() as admin:
         assert admin.current_user()["login"] == "remote-admin"

@@ -40,7 +40,9 @@ from .routes import (
     properties,
     scripts,
     sessions,
+    states,
     tags,
+    triggers,
     users,
 )
 from .threads import keep_io_threads_yielding
@@ -59,6 +61,8 @@ ROUTES = (
     groups,
     entities,
     properties,
+    states,
+    triggers,
     tags,
     operations,
     classes,

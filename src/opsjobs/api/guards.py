@@ -8,7 +8,8 @@ not leak), then permissions (403).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from ..domain.entity_fields import discovery_ref
 from ..domain.errors import Forbidden, NotFound
@@ -108,6 +109,17 @@ def may_change_carriers(
     return check
 
 
+def require_trigger_rights(principal: Principal, sent: Any) -> None:
+    """403 unless the caller may save these state triggers (docs/api.md §18): a ``script``
+    trigger runs a program of its own, which needs the right to define operations. Read
+    from the body as sent, so that the refusal comes before any complaint about the body
+    (docs/api.md §2)."""
+    if isinstance(sent, list) and any(
+        isinstance(t, Mapping) and t.get("type") == "script" for t in sent
+    ):
+        require_all(principal, "manage-operations")
+
+
 def visible_entity_ids(store: Store, principal: Principal, kind: str) -> list[str]:
     """The IDs of every object (``kind`` "object") or link (else) the caller may see."""
     if kind == "object":
@@ -139,6 +151,25 @@ async def read_visible_job(store: Store, principal: Principal, job_id: str) -> J
     return visible_job(store, principal, job_id, row)
 
 
+def sees_records_of(store: Store, principal: Principal) -> Callable[[str, int], bool]:
+    """Whether the caller may read the records (jobs, state changes) of an owner, by ID and
+    ``owner_type``: exactly as its jobs (a deleted owner's for its kind's managers)."""
+    can_see = store.directory.can_see_owner
+    return lambda owner_id, owner_type: can_see(principal, owner_id, owner_type)
+
+
+def owners_in_sight(store: Store, principal: Principal, most: int) -> list[str] | None:
+    """The IDs of every object and link whose records the caller may read, when they are at
+    most ``most``; else None (read everything and ask :func:`sees_records_of`). A manager
+    of a kind also reads deleted entities' records, which no list of existing ones names."""
+    if principal.rights.has_any("manage-objects", "manage-links"):
+        return None
+    found = visible_entity_ids(store, principal, "object")
+    if len(found) <= most:
+        found += visible_entity_ids(store, principal, "link")
+    return found if len(found) <= most else None
+
+
 def visible_owners(
     store: Store, principal: Principal, owner_ids: list[str], owner_type: int
 ) -> list[str]:
@@ -147,11 +178,20 @@ def visible_owners(
     return [i for i in dict.fromkeys(owner_ids) if can_see(principal, i, owner_type)]
 
 
+# Whether anything of a kind (jobs, state changes, deliveries) is stored for an owner.
+HasRecords = Callable[[Store, str, int], Awaitable[bool]]
+
+
 async def visible_history(
-    store: Store, principal: Principal, owner_id: str, owner_type: int
+    store: Store,
+    principal: Principal,
+    owner_id: str,
+    owner_type: int,
+    has_records: HasRecords = has_jobs,
 ) -> None:
-    """404 unless the caller may see the jobs of this owner. A deleted owner's history is
-    shown (to managers) only while it has any: an ID that names nothing is a 404 for all."""
+    """404 unless the caller may see the jobs (or other records, ``has_records``) of this
+    owner. A deleted owner's history is shown (to managers) only while it has any: an ID
+    that names nothing is a 404 for all."""
     directory = store.directory
     exists = (
         directory.object_exists(owner_id)
@@ -159,6 +199,35 @@ async def visible_history(
         else directory.link_exists(owner_id)
     )
     if not directory.can_see_owner(principal, owner_id, owner_type) or (
-        not exists and not await has_jobs(store, owner_id, owner_type)
+        not exists and not await has_records(store, owner_id, owner_type)
     ):
         raise NotFound.entity(EntityKind(owner_type).label, owner_id)
+
+
+async def visible_records_owner(
+    store: Store, principal: Principal, kind: str, ref: str, has_records: HasRecords
+) -> str:
+    """The ID of the object or link ``ref`` names (an object also as ``discovery id:<id>``)
+    whose records the caller may read, by the rule of :func:`visible_history`; else 404
+    naming ``ref``."""
+    owner_type = EntityKind.of_word(kind)
+    owner_id: str | None = ref
+    discovery_id = discovery_ref(ref) if owner_type is EntityKind.OBJECT else None
+    if discovery_id is not None:
+        owner_id = await object_id_by_discovery(store, discovery_id)
+    try:
+        if owner_id is None:
+            raise NotFound.entity(owner_type.label, ref)
+        await visible_history(store, principal, owner_id, owner_type, has_records)
+    except NotFound:
+        raise NotFound.entity(owner_type.label, ref) from None
+    return owner_id
+
+
+async def visible_ref(store: Store, principal: Principal, kind: str, ref: str) -> str:
+    """The ID of the existing object or link ``ref`` names (an object also by discovery ID),
+    if the caller may see it; else 404 naming ``ref``."""
+    if kind == "object":
+        return await visible_object_ref(store, principal, ref)
+    await visible_entity(store, principal, kind, ref)
+    return ref

@@ -14,12 +14,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
 from ..domain.names import hidden_character
 from ..domain.profile import CONTACTS_MAX, NAME_MAX, check_language
 from ..domain.rights import PERMISSIONS, check_permission
+from ..domain.triggers import TRIGGERS_MAX, TYPES
 from ..domain.values import INT32_MAX, INT64_MAX, INT64_MIN
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
@@ -449,6 +451,78 @@ class LinkModel(BaseModel):
     updated: int
 
 
+# -- states, state history, state triggers (docs/api.md §18) -------------------------------
+
+
+class StateBody(EntityBody):
+    state_id: StateId
+
+
+class Periodicity(BaseModel):
+    value: str = Field(description="a positive whole number, as a string")
+    unit: Literal["minutes", "hours", "days"]
+
+
+class TriggerModel(BaseModel):
+    """A state trigger as stored: checked and normalised by domain/triggers.py."""
+
+    type: Literal[TYPES]  # type: ignore[valid-type]
+    states: list[int]
+    payload: dict[str, Any] = Field(
+        description="operation: operation. script: execPath, execArgs. e-mail: to, cc. "
+        "sms, voiceCall: phone."
+    )
+    duration: int | None = Field(default=None, description="ms the state must hold first")
+    periodicity: Periodicity | None = None
+
+
+# Triggers as a client sends them: read as any JSON and checked by domain/triggers.py, so
+# that a refusal names the trigger and field at fault (``triggers[0].states[1]: …``).
+TriggersIn = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "type": "array",
+            "maxItems": TRIGGERS_MAX,
+            "items": {"type": "object"},
+            "description": "state triggers (docs/api.md §18)",
+        }
+    ),
+]
+
+
+class HistoryReason(BaseModel):
+    by: str | None = Field(description="the user who set the state, or null")
+    job: str | None = Field(description="the job whose outcome set it, or null")
+
+
+class StateHistoryModel(BaseModel):
+    id: str
+    entityId: str
+    entityType: Literal[1, 2] = Field(description="1 object, 2 link")
+    stateId: int
+    prevStateId: int | None = Field(description="the state before; null for the first")
+    timestamp: int
+    reason: HistoryReason
+
+
+class DeliveryModel(BaseModel):
+    id: str
+    firingId: str
+    cause: str = Field(description="state (a state trigger) or property")
+    changeId: str | None
+    type: str
+    recipient: str | None
+    status: str
+    jobId: str | None
+    detail: str | None
+    dueAt: int
+    firedAt: int
+    late: bool
+    attempts: int
+    finished: int | None
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorModel} for status in statuses}
 
@@ -485,16 +559,21 @@ class ClassCreate(Body):
     id: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,24}$")] | None = None
     name: NonEmptyName
     operations: list[OperationCreate] = []
+    triggers: TriggersIn | None = None
 
 
 class ClassUpdate(Body):
-    name: NonEmptyName
+    name: NonEmptyName | None = None
+    triggers: TriggersIn | None = Field(
+        default=None, description="replaces the class's state triggers; [] removes them"
+    )
 
 
 class ClassModel(BaseModel):
     id: str
     name: str
     operations: list[OperationModel | OperationSummary]
+    triggers: list[TriggerModel]
     created: int
     updated: int
 

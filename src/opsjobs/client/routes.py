@@ -162,6 +162,36 @@ class Routes:
         params = {"fields": "name,parent_id"}
         return self._send(Call("GET", "/objects", params=params, decode=_tree))
 
+    # -- states, state history, state triggers (§18) ----------------------------------------
+
+    def set_state(self, kind: str, entity_id: str, state_id: int) -> Any:
+        """Set an object's or link's state; answers its document."""
+        path = _entity_path(kind, entity_id) + "/state"
+        return self._send(Call("PUT", path, body={"state_id": state_id}))
+
+    def state_history(
+        self, kind: str | None = None, entity_id: str | None = None, **page: int
+    ) -> Any:
+        """State changes, newest first: of one object or link, or (no ``kind``) of all the
+        caller may see. ``page``: ``from_``, ``to``, ``limit``, ``skip``."""
+        params = {k.rstrip("_"): v for k, v in page.items() if v is not None}
+        path = "" if kind is None else _entity_path(kind, entity_id or "")
+        return self._send(Call("GET", path + "/state-history", params=params))
+
+    def get_state_triggers(self, kind: str, entity_id: str) -> Any:
+        return self._send(Call("GET", _entity_path(kind, entity_id) + "/state-triggers"))
+
+    def set_state_triggers(self, kind: str, entity_id: str, triggers: list[dict]) -> Any:
+        """Replace the entity's own state triggers (``[]``: none)."""
+        path = _entity_path(kind, entity_id) + "/state-triggers"
+        return self._send(Call("PUT", path, body=list(triggers), decode=no_answer))
+
+    def trigger_deliveries(self, kind: str, entity_id: str, **page: int) -> Any:
+        """What the entity's triggers did, newest first. ``page``: ``limit``, ``skip``."""
+        path = _entity_path(kind, entity_id) + "/trigger-deliveries"
+        params = {k: v for k, v in page.items() if v is not None}
+        return self._send(Call("GET", path, params=params))
+
     # -- users, groups, sessions, tokens (§3, §14) -------------------------------------------
 
     def login(self, login: str, password: str) -> Any:
@@ -183,7 +213,7 @@ class Routes:
         call = Call("DELETE", f"/users/{segment(user_id)}/auth-token", decode=no_answer)
         return self._send(call)
 
-    # -- the audit log (§18) ------------------------------------------------------------------
+    # -- the audit log (§19) ------------------------------------------------------------------
 
     def audit(
         self,
@@ -224,3 +254,10 @@ def _collection(kind: str) -> str:
 
 def _tree(response) -> list[dict[str, Any]]:
     return build_tree(json_answer(response))
+
+
+def _entity_path(kind: str, entity_id: str) -> str:
+    """The path of an object or a link: only they have states (docs/api.md §18)."""
+    if kind not in ("object", "link"):
+        raise ValueError(f"kind must be object or link, not {kind!r}")
+    return kind_path(kind, entity_id)

@@ -1,4 +1,4 @@
-"""Entity states (docs/api.md §11, "States"): SAYMON's built-in states, by ID.
+"""Entity states (docs/api.md §18): SAYMON's built-in states, by ID.
 
 An object or a link is always in one state (``state_id``); a change of it is recorded in the
 state history and is what state triggers answer to (``domain/triggers.py``). SAYMON numbers

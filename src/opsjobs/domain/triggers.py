@@ -1,4 +1,4 @@
-"""State triggers (docs/api.md §14): what a valid one is, and when it fires.
+"""State triggers (docs/api.md §18): what a valid one is, and when it fires.
 
 A trigger, as SAYMON's clients send it::
 

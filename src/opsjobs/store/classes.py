@@ -1,4 +1,5 @@
-"""Classes (``/node/api/classes``): named sets of operations their objects and links inherit.
+"""Classes (``/node/api/classes``): named sets of operations and state triggers that their
+objects and links inherit.
 
 An entity belongs to a class through its ``class_id``; nothing checks that the class exists,
 as SAYMON data often names classes that were never exported. Such an entity inherits nothing.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +20,7 @@ from .core import Store
 from .operation_rows import insert_operations, operation_document
 from .schema import classes
 from .schema import operations as operations_table
+from .triggers import check_operations, drop_pending
 
 
 async def class_documents(store: Store, class_id: str | None = None) -> list[dict[str, Any]]:
@@ -40,6 +43,7 @@ async def class_documents(store: Store, class_id: str | None = None) -> list[dic
             "id": row.id,
             "name": row.name,
             "operations": by_class[row.id],
+            "triggers": orjson.loads(row.triggers) if row.triggers else [],
             "created": row.created,
             "updated": row.updated,
         }
@@ -60,8 +64,9 @@ async def create_class(
     name: str,
     class_id: str | None = None,
     operations: list[dict[str, Any]] = (),
+    triggers: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A new class with its (validated) operations, all or nothing.
+    """A new class with its (validated) operations and state triggers, all or nothing.
 
     ``class_id`` lets the class IDs that imported entities name (often "25") be kept.
     """
@@ -69,26 +74,53 @@ async def create_class(
     try:
         async with store.write() as conn:
             await conn.execute(
-                insert(classes).values(id=class_id, name=name, created=now, updated=now)
+                insert(classes).values(
+                    id=class_id,
+                    name=name,
+                    triggers=_triggers_text(triggers),
+                    created=now,
+                    updated=now,
+                )
             )
             await insert_operations(conn, "class", class_id, list(operations))
+            await check_operations(conn, [("class", class_id)], list(triggers))
     except IntegrityError as exc:
         raise Conflict(f"Class {class_id} already exists") from exc
     return await class_document(store, class_id)
 
 
-async def rename_class(store: Store, class_id: str, name: str) -> None:
+def _triggers_text(triggers: list[dict[str, Any]] | tuple) -> str | None:
+    """The column's value: JSON text, NULL for none."""
+    return orjson.dumps(list(triggers)).decode() if triggers else None
+
+
+async def update_class(
+    store: Store,
+    class_id: str,
+    *,
+    name: str | None = None,
+    triggers: list[dict[str, Any]] | None = None,
+) -> None:
+    """Rename the class and/or replace its state triggers (checked by domain/triggers.py).
+    New triggers may only run the class's own operations; what the old ones had pending is
+    dropped, as for an entity's own (store/triggers.py)."""
+    values: dict[str, Any] = {"updated": now_ms()}
+    if name is not None:
+        values["name"] = name
+    if triggers is not None:
+        values["triggers"] = _triggers_text(triggers)
     async with store.write() as conn:
-        result = await conn.execute(
-            update(classes).where(classes.c.id == class_id).values(name=name, updated=now_ms())
-        )
+        result = await conn.execute(update(classes).where(classes.c.id == class_id).values(values))
         if result.rowcount == 0:
             raise NotFound.entity("Class", class_id)
+        if triggers is not None:
+            await check_operations(conn, [("class", class_id)], triggers)
+            await drop_pending(conn, source_id=class_id)
 
 
 async def delete_class(store: Store, class_id: str) -> None:
-    """Delete a class and its operations; its entities keep their class_id and inherit
-    nothing more (their jobs keep the operation's name)."""
+    """Delete a class, its operations and its triggers' pending firings; its entities keep
+    their class_id and inherit nothing more (their jobs keep the operation's name)."""
     async with store.write() as conn:
         result = await conn.execute(delete(classes).where(classes.c.id == class_id))
         if result.rowcount == 0:
@@ -98,3 +130,4 @@ async def delete_class(store: Store, class_id: str) -> None:
                 operations_table.c.owner_kind == "class", operations_table.c.owner_id == class_id
             )
         )
+        await drop_pending(conn, source_id=class_id)

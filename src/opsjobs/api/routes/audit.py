@@ -1,4 +1,4 @@
-"""The audit log (docs/api.md §18): read by user managers, newest first. Rows are written by
+"""The audit log (docs/api.md §19): read by user managers, newest first. Rows are written by
 the middleware of audited.py and by auth.py, never through a route."""
 
 from __future__ import annotations

@@ -34,12 +34,6 @@ async def stat() -> None:
     raise NotServed("stat", "agent data belongs to SAYMON's monitoring side")
 
 
-@router.api_route("/objects/{object_id}/state-history", methods=_ANY)
-@router.api_route("/links/{link_id}/state-history", methods=_ANY)
-async def state_history() -> None:
-    raise NotServed("state history", "opsjobs keeps an entity's current state only")
-
-
 @router.api_route("/incidents", methods=_ANY)
 @router.api_route("/incidents/{rest:path}", methods=_ANY)
 async def incidents() -> None:
