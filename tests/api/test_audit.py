@@ -226,6 +226,20 @@ async def test_a_refused_change_is_recorded_with_its_status(api) -> None:
     assert refused["actor_login"] == "gil" and refused["target_id"] == target
 
 
+async def test_state_and_trigger_changes_are_recorded_without_recipients(api) -> None:
+    admin = await api.admin()
+    host = await api.object("web-1")
+    mail = [{"states": [5], "type": "e-mail", "payload": {"to": "noc@example.org"}}]
+    base = f"/node/api/objects/{host}"
+    assert (await api.client.put(f"{base}/state-triggers", json=mail, headers=admin)).is_success
+    assert (await api.client.put(f"{base}/state", json={"state_id": 5}, headers=admin)).is_success
+    triggers = await only(api, "object.triggers")
+    assert triggers["target_id"] == host and triggers["detail"] == {"types": ["e-mail"]}
+    assert "noc@example.org" not in str(triggers)
+    state = await only(api, "object.state")
+    assert state["detail"] == {"state_id": 5} and state["actor_login"] == "admin"
+
+
 async def test_a_change_without_credentials_leaves_no_row(api) -> None:
     await api.admin()
     response = await api.client.delete("/node/api/objects/1")

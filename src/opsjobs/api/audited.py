@@ -156,6 +156,19 @@ def _alerts(seen: Seen) -> dict[str, Any] | None:
     return {"alerts": len(alerts)} if isinstance(alerts, list) else None
 
 
+def _state(seen: Seen) -> dict[str, Any] | None:
+    body = seen.body()
+    return {"state_id": body.get("state_id")} if isinstance(body, dict) else None
+
+
+def _triggers(seen: Seen) -> dict[str, Any] | None:
+    """What the triggers do, not where they send it (recipients are personal data)."""
+    body = seen.body()
+    if not isinstance(body, list):
+        return None
+    return {"types": [t.get("type") if isinstance(t, dict) else None for t in body[:100]]}
+
+
 def _rules() -> dict[tuple[str, str], Rule]:
     rules: dict[tuple[str, str], Rule] = {
         ("DELETE", "/users/session"): Rule("auth.logout", "user", "actor"),
@@ -173,6 +186,11 @@ def _rules() -> dict[tuple[str, str], Rule]:
         rules |= _owned(plural, kind, "property", "props", "prop_id")
         path = f"/{plural}/{{{kind}_id}}/operations/{{operation_id}}/execute"
         rules[("POST", path)] = Rule("job.execute", "job", "answer", _execution(kind))
+        one = f"/{plural}/{{{kind}_id}}"
+        rules[("PUT", f"{one}/state")] = Rule(f"{kind}.state", kind, f"{kind}_id", _state)
+        rules[("PUT", f"{one}/state-triggers")] = Rule(
+            f"{kind}.triggers", kind, f"{kind}_id", _triggers
+        )
     for plural, kind in (("objects", "object"), ("links", "link"), ("classes", "class")):
         rules |= _owned(plural, kind, "operation", "operations", "operation_id")
     for plural, kind in (("classes", "class"), ("scripts", "script"), ("tags", "tag")):
