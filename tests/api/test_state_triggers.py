@@ -355,11 +355,17 @@ async def test_class_triggers_rights_and_refusals(api, backend, world):
     op = await add_operation(api, admin, "classes", cls["id"])
     other_op = await add_operation(api, admin, "objects", world["ids"]["object"])
 
-    # manage-classes is enough for triggers that run no program of their own ...
+    # manage-classes is enough for triggers that run nothing ...
     response = await api.client.patch(class_url, json={"triggers": [MAIL]}, headers=manager)
     assert response.status_code == 200, response.text
+    # ... one that runs an operation needs the right to run it ...
     ok = [{"type": "operation", "states": [5], "payload": {"operation": op}}]
-    assert (await api.client.patch(class_url, json={"triggers": ok}, headers=manager)).json()[
+    response = await api.client.patch(class_url, json={"triggers": ok}, headers=manager)
+    assert_error(response, 403, "Forbidden", "Required permissions: execute-operations")
+    runner = await api.user(
+        "class-runner", permissions=["manage-classes", "execute-operations"], include=[]
+    )
+    assert (await api.client.patch(class_url, json={"triggers": ok}, headers=runner)).json()[
         "triggers"
     ] == ok
     # ... a script trigger needs manage-operations as well, on create and on PATCH.

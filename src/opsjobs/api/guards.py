@@ -110,13 +110,17 @@ def may_change_carriers(
 
 
 def require_trigger_rights(principal: Principal, sent: Any) -> None:
-    """403 unless the caller may save these state triggers (docs/api.md §18): a ``script``
-    trigger runs a program of its own, which needs the right to define operations. Read
-    from the body as sent, so that the refusal comes before any complaint about the body
-    (docs/api.md §2)."""
-    if isinstance(sent, list) and any(
-        isinstance(t, Mapping) and t.get("type") == "script" for t in sent
-    ):
+    """403 unless the caller may save these state triggers (docs/api.md §18): an
+    ``operation`` trigger runs the entity's operation later, which needs the right to run it
+    now (``execute-operations``); a ``script`` trigger runs a program of its own, which needs
+    the right to define operations. Read from the body as sent, so that the refusal comes
+    before any complaint about the body (docs/api.md §2)."""
+    types = (
+        {t.get("type") for t in sent if isinstance(t, Mapping)} if isinstance(sent, list) else ()
+    )
+    if "operation" in types:
+        require_all(principal, "execute-operations")
+    if "script" in types:
         require_all(principal, "manage-operations")
 
 
