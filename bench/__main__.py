@@ -43,7 +43,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-triggers", action="store_true", help="skip the state-trigger burst")
     parser.add_argument(
-        "--trigger-rounds", type=int, default=3, help="rounds of the state-trigger burst"
+        "--trigger-rounds", type=int, default=2, help="rounds of the state-trigger burst"
     )
     parser.add_argument(
         "--stacks-only",

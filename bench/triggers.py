@@ -386,7 +386,7 @@ def measure_triggers(
     load_cpu: int | None,
     work: Path,
     *,
-    rounds: int = 3,
+    rounds: int = 2,
     changes: int = 10_000,
     objects: int = 1_000,
     at_once: int = 16,
@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     from .__main__ import ROOT, _cpus, console, log
 
     parser = argparse.ArgumentParser(prog="python -m bench.triggers", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--changes", type=int, default=10_000, help="state changes per burst")
     parser.add_argument("--objects", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=16, help="PATCHes at once")
