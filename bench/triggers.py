@@ -211,10 +211,9 @@ def _jobs_since(db_path: Path, since: int) -> list[tuple[str, int, str | None]]:
     return found
 
 
-def latencies(db_path: Path, hosts: set[str], made: Burst, since: int) -> tuple[list[float], int]:
+def latencies(db_path: Path, hosts: set[str], made: Burst, since: int) -> list[float]:
     """Change -> queued, ms, sorted, for every change into STATE the burst made (its job's
-    ``timestamp`` is when the dispatcher made the row, just before the commit); and when
-    the last of those jobs was queued."""
+    ``timestamp`` is when the dispatcher made the row, just before the commit)."""
     changes = _changes_into_state(db_path, hosts, made.started_ms, made.ended_ms)
     queued = {change: at for _job, at, change in _jobs_since(db_path, since) if change}
     missing = [c for c in changes if c not in queued]
@@ -222,8 +221,7 @@ def latencies(db_path: Path, hosts: set[str], made: Burst, since: int) -> tuple[
         raise TriggerAccountError(f"{len(missing)} changes into {STATE} have no job")
     if not changes:
         raise TriggerAccountError(f"the burst made no change into {STATE}")
-    waits = sorted(float(queued[c] - at) for c, at in changes.items())
-    return waits, max(queued[c] for c in changes)
+    return sorted(float(queued[c] - at) for c, at in changes.items())
 
 
 def account(db_path: Path, hosts: set[str], since: int) -> dict[str, Any]:
@@ -308,7 +306,7 @@ def _round(wrk: str, armed: Armed, changes: list[tuple[str, int]], at_once: int,
         shown = "\n".join(made.errors[:5])
         raise TriggerAccountError(f"{len(made.errors)} state changes failed:\n{shown}")
     _wait_drained(armed.db_path)
-    waits, last_queued = latencies(armed.db_path, set(armed.hosts), made, armed.since)
+    waits = latencies(armed.db_path, set(armed.hosts), made, armed.since)
     alone = load.WrkUntilStopped(wrk, server, armed.targets, **how)
     time.sleep(made.seconds)
     run_alone = _checked(alone.stop(), "GET /jobs/:id alone")
@@ -323,7 +321,6 @@ def _round(wrk: str, armed: Armed, changes: list[tuple[str, int]], at_once: int,
             "p99": _quantile(waits, 0.99),
             "max": waits[-1],
         },
-        "last_job_after_burst_ms": last_queued - made.ended_ms,
     }
 
 
