@@ -19,6 +19,8 @@ from rich.console import Console
 
 from . import history, load, report, seed, servers
 from .execution import measure_execution
+from .triggers import check as check_triggers
+from .triggers import measure_triggers
 
 ROOT = Path(__file__).resolve().parent
 # Wide enough for the tables when the output is a log file rather than a terminal.
@@ -38,6 +40,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-stacks", action="store_true", help="skip the HTTP server comparison")
     parser.add_argument(
         "--no-execution", action="store_true", help="skip execution throughput and SSE latency"
+    )
+    parser.add_argument("--no-triggers", action="store_true", help="skip the state-trigger burst")
+    parser.add_argument(
+        "--trigger-rounds", type=int, default=2, help="rounds of the state-trigger burst"
     )
     parser.add_argument(
         "--stacks-only",
@@ -140,12 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
         results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
 
+    if not (args.stacks_only or args.no_triggers):
+        log("state triggers: bursts of state changes beside GET /jobs/:id (1k database copy)")
+        results["triggers"] = measure_triggers(
+            wrk, small, server_cpu, load_cpu, work, rounds=args.trigger_rounds,
+            connections=args.connections, log=log,
+        )  # fmt: skip
+
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")
     report.write(results, out)
     console.print()
     report.render(results, console)
     log(f"done in {results['seconds']:.0f} s; figures in {out}")
+    if "triggers" in results:
+        check_triggers(results["triggers"])  # fails the run, after the figures are written
     return 0
 
 

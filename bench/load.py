@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -132,27 +133,20 @@ class Run:
     cpu_us: float
 
 
-def run_wrk(
-    wrk: str,
-    server: Server,
-    targets: Targets,
-    seconds: int,
-    *,
-    connections: int = 32,
-    cpu: int | None = None,
-) -> Run:
+def _wrk_argv(
+    wrk: str, server: Server, targets: Targets, seconds: int, connections: int, cpu: int | None
+) -> list[str]:
     argv = [
         wrk, "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "10s",
         "-s", str(LUA), server.url, "--", str(targets.path),
     ]  # fmt: skip
-    if cpu is not None:
-        argv = ["taskset", "-c", str(cpu), *argv]
-    cpu_before = server.cpu_seconds()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
-    cpu_used = server.cpu_seconds() - cpu_before
-    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
-    if done.returncode != 0 or line is None:
-        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return argv if cpu is None else ["taskset", "-c", str(cpu), *argv]
+
+
+def _parse_run(returncode: int, stdout: str, stderr: str, cpu_used: float) -> Run:
+    line = next((x for x in stdout.splitlines() if x.startswith("BENCH ")), None)
+    if returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({returncode}):\n{stdout}\n{stderr}")
     figures = json.loads(line[6:])
     elapsed = figures["duration_us"] / 1e6
     errors = sum(figures[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
@@ -166,6 +160,46 @@ def run_wrk(
         bad_status=figures["bad_status"],
         cpu_us=cpu_used / max(1, figures["requests"]) * 1e6,
     )
+
+
+def run_wrk(
+    wrk: str,
+    server: Server,
+    targets: Targets,
+    seconds: int,
+    *,
+    connections: int = 32,
+    cpu: int | None = None,
+) -> Run:
+    argv = _wrk_argv(wrk, server, targets, seconds, connections, cpu)
+    cpu_before = server.cpu_seconds()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    cpu_used = server.cpu_seconds() - cpu_before
+    return _parse_run(done.returncode, done.stdout, done.stderr, cpu_used)
+
+
+class WrkUntilStopped:
+    """wrk started now and stopped by :meth:`stop` (SIGINT: wrk ends its run there and
+    reports it as usual, with the time it really ran), for a run as long as something else
+    takes."""
+
+    LIMIT_SECONDS = 900
+
+    def __init__(
+        self, wrk: str, server: Server, targets: Targets, *, connections: int, cpu: int | None
+    ) -> None:
+        self.server = server
+        argv = _wrk_argv(wrk, server, targets, self.LIMIT_SECONDS, connections, cpu)
+        self.cpu_before = server.cpu_seconds()
+        self.process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def stop(self) -> Run:
+        self.process.send_signal(signal.SIGINT)
+        stdout, stderr = self.process.communicate(timeout=60)
+        cpu_used = self.server.cpu_seconds() - self.cpu_before
+        return _parse_run(self.process.returncode, stdout, stderr, cpu_used)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from rich.table import Table
 JOB_VS_PING_TARGET, JOB_VS_PING_AIM = 0.6, 0.8
 BIG_VS_SMALL_TARGET = 0.9
 RSS_GROWTH_LIMIT_MIB = 64
+TRIGGERS_RATIO_TARGET = 0.8
 
 
 def _verdict(ok: bool) -> str:
@@ -109,6 +110,8 @@ def render(results: dict, console: Console) -> None:
         console.print(_stacks(results["stacks"]))
     if "execution" in results:
         console.print(_execution(results["execution"]))
+    if "triggers" in results:
+        console.print(_triggers(results["triggers"]))
 
 
 def _execution(figures: dict) -> Table:
@@ -138,6 +141,65 @@ def _execution(figures: dict) -> Table:
         "",
     )
     return table
+
+
+def _triggers(figures: dict) -> Table:
+    burst, account = figures["burst"], figures["account"]
+    table = _table(
+        f"State triggers: bursts of {figures['changes_per_round']:,} state changes over "
+        f"{figures['objects']:,} objects ({figures['patch_concurrency']} PATCHes at once), "
+        f"embedded runner off; median of {len(figures['rounds'])} round(s)",
+        ("measure", "value", "target", ""),
+    )
+    alone, during = figures["job_alone"], figures["job_during"]
+    ratio = figures["ratio"]
+    table.add_row(
+        "GET /jobs/:id alone, req/s (p99 ms)",
+        f"{alone['rps']:,.0f} ({alone['p99_ms']:.1f})",
+        "",
+        "",
+    )
+    table.add_row(
+        "GET /jobs/:id during the burst, req/s (p99 ms)",
+        f"{during['rps']:,.0f} ({during['p99_ms']:.1f})",
+        "",
+        "",
+    )
+    table.add_row(
+        "during / alone, req/s",
+        f"{ratio:.2f}",
+        f">= {TRIGGERS_RATIO_TARGET}",
+        _verdict(ratio >= TRIGGERS_RATIO_TARGET),
+    )
+    table.add_row(
+        "burst: changes/s (seconds)",
+        f"{burst['changes_per_s']:,.0f} ({burst['seconds']:.1f})",
+        "",
+        "",
+    )
+    table.add_row(
+        "burst: PATCH p50 / p99, ms",
+        f"{burst['patch_p50_ms']:.0f} / {burst['patch_p99_ms']:.0f}",
+        "",
+        "",
+    )
+    table.add_row(
+        "burst: server CPU per change, ms", f"{burst['server_cpu_ms_per_change']:.2f}", "", ""
+    )
+    wait = figures["change_to_queued_ms"]
+    table.add_row(
+        "change -> job queued, ms: median / p99 / max",
+        f"{wait['median']:.0f} / {wait['p99']:.0f} / {wait['max']:.0f}",
+        "",
+        "",
+    )
+    table.add_row(
+        "changes into the state / their jobs / deliveries",
+        f"{account['changes_into_state']:,} / {account['jobs']:,} / {account['deliveries']:,}",
+        "each once",
+        _verdict(account["ok"]),
+    )
+    return table  # fmt: skip
 
 
 def write(results: dict, path: Path) -> None:

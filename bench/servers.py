@@ -117,8 +117,15 @@ class Server:
 
 
 def start(
-    name: str, argv: list[str], port: int, database_url: str, cpu: int | None, logs: Path
+    name: str,
+    argv: list[str],
+    port: int,
+    database_url: str,
+    cpu: int | None,
+    logs: Path,
+    settings: dict[str, str] | None = None,
 ) -> Server:
+    """Start a server pinned to ``cpu``; ``settings`` are extra OPSJOBS_* variables."""
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{name}.log"
     env = dict(
@@ -129,6 +136,7 @@ def start(
         # run and cost that round about 5 x 0.4 s of the server's core. That cost is real but
         # not the hot path's; bench/README.md says what it is.
         OPSJOBS_CREDENTIAL_CACHE_SECONDS=os.environ.get("OPSJOBS_CREDENTIAL_CACHE_SECONDS", "3600"),
+        **(settings or {}),
     )
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]

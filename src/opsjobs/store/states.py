@@ -75,6 +75,12 @@ async def _leave(conn, entity_id: str, at: int) -> None:
     reached) is dropped, and one due already (the state held long enough, but no dispatcher
     has acted yet) acts once but does not repeat. Re-entering a state starts afresh."""
     pending = and_(trigger_firings.c.owner_id == entity_id, trigger_firings.c.cause == "state")
+    # Most changes leave nothing pending: one read by the owner index then spares the two
+    # writes (on SQLite each statement is a hop to the writer's thread and back).
+    # Consistent: only this entity's state changes make its state firings, and its row is
+    # locked by this transaction.
+    if (await conn.execute(select(trigger_firings.c.id).where(pending).limit(1))).first() is None:
+        return
     await conn.execute(delete(trigger_firings).where(pending, trigger_firings.c.due_at > at))
     await conn.execute(
         update(trigger_firings)
