@@ -34,6 +34,7 @@ from .routes import (
     not_served,
     operations,
     properties,
+    schedules,
     scripts,
     sessions,
     tags,
@@ -59,6 +60,7 @@ ROUTES = (
     operations,
     classes,
     scripts,
+    schedules,
     execute,
     not_served,
 )
