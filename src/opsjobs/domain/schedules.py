@@ -168,21 +168,33 @@ def checked(body: Any) -> ScheduleFields:
         raise BadRequest("paused: must be true or false")
     kind, entity_id = _target(body.get("target"))
     return ScheduleFields(
-        _name(body.get("name")), kind, entity_id, operation, dict(args), timing(body), missed, paused
+        _name(body.get("name")),
+        kind,
+        entity_id,
+        operation,
+        dict(args),
+        timing(body),
+        missed,
+        paused,
     )
 
 
 READ_ONLY = ("nextRunAt", "lastRunAt", "lastJobId", "stoppedReason", "created", "updated")
 
 
+def refuse_read_only(body: Any) -> None:
+    """400 for a body that is not an object or sets what only the server sets."""
+    if not isinstance(body, Mapping):
+        raise BadRequest("body: must be a JSON object")
+    for field in ("id", "owner", *READ_ONLY):
+        if field in body:
+            raise BadRequest(f"{field}: set by the server, not by a request")
+
+
 def merged(current: Mapping[str, Any], change: Any) -> dict[str, Any]:
     """A stored schedule's document with a PATCH body over it: giving ``cron`` drops the
     interval and giving ``interval`` drops the cron and its time zone."""
-    if not isinstance(change, Mapping):
-        raise BadRequest("body: must be a JSON object")
-    for field in ("id", "owner", *READ_ONLY):
-        if field in change:
-            raise BadRequest(f"{field}: cannot be changed")
+    refuse_read_only(change)
     result = {**current, **change}
     if change.get("cron") is not None:
         result["interval"] = None

@@ -60,7 +60,9 @@ class Dispatcher:
         self.scheduled += len(done)
         for run in done:
             if run.changes.get("stopped_reason"):
-                log.warning("schedule stopped", schedule=run.id, reason=run.changes["stopped_reason"])
+                log.warning(
+                    "schedule stopped", schedule=run.id, reason=run.changes["stopped_reason"]
+                )
         return len(done)
 
     async def run_once(self) -> int:
@@ -89,7 +91,11 @@ class Dispatcher:
         """Until the next firing is due, something was announced, or the poll interval."""
         self.store.firings_due.clear()
         wait = self.settings.trigger_poll_seconds
-        times = [t for t in (await next_due(self.store), await next_schedule_due(self.store)) if t is not None]
+        times = [
+            t
+            for t in (await next_due(self.store), await next_schedule_due(self.store))
+            if t is not None
+        ]
         due_at = min(times, default=None)
         if due_at is not None:
             wait = min(wait, max(0.0, (due_at - self.clock()) / 1000))

@@ -17,7 +17,13 @@ from ..domain.clock import now_ms
 from ..domain.errors import BadRequest
 from ..domain.ids import new_id
 from ..domain.kinds import EntityKind
-from ..domain.schedules import PER_OWNER_MAX, ScheduleFields, checked, merged
+from ..domain.schedules import (
+    PER_OWNER_MAX,
+    ScheduleFields,
+    checked,
+    merged,
+    refuse_read_only,
+)
 from ..store import schedules as stored
 from ..store.core import Store
 from ..store.operations import execution_target
@@ -73,6 +79,7 @@ async def create_schedule(
     store: Store, owner_id: str, body: Any, now: int | None = None
 ) -> dict[str, Any]:
     """Save a new schedule owned by ``owner_id``, timed from ``now``; its document."""
+    refuse_read_only(body)
     fields = checked(body)
     await _checked_against_store(store, fields, owner_id)
     now = now_ms() if now is None else now

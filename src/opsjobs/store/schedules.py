@@ -37,7 +37,9 @@ class Run:
 async def create(store: Store, row: dict[str, Any], per_owner_max: int) -> None:
     async with store.write() as conn:
         owned = await conn.execute(
-            select(func.count()).select_from(schedules).where(schedules.c.owner_id == row["owner_id"])
+            select(func.count())
+            .select_from(schedules)
+            .where(schedules.c.owner_id == row["owner_id"])
         )
         if owned.scalar_one() >= per_owner_max:
             raise BadRequest(f"owner: a user may own at most {per_owner_max} schedules")
@@ -54,9 +56,7 @@ async def _announce(conn, store: Store) -> None:
 
 async def get(store: Store, schedule_id: str) -> Any | None:
     async with store.read() as conn:
-        return (
-            await conn.execute(select(schedules).where(schedules.c.id == schedule_id))
-        ).first()
+        return (await conn.execute(select(schedules).where(schedules.c.id == schedule_id))).first()
 
 
 async def listed(store: Store, owner_id: str | None, limit: int) -> list[Any]:
@@ -148,4 +148,3 @@ async def consume(store: Store, runs: Sequence[Run]) -> list[Run]:
     if job_rows:
         store.jobs_queued.set()
     return done
-
