@@ -595,6 +595,17 @@ async def test_access_and_permissions(world, backend):
     assert not problems, "\n".join(problems)
 
 
+def _schedule_expectation(route: Route, user: str, label: str, not_found: tuple):
+    """The admin's schedule on host: another reads it with manage-operations and sight of
+    host; to anyone else it does not exist."""
+    permissions = USERS[user][0]
+    readable = "manage-operations" in permissions and "host" in VISIBLE[user]
+    if label in (MISSING, MALFORMED) or not readable:
+        return not_found
+    refusal = route.refusal(label, permissions)
+    return (403, refusal, None) if refusal else (200, None, None)
+
+
 def expectation(world: World, route: Route, user: str, label: str, target_id: str):
     """(status, message, the id the message names) for one call."""
     visible = VISIBLE[user]
@@ -605,13 +616,7 @@ def expectation(world: World, route: Route, user: str, label: str, target_id: st
     if target == "self":
         return (200, None, None)
     if target == "schedule":
-        # The admin's schedule on host: another reads it with manage-operations and sight of
-        # host; to anyone else it does not exist.
-        readable = "manage-operations" in permissions and "host" in visible
-        if names_nothing or not readable:
-            return not_found
-        refusal = route.refusal(label, permissions)
-        return (403, refusal, None) if refusal else (200, None, None)
+        return _schedule_expectation(route, user, label, not_found)
     if target in ("manager", "user", "script"):
         # Not entities under the access rule: the permission comes first.
         refusal = route.refusal(label, permissions)
