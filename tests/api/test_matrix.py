@@ -597,7 +597,9 @@ async def test_access_and_permissions(world, backend):
 
 def _schedule_expectation(route: Route, user: str, label: str, not_found: tuple):
     """The admin's schedule on host: another reads it with manage-operations and sight of
-    host; to anyone else it does not exist."""
+    host; to anyone else it does not exist. (A "self" route: any caller.)"""
+    if route.target == "self":
+        return (200, None, None)
     permissions = USERS[user][0]
     readable = "manage-operations" in permissions and "host" in VISIBLE[user]
     if label in (MISSING, MALFORMED) or not readable:
@@ -613,9 +615,7 @@ def expectation(world: World, route: Route, user: str, label: str, target_id: st
     target = route.target
     names_nothing = label in (MISSING, MALFORMED)
     not_found = (404, f"Entity not found: {KIND.get(target)}({target_id})", target_id)
-    if target == "self":
-        return (200, None, None)
-    if target == "schedule":
+    if target in ("self", "schedule"):
         return _schedule_expectation(route, user, label, not_found)
     if target in ("manager", "user", "script"):
         # Not entities under the access rule: the permission comes first.
