@@ -23,7 +23,7 @@ from ...store import schedules as stored
 from ..bodies import CheckedRoute
 from ..context import Context, context
 from ..guards import holds_any, require_any, visible_entity
-from ..models import error_responses
+from ..models import ScheduleModel, error_responses
 from ..responses import empty_response, json_response
 
 router = APIRouter(route_class=CheckedRoute, tags=["schedules"])
@@ -73,7 +73,7 @@ async def _new_target_visible(ctx: Context, principal: Principal, body: dict[str
 @router.get(
     "/schedules",
     response_model=None,
-    responses={200: {"description": "The schedules the caller may see"}, **error_responses(401)},
+    responses={200: {"model": list[ScheduleModel]}, **error_responses(401)},
 )
 async def list_schedules(request: Request) -> Response:
     ctx, principal = await _caller(request)
@@ -86,7 +86,7 @@ async def list_schedules(request: Request) -> Response:
     "/schedules",
     response_model=None,
     responses={
-        200: {"description": "The new schedule"},
+        200: {"model": ScheduleModel, "description": "The new schedule"},
         **error_responses(400, 401, 403, 404, 413),
     },
 )
@@ -100,7 +100,10 @@ async def create_schedule(body: ScheduleBody, request: Request) -> Response:
 @router.get(
     "/schedules/{schedule_id}",
     response_model=None,
-    responses={200: {"description": "The schedule"}, **error_responses(401, 404)},
+    responses={
+        200: {"model": ScheduleModel, "description": "The schedule"},
+        **error_responses(401, 404),
+    },
 )
 async def get_schedule(schedule_id: str, request: Request) -> Response:
     ctx, principal = await _caller(request)
@@ -111,7 +114,7 @@ async def get_schedule(schedule_id: str, request: Request) -> Response:
     "/schedules/{schedule_id}",
     response_model=None,
     responses={
-        200: {"description": "The schedule as changed"},
+        200: {"model": ScheduleModel, "description": "The schedule as changed"},
         **error_responses(400, 401, 403, 404, 413),
     },
 )
@@ -143,7 +146,10 @@ async def _pause(schedule_id: str, request: Request, paused: bool) -> Response:
 @router.post(
     "/schedules/{schedule_id}/pause",
     response_model=None,
-    responses={200: {"description": "The schedule, paused"}, **error_responses(401, 403, 404)},
+    responses={
+        200: {"model": ScheduleModel, "description": "The schedule, paused"},
+        **error_responses(401, 403, 404),
+    },
 )
 async def pause_schedule(schedule_id: str, request: Request) -> Response:
     return await _pause(schedule_id, request, True)
@@ -153,7 +159,7 @@ async def pause_schedule(schedule_id: str, request: Request) -> Response:
     "/schedules/{schedule_id}/resume",
     response_model=None,
     responses={
-        200: {"description": "The schedule, running again from now"},
+        200: {"model": ScheduleModel, "description": "The schedule, running again from now"},
         **error_responses(400, 401, 403, 404),
     },
 )
