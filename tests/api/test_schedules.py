@@ -144,6 +144,8 @@ async def test_a_target_out_of_sight_is_not_found(world):
         ({"paused": "yes"}, "paused"),
         ({"name": ""}, "name"),
         ({"name": "n" * 300}, "name"),
+        ({"name": "bad\x1b[2Jname"}, "name"),
+        ({"name": "line\nbreak"}, "name"),
         ({"target": {"object": "x", "link": "y"}}, "target"),
         ({"target": "somewhere"}, "target"),
         ({"target": {"class": "1"}}, "target"),

@@ -66,6 +66,7 @@ def test_add_list_show_pause_resume_delete(database_url, backend, world):
         app, ["schedule", "list", "--database-url", database_url], env={"COLUMNS": "200"}
     )
     assert table.exit_code == 0 and "nightly" in table.stdout and "Europe/Berlin" in table.stdout
+
     paused = opsjobs(database_url, "schedule", "pause", schedule["id"], "--json")
     assert json.loads(paused.stdout)["paused"] is True
     resumed = opsjobs(database_url, "schedule", "resume", schedule["id"], "--json")
@@ -102,3 +103,17 @@ def test_an_unknown_owner_is_refused(database_url, world):
         *("--operation", world["operation"], "--object", world["host"]),
     )
     assert result.exit_code != 0 and "nobody" in result.output
+
+
+def test_a_name_in_brackets_is_shown_as_it_is(database_url, world):
+    made = runner.invoke(
+        app,
+        [
+            *("schedule", "add", "--user", "ops", "--name", "[bold]x[/bold]", "--interval", "60"),
+            *("--operation", world["operation"], "--object", world["host"]),
+            *("--database-url", database_url),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert made.exit_code == 0, made.output
+    assert "[bold]x[/bold]" in made.stdout

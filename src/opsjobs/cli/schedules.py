@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..config import Settings
 from ..domain.errors import NotFound
@@ -43,10 +44,11 @@ def _table(documents: list[dict[str, Any]]) -> Table:
         state = "paused" if doc["paused"] else "active"
         if doc["stoppedReason"]:
             state += f": {doc['stoppedReason']}"
-        table.add_row(
+        cells = (
             doc["id"], doc["name"], f"{kind} {entity_id}", doc["operation"], timing,
             _when(doc["nextRunAt"]), state,
         )  # fmt: skip
+        table.add_row(*(Text(cell) for cell in cells))  # as text: "[" is not markup here
     return table
 
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from .errors import BadRequest
+from .names import hidden_character
 
 MISSED_POLICIES = ("skip", "run-once")
 NAME_MAX = 255
@@ -72,6 +73,9 @@ def _cron_following(expression: str, zone: ZoneInfo, after: int, previous: int |
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > NAME_MAX:
         raise BadRequest(f"name: must be a non-empty text of at most {NAME_MAX} characters")
+    hidden = hidden_character(value)
+    if hidden is not None:  # shown in tables and logs: nothing that moves a terminal
+        raise BadRequest(f"name: must not contain {hidden}")
     return value
 
 
