@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 
 import httpx
@@ -75,3 +76,41 @@ async def test_two_servers_run_each_due_time_once(backend, database_url):
     assert all((at - first) % 1000 == 0 for at in due), "each on the schedule's own grid"
     assert {job.user_id for job in found} == {schedule["owner"]}
     assert {meta["id"] for meta in metas} == {schedule["id"]}
+
+
+async def wait_for(url: str, count: int, seconds: float = 60) -> list:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await schedule_jobs(url)
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)
+
+
+async def test_times_missed_while_down_run_once_late(backend, database_url):
+    """run-once: a server down past several due times makes one late job when it is back."""
+    host, operation = await seed(database_url)
+    env = cli_env(**SETTINGS, OPSJOBS_TRIGGER_LATE_AFTER_SECONDS="0.5")
+    body = {
+        "name": "backup",
+        "operation": operation,
+        "target": {"object": host},
+        "interval": 2,
+        "missed": "run-once",
+    }
+    async with httpx.AsyncClient(auth=ADMIN, timeout=60) as client:
+        with running_server(database_url, env=env) as (base, _):
+            response = await client.post(f"{base}/node/api/schedules", json=body)
+            assert response.status_code == 200, response.text
+        down_until = response.json()["nextRunAt"] + 5000  # three due times pass meanwhile
+        while time.time() * 1000 < down_until:
+            await asyncio.sleep(0.2)
+        assert await schedule_jobs(database_url) == []
+        with running_server(database_url, env=env):
+            assert len(await wait_for(database_url, 1)) >= 1
+    metas = sorted(
+        (orjson.loads(job.process_meta)["schedule"] for job in await schedule_jobs(database_url)),
+        key=lambda meta: meta["dueAt"],
+    )
+    assert metas[0]["late"] is True and metas[0]["dueAt"] == response.json()["nextRunAt"]
+    assert all(meta["dueAt"] > down_until - 1000 for meta in metas[1:]), "no burst of the missed"
