@@ -23,7 +23,7 @@ URL = "/node/api/schedules"
 
 
 @pytest.fixture
-async def world(api):
+async def world(api, backend):
     admin = await api.admin()
     site = await api.object("site")
     other = await api.object("other")
