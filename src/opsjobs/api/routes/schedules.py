@@ -22,7 +22,7 @@ from ...service import schedules as service
 from ...store import schedules as stored
 from ..bodies import CheckedRoute
 from ..context import Context, context
-from ..guards import holds_any, require_any, visible_entity
+from ..guards import holds_any, may_read_schedule, require_any, visible_entity
 from ..models import ScheduleModel, error_responses
 from ..responses import empty_response, json_response
 
@@ -40,12 +40,8 @@ async def _caller(request: Request) -> tuple[Context, Principal]:
 
 
 def _may_read(ctx: Context, principal: Principal, row: Any) -> bool:
-    if row.owner_id == principal.id:
-        return True
     kind = EntityKind(row.target_type).word
-    return holds_any(principal, service.MANAGER) and ctx.store.directory.can_see_entity(
-        principal, kind, row.target_id
-    )
+    return may_read_schedule(ctx.store, principal, row.owner_id, kind, row.target_id)
 
 
 async def _readable(ctx: Context, principal: Principal, schedule_id: str) -> Any:
