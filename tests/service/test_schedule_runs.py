@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpers.execution import opened_store
 from opsjobs.domain.rights import PERMISSIONS
@@ -16,6 +16,7 @@ from opsjobs.service.schedule_runs import run_due
 from opsjobs.service.schedules import create_schedule, set_paused
 from opsjobs.store import entities, operations, schedules, users
 from opsjobs.store.schema import jobs
+from opsjobs.store.schema import schedules as schedules_table
 
 SECOND = 1000
 MINUTE = 60 * SECOND
@@ -244,3 +245,20 @@ async def test_pause_and_resume(world):
     later = start + 5 * MINUTE
     resumed = await set_paused(store, await schedules.get(store, made["id"]), False, now=later)
     assert (resumed["paused"], resumed["nextRunAt"]) == (False, later + MINUTE)
+
+
+async def test_a_time_zone_gone_from_the_system_stops_the_schedule(world):
+    store, host, restart, owner = world
+    start = utc(2026, 5, 1)
+    cron = body(host, restart, cron="0 * * * *", timezone="Europe/Berlin")
+    made = await create_schedule(store, owner, cron, now=start)
+    async with store.write() as conn:  # as if the time zone data had lost the zone
+        await conn.execute(
+            update(schedules_table)
+            .where(schedules_table.c.id == made["id"])
+            .values(timezone="Gone/Away")
+        )
+    await run(store, made["nextRunAt"])
+    row = await schedules.get(store, made["id"])
+    assert row.paused and "Gone/Away" in row.stopped_reason
+    assert await job_rows(store) == []

@@ -49,7 +49,11 @@ class Timing:
                 return after + step
             # Keep the phase of the earlier runs: previous + k·step, the first after ``after``.
             return previous + (max(0, after - previous) // step + 1) * step
-        return _cron_following(self.cron or "", ZoneInfo(self.timezone), after, previous)
+        try:
+            return _cron_following(self.cron or "", ZoneInfo(self.timezone), after, previous)
+        except (CronSimError, ZoneInfoNotFoundError, ValueError) as exc:
+            # A zone the system's time zone data no longer has, say: the schedule stops.
+            raise BadRequest(f"cron: cannot be read in {self.timezone}: {exc}") from exc
 
 
 def _cron_following(expression: str, zone: ZoneInfo, after: int, previous: int | None) -> int:

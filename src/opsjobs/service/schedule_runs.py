@@ -63,7 +63,10 @@ async def _run(
     if refusal is not None:
         return _stop(row, refusal, now)
     timing = Timing(row.cron, row.timezone, row.interval_s)
-    following = {"next_run_at": timing.following(now, previous=row.next_run_at)}
+    try:
+        following = {"next_run_at": timing.following(now, previous=row.next_run_at)}
+    except OpsjobsError as exc:
+        return _stop(row, exc.message, now)
     late = is_late(row.next_run_at, now, late_after_ms)
     if not runs_now(row.missed, late):
         return stored.Run(row.id, row.revision, None, following)
