@@ -412,14 +412,18 @@ class Settings:
     )
     # State triggers (docs/api.md §14): every `opsjobs serve` process acts on due firings;
     # each firing acts once in total however many do.
-    trigger_dispatcher: bool = setting(True, "whether `opsjobs serve` acts on due trigger firings")
+    trigger_dispatcher: bool = setting(
+        True, "whether `opsjobs serve` acts on due trigger firings and due schedules"
+    )
     # Firings made in this process, or announced by NOTIFY on PostgreSQL, wake the
     # dispatcher at once; this look catches the rest (other processes on one SQLite file).
     trigger_poll_seconds: float = setting(
         1.0, "how often an idle dispatcher looks for due firings", positive=True
     )
     trigger_late_after_seconds: float = setting(
-        5.0, "a firing acted on this long after its time says it was late", positive=True
+        5.0,
+        "a firing (or a schedule's due time) acted on this long after its time was late",
+        positive=True,
     )
     stop_grace_seconds: float = setting(
         10.0, "after SIGTERM, how long running jobs may finish before they are cancelled"

@@ -146,6 +146,8 @@ class World:
             return created
         if label == "new_tag":
             return await self.post("/node/api/tags", {"name": f"tag-{n}"})
+        if label == "new_schedule":
+            return await self.post("/node/api/schedules", _schedule_body(self, self.ids["host"]))
         if label == "new_script":
             return await self.post("/node/api/scripts", {"name": f"s-{n}", "text": "echo hi"})
         raise AssertionError(label)
@@ -183,7 +185,21 @@ async def build_world(api) -> World:
     world.ids["cls"] = await world.post("/node/api/classes", {"name": "servers"})
     await world.add_operation("classes", world.ids["cls"])
     world.ids["script"] = await world.post("/node/api/scripts", {"name": "s", "text": "echo hi"})
+    # The admin's schedule of an operation of host: others read it only with manage-operations.
+    world.ids["schedule"] = await world.post(
+        "/node/api/schedules", _schedule_body(world, world.ids["host"])
+    )
     return world
+
+
+def _schedule_body(world: World, target_id: str) -> dict:
+    operation = world.operations.get(target_id, world.operations["1"])
+    return {
+        "name": _unique("sched", world),
+        "operation": operation,
+        "target": {"object": target_id},
+        "interval": 3600,
+    }
 
 
 # -- the routes -----------------------------------------------------------------------------
@@ -201,6 +217,7 @@ LINK_NEEDS = {
 MANAGE_USERS = ("manage-users",)
 MANAGE_CLASSES = ("manage-classes",)
 MANAGE_SCRIPTS = ("manage-scripts",)
+SCHEDULE_CHANGERS = ("execute-operations", "manage-operations")
 OPERATION_CHANGE = {"description": "changed"}
 TAG_LABELLERS = (
     "create-objects",
@@ -402,6 +419,19 @@ MATRIX: dict[tuple[str, str], Route] = {
         "script", MANAGE_SCRIPTS, body=lambda w, t: {"text": "echo changed"}
     ),
     ("DELETE", "/node/api/scripts/{script_id}"): Route("script", MANAGE_SCRIPTS, destructive=True),
+    ("GET", "/node/api/schedules"): Route("self"),
+    ("POST", "/node/api/schedules"): Route(
+        "parent", ("execute-operations",), body=lambda w, t: _schedule_body(w, t)
+    ),
+    ("GET", "/node/api/schedules/{schedule_id}"): Route("schedule"),
+    ("PATCH", "/node/api/schedules/{schedule_id}"): Route(
+        "schedule", SCHEDULE_CHANGERS, body=lambda w, t: {"name": _unique("renamed", w)}
+    ),
+    ("DELETE", "/node/api/schedules/{schedule_id}"): Route(
+        "schedule", SCHEDULE_CHANGERS, destructive=True
+    ),
+    ("POST", "/node/api/schedules/{schedule_id}/pause"): Route("schedule", SCHEDULE_CHANGERS),
+    ("POST", "/node/api/schedules/{schedule_id}/resume"): Route("schedule", SCHEDULE_CHANGERS),
 }
 
 # Routes that need no credentials (session creation checks the body's; see test_api_auth).
@@ -451,6 +481,7 @@ def targets(route: Route) -> list[str]:
         "class": ["new_class" if route.destructive else "cls"],
         "script": ["new_script" if route.destructive else "script"],
         "tag": ["new_tag" if route.destructive else "tag"],
+        "schedule": ["new_schedule" if route.destructive else "schedule"],
     }
     if route.target in labels:
         return [*labels[route.target], MISSING, MALFORMED]
@@ -480,6 +511,7 @@ KIND = {
     "class": "Class",
     "script": "Script",
     "tag": "Tag",
+    "schedule": "Schedule",
 }
 
 
@@ -596,6 +628,19 @@ async def test_access_and_permissions(world, backend):
     assert not problems, "\n".join(problems)
 
 
+def _schedule_expectation(route: Route, user: str, label: str, not_found: tuple):
+    """The admin's schedule on host: another reads it with manage-operations and sight of
+    host; to anyone else it does not exist. (A "self" route: any caller.)"""
+    if route.target == "self":
+        return (200, None, None)
+    permissions = USERS[user][0]
+    readable = "manage-operations" in permissions and "host" in VISIBLE[user]
+    if label in (MISSING, MALFORMED) or not readable:
+        return not_found
+    refusal = route.refusal(label, permissions)
+    return (403, refusal, None) if refusal else (200, None, None)
+
+
 def expectation(world: World, route: Route, user: str, label: str, target_id: str):
     """(status, message, the id the message names) for one call."""
     visible = VISIBLE[user]
@@ -603,8 +648,8 @@ def expectation(world: World, route: Route, user: str, label: str, target_id: st
     target = route.target
     names_nothing = label in (MISSING, MALFORMED)
     not_found = (404, f"Entity not found: {KIND.get(target)}({target_id})", target_id)
-    if target == "self":
-        return (200, None, None)
+    if target in ("self", "schedule"):
+        return _schedule_expectation(route, user, label, not_found)
     if target in ("manager", "user", "script"):
         # Not entities under the access rule: the permission comes first.
         refusal = route.refusal(label, permissions)

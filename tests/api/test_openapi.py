@@ -168,7 +168,7 @@ def _body_problems(method: str, path: str, body: dict | None) -> list[str]:
         if "application/json" not in content or not content["application/json"].get("schema"):
             return [f"{where}: request body is not described as JSON"]
     elif method in ("post", "patch", "put"):
-        if not path.endswith(("/auth-token", "/cancel", "/execute")):
+        if not path.endswith(("/auth-token", "/cancel", "/execute", "/pause", "/resume")):
             return [f"{where}: no request body described"]
     return []
 

@@ -7,6 +7,7 @@ import pytest
 import log_secrets
 from helpers.remote import VIEWER
 from opsjobs.client import (
+    BadRequest,
     Client,
     Conflict,
     EndEvent,
@@ -199,6 +200,31 @@ def test_states_history_and_triggers(server):
         with pytest.raises(NotFound):
             viewer.state_history("object", hidden)
         assert hidden not in {e["entityId"] for e in viewer.state_history(limit=1000)}
+
+
+def test_schedules(server):
+    web = server.objects["web-1"]
+    with server.client() as admin:
+        tick = {"name": "tick", "type": 2, "parameters": {"type": "scriptText", "text": "true"}}
+        operation = admin.create_operation("object", web, tick)["id"]
+        body = {"name": "hourly", "operation": operation, "target": {"object": web}}
+        made = admin.create_schedule({**body, "interval": 3600, "paused": True})
+        assert admin.get_schedule(made["id"])["nextRunAt"] is None
+        assert made["id"] in {s["id"] for s in admin.list_schedules()}
+        changed = admin.update_schedule(made["id"], {"cron": "0 4 * * *", "timezone": "Asia/Tokyo"})
+        assert (changed["cron"], changed["interval"]) == ("0 4 * * *", None)
+        assert admin.resume_schedule(made["id"])["nextRunAt"] is not None
+        assert admin.pause_schedule(made["id"])["paused"] is True
+        with pytest.raises(BadRequest):
+            admin.create_schedule({**body, "interval": 0})
+    with server.client(VIEWER) as viewer:
+        with pytest.raises(NotFound):  # another user's, without manage-operations
+            viewer.get_schedule(made["id"])
+    with server.client() as admin:
+        admin.delete_schedule(made["id"])
+        with pytest.raises(NotFound):
+            admin.get_schedule(made["id"])
+        admin.delete_operation("object", web, operation)
 
 
 def test_users_sessions_and_tokens(server):

@@ -98,3 +98,24 @@ async def test_an_e_mail_trigger_reaches_a_real_smtp_server(database_url):
                 async with api.store.read() as conn:
                     (row,) = (await conn.execute(select(trigger_deliveries))).all()
             assert (row.type, row.status, row.owner_id) == ("e-mail", "delivered", host)
+
+
+async def test_a_schedule_made_through_the_api_runs_as_its_owner(api):
+    """The dispatcher sleeps until the earlier of firings and schedules: a 1 s schedule runs
+    and the embedded runner runs its job, with nobody calling anything by hand."""
+    admin = await api.admin()
+    host = await api.object("cron-1")
+    document = {
+        "name": "tick",
+        "type": 2,
+        "parameters": {"type": "scriptText", "text": "echo tick"},
+    }
+    tick = await operations.create_operation(api.store, "object", host, document)
+    body = {"name": "tick", "operation": tick["id"], "target": {"object": host}, "interval": 1}
+    response = await api.client.post("/node/api/schedules", json=body, headers=admin)
+    assert response.status_code == 200, response.text
+    schedule = response.json()
+    job = await wait_for_job(api, admin, host, "succeeded")
+    assert job["user_id"] == schedule["owner"]
+    assert job["process_meta"]["schedule"]["id"] == schedule["id"]
+    assert job["description"]["stdout"] == "tick\n"

@@ -131,6 +131,18 @@ def visible_entity_ids(store: Store, principal: Principal, kind: str) -> list[st
     return store.directory.visible_link_ids(principal)
 
 
+def may_read_schedule(
+    store: Store, principal: Principal, owner_id: str, kind: str, target_id: str
+) -> bool:
+    """Whether the caller may read a schedule (docs/api.md §20): its own, or another user's
+    with ``manage-operations`` and sight of its target."""
+    if owner_id == principal.id:
+        return True
+    return principal.rights.has_any("manage-operations") and store.directory.can_see_entity(
+        principal, kind, target_id
+    )
+
+
 # -- jobs -----------------------------------------------------------------------------------
 # A job is exactly as visible as its owner (Directory.can_see_owner); the history of a
 # deleted owner stays visible to those who manage that kind of entity.

@@ -614,3 +614,23 @@ class AuditRowModel(BaseModel):
     target_id: str | None
     detail: dict[str, Any] | None = Field(description="small, never a secret")
     request_id: str | None
+class ScheduleModel(BaseModel):
+    """A schedule as the API shows it (docs/api.md §20)."""
+
+    id: str
+    name: str
+    operation: str
+    target: dict[str, str] = Field(description='{"object": ID} or {"link": ID}')
+    args: dict[str, Any]
+    cron: str | None
+    timezone: str | None
+    interval: int | None
+    missed: Literal["skip", "run-once"]
+    paused: bool
+    owner: str
+    nextRunAt: int | None
+    lastRunAt: int | None
+    lastJobId: str | None
+    stoppedReason: str | None
+    created: int
+    updated: int

@@ -23,6 +23,7 @@ from . import demo as demo_data
 from . import execution as execution_commands
 from . import operations as operation_commands
 from . import remote
+from . import schedules as schedule_commands
 from .runtime import ConfigFile, DatabaseUrl, console, opened_store, run
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ app.add_typer(object_app, name="object")
 app.add_typer(link_app, name="link")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(operation_commands.app, name="operation")
+app.add_typer(schedule_commands.app, name="schedule")
 app.add_typer(remote.app, name="remote")  # a server elsewhere, through its API
 
 

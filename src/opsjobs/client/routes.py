@@ -191,6 +191,32 @@ class Routes:
         path = _entity_path(kind, entity_id) + "/trigger-deliveries"
         params = {k: v for k, v in page.items() if v is not None}
         return self._send(Call("GET", path, params=params))
+    # -- schedules (§20) -----------------------------------------------------------------------
+
+    def list_schedules(self) -> Any:
+        """The schedules the caller may read."""
+        return self._send(Call("GET", "/schedules"))
+
+    def create_schedule(self, schedule: dict[str, Any]) -> Any:
+        """Make a schedule (``name``, ``operation``, ``target``, ``cron`` or ``interval``, …),
+        owned by the caller; answers it."""
+        return self._send(Call("POST", "/schedules", body=schedule))
+
+    def get_schedule(self, schedule_id: str) -> Any:
+        return self._send(Call("GET", f"/schedules/{segment(schedule_id)}"))
+
+    def update_schedule(self, schedule_id: str, changes: dict[str, Any]) -> Any:
+        return self._send(Call("PATCH", f"/schedules/{segment(schedule_id)}", body=changes))
+
+    def delete_schedule(self, schedule_id: str) -> Any:
+        call = Call("DELETE", f"/schedules/{segment(schedule_id)}", decode=no_answer)
+        return self._send(call)
+
+    def pause_schedule(self, schedule_id: str) -> Any:
+        return self._send(Call("POST", f"/schedules/{segment(schedule_id)}/pause"))
+
+    def resume_schedule(self, schedule_id: str) -> Any:
+        return self._send(Call("POST", f"/schedules/{segment(schedule_id)}/resume"))
 
     # -- users, groups, sessions, tokens (§3, §14) -------------------------------------------
 

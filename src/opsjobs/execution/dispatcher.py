@@ -1,10 +1,12 @@
-"""The trigger dispatcher: acts on due firings as they fall due, in every server process.
+"""The dispatcher: acts on due trigger firings and due schedules as they fall due, in every
+server process.
 
-It sleeps until the earliest due time (one read of the index on ``due_at``), or until a
-change here or a NOTIFY from another process says a firing was made (``store.firings_due``),
+It sleeps until the earliest due time of either (one read of the index on ``due_at``, one
+of the index on ``next_run_at``), or until a change here or a NOTIFY from another process
+says a firing or a schedule was made (``store.firings_due``),
 or at most ``trigger_poll_seconds``. Each firing acts once in total however many dispatchers
 run (store/firings.py); one that fell due while no dispatcher ran acts at the next start,
-marked late.
+marked late. The same holds for each due time of a schedule (service/schedule_runs.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import structlog
 from ..config import Settings
 from ..domain.clock import now_ms
 from ..service.firing import fire_due
+from ..service.schedule_runs import run_due
 from ..store.core import Store
 from ..store.retry import describe
+from ..store.schedules import next_due as next_schedule_due
 from ..store.triggers import next_due
 
 log = structlog.get_logger("opsjobs.execution")
@@ -42,6 +46,24 @@ class Dispatcher:
         # Called when firings made messages to send (the sender's wake-up, execution/sender.py).
         self.on_messages = on_messages
         self.fired = 0  # firings acted on here, for tests and metrics
+        self.scheduled = 0  # schedules' due times acted on here
+
+    async def run_schedules(self) -> int:
+        """Run the schedules due now; how many due times were acted on here."""
+        done = await run_due(
+            self.store,
+            default_timeout=self.settings.default_timeout_seconds,
+            late_after_ms=int(self.settings.trigger_late_after_seconds * 1000),
+            limit=BATCH,
+            now=self.clock(),
+        )
+        self.scheduled += len(done)
+        for run in done:
+            if run.changes.get("stopped_reason"):
+                log.warning(
+                    "schedule stopped", schedule=run.id, reason=run.changes["stopped_reason"]
+                )
+        return len(done)
 
     async def run_once(self) -> int:
         """Act on what is due now; how many firings were acted on here."""
@@ -69,7 +91,12 @@ class Dispatcher:
         """Until the next firing is due, something was announced, or the poll interval."""
         self.store.firings_due.clear()
         wait = self.settings.trigger_poll_seconds
-        due_at = await next_due(self.store)
+        times = [
+            t
+            for t in (await next_due(self.store), await next_schedule_due(self.store))
+            if t is not None
+        ]
+        due_at = min(times, default=None)
         if due_at is not None:
             wait = min(wait, max(0.0, (due_at - self.clock()) / 1000))
         if wait > 0:
@@ -79,7 +106,8 @@ class Dispatcher:
     async def run_forever(self) -> None:
         while True:
             try:
-                if await self.run_once() >= BATCH:
+                fired = await self.run_once()
+                if max(fired, await self.run_schedules()) >= BATCH:
                     continue  # more are due: no pause
                 await self._pause()
             except asyncio.CancelledError:

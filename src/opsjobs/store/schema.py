@@ -391,3 +391,33 @@ revisions = Table(
     Column("name", String(32), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+schedules = Table(
+    "schedules",
+    metadata,
+    # An operation run at the times of a cron expression or an interval, as its owner
+    # (service/schedules.py). Only next_run_at is scanned (NULL while paused).
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("target_id", ID, nullable=False),
+    Column("target_type", Integer, nullable=False),
+    Column("operation_id", ID, nullable=False),
+    Column("args", Text, nullable=False, server_default="{}"),
+    Column("cron", String(120)),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("interval_s", Integer),
+    Column("missed", String(16), nullable=False, server_default="skip"),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("next_run_at", BigInteger),
+    Column("last_run_at", BigInteger),
+    Column("last_job_id", ID),
+    Column("stopped_reason", Text),
+    # Bumped by every change and every run: a dispatcher acts only on a row still as it read
+    # it (store/schedules.py).
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Index("ix_schedules_next_run", "next_run_at"),
+    Index("ix_schedules_owner", "owner_id"),
+)
