@@ -240,6 +240,27 @@ async def test_state_and_trigger_changes_are_recorded_without_recipients(api) ->
     assert state["detail"] == {"state_id": 5} and state["actor_login"] == "admin"
 
 
+async def test_schedule_changes_are_recorded(api) -> None:
+    admin = await api.admin()
+    host = await api.object("web-1")
+    document = {"name": "r", "type": 2, "parameters": {"type": "scriptText", "text": "true"}}
+    made = await api.client.post(
+        f"/node/api/objects/{host}/operations", json=document, headers=admin
+    )
+    body = {"name": "nightly", "operation": made.json()["id"], "target": {"object": host},
+            "cron": "0 3 * * *"}  # fmt: skip
+    created = await api.client.post("/node/api/schedules", json=body, headers=admin)
+    assert created.status_code == 200, created.text
+    schedule = created.json()["id"]
+    assert (
+        await api.client.post(f"/node/api/schedules/{schedule}/pause", headers=admin)
+    ).is_success
+    assert (await api.client.delete(f"/node/api/schedules/{schedule}", headers=admin)).is_success
+    assert (await only(api, "schedule.create"))["target_id"] == schedule
+    assert (await only(api, "schedule.pause"))["target_id"] == schedule
+    assert (await only(api, "schedule.delete"))["target_id"] == schedule
+
+
 async def test_a_change_without_credentials_leaves_no_row(api) -> None:
     await api.admin()
     response = await api.client.delete("/node/api/objects/1")

@@ -193,8 +193,16 @@ def _rules() -> dict[tuple[str, str], Rule]:
         )
     for plural, kind in (("objects", "object"), ("links", "link"), ("classes", "class")):
         rules |= _owned(plural, kind, "operation", "operations", "operation_id")
-    for plural, kind in (("classes", "class"), ("scripts", "script"), ("tags", "tag")):
+    for plural, kind in (
+        ("classes", "class"),
+        ("scripts", "script"),
+        ("tags", "tag"),
+        ("schedules", "schedule"),
+    ):
         rules |= _crud(plural, kind, _named)
+    for verb in ("pause", "resume"):
+        path = f"/schedules/{{schedule_id}}/{verb}"
+        rules[("POST", path)] = Rule(f"schedule.{verb}", "schedule", "schedule_id")
     return rules
 
 

@@ -614,6 +614,8 @@ class AuditRowModel(BaseModel):
     target_id: str | None
     detail: dict[str, Any] | None = Field(description="small, never a secret")
     request_id: str | None
+
+
 class ScheduleModel(BaseModel):
     """A schedule as the API shows it (docs/api.md §20)."""
 

@@ -191,6 +191,7 @@ class Routes:
         path = _entity_path(kind, entity_id) + "/trigger-deliveries"
         params = {k: v for k, v in page.items() if v is not None}
         return self._send(Call("GET", path, params=params))
+
     # -- schedules (§20) -----------------------------------------------------------------------
 
     def list_schedules(self) -> Any:
