@@ -452,6 +452,7 @@ def as_document(row: dict) -> dict:
         "late": row["late"],
         "attempts": row["attempts"],
         "finished": row["finished"],
+        "history": [],
     }
 
 

@@ -27,6 +27,7 @@ KEYS = [
     "late",
     "attempts",
     "finished",
+    "history",
 ]
 
 
@@ -87,6 +88,7 @@ async def test_every_column_under_its_document_name(store):
         attempts=2,
         finished=2100,
         change_id="c1",
+        history='{"attempt": 1, "at": 2050, "outcome": "failed, to be tried again", "detail": "x"}\n',
     )
     [document] = await deliveries_of(store, owner, 10, 0)
     assert list(document) == KEYS
@@ -104,12 +106,16 @@ async def test_every_column_under_its_document_name(store):
         "late": True,
         "attempts": 2,
         "finished": 2100,
+        "history": [
+            {"attempt": 1, "at": 2050, "outcome": "failed, to be tried again", "detail": "x"}
+        ],
     }
     # A default row: not late, no attempts yet, not finished.
     second = new_id()
     await add(store, second, 3000)
     [fresh] = await deliveries_of(store, second, 10, 0)
     assert fresh["late"] is False and fresh["attempts"] == 0 and fresh["finished"] is None
+    assert fresh["history"] == []
 
 
 async def test_has_deliveries_by_owner_and_kind(store):

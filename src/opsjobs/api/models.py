@@ -521,6 +521,9 @@ class DeliveryModel(BaseModel):
     late: bool
     attempts: int
     finished: int | None
+    history: list[dict[str, Any]] = Field(
+        description='each attempt at a message as it ended: {"attempt", "at", "outcome", "detail"}'
+    )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
 from .core import Store
@@ -29,12 +30,16 @@ _FIELDS = (
     ("late", "late"),
     ("attempts", "attempts"),
     ("finished", "finished"),
+    ("history", "history"),
 )
 
 
 def delivery_document(row: Any) -> dict[str, Any]:
     document = {key: getattr(row, column) for column, key in _FIELDS}
     document["late"] = bool(document["late"])
+    # One JSON object per line, an attempt each (store/outbox.py).
+    lines = (document["history"] or "").splitlines()
+    document["history"] = [orjson.loads(line) for line in lines if line]
     return document
 
 
