@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert
 
 from helpers import assert_error
+from helpers.states import state_world
 from opsjobs.api.routes import states as state_routes
 from opsjobs.domain.ids import new_id
 from opsjobs.store.schema import state_history
@@ -17,28 +18,7 @@ ENTRY_KEYS = ["id", "entityId", "entityType", "stateId", "prevStateId", "timesta
 
 @pytest.fixture
 async def world(api):
-    admin = await api.admin()
-    site = await api.object("site")
-    a, b = await api.object("a", site), await api.object("b", site)
-    hidden = await api.object("hidden", site)
-    link = await api.link(a, b)
-    hidden_link = await api.link(a, hidden)
-    ids = {
-        "site": site,
-        "object": a,
-        "other": b,
-        "link": link,
-        "hidden_object": hidden,
-        "hidden_link": hidden_link,
-    }
-    users = {
-        "admin": admin,
-        "viewer": await api.user("viewer", include=[site], exclude=[hidden]),
-        "outsider": await api.user(
-            "outsider", permissions=["manage-objects", "manage-links"], include=[]
-        ),
-    }
-    return {"ids": ids, "users": users}
+    return await state_world(api)
 
 
 async def add_changes(api, rows: list[tuple[str, int, int]]) -> list[dict]:

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from helpers import assert_error
+from helpers.states import state_world
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.kinds import EntityKind
@@ -27,27 +28,7 @@ OPERATION = {
 
 @pytest.fixture
 async def world(api):
-    admin = await api.admin()
-    site = await api.object("site")
-    a, b = await api.object("a", site), await api.object("b", site)
-    hidden = await api.object("hidden", site)
-    link = await api.link(a, b)
-    hidden_link = await api.link(a, hidden)
-    ids = {"object": a, "link": link, "hidden_object": hidden, "hidden_link": hidden_link}
-    users = {
-        "admin": admin,
-        "modifier": await api.user(
-            "modifier",
-            permissions=["modify-objects", "modify-links"],
-            include=[site],
-            exclude=[hidden],
-        ),
-        "viewer": await api.user("viewer", include=[site], exclude=[hidden]),
-        "outsider": await api.user(
-            "outsider", permissions=["manage-objects", "manage-links"], include=[]
-        ),
-    }
-    return {"ids": ids, "users": users}
+    return await state_world(api)
 
 
 def url(kind: str, entity_id: str, tail: str = "state-triggers") -> str:

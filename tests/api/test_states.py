@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers import assert_error
+from helpers.states import state_world
 from opsjobs.domain.values import INT32_MAX
 from opsjobs.store.schema import state_history
 
@@ -15,29 +16,7 @@ MODIFY = {"object": "modify-objects", "link": "modify-links"}
 
 @pytest.fixture
 async def world(api):
-    admin = await api.admin()
-    site = await api.object("site")
-    a, b = await api.object("a", site), await api.object("b", site)
-    hidden = await api.object("hidden", site)
-    link = await api.link(a, b)
-    hidden_link = await api.link(a, hidden)
-    ids = {"object": a, "link": link, "hidden_object": hidden, "hidden_link": hidden_link}
-    users = {
-        "admin": admin,
-        # sees the site but the hidden object (and so the link to it), may change all
-        "modifier": await api.user(
-            "modifier",
-            permissions=["modify-objects", "modify-links"],
-            include=[site],
-            exclude=[hidden],
-        ),
-        "viewer": await api.user("viewer", include=[site], exclude=[hidden]),
-        # every permission, sees nothing
-        "outsider": await api.user(
-            "outsider", permissions=["manage-objects", "manage-links"], include=[]
-        ),
-    }
-    return {"ids": ids, "users": users}
+    return await state_world(api)
 
 
 def state_url(kind: str, entity_id: str) -> str:
