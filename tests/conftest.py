@@ -107,7 +107,7 @@ def pg_database() -> str:
 
 _PG_TABLES = (
     "jobs, job_output, sessions, users, groups, objects, object_parents, links, classes, "
-    "operations, scripts, state_triggers, runners, tags, property_changes"
+    "operations, scripts, state_triggers, runners, tags, property_changes, purge_marks"
 )
 
 

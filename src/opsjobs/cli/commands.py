@@ -21,6 +21,7 @@ from . import configuration as configuration_commands
 from . import demo as demo_data
 from . import execution as execution_commands
 from . import operations as operation_commands
+from . import purge as purge_commands
 from . import remote
 from .runtime import ConfigFile, DatabaseUrl, console, opened_store, run
 
@@ -301,3 +302,4 @@ def jobs_import(
 
 execution_commands.register(app)  # runner, exec: listed after serve
 configuration_commands.register(app)  # config show
+purge_commands.register(app)  # purge

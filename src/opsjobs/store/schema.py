@@ -245,6 +245,9 @@ jobs = Table(
         postgresql_where=text("status = 'running'"),
     ),
     Index("ux_jobs_idempotency", "user_id", "idempotency_key", unique=True),
+    # Retention's per-owner minimum: "are there N newer finished jobs of this object and
+    # operation?" reads at most N entries of it (store/retention.py).
+    Index("ix_jobs_retention", "owner_id", "operation_id", "timestamp"),
 )
 
 runners = Table(
@@ -270,6 +273,16 @@ job_output = Table(
     Column("seq", Integer, primary_key=True),
     Column("offset", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+purge_marks = Table(
+    "purge_marks",
+    metadata,
+    # How far a purge step that resumes has gone (store/retention.py): the last job ID it
+    # looked at. One row per such step; none until it first runs.
+    Column("step", String(32), primary_key=True),
+    Column("position", ID, nullable=False),
+    Column("updated", BigInteger, nullable=False),
 )
 
 revisions = Table(
