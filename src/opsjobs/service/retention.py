@@ -118,16 +118,20 @@ class OutputStep:
     """Output of finished jobs older than its own, shorter limit: the chunks are deleted
     and the description's streams emptied; the job stays. The walk goes on from where the
     last run stopped (a job passed over while kept or running keeps its output until the
-    job itself goes)."""
+    job itself goes). Nothing older than the jobs' own cutoff is its business: such a job is
+    deleted whole by the jobs step, or kept whole by the same minimum."""
 
-    def __init__(self, keep: int, tally: Tally, dry_run: bool, days: float) -> None:
+    def __init__(
+        self, keep: int, tally: Tally, dry_run: bool, days: float, job_cutoff: int | None
+    ) -> None:
         self.keep, self.tally, self.dry_run = keep, tally, dry_run
         self.detail = f"output older than {days:g} days"
+        self.floor = "" if job_cutoff is None else retention.id_floor(job_cutoff)
         self.after: str | None = None
 
     async def __call__(self, store: Store, older_than_ms: int, batch_size: int) -> Batch:
         if self.after is None:
-            self.after = await retention.read_mark(store, retention.OUTPUT_STEP)
+            self.after = max(self.floor, await retention.read_mark(store, retention.OUTPUT_STEP))
         page = await retention.read_page(
             store,
             after=self.after,
@@ -154,7 +158,9 @@ def steps(policy: Policy, now: int, *, dry_run: bool = False) -> list[Step]:
         Step(
             "outputs",
             policy.output_cutoff(now),
-            OutputStep(policy.keep, output_tally, dry_run, policy.output_days),
+            OutputStep(
+                policy.keep, output_tally, dry_run, policy.output_days, policy.job_cutoff(now)
+            ),
             output_tally,
         ),
     ]  # fmt: skip

@@ -44,6 +44,12 @@ def id_bound(cutoff_ms: int) -> str:
     return f"{second:08x}" + "0" * 16
 
 
+def id_floor(cutoff_ms: int) -> str:
+    """An ID below every ID minted from ``cutoff_ms``'s second on."""
+    second = min(_NEWEST_SECOND, cutoff_ms // 1000)
+    return "" if second <= 0 else f"{second - 1:08x}" + "f" * 16
+
+
 @dataclass(frozen=True)
 class Page:
     """What one page of the walk found, in ID order."""
