@@ -100,11 +100,19 @@ def test_the_per_process_secret_is_no_setting(monkeypatch):
     ("variable", "raw", "message"),
     [
         ("OPSJOBS_RETENTION_DAYS", "-1", "OPSJOBS_RETENTION_DAYS must be a whole number 0 or more"),
-        ("OPSJOBS_RETENTION_DAYS", "36501", "OPSJOBS_RETENTION_DAYS must be a whole number 0 or more and at most 36500"),  # fmt: skip
+        (
+            "OPSJOBS_RETENTION_DAYS",
+            "36501",
+            "OPSJOBS_RETENTION_DAYS must be a whole number 0 or more and at most 36500",
+        ),  # fmt: skip
         ("OPSJOBS_RETENTION_DAYS", "30d", "OPSJOBS_RETENTION_DAYS must be a number"),
         ("OPSJOBS_OUTPUT_RETENTION_DAYS", "-7", "OPSJOBS_OUTPUT_RETENTION_DAYS must be"),
         ("OPSJOBS_RETENTION_KEEP_PER_OWNER_OPERATION", "1001", "at most 1000"),
-        ("OPSJOBS_PURGE_INTERVAL_SECONDS", "0", "OPSJOBS_PURGE_INTERVAL_SECONDS must be a number above 0"),  # fmt: skip
+        (
+            "OPSJOBS_PURGE_INTERVAL_SECONDS",
+            "0",
+            "OPSJOBS_PURGE_INTERVAL_SECONDS must be a number above 0",
+        ),  # fmt: skip
     ],
 )
 def test_a_retention_value_out_of_bounds_stops_with_its_variable_named(

@@ -52,9 +52,10 @@ def test_the_api_answers_while_the_server_purges(backend, database_url) -> None:
         OPSJOBS_EMBEDDED_RUNNER="false",
     )
     answers_under_way = []
-    with running_server(database_url, env=env) as (base, _process), httpx.Client(
-        base_url=base, timeout=30
-    ) as client:
+    with (
+        running_server(database_url, env=env) as (base, _process),
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
         deadline = time.monotonic() + DEADLINE_SECONDS
         while _status(client, old[OLD_JOBS - 7].id, auth) == 200:  # the last to go
             assert time.monotonic() < deadline, "the purge did not end in time"

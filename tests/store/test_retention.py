@@ -29,9 +29,7 @@ async def test_deletes_never_take_a_queued_or_running_job(backend, database_url)
     history = [make_job("a" * 24, "b" * 24, old + i, s) for i, s in enumerate(("queued", "running", "failed"))]  # fmt: skip
     async with opened_store(database_url) as store:
         await store_jobs(store, history)
-        page = await retention.read_page(
-            store, after="", cutoff_ms=now_ms(), keep=0, size=10
-        )
+        page = await retention.read_page(store, after="", cutoff_ms=now_ms(), keep=0, size=10)
         assert page.purge == [history[2].id] and page.active == 2 and page.kept == 0
         done = await retention.delete_jobs(store, [j.id for j in history])
         output = await retention.purge_output(store, [j.id for j in history], "x", None)

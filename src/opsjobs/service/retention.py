@@ -20,9 +20,12 @@ from ..store import retention
 from ..store.core import Store
 
 DAY_MS = 86_400_000
-BATCH_SIZE = 500
-# Between two batches: the database's other users get their turn.
+BATCH_SIZE = 200
+# Between two batches the database's other users, and the API on the same core, get their
+# turn: at least PAUSE_SECONDS, and long enough that purging takes at most BUSY_SHARE of the
+# time (a batch of 200 jobs costs some 20-40 ms of a core on SQLite: docs/decisions.md).
 PAUSE_SECONDS = 0.05
+BUSY_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -188,19 +191,23 @@ async def run_step(
     pause: float = PAUSE_SECONDS,
     batch_size: int = BATCH_SIZE,
 ) -> int:
-    """Run one step batch after batch until it says nothing is left; the rows deleted."""
+    """Run one step batch after batch until it says nothing is left; the rows deleted.
+    ``pause`` 0 runs the batches back to back (tests, and measuring the raw cost)."""
     if step.cutoff is None:
         return 0
     total = 0
     while True:
+        started = time.perf_counter()
         answer = await step.purge(store, step.cutoff, batch_size)
+        busy = time.perf_counter() - started
         batch = answer if isinstance(answer, Batch) else Batch(answer, answer >= batch_size)
         total += batch.deleted
         if progress is not None:
             progress(step, batch.deleted)
         if not batch.more:
             return total
-        await asyncio.sleep(pause)
+        if pause > 0:
+            await asyncio.sleep(max(pause, busy * (1 / BUSY_SHARE - 1)))
 
 
 async def purge_once(

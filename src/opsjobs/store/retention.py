@@ -210,7 +210,9 @@ async def purge_output(store: Store, ids: list[str], detail: str, mark: str | No
 async def read_mark(store: Store, step: str) -> str:
     """The last ID the step looked at, or "" before it first ran."""
     async with store.read() as conn:
-        result = await conn.execute(select(purge_marks.c.position).where(purge_marks.c.step == step))
+        result = await conn.execute(
+            select(purge_marks.c.position).where(purge_marks.c.step == step)
+        )
         return result.scalar_one_or_none() or ""  # fmt: skip
 
 
