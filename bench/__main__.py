@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import history, load, report, seed, servers
+from . import history, load, purge, report, seed, servers
 from .execution import measure_execution
 
 ROOT = Path(__file__).resolve().parent
@@ -43,6 +43,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--stacks-only",
         action="store_true",
         help="only the HTTP server comparison (written to stacks.json)",
+    )
+    parser.add_argument(
+        "--no-purge", action="store_true", help="skip purging under load (bench.purge)"
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
@@ -139,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.stacks_only or args.no_execution):
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
         results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
+
+    if not (args.stacks_only or args.no_purge):
+        log("purge: 30 of 180 days of the 1M database purged under GET /jobs/:id load")
+        results["purge"] = purge.measure(wrk, big, (server_cpu, load_cpu), work, args.seconds)
+        console.print(purge.render(results["purge"]))
 
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")

@@ -20,10 +20,10 @@ from ..store import retention
 from ..store.core import Store
 
 DAY_MS = 86_400_000
-BATCH_SIZE = 200
+BATCH_SIZE = 100
 # Between two batches the database's other users, and the API on the same core, get their
 # turn: at least PAUSE_SECONDS, and long enough that purging takes at most BUSY_SHARE of the
-# time (a batch of 200 jobs costs some 20-40 ms of a core on SQLite: docs/decisions.md).
+# time (a batch of 100 jobs costs some 10-20 ms of a core on SQLite: docs/decisions.md).
 PAUSE_SECONDS = 0.05
 BUSY_SHARE = 0.1
 
