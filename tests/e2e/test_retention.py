@@ -18,7 +18,7 @@ from opsjobs.domain.clock import now_ms
 from opsjobs.domain.passwords import Passwords
 from opsjobs.store import entities, users
 
-OLD_JOBS = 20_000
+OLD_JOBS = 5_000
 DEADLINE_SECONDS = 180
 _PURGED = re.compile(r'^opsjobs_purged_rows_total\{step="jobs"\} (\S+)$', re.M)
 _LAST_RUN = re.compile(r"^opsjobs_purge_last_run_timestamp_seconds (\S+)$", re.M)
