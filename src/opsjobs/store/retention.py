@@ -15,7 +15,8 @@ among the ``keep`` most recent finished jobs of its object or link and operation
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import fcntl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, delete, false, func, literal, select, text, true, tuple_, update
@@ -28,6 +29,7 @@ from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
 from . import retry
 from .core import Store
+from .db import sqlite_path
 from .queue import appended_history, history_entry
 from .schema import job_output, jobs, purge_marks
 
@@ -227,13 +229,35 @@ async def _save_mark(conn: AsyncConnection, step: str, position: str) -> None:
     )
 
 
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[bool]:
+    """An exclusive lock on a file beside the SQLite database, if no one else holds it."""
+    with open(path + ".purge-lock", "a") as file:  # noqa: PTH123
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
 @contextlib.asynccontextmanager
 async def exclusive(store: Store) -> AsyncIterator[bool]:
-    """Whether this process may purge now: on PostgreSQL, only the one holding a session
-    advisory lock, taken on a connection of its own without a transaction (an open one would
-    hold back VACUUM for the whole run); on SQLite, always (one writer at a time anyway)."""
+    """Whether this process may purge now: only the one holding the purge lock. On
+    PostgreSQL a session advisory lock, taken on a connection of its own without a
+    transaction (an open one would hold back VACUUM for the whole run); on SQLite a lock on
+    a file beside the database (the workers of one `serve` would otherwise all walk the
+    same rows, one writer at a time)."""
     if store.is_sqlite:
-        yield True
+        path = sqlite_path(store.db.url)
+        if path is None or path == ":memory:":
+            yield True
+            return
+        with _file_lock(path) as got:
+            yield got
         return
     async with store.db.writer.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
