@@ -166,6 +166,8 @@ def steps(policy: Policy, now: int, *, dry_run: bool = False) -> list[Step]:
             ),
             output_tally,
         ),
+        # Another kind of row with an age is one more line, its purge a plain function:
+        # Step("audit", policy.job_cutoff(now), purge_audit),
     ]  # fmt: skip
 
 
