@@ -150,7 +150,7 @@ def _rounds(wrk: str, case: load.Case, seconds: int, cpu: int | None, until=None
         if run.bad_status or run.errors:
             raise RuntimeError(f"{case.label}: {run.bad_status} non-2xx, {run.errors} errors")
         case.runs.append(run)
-        log(f"  {case.label:<22} round {number}: {run.rps:7.0f} req/s  p99 {run.p99_ms:6.2f} ms")
+        log(f"  {case.label:<22} {run.rps:7.0f} req/s  p99 {run.p99_ms:6.2f} ms  server CPU {run.cpu_us:5.0f} µs/req")  # fmt: skip
         if (until is not None and until()) or (until is None and number >= most):
             return
 
@@ -231,7 +231,9 @@ def measure(wrk: str, seeded: seed.Seeded, cpus: tuple, work: Path, seconds: int
             "p99_ms": round(_median(base, "p99_ms"), 2),
             "rounds": len(base),
         },  # fmt: skip
-        "round_by_round": [(round(r.rps), r.p99_ms, r in during) for r in case.runs],
+        "round_by_round": [
+            (round(r.rps), r.p99_ms, round(r.cpu_us), r in during) for r in case.runs
+        ],  # fmt: skip
         "during": {
             "rps": round(_median(during, "rps")),
             "p99_ms": round(_median(during, "p99_ms"), 2),
@@ -245,13 +247,13 @@ def measure(wrk: str, seeded: seed.Seeded, cpus: tuple, work: Path, seconds: int
 
 def render(figures: dict) -> Table:
     table = Table(title=f"GET /jobs/:id while {figures['checks']['deleted']:,} of {figures['jobs']:,} jobs are purged ({figures['purge_seconds']} s)")  # fmt: skip
-    for column in ("", "req/s", "p99 ms", "rounds"):
+    for column in ("", "req/s", "p99 ms", "server CPU µs/req", "rounds"):
         table.add_column(column, justify="right")
     for name in ("without", "during"):
         f = figures[name]
-        table.add_row(name, f"{f['rps']:,}", f"{f['p99_ms']}", str(f["rounds"]))
+        table.add_row(name, f"{f['rps']:,}", f"{f['p99_ms']}", f"{f['cpu_us']}", str(f["rounds"]))
     ok = figures["rps_ratio"] >= RATIO_TARGET and figures["p99_ratio"] < P99_LIMIT
-    table.add_row("during / without", f"{figures['rps_ratio']}", f"{figures['p99_ratio']}", "ok" if ok else "MISSED")  # fmt: skip
+    table.add_row("during / without", f"{figures['rps_ratio']}", f"{figures['p99_ratio']}", "", "ok" if ok else "MISSED")  # fmt: skip
     return table
 
 
