@@ -16,6 +16,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import sys
@@ -155,6 +156,82 @@ def _rounds(wrk: str, case: load.Case, seconds: int, cpu: int | None, until=None
             return
 
 
+def _pause(server: servers.Server, stop: bool) -> None:
+    """Stop (SIGSTOP) or continue a server and its workers: its own process group."""
+    os.killpg(server.process.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+
+
+def _purged(server: servers.Server) -> float:
+    found = _PURGED.search(_metrics(server))
+    return float(found[1]) if found else 0.0
+
+
+def _pairs(wrk, quiet: load.Case, busy: load.Case, seconds: int, cpu, pairs: int) -> list:
+    """Rounds in turn, the same minute for both: one on the server without a purge while
+    the purging one is stopped, then one on the purging one. A pair counts when the purge
+    deleted jobs during the purging server's round. Answers the counted pairs."""
+    counted = []
+    for _ in range(pairs * 5):
+        _pause(busy.server, stop=True)
+        try:
+            _rounds(wrk, quiet, seconds, cpu, most=1)
+        finally:
+            _pause(busy.server, stop=False)
+        before = _purged(busy.server)
+        _rounds(wrk, busy, seconds, cpu, most=1)
+        if _purged(busy.server) > before:
+            counted.append((quiet.runs[-1], busy.runs[-1]))
+        if len(counted) == pairs or _purge_done(busy.server):
+            return counted
+    return counted
+
+
+def interleaved(wrk: str, seeded: seed.Seeded, cpus: tuple, work: Path, pairs: int) -> dict:
+    """The load comparison alone, round by round against a second server on its own copy
+    (no check of what was kept: the purge is stopped after ``pairs`` pairs)."""
+    server_cpu, load_cpu = cpus
+    logs = work / "logs"
+    quiet_path = _copy_with_stuck_jobs(seeded, work)
+    busy_path = quiet_path.with_name("purge-busy.db")
+    shutil.copy(quiet_path, busy_path)
+    cutoff_ms = int((time.time() - PURGE_DAYS * 86400) * 1000)
+    targets = _targets(quiet_path, seeded, work, cutoff_ms)
+    started: list[servers.Server] = []
+    try:
+        started.append(_serve("purge-quiet", quiet_path, server_cpu, logs, retention=False))
+        started.append(_serve("purge-busy", busy_path, server_cpu, logs, retention=True))
+        for server in started:
+            servers.log_in(server, seeded.passwords)
+        quiet, busy = (load.Case(n, s, targets) for n, s in zip(("no purge", "purging"), started, strict=True))  # fmt: skip
+        while _purged(started[1]) == 0:  # its first run starts FIRST_RUN_SECONDS in
+            _rounds(wrk, quiet, seconds=2, cpu=load_cpu, most=1)
+        quiet.runs.clear()
+        counted = _pairs(wrk, quiet, busy, 2, load_cpu, pairs)
+    finally:
+        for server in started:
+            server.stop()
+        for leftover in work.glob("purge*.db*"):
+            leftover.unlink()
+    ratios = [b.rps / a.rps for a, b in counted]
+    p99s = [b.p99_ms / a.p99_ms for a, b in counted]
+    return {
+        "pairs": len(counted),
+        "rps_ratio": round(statistics.median(ratios), 3),
+        "p99_ratio": round(statistics.median(p99s), 3),
+        "without": {
+            "rps": round(statistics.median(a.rps for a, _ in counted)),
+            "p99_ms": round(statistics.median(a.p99_ms for a, _ in counted), 2),
+            "cpu_us": round(statistics.median(a.cpu_us for a, _ in counted)),
+        },  # fmt: skip
+        "during": {
+            "rps": round(statistics.median(b.rps for _, b in counted)),
+            "p99_ms": round(statistics.median(b.p99_ms for _, b in counted), 2),
+            "cpu_us": round(statistics.median(b.cpu_us for _, b in counted)),
+        },  # fmt: skip
+        "round_by_round": [(round(a.rps), round(b.rps), a.p99_ms, b.p99_ms) for a, b in counted],
+    }
+
+
 def _bracket(wrk, case: load.Case, seconds: int, cpu) -> tuple[list, list]:
     """Rounds before the purge starts, while it runs, and after it ended (as many as
     before): (rounds without a purge, rounds during it). The server's first purge run comes
@@ -261,6 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.purge", description=__doc__)
     parser.add_argument("--seconds", type=int, default=2, help="length of one wrk run")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="only the load comparison, in N alternating pairs of rounds against a second "
+        "server (no purge, stopped while the other is loaded); no check of what was kept",
+    )
     args = parser.parse_args(argv)
     available = sorted(os.sched_getaffinity(0))
     cpus = (available[0], available[1]) if len(available) > 1 else (None, None)
@@ -270,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     seeded = seed.ensure(args.results, 1_000_000, log=log)
     work = args.results / "work"
     work.mkdir(parents=True, exist_ok=True)
+    if args.pairs:
+        figures = interleaved(wrk, seeded, cpus, work, args.pairs)
+        (args.results / "purge-pairs.json").write_text(json.dumps(figures, indent=2) + "\n")
+        console.print(figures)
+        return 0
     figures = measure(wrk, seeded, cpus, work, args.seconds)
     (args.results / "purge.json").write_text(json.dumps(figures, indent=2) + "\n")
     console.print(render(figures))

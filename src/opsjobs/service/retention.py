@@ -26,6 +26,8 @@ BATCH_SIZE = 100
 # time (a batch of 100 jobs costs some 10-20 ms of a core on SQLite: docs/decisions.md).
 PAUSE_SECONDS = 0.05
 BUSY_SHARE = 0.1
+# A batch that took very long (a lock, a stalled disk) is not paid back in full.
+MAX_PAUSE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ async def run_step(
         if not batch.more:
             return total
         if pause > 0:
-            await asyncio.sleep(max(pause, busy * (1 / BUSY_SHARE - 1)))
+            await asyncio.sleep(min(MAX_PAUSE_SECONDS, max(pause, busy * (1 / BUSY_SHARE - 1))))
 
 
 async def purge_once(
