@@ -10,6 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
+from helpers import app_client
 from helpers.execution import opened_store
 from helpers.retention import DAY_MS, make_job, random_history, store_jobs, survivors
 from opsjobs.domain.clock import now_ms
@@ -129,3 +130,24 @@ def test_the_output_limit_only_counts_when_shorter_than_the_jobs() -> None:
     assert Policy(job_days=0, output_days=0).enabled is False
     assert Policy(job_days=0, output_days=7).output_cutoff(now) == now - 7 * DAY_MS
     assert Policy(job_days=30, output_days=7).job_cutoff(now) == now - 30 * DAY_MS
+
+
+async def test_the_api_shows_a_job_whose_output_was_purged(backend, database_url) -> None:
+    async with app_client(database_url) as api:
+        admin = await api.admin()
+        owner = await api.object("web-1")
+        now = now_ms()
+        old = make_job(owner, "9" * 24, now - 20 * DAY_MS)
+        newer = [make_job(owner, "9" * 24, now - (20 - i) * DAY_MS + 1) for i in range(1, 3)]
+        await store_jobs(api.store, [old, *newer])
+        await purge_once(api.store, Policy(output_days=7, keep=2), pause=0)
+        document = (await api.client.get(f"/node/api/jobs/{old.id}", headers=admin)).json()
+        output = await api.client.get(
+            f"/node/api/jobs/{old.id}/output", params={"offset": 0}, headers=admin
+        )
+    assert document["description"] == {"stdout": "", "exitCode": 0, "stderr": ""}
+    (entry,) = document["execution"]["history"]
+    assert entry["event"] == "output purged" and entry["at"] >= now
+    assert output.status_code == 200
+    answer = output.json()
+    assert answer["data"] == "" and answer["next"] == 0 and answer["finished"] is True
