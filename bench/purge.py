@@ -317,6 +317,7 @@ def measure(wrk: str, seeded: seed.Seeded, cpus: tuple, work: Path, seconds: int
         "without": {
             "rps": round(_median(base, "rps")),
             "p99_ms": round(_median(base, "p99_ms"), 2),
+            "cpu_us": round(_median(base, "cpu_us")),
             "rounds": len(base),
         },  # fmt: skip
         "round_by_round": [
@@ -325,6 +326,7 @@ def measure(wrk: str, seeded: seed.Seeded, cpus: tuple, work: Path, seconds: int
         "during": {
             "rps": round(_median(during, "rps")),
             "p99_ms": round(_median(during, "p99_ms"), 2),
+            "cpu_us": round(_median(during, "cpu_us")),
             "rounds": len(during),
         },  # fmt: skip
         "rps_ratio": round(_median(during, "rps") / _median(base, "rps"), 3),
