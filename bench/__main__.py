@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import history, load, report, seed, servers
+from . import history, load, purge, report, seed, servers
 from .execution import measure_execution
 from .triggers import check as check_triggers
 from .triggers import measure_triggers
@@ -49,6 +49,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--stacks-only",
         action="store_true",
         help="only the HTTP server comparison (written to stacks.json)",
+    )
+    parser.add_argument(
+        "--no-purge", action="store_true", help="skip purging under load (bench.purge)"
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
@@ -152,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             wrk, small, server_cpu, load_cpu, work, rounds=args.trigger_rounds,
             connections=args.connections, log=log,
         )  # fmt: skip
+    if not (args.stacks_only or args.no_purge):
+        log("purge: 30 of 180 days of the 1M database purged under GET /jobs/:id load")
+        results["purge"] = purge.measure(wrk, big, (server_cpu, load_cpu), work, args.seconds)
+        console.print(purge.render(results["purge"]))
 
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")

@@ -161,3 +161,43 @@ def test_alert_labels_are_label_names(raw, monkeypatch):
     monkeypatch.setenv("OPSJOBS_ALERT_ID_LABEL", raw)
     with pytest.raises(InvalidSetting, match="OPSJOBS_ALERT_ID_LABEL"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "message"),
+    [
+        ("OPSJOBS_RETENTION_DAYS", "-1", "OPSJOBS_RETENTION_DAYS must be a whole number 0 or more"),
+        (
+            "OPSJOBS_RETENTION_DAYS",
+            "36501",
+            "OPSJOBS_RETENTION_DAYS must be a whole number 0 or more and at most 36500",
+        ),  # fmt: skip
+        ("OPSJOBS_RETENTION_DAYS", "30d", "OPSJOBS_RETENTION_DAYS must be a number"),
+        ("OPSJOBS_OUTPUT_RETENTION_DAYS", "-7", "OPSJOBS_OUTPUT_RETENTION_DAYS must be"),
+        ("OPSJOBS_RETENTION_KEEP_PER_OWNER_OPERATION", "1001", "at most 1000"),
+        (
+            "OPSJOBS_PURGE_INTERVAL_SECONDS",
+            "0",
+            "OPSJOBS_PURGE_INTERVAL_SECONDS must be a number above 0",
+        ),  # fmt: skip
+    ],
+)
+def test_a_retention_value_out_of_bounds_stops_with_its_variable_named(
+    monkeypatch, variable, raw, message
+):
+    monkeypatch.setenv(variable, raw)
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        Settings.from_env()
+
+
+def test_output_kept_longer_than_its_job_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPSJOBS_RETENTION_DAYS", "30")
+    monkeypatch.setenv("OPSJOBS_OUTPUT_RETENTION_DAYS", "60")
+    with pytest.raises(SystemExit, match="OPSJOBS_OUTPUT_RETENTION_DAYS .60. must not exceed"):
+        Settings.from_env()
+    monkeypatch.delenv("OPSJOBS_RETENTION_DAYS")
+    monkeypatch.delenv("OPSJOBS_OUTPUT_RETENTION_DAYS")
+    toml = tmp_path / "opsjobs.toml"
+    toml.write_text("retention_days = 2.5\n")
+    with pytest.raises(SystemExit, match="retention_days must be a whole number"):
+        Settings.from_env(toml)

@@ -21,6 +21,8 @@ from .execution.reaper import reap_forever
 from .execution.runner import Runner
 from .execution.sender import Sender
 from .logs import configure
+from .service.purger import purge_forever
+from .service.retention import Policy
 from .store.listen import listen
 from .tasks import cancel_and_wait
 
@@ -74,11 +76,27 @@ async def dispatching_triggers(ctx: Context) -> AsyncIterator[None]:
         await cancel_and_wait(tasks)
 
 
+async def purging(ctx: Context) -> AsyncIterator[None]:
+    """The purger while the app is up, when a retention limit is set (service/purger.py:
+    one process at a time does the work)."""
+    policy = Policy.from_settings(ctx.settings)
+    if not policy.enabled:
+        yield
+        return
+    task = asyncio.create_task(
+        purge_forever(ctx.store, policy, ctx.settings.purge_interval_seconds)
+    )
+    try:
+        yield
+    finally:  # a batch under way is rolled back; the next run starts it again
+        await cancel_and_wait([task])
+
+
 def server_app(settings: Settings | None = None, context: Context | None = None) -> FastAPI:
-    """The app as ``opsjobs serve`` runs it: the API, and beside it the jobs it runs and the
-    triggers it fires."""
+    """The app as ``opsjobs serve`` runs it: the API, and beside it the jobs it runs, the
+    triggers it fires and the purge of what retention lets go."""
     ctx = context or Context.create(settings or Settings.from_env())
-    return create_app(context=ctx, background=[running_jobs, dispatching_triggers])
+    return create_app(context=ctx, background=[running_jobs, dispatching_triggers, purging])
 
 
 def create() -> FastAPI:

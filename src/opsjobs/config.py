@@ -32,6 +32,8 @@ LOG_FORMATS = ("logfmt", "json")
 # The TOML file of settings, when a command is given none with --config.
 CONFIG_ENV = "OPSJOBS_CONFIG"
 DEFAULT_DATABASE_PATH = Path("var") / "opsjobs.db"
+# A hundred years: the most any retention setting or `opsjobs purge --older-than` accepts.
+MAX_RETENTION_DAYS = 36500
 
 
 def default_database_url() -> str:
@@ -208,14 +210,15 @@ def setting(
     parse: Callable[[str, str], Any] | None = None,
     shown: str | None = None,
     positive: bool = False,
+    maximum: float | None = None,
     choices: tuple[str, ...] = (),
     secret: bool = False,
 ) -> Any:
     """Declare a field of Settings as a setting read from the environment or the file.
 
     ``shown``: the default as the README spells it, when the value's own spelling is not it.
-    A number is never negative, and with ``positive`` never 0 either; ``choices``: the only
-    texts accepted. ``secret``: ``config show`` masks it (a URL only its password).
+    A number is never negative, and with ``positive`` never 0 either, nor above ``maximum``
+    when one is given; ``choices``: the only texts accepted. ``secret``: ``config show`` masks it (a URL only its password).
     """
     metadata = {
         "setting": {
@@ -223,6 +226,7 @@ def setting(
             "parse": parse,
             "shown": shown,
             "positive": positive,
+            "maximum": maximum,
             "choices": choices,
             "secret": secret,
         }
@@ -244,6 +248,7 @@ class Declared:
     meaning: str
     parse: Callable[[str, str], Any]
     positive: bool = False
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False
 
@@ -253,7 +258,8 @@ class Declared:
             return "one of " + ", ".join(self.choices)
         if self.type in ("int", "float"):
             whole = "a whole number" if self.type == "int" else "a number"
-            return f"{whole} {'above 0' if self.positive else '0 or more'}"
+            most = "" if self.maximum is None else f" and at most {self.maximum:g}"
+            return f"{whole} {'above 0' if self.positive else '0 or more'}{most}"
         if self.type == "bool":
             return "true or false"
         if self.parse is _networks:
@@ -278,9 +284,11 @@ class Declared:
 
     def check(self, where: str, value: Any) -> Any:
         """``value`` if the setting accepts it; else stop, naming ``where`` it came from."""
-        too_small = self.type in ("int", "float") and (value <= 0 if self.positive else value < 0)
+        number = self.type in ("int", "float")
+        too_small = number and (value <= 0 if self.positive else value < 0)
+        too_big = number and self.maximum is not None and value > self.maximum
         unknown = self.choices and str(value).lower() not in self.choices
-        if too_small or unknown:
+        if too_small or too_big or unknown:
             raise InvalidSetting(f"{where} must be {self.accepts()}, got {value!r}")
         return value
 
@@ -317,6 +325,7 @@ def declared() -> list[Declared]:
                 meaning=meta["meaning"],
                 parse=meta["parse"] or _READERS[str(f.type)],
                 positive=meta["positive"],
+                maximum=meta["maximum"],
                 choices=meta["choices"],
                 secret=meta["secret"] or _SECRET_NAME.search(f.name) is not None,
             )
@@ -521,6 +530,31 @@ class Settings:
         DEFAULT_ALERT_STATES, "the state an alert sets, by severity or alert name (JSON)",
         parse=_alert_states, shown=f"`{DEFAULT_ALERT_STATES}`",
     )  # fmt: skip
+    # Retention (service/retention.py, docs/deployment.md "Retention"). Days are bounded so
+    # that a cutoff in milliseconds always fits the 64-bit columns.
+    retention_days: int = setting(
+        0, "finished jobs older than this many days are purged; 0 keeps them for ever",
+        maximum=MAX_RETENTION_DAYS,
+    )  # fmt: skip
+    retention_keep_per_owner_operation: int = setting(
+        10, "the most recent finished jobs of each object or link and operation always kept",
+        maximum=1000,
+    )  # fmt: skip
+    output_retention_days: int = setting(
+        0, "stored output of jobs older than this many days is purged; 0: kept as long as the job",
+        maximum=MAX_RETENTION_DAYS,
+    )  # fmt: skip
+    purge_interval_seconds: float = setting(
+        3600.0, "how often each server looks for jobs and output to purge", positive=True,
+        maximum=7 * 86400,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if 0 < self.retention_days < self.output_retention_days:
+            raise InvalidSetting(
+                f"OPSJOBS_OUTPUT_RETENTION_DAYS ({self.output_retention_days}) must not exceed "
+                f"OPSJOBS_RETENTION_DAYS ({self.retention_days}): output goes with its job"
+            )
 
     @classmethod
     def from_env(cls, config: str | Path | None = None, **overrides: object) -> Settings:

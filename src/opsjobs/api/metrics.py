@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..domain.clock import now_ms
+from ..service.purger import purge_metrics
 from ..store import monitoring
 from .context import Context
 from .guards import require_any
@@ -74,6 +75,7 @@ class HttpMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple] = {}
+        purge_metrics()  # the purger's series (service/purger.py), made after the choice above
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         # Bounded before anything is kept: a client may send any method at all.
@@ -90,7 +92,7 @@ class HttpMetrics:
 
     def exposition(self) -> bytes:
         if not os.environ.get(MULTIPROCESS_ENV):
-            return generate_latest(self.registry)
+            return generate_latest(self.registry) + generate_latest(purge_metrics().registry)
         combined = CollectorRegistry()
         MultiProcessCollector(combined)
         return generate_latest(combined)

@@ -74,8 +74,8 @@ class ErrorModel(BaseModel):
 
 class HistoryEntry(BaseModel):
     at: int = Field(description="ms")
-    event: Literal["lost", "finished", "stopped"]
-    by: str = Field(description="the process that recorded it (host/pid)")
+    event: Literal["lost", "finished", "stopped", "output purged"]
+    by: str = Field(description="the process that recorded it (host/pid), or `retention`")
     detail: str
 
 

@@ -22,6 +22,7 @@ from . import configuration as configuration_commands
 from . import demo as demo_data
 from . import execution as execution_commands
 from . import operations as operation_commands
+from . import purge as purge_commands
 from . import remote
 from . import schedules as schedule_commands
 from .runtime import ConfigFile, DatabaseUrl, console, opened_store, run
@@ -305,3 +306,4 @@ def jobs_import(
 execution_commands.register(app)  # runner, exec: listed after serve
 configuration_commands.register(app)  # config show
 audit_commands.register(app)  # audit
+purge_commands.register(app)  # purge

@@ -332,6 +332,9 @@ jobs = Table(
         postgresql_where=text("status = 'running'"),
     ),
     Index("ux_jobs_idempotency", "user_id", "idempotency_key", unique=True),
+    # Retention's per-owner minimum: "are there N newer finished jobs of this object and
+    # operation?" reads at most N entries of it (store/retention.py).
+    Index("ix_jobs_retention", "owner_id", "operation_id", "timestamp"),
 )
 
 runners = Table(
@@ -381,6 +384,16 @@ audit_log = Table(
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_kind_at", "kind", "at"),
     Index("ix_audit_log_actor_at", "actor_id", "at"),
+)
+
+purge_marks = Table(
+    "purge_marks",
+    metadata,
+    # How far a purge step that resumes has gone (store/retention.py): the last job ID it
+    # looked at. One row per such step; none until it first runs.
+    Column("step", String(32), primary_key=True),
+    Column("position", ID, nullable=False),
+    Column("updated", BigInteger, nullable=False),
 )
 
 revisions = Table(
