@@ -76,6 +76,7 @@ async def dispatching_triggers(ctx: Context) -> AsyncIterator[None]:
         await cancel_and_wait(tasks)
 
 
+@contextlib.asynccontextmanager
 async def purging(ctx: Context) -> AsyncIterator[None]:
     """The purger while the app is up, when a retention limit is set (service/purger.py:
     one process at a time does the work)."""

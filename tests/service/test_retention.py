@@ -13,8 +13,11 @@ from sqlalchemy import func, select
 from helpers import app_client
 from helpers.execution import opened_store
 from helpers.retention import DAY_MS, make_job, random_history, store_jobs, survivors
+from opsjobs.domain.audit import AuditEntry
 from opsjobs.domain.clock import now_ms
 from opsjobs.service.retention import Policy, purge_once
+from opsjobs.store import audit
+from opsjobs.store.audit import AuditQuery
 from opsjobs.store.schema import job_output, jobs
 
 
@@ -77,7 +80,22 @@ async def test_a_dry_run_deletes_nothing_and_counts_what_a_run_deletes(
     assert dry.deleted == real.deleted
     assert dry.deleted["jobs"] > 0 and dry.deleted["outputs"] > 0
     for d, r in zip(dry.steps, real.steps, strict=True):
+        if d.tally is None:  # a step that cannot count without deleting (the audit log)
+            assert d.name not in dry.deleted
+            continue
         assert (d.tally.kept, d.tally.active) == (r.tally.kept, r.tally.active)
+
+
+async def test_the_audit_log_is_purged_past_its_own_limit(backend, database_url) -> None:
+    now = now_ms()
+    async with opened_store(database_url) as store:
+        old = AuditEntry("job.execute", at=now - 400 * DAY_MS)
+        young = AuditEntry("job.execute", at=now - 10 * DAY_MS)
+        await audit.append(store, [old, young])
+        run = await purge_once(store, Policy(audit_days=365), pause=0, batch_size=1)
+        assert run.deleted == {"audit": 1}
+        left = await audit.read_audit(store, AuditQuery())
+    assert [row["id"] for row in left] == [young.id]
 
 
 async def test_output_alone_is_purged_and_the_job_stays(backend, database_url) -> None:
