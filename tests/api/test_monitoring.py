@@ -22,7 +22,7 @@ from opsjobs.compose import server_app
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.store import operations, states, triggers
-from opsjobs.store.schema import trigger_firings
+from opsjobs.store.schema import schedules, trigger_firings
 
 
 def families(text: str) -> dict:
@@ -110,6 +110,21 @@ async def test_metrics_show_trigger_firings_waiting_and_how_late(backend, databa
         assert found["opsjobs_trigger_firings_pending"].samples[0].value == 1
         assert 60 <= found["opsjobs_trigger_lag_seconds"].samples[0].value < 600
         assert found["opsjobs_trigger_deliveries_open"].samples[0].value == 0
+        # A schedule whose run fell due a minute ago, with no dispatcher to run it.
+        assert found["opsjobs_schedule_lag_seconds"].samples[0].value == 0
+        body = {
+            "name": "n",
+            "operation": restart["id"],
+            "target": {"object": host},
+            "interval": 3600,
+        }
+        admin = await api.admin()
+        made = await api.client.post("/node/api/schedules", json=body, headers=admin)
+        assert made.status_code == 200, made.text
+        async with api.store.write() as conn:
+            await conn.execute(update(schedules).values(next_run_at=now_ms() - 60_000))
+        found = await scrape(api.client)
+        assert 60 <= found["opsjobs_schedule_lag_seconds"].samples[0].value < 600
 
 
 async def test_metrics_are_open_on_loopback_and_need_manage_users_elsewhere(database_url):

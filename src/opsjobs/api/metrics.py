@@ -139,9 +139,12 @@ def _state_families(snap: monitoring.Snapshot | None) -> list[GaugeMetricFamily]
     ]
 
 
+def _overdue(due_ms: int | None, now: int) -> float:
+    return 0.0 if due_ms is None else max(0, now - due_ms) / 1000
+
+
 def _trigger_families(snap: monitoring.Snapshot, now: int) -> list[GaugeMetricFamily]:
-    due = snap.earliest_firing_ms
-    lag = 0.0 if due is None else max(0, now - due) / 1000
+    lag = _overdue(snap.earliest_firing_ms, now)
     return [
         _gauge(
             "opsjobs_trigger_firings_pending",
@@ -157,6 +160,11 @@ def _trigger_families(snap: monitoring.Snapshot, now: int) -> list[GaugeMetricFa
             "opsjobs_trigger_deliveries_open",
             "trigger messages not delivered yet (pending or being sent)",
             snap.deliveries_open,
+        ),
+        _gauge(
+            "opsjobs_schedule_lag_seconds",
+            "how long the most overdue schedule run has been due (0: none is)",
+            _overdue(snap.earliest_schedule_ms, now),
         ),
     ]
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from .core import Store
 from .migrate import current_revision, head_revision
-from .schema import jobs, runners, trigger_deliveries, trigger_firings
+from .schema import jobs, runners, schedules, trigger_deliveries, trigger_firings
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Snapshot:
     firings_pending: int = 0
     earliest_firing_ms: int | None = None
     deliveries_open: int = 0
+    # The earliest next run of a schedule that is not paused (NULL while paused: indexed).
+    earliest_schedule_ms: int | None = None
 
 
 async def snapshot(store: Store) -> Snapshot:
@@ -61,6 +63,7 @@ async def snapshot(store: Store) -> Snapshot:
                 .where(text("status IN ('pending', 'sending')"))
             )
         ).scalar_one()
+        earliest_schedule = (await conn.execute(select(func.min(schedules.c.next_run_at)))).scalar()
     return Snapshot(
         queued_count,
         sum(running_by_runner.values()),
@@ -69,6 +72,7 @@ async def snapshot(store: Store) -> Snapshot:
         firings_pending,
         earliest,
         deliveries_open,
+        earliest_schedule,
     )
 
 
