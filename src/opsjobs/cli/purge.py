@@ -44,7 +44,8 @@ def _policy(settings: Settings, older_than: float | None) -> Policy:
     if not policy.enabled:
         console.print(
             "[red]error:[/red] nothing to purge: give --older-than, or set "
-            "OPSJOBS_RETENTION_DAYS or OPSJOBS_OUTPUT_RETENTION_DAYS"
+            "OPSJOBS_RETENTION_DAYS, OPSJOBS_OUTPUT_RETENTION_DAYS or "
+            "OPSJOBS_AUDIT_RETENTION_DAYS"
         )
         raise typer.Exit(2)
     return policy
