@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers import cli_env, running_server
-from helpers.execution import opened_store
+from helpers.execution import opened_store, rows_when
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store import entities, operations, users
@@ -80,12 +80,7 @@ async def test_two_servers_run_each_due_time_once(backend, database_url):
 
 
 async def wait_for(url: str, count: int, seconds: float = 60) -> list:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = await schedule_jobs(url)
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
+    return await rows_when(lambda: schedule_jobs(url), count, seconds)
 
 
 async def test_times_missed_while_down_run_once_late(backend, database_url):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import Counter
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers import cli_env, running_server
-from helpers.execution import opened_store
+from helpers.execution import opened_store, rows_when
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.passwords import Passwords
 from opsjobs.domain.rights import PERMISSIONS
@@ -60,12 +59,7 @@ async def trigger_jobs(url: str) -> list:
 
 
 async def wait_for_jobs(url: str, count: int, seconds: float = 90) -> list:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = await trigger_jobs(url)
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.2)
+    return await rows_when(lambda: trigger_jobs(url), count, seconds)
 
 
 async def patch_state(client: httpx.AsyncClient, base: str, host: str, state: int) -> None:

@@ -94,3 +94,14 @@ async def wait_status(
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} is {status}, not {statuses or 'finished'}")
         await asyncio.sleep(0.02)
+
+
+async def rows_when(read, count: int, seconds: float) -> list:
+    """``read()`` again every 0.2 s until it answers at least ``count`` rows or ``seconds``
+    have passed; its last answer (the caller asserts on it)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await read()
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.2)
