@@ -247,8 +247,16 @@ class Api:
 
 
 @pytest.fixture
-async def api(database_url) -> AsyncIterator[Api]:
-    ctx = Context.create(settings_for_test(database_url))
+def door() -> str:
+    """The door GET /node/api/jobs/:id comes in by: ``front`` (api/front_door.py, as served)
+    or ``full`` (the whole middleware stack and router). A module whose tests must hold for
+    both takes helpers.doors.door, which runs each of them through both."""
+    return "front"
+
+
+@pytest.fixture
+async def api(database_url, door) -> AsyncIterator[Api]:
+    ctx = Context.create(settings_for_test(database_url, front_door=door == "front"))
     app = server_app(context=ctx)
     async with lifespan(app):
         transport = httpx.ASGITransport(app=app)

@@ -19,6 +19,7 @@ from helpers import (
     app_client,
     assert_error,
 )
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store import sessions as store_sessions

@@ -7,6 +7,7 @@ import inspect
 import orjson
 import pytest
 
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api import errors as api_errors
 from opsjobs.domain import errors
 

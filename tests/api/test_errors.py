@@ -8,6 +8,7 @@ import re
 import pytest
 
 from helpers import ERROR_KEYS, add_job, app_client, assert_error
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.domain.ids import new_id
 
 # -- bodies that are not JSON ---------------------------------------------------------------

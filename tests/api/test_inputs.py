@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conftest import basic
 from helpers import add_job, assert_error, documented_operations, running_server
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api.bodies import CheckedRoute
 from opsjobs.api.routes.jobs import history_response
 from opsjobs.domain.errors import BadRequest

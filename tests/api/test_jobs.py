@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from helpers import EXECUTION_KEYS, JOB_KEYS, add_job, assert_error
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.kinds import EntityKind

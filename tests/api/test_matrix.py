@@ -42,6 +42,7 @@ from helpers import (
     assert_error,
     route_table,
 )
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api.routes import not_served
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.kinds import EntityKind

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import basic
 from helpers import add_job, app_client
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from helpers.execution import opened_store
 from opsjobs.api import directory_follower
 from opsjobs.domain.rights import PERMISSIONS

@@ -25,6 +25,7 @@ from helpers import (
     run_cli_parallel,
     running_server,
 )
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api.throttle import MAX_COUNTERS, LoginThrottle, address_group
 from opsjobs.domain.errors import TooManyRequests
 from opsjobs.domain.ids import new_id

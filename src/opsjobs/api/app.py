@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from .. import __version__
 from ..config import Settings
@@ -21,6 +22,7 @@ from .audited import AuditTrail
 from .console_page import console_routes
 from .context import Context
 from .docs_page import docs_routes
+from .front_door import FrontDoor
 from .health import monitoring_routes
 from .limits import BodyLimit
 from .metrics import http_metrics
@@ -102,13 +104,28 @@ def _lifespan(ctx: Context, background: Sequence[Background]):
     return lifespan
 
 
+class App(FastAPI):
+    """FastAPI, with the front door (front_door.py) ahead of its middleware and router."""
+
+    door: FrontDoor | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.door is not None and scope["type"] == "http":
+            found = self.door.match(scope)
+            if found is not None:
+                scope["app"] = self
+                await self.door.serve(found, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     context: Context | None = None,
     background: Sequence[Background] = (),
 ) -> FastAPI:
     ctx = context or Context.create(settings or Settings.from_env())
-    app = FastAPI(
+    app = App(
         title="opsjobs",
         version=__version__,
         description="Runs operations against monitored objects and keeps every run as a job. "
@@ -138,6 +155,9 @@ def create_app(
     )
     app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
     # Outermost: every answer gets its request ID, and counts.
-    app.add_middleware(RequestObserver, metrics=http_metrics(), routes=lambda: app.routes)
+    metrics = http_metrics()
+    app.add_middleware(RequestObserver, metrics=metrics, routes=lambda: app.routes)
     openapi.install(app)
+    if ctx.settings.front_door:
+        app.door = FrontDoor(jobs.hot.door_entries(PREFIX), metrics, app.exception_handlers)
     return app

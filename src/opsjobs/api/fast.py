@@ -50,6 +50,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .front_door import Entry, entry
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
@@ -128,6 +130,10 @@ class FastRoutes:
             return self.add(method, path, endpoint, **declaration)
 
         return register
+
+    def door_entries(self, prefix: str) -> list[Entry]:
+        """The GET routes, under ``prefix``, for the front door (front_door.py)."""
+        return [entry(prefix + h.path, h.endpoint) for h in self._routes if h.method == "GET"]
 
     def routes(self, prefix: str) -> list[Route]:
         """The plain routes, under ``prefix``, for app.py to match before FastAPI's."""

@@ -14,7 +14,7 @@ from ..domain.errors import BadRequest
 from .errors import send_error
 
 
-def _refusal(scope: Scope) -> BadRequest | None:
+def refusal(scope: Scope) -> BadRequest | None:
     path: str = scope["path"]
     if "\0" in path:
         return BadRequest("URL path: must not contain NUL characters")
@@ -33,8 +33,8 @@ class CheckedUrl:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = _refusal(scope) if scope["type"] == "http" else None
-        if refusal is None:
+        refused = refusal(scope) if scope["type"] == "http" else None
+        if refused is None:
             await self.app(scope, receive, send)
             return
-        await send_error(send, refusal)
+        await send_error(send, refused)
