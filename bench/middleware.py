@@ -1,12 +1,14 @@
-"""What the request middleware (api/observe.py: request ID, request series) costs the hot
-path GET /node/api/jobs/:id, in process: the app called directly as ASGI, no HTTP server and
-no network, so that the middleware's own cost is not lost in their noise.
+"""What the request middleware costs the hot path GET /node/api/jobs/:id, in process: the app
+called directly as ASGI, no HTTP server and no network, so that the middleware's own cost is
+not lost in their noise.
 
     python -m bench.middleware [--requests 20000] [--rounds 5]
 
-Two apps on one SQLite file with one job: as built, and the same without the two
-middlewares; rounds alternate between them, and the best round of each counts (the least
-disturbed by the rest of the machine).
+Three apps on one SQLite file with one job: as served (the front door, api/front_door.py,
+answers the route ahead of the middleware), the whole app (``OPSJOBS_FRONT_DOOR=false``:
+every middleware and the router), and the whole app without the request observer
+(api/observe.py: request ID, request series). Rounds alternate between them, and the best
+round of each counts (the least disturbed by the rest of the machine).
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ async def _prepare(url: str) -> str:
     return job_id
 
 
-def _app(url: str, observed: bool):
-    settings = Settings.from_env(database_url=url, argon2_time_cost=1, argon2_memory_kib=8)
+def _app(url: str, observed: bool, door: bool = False):
+    settings = Settings.from_env(
+        database_url=url, argon2_time_cost=1, argon2_memory_kib=8, front_door=door
+    )
     app = create_app(settings)
     if not observed:
         app.user_middleware = [m for m in app.user_middleware if m.cls is not RequestObserver]
@@ -99,9 +103,17 @@ async def main(requests: int, rounds: int) -> None:
         url = f"sqlite:///{Path(directory) / 'bench.db'}"
         job_id = await _prepare(url)
         path = f"/node/api/jobs/{job_id}"
-        apps = {"with": _app(url, True), "without": _app(url, False)}
+        apps = {
+            "front door": _app(url, True, door=True),
+            "whole app": _app(url, True),
+            "no observer": _app(url, False),
+        }
         best = {name: float("inf") for name in apps}
-        async with LifespanManager(apps["with"]), LifespanManager(apps["without"]):
+        async with (
+            LifespanManager(apps["front door"]),
+            LifespanManager(apps["whole app"]),
+            LifespanManager(apps["no observer"]),
+        ):
             for app in apps.values():
                 await _round(app, path, 200)  # warm: credential cache, directory, pools
             for number in range(rounds):
@@ -109,8 +121,11 @@ async def main(requests: int, rounds: int) -> None:
                 for name, app in order if number % 2 else reversed(order):
                     best[name] = min(best[name], await _round(app, path, requests))
     for name, seconds in best.items():
-        print(f"{name:>7} the middleware: {seconds * 1e6:7.1f} µs of CPU a request")
-    print(f"   cost: {(best['with'] - best['without']) * 1e6:7.1f} µs a request")
+        print(f"{name:>12}: {seconds * 1e6:7.1f} µs of CPU a request")
+    observer = best["whole app"] - best["no observer"]
+    print(f"the request observer costs {observer * 1e6:.1f} µs a request in the whole app")
+    saved = best["whole app"] - best["front door"]
+    print(f"the front door saves {saved * 1e6:.1f} µs a request")
 
 
 if __name__ == "__main__":

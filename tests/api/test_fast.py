@@ -10,7 +10,6 @@ from fastapi import APIRouter, Body, FastAPI, Header, Path, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api.fast import FastRoutes
 from opsjobs.api.kinds import for_kind
 from opsjobs.api.responses import json_response
