@@ -1,7 +1,7 @@
 """The fenced blocks of README.md and docs/*.md, each claimed by an HTML comment on the line
 before its fence, invisible where the page is rendered:
 
-    <!-- example: NAME -->            a test runs it: it calls example("README.md", "NAME")
+    <!-- example: NAME -->            a test runs it, and names it: example(doc, name)
     <!-- not an example: REASON -->   a diagram, a layout, a header value shown for reading
 
 tests/test_doc_examples.py fails on a block with no claim, on an example no test names, and
