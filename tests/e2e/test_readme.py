@@ -269,3 +269,44 @@ def test_the_printed_state_lines_fire_db1s_trigger(demo_server):
         assert time.monotonic() < deadline, jobs
         time.sleep(0.2)
     assert all(j["user_id"] is None for j in fired)
+
+
+@pytest.mark.timeout(180)
+def test_closing_the_loop(demo_server):
+    """The worked example as written, with the demo's password, port and web-1's ID: the
+    schedule's check fails and sets Alarm, Alarm's trigger runs the remedy, the next check
+    passes and sets Working; each a job with the process_meta that says why it ran."""
+    import requests
+
+    base = f"http://127.0.0.1:{demo_server['port']}/node/api"
+    admin = ("admin", demo_server["admin"])
+    web1 = next(o["id"] for o in requests.get(f"{base}/objects", auth=admin).json()
+                if o["name"] == "web-1")  # fmt: skip
+    script = (
+        example("README.md", "closing-the-loop")
+        .replace("Xq3v9kQm2LwZ8a1b", demo_server["admin"])
+        .replace("127.0.0.1:8080", f"127.0.0.1:{demo_server['port']}")
+        .replace("web1=6b0c3bc5109606ffd3a3558f", f"web1={web1}")
+    )
+    try:
+        printed = subprocess.run(["bash", "-e", "-c", script], cwd=demo_server["cwd"],
+                                 env=demo_server["env"], capture_output=True, text=True,
+                                 timeout=120, check=True).stdout  # fmt: skip
+    finally:
+        Path(f"/tmp/up-{web1}").unlink(missing_ok=True)
+    jobs, changes = (orjson.loads(line) for line in printed.splitlines())
+    again, remedy, check = jobs
+    assert [j["operation"]["name"] for j in jobs] == ["Is it up", "Start it", "Is it up"]
+    assert [j["description"]["exitCode"] for j in jobs] == [0, 0, 1]
+    working, alarm = changes
+    assert (alarm["stateId"], alarm["reason"]["job"]) == (5, check["id"])
+    assert (working["stateId"], working["reason"]["job"]) == (3, again["id"])
+    for job in (check, again):
+        assert job["process_meta"]["schedule"]["name"] == "web-1 up?"
+    assert remedy["user_id"] is None and remedy["process_meta"]["triggerStates"] == [5]
+    assert remedy["process_meta"]["stateChange"]["id"] == alarm["id"]
+    for job in jobs:  # each one readable on its own
+        read = requests.get(f"{base}/jobs/{job['id']}", auth=admin).json()
+        assert read["process_meta"] == job["process_meta"]
+    schedule = check["process_meta"]["schedule"]["id"]
+    assert requests.get(f"{base}/schedules/{schedule}", auth=admin).json()["paused"] is True
