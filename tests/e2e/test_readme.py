@@ -310,3 +310,27 @@ def test_closing_the_loop(demo_server):
         assert read["process_meta"] == job["process_meta"]
     schedule = check["process_meta"]["schedule"]["id"]
     assert requests.get(f"{base}/schedules/{schedule}", auth=admin).json()["paused"] is True
+
+
+def test_the_schedule_commands(demo_server):
+    """The lines as written on the demo's database, for an alice who may run web-1's Greet;
+    the ID `add` prints fills `<schedule id>` (on a terminal wide enough to show it whole)."""
+    cwd, env = demo_server["cwd"], {**demo_server["env"], "COLUMNS": "200"}
+    execute = re.search(r"objects/([0-9a-f]{24})/operations/([0-9a-f]{24})/execute",
+                        demo_server["printed"])  # fmt: skip
+    _run_bash(f"{OPSJOBS} user add alice --generate --permission execute-operations "
+              f"--include {execute.group(1)}", cwd, env)  # fmt: skip
+    block = example("README.md", "schedules").replace("\\\n", "")
+    said = []
+    for line in block.splitlines():
+        line = (
+            line.split("  #", 1)[0]
+            .replace(".venv/bin/opsjobs", OPSJOBS)
+            .replace("<object id>", execute.group(1))
+            .replace("<operation id>", execute.group(2))
+        )
+        if "<schedule id>" in line:
+            line = line.replace("<schedule id>", re.search(r"[0-9a-f]{24}", said[0]).group(0))
+        said.append(_run_bash(line, cwd, env))
+    assert "nightly" in said[1] and "0 3 * * *" in said[1], said[1]
+    assert "paused" in said[2], said[2]
