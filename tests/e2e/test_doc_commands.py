@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 import log_secrets
-from helpers.doc_examples import example
+from helpers.doc_examples import example, shell
 from helpers.make_run import OPSJOBS, free_port, make_run, user_env
 
 
@@ -31,12 +31,8 @@ def as_here(line: str, port: int) -> str:
 
 
 def run_lines(lines: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        ["bash", "-e", "-c", "\n".join(lines)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout + result.stderr
+    ran = shell("\n".join(lines), cwd, env)
+    return ran.stdout + ran.stderr
 
 
 @contextlib.contextmanager

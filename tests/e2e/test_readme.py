@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from helpers import SEED_JOB_KEYS
-from helpers.doc_examples import assert_same_shape, example
+from helpers.doc_examples import assert_same_shape, example, shell
 from helpers.make_run import (
     OPSJOBS,
     ROOT,
@@ -40,15 +40,7 @@ def demo_server(tmp_path):
 
 
 def _run_bash(script: str, cwd: Path, env: dict) -> str:
-    return subprocess.run(
-        ["bash", "-c", script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    return shell(script, cwd, env, timeout=60).stdout
 
 
 def test_the_printed_curl_line_fetches_the_job(demo_server):
@@ -169,8 +161,7 @@ def test_the_administration_commands(tmp_path):
         )
         if "history.jsonl" in line:
             (tmp_path / "history.jsonl").write_bytes(orjson.dumps({**seed, "owner_id": ids["web"]}))
-        ran = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=60, check=True)  # fmt: skip
+        ran = shell(line, tmp_path, env, timeout=60)
         printed[line.split(OPSJOBS + " ", 1)[1]] = ran.stdout + ran.stderr
         out = ran.stdout.strip()
         if " object add " in line:
@@ -289,9 +280,7 @@ def test_closing_the_loop(demo_server):
         .replace("web1=6b0c3bc5109606ffd3a3558f", f"web1={web1}")
     )
     try:
-        printed = subprocess.run(["bash", "-e", "-c", script], cwd=demo_server["cwd"],
-                                 env=demo_server["env"], capture_output=True, text=True,
-                                 timeout=120, check=True).stdout  # fmt: skip
+        printed = shell(script, demo_server["cwd"], demo_server["env"]).stdout
     finally:
         Path(f"/tmp/up-{web1}").unlink(missing_ok=True)
     jobs, changes = (orjson.loads(line) for line in printed.splitlines())

@@ -10,6 +10,7 @@ on a name no block has; so a new example cannot land without a test that runs it
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +85,12 @@ def assert_same_shape(shown, served, where: str = "") -> None:
         assert next(k for k in kinds if isinstance(shown, k)) is next(
             k for k in kinds if isinstance(served, k)
         ), (where, shown, served)
+
+
+def shell(script: str, cwd, env: dict[str, str], timeout: float = 120):
+    """A documented script run by bash as a reader's shell runs it (stopping at the first
+    failing line); fails the test with what it printed when a line fails."""
+    ran = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=timeout)  # fmt: skip
+    assert ran.returncode == 0, f"{script}\n{ran.stdout}\n{ran.stderr}"
+    return ran
