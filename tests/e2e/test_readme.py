@@ -303,8 +303,8 @@ def test_closing_the_loop(demo_server):
 
 def test_the_schedule_commands(demo_server):
     """The lines as written on the demo's database, for an alice who may run web-1's Greet;
-    the ID `add` prints fills `<schedule id>` (on a terminal wide enough to show it whole)."""
-    cwd, env = demo_server["cwd"], {**demo_server["env"], "COLUMNS": "200"}
+    the ID `add` prints, on an 80-column terminal, fills `<schedule id>`."""
+    cwd, env = demo_server["cwd"], {**demo_server["env"], "COLUMNS": "80"}
     execute = re.search(r"objects/([0-9a-f]{24})/operations/([0-9a-f]{24})/execute",
                         demo_server["printed"])  # fmt: skip
     _run_bash(f"{OPSJOBS} user add alice --generate --permission execute-operations "
@@ -321,5 +321,8 @@ def test_the_schedule_commands(demo_server):
         if "<schedule id>" in line:
             line = line.replace("<schedule id>", re.search(r"[0-9a-f]{24}", said[0]).group(0))
         said.append(_run_bash(line, cwd, env))
-    assert "nightly" in said[1] and "0 3 * * *" in said[1], said[1]
-    assert "paused" in said[2], said[2]
+    schedule_id = re.search(r"[0-9a-f]{24}", said[0]).group(0)
+    assert schedule_id in said[1] and "0 3 *" in said[1], said[1]  # listed, whole
+    assert "pause" in said[2], said[2]
+    shown = orjson.loads(_run_bash(f"{OPSJOBS} schedule show {schedule_id} --json", cwd, env))
+    assert (shown["name"], shown["timezone"], shown["paused"]) == ("nightly", "Europe/Berlin", True)
