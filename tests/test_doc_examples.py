@@ -59,3 +59,37 @@ def test_every_example_is_run_by_a_test() -> None:
     assert not not_run, f"examples no test runs (call example(doc, name) in one): {not_run}"
     phantom = sorted(named - examples)
     assert not phantom, f"tests name examples the pages do not have: {phantom}"
+
+
+# A command named in running text, `opsjobs remote jobs list --object ID`: a reference rather
+# than an example (its placeholders are for the reader), but its commands and options exist.
+INLINE_COMMAND = re.compile(r"`(?:\.venv/bin/)?opsjobs ([a-z][^`]*)`", re.S)
+
+
+def _inline_commands() -> list[tuple[str, str]]:
+    found = []
+    for doc in documents():
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        found += [(doc, " ".join(span.split())) for span in INLINE_COMMAND.findall(text)]
+    return found
+
+
+def test_commands_named_in_running_text_exist_with_their_options() -> None:
+    import typer.main
+
+    from opsjobs.cli.commands import app
+
+    root = typer.main.get_command(app)
+    wrong = []
+    for doc, span in _inline_commands():
+        command, words = root, span.split()
+        while words and hasattr(command, "commands") and words[0] in command.commands:
+            command = command.commands[words.pop(0)]
+        if hasattr(command, "commands") and words and re.fullmatch(r"[a-z]+", words[0]):
+            wrong.append((doc, span, f"no command {words[0]!r}"))
+            continue
+        options = {opt for param in command.params for opt in param.opts + param.secondary_opts}
+        unknown = [o for o in re.findall(r"--[a-z][a-z-]*", span) if o not in options]
+        wrong += [(doc, span, f"no option {o}") for o in unknown]
+    assert len(_inline_commands()) > 40  # the pattern finds them
+    assert not wrong, wrong
