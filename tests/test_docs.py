@@ -112,3 +112,14 @@ def test_architecture_names_every_modules_room() -> None:
     ]
     assert len(_modules()) > 50  # the walk found the package
     assert not unnamed, f"modules docs/architecture.md does not describe: {unnamed}"
+
+
+def test_the_layer_diagram_names_each_layer_once() -> None:
+    """The diagram at the top of docs/architecture.md: one paragraph per layer, none twice
+    (a merge once left two layers' lines doubled)."""
+    diagram = ARCHITECTURE.read_text(encoding="utf-8").split("```\n", 2)[1]
+    layers = re.findall(r"^(\w+) ", diagram, flags=re.M)
+    assert layers == ["cli", "compose", "api", "execution", "service", "store", "domain",
+                      "config", "client"]  # fmt: skip
+    lines = [line.strip() for line in diagram.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), [line for line in lines if lines.count(line) > 1]

@@ -4,26 +4,19 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import log_secrets
 from helpers import opsjobs_exe
+from helpers.doc_examples import example
 from helpers.remote import VIEWER
 from opsjobs.client.config import VARIABLES
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def blocks(path: Path, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", path.read_text(), flags=re.S)
-
 
 def test_the_readme_remote_example(server):
-    [block] = [b for b in blocks(ROOT / "README.md", "sh") if "opsjobs remote" in b]
+    block = example("README.md", "remote")
     assert "OPSJOBS_PASSWORD=" not in block and "--password" not in block
     script = (
         block.replace("http://127.0.0.1:8080", server.base)
@@ -48,9 +41,8 @@ def test_the_readme_remote_example(server):
 
 
 def test_the_python_client_example(server):
-    [example] = blocks(ROOT / "docs" / "cli.md", "python")
     result = subprocess.run(
-        [sys.executable, "-c", example],
+        [sys.executable, "-c", example("docs/cli.md", "python-client")],
         env=server.env(VIEWER),
         capture_output=True,
         text=True,
@@ -63,6 +55,24 @@ def test_the_python_client_example(server):
     assert lines[-1] == "again: succeeded"
 
 
-def test_the_configuration_file_example_names_real_settings():
-    [example] = blocks(ROOT / "docs" / "cli.md", "toml")
-    assert set(tomllib.loads(example)) <= set(VARIABLES)
+def test_the_client_configuration_file_example(server, tmp_path):
+    """The file as shown, its URL and credentials made the test server's, read by a command."""
+    shown = example("docs/cli.md", "client-config")
+    assert set(tomllib.loads(shown)) <= set(VARIABLES)
+    path = tmp_path / "client.toml"
+    path.write_text(
+        shown.replace("https://opsjobs.example", server.base)
+        .replace('"alice"', f'"{VIEWER[0]}"')
+        .replace('"…"', f'"{VIEWER[1]}"')
+    )
+    path.chmod(0o600)  # as the comment says: a readable file with a password is refused
+    env = {k: v for k, v in server.env(None).items() if not k.startswith("OPSJOBS_")}
+    result = subprocess.run(
+        [opsjobs_exe(), "remote", "whoami"],
+        env={**env, "OPSJOBS_CLIENT_CONFIG": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert VIEWER[0] in result.stdout

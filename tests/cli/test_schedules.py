@@ -117,3 +117,15 @@ def test_a_name_in_brackets_is_shown_as_it_is(database_url, world):
     )
     assert made.exit_code == 0, made.output
     assert "[bold]x[/bold]" in made.stdout
+
+
+def test_the_table_shows_ids_whole_on_an_80_column_terminal(database_url, world):
+    # `schedule pause <schedule id>` takes the ID the table shows: never cut short with "…".
+    made = add(database_url, world, "--interval", "60", "--json")
+    schedule_id = json.loads(made.stdout)["id"]
+    table = runner.invoke(
+        app, ["schedule", "list", "--database-url", database_url], env={"COLUMNS": "80"}
+    )
+    assert table.exit_code == 0, table.output
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    assert schedule_id in table.stdout and "…" not in table.stdout.split("┃ name")[1]

@@ -20,10 +20,10 @@ import pytest
 
 import log_secrets
 from helpers import cli_env, running_server
+from helpers.doc_examples import example
 from helpers.runners import name_of, runner_process
 
 ROOT = Path(__file__).resolve().parents[2]
-DEPLOYMENT = (ROOT / "docs" / "deployment.md").read_text()
 FINAL = {"succeeded", "failed", "timeout", "cancelled", "lost"}
 
 pytestmark = [
@@ -37,8 +37,7 @@ pytestmark = [
 
 def doc_commands(database: str) -> list[str]:
     """The section's command lines, the database host and name made this machine's."""
-    section = DEPLOYMENT.split("## Two hosts and more", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, flags=re.S).group(1)
+    block = example("docs/deployment.md", "two-hosts")
     lines = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
     text = "\n".join(lines)
     for before, after in [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import log_secrets
 
 OPSJOBS = str(Path(sys.executable).parent / "opsjobs")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def user_env() -> dict[str, str]:
     return env
 
 
-def _wait_listening(port: int) -> None:
+def wait_listening(port: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -59,20 +61,32 @@ def _wait_listening(port: int) -> None:
     raise AssertionError("opsjobs serve did not start listening")
 
 
+def make_run_commands(port: int) -> list[list[str]]:
+    """What `make run` runs once installed, read from the Makefile itself (`make -n`): the
+    demo, then serve, on a port of the test's own."""
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", "HOST=127.0.0.1", f"PORT={port}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    commands = [shlex.split(line) for line in dry.splitlines() if "bin/opsjobs " in line]
+    assert [words[1] for words in commands] == ["demo", "serve"], dry
+    return [[OPSJOBS, *words[1:]] for words in commands]
+
+
 @contextmanager
 def make_run(cwd: Path) -> Iterator[Demo]:
     env, port = user_env(), free_port()
+    demo_command, serve_command = make_run_commands(port)
     demo = subprocess.run(
-        [OPSJOBS, "demo", "--host", f"127.0.0.1:{port}"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        demo_command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     server_log = log_secrets.process_log("serve").open("wb")  # searched for secrets at the end
     server = subprocess.Popen(
-        [OPSJOBS, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        serve_command,
         cwd=cwd, env=env, stdout=server_log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_listening(port)
+        wait_listening(port)
         yield Demo(port, demo.stdout, cwd, env)
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -35,7 +35,12 @@ def _when(ms: int | None) -> str:
 
 
 def _table(documents: list[dict[str, Any]]) -> Table:
-    table = Table("ID", "name", "target", "operation", "timing", "next run", "state")
+    # IDs are for copying into the next command: never cut short with "…" on a narrow
+    # terminal; the schedule's own on one line, the others folded if they must be.
+    table = Table()
+    table.add_column("ID", no_wrap=True, min_width=24)
+    for heading in ("name", "target", "operation", "timing", "next run", "state"):
+        table.add_column(heading, overflow="fold" if heading in ("target", "operation") else None)
     for doc in documents:
         ((kind, entity_id),) = doc["target"].items()
         timing = (
@@ -45,7 +50,7 @@ def _table(documents: list[dict[str, Any]]) -> Table:
         if doc["stoppedReason"]:
             state += f": {doc['stoppedReason']}"
         cells = (
-            doc["id"], doc["name"], f"{kind} {entity_id}", doc["operation"], timing,
+            doc["id"], doc["name"], f"{kind}\n{entity_id}", doc["operation"], timing,
             _when(doc["nextRunAt"]), state,
         )  # fmt: skip
         table.add_row(*(Text(cell) for cell in cells))  # as text: "[" is not markup here
