@@ -40,6 +40,14 @@ def require_all(principal: Principal, *permissions: str) -> None:
         raise Forbidden("Required permissions: " + " and ".join(permissions))
 
 
+def require_missing(principal: Principal, *permissions: str) -> None:
+    """403 unless the caller holds every one of ``permissions``, naming those it lacks."""
+    held = principal.rights.permissions
+    missing = [permission for permission in permissions if permission not in held]
+    if missing:
+        raise Forbidden("Required permissions: " + " and ".join(missing))
+
+
 def holds_any(principal: Principal, *permissions: str) -> bool:
     """Whether the caller holds one of ``permissions``, for a route whose answer, not its
     refusal, depends on them (``GET /users`` shows less to a caller without manage-users)."""

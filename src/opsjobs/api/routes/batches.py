@@ -21,7 +21,7 @@ from ...service import batches as service
 from ...store import batches as stored
 from ..bodies import CheckedRoute
 from ..context import Context, context
-from ..guards import holds_any, may_read_batch, require_any, visible_entity
+from ..guards import holds_any, may_read_batch, require_any, require_missing, visible_entity
 from ..models import BatchModel, error_responses
 from ..responses import json_response
 
@@ -80,8 +80,7 @@ async def list_batches(request: Request, limit: PageLimit = 100) -> Response:
 async def create_batch(body: BatchBody, request: Request) -> Response:
     ctx, principal = await _caller(request)
     await _subtree_visible(ctx, principal, body)
-    for permission in service.PERMISSIONS:
-        require_any(principal, permission)
+    require_missing(principal, *service.PERMISSIONS)
     await ctx.store.catch_up()  # the tree and the rights as they are now
     made = await service.create_batch(ctx.store, principal, body)
     return json_response(made, status_code=202)
