@@ -33,7 +33,7 @@ BULK = ["run-bulks", "execute-operations"]
 
 
 @pytest.fixture
-async def world(api):
+async def world(api, backend):
     """site ── a, b, c, d (class "node"), hidden (excluded for alice) ── below (also "node");
     other ── far ("node", out of alice's sight)."""
     admin = await api.admin()
