@@ -26,7 +26,6 @@ from ..domain.clock import now_ms
 from ..service.batch_runs import run_batches
 from ..service.firing import fire_due
 from ..service.schedule_runs import run_due
-from ..store.batches import has_running
 from ..store.core import Store
 from ..store.retry import describe
 from ..store.schedules import next_due as next_schedule_due
@@ -78,15 +77,24 @@ class Dispatcher:
     async def run_batches(self) -> int:
         """Move the running batches on; how many steps were taken here."""
         self.store.jobs_ended.clear()  # ends from now on are seen by the next look
-        done = await run_batches(
+        done, self._batches_open = await run_batches(
             self.store, default_timeout=self.settings.default_timeout_seconds, now=self.clock()
         )
-        self._batches_open = bool(done) or await has_running(self.store)
         self.batch_steps += len(done)
         for step in done:
             if step.changes.get("stopped_reason"):
                 log.warning("batch stopped", batch=step.id, reason=step.changes["stopped_reason"])
         return len(done)
+
+    async def _move_batches(self) -> None:
+        """A failure here is logged and leaves firings and schedules to run regardless."""
+        try:
+            await self.run_batches()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("batch step failed; retrying", error=describe(exc))
+            self._batches_open = True  # look again soon
 
     async def run_once(self) -> int:
         """Act on what is due now; how many firings were acted on here."""
@@ -142,8 +150,9 @@ class Dispatcher:
         while True:
             try:
                 fired = await self.run_once()
-                await self.run_batches()
-                if max(fired, await self.run_schedules()) >= BATCH:
+                scheduled = await self.run_schedules()
+                await self._move_batches()
+                if max(fired, scheduled) >= BATCH:
                     continue  # more are due: no pause
                 await self._pause()
             except asyncio.CancelledError:
