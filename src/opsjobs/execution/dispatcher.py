@@ -37,6 +37,10 @@ BATCH = 200
 ERROR_PAUSE_SECONDS = 1.0
 # While a batch runs: how long a job's end in another process may wait to be seen.
 BATCH_POLL_SECONDS = 0.2
+# Woken by a job's end here: a moment for the ends that follow it (a runner's slots end
+# together) to be handled in the same step. The batch's other queued jobs keep the runner
+# busy meanwhile.
+BATCH_SETTLE_SECONDS = 0.02
 
 
 class Dispatcher:
@@ -145,6 +149,8 @@ class Dispatcher:
         finally:
             for waiting in waits:
                 waiting.cancel()
+        if self._batches_open and not self.store.firings_due.is_set():
+            await asyncio.sleep(BATCH_SETTLE_SECONDS)
 
     async def run_forever(self) -> None:
         while True:
