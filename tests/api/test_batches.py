@@ -344,3 +344,19 @@ async def test_open_batches_are_bounded(world, monkeypatch):
         assert response.status_code == 202
     response = await api.client.post(URL, json=body(ids), headers=headers["alice"])
     assert_error(response, 400, "BadRequest", "owner: a user may have at most 2 running batches")
+
+
+async def test_making_and_cancelling_leave_audit_rows_without_the_ids(world):
+    api, ids, headers = world
+    targets = {"objects": [ids[n] for n in "abcd"]}
+    made = (
+        await api.client.post(URL, json=body(ids, target=targets), headers=headers["alice"])
+    ).json()
+    await api.client.post(f"{URL}/{made['id']}/cancel", headers=headers["alice"])
+    await api.ctx.audit.flush()
+    response = await api.client.get("/node/api/audit", headers=headers["admin"])
+    found = {row["kind"]: row for row in response.json() if row["kind"].startswith("batch.")}
+    assert found["batch.create"]["target_id"] == made["id"]
+    assert found["batch.create"]["detail"]["target"] == ["objects"]
+    assert ids["a"] not in str(found["batch.create"])  # a list of thousands is not logged
+    assert found["batch.cancel"]["target_id"] == made["id"]
