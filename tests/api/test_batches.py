@@ -360,3 +360,22 @@ async def test_making_and_cancelling_leave_audit_rows_without_the_ids(world):
     assert found["batch.create"]["detail"]["target"] == ["objects"]
     assert ids["a"] not in str(found["batch.create"])  # a list of thousands is not logged
     assert found["batch.cancel"]["target_id"] == made["id"]
+
+
+async def test_hostile_pages(world):
+    api, ids, headers = world
+    made = (await api.client.post(URL, json=body(ids), headers=headers["alice"])).json()
+    one = f"{URL}/{made['id']}"
+    for url, params in (
+        (URL, {"limit": 0}),
+        (URL, {"limit": 1001}),
+        (URL, {"limit": "x"}),
+        (one, {"limit": 2**70}),
+        (one, {"skip": -1}),
+        (one, {"skip": 10_001}),
+    ):
+        response = await api.client.get(url, params=params, headers=headers["alice"])
+        assert response.status_code == 400, (url, params, response.text)
+        assert response.json()["code"] == "BadRequest"
+    page = await api.client.get(one, params={"limit": 1, "skip": 3}, headers=headers["alice"])
+    assert page.status_code == 200 and len(page.json()["jobs"]) <= 1
