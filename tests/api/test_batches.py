@@ -60,6 +60,7 @@ async def world(api, backend):
         "alice": await api.user("alice", permissions=BULK, **see),
         "bob": await api.user("bob", permissions=BULK, **see),
         "lead": await api.user("lead", permissions=["manage-operations"], include=["1"]),
+        "narrow": await api.user("narrow", permissions=["manage-operations"], include=[ids["a"]]),
         "no_bulks": await api.user("nb", permissions=["execute-operations"], **see),
         "no_exec": await api.user("ne", permissions=["run-bulks"], **see),
     }
@@ -205,10 +206,14 @@ async def test_who_reads_and_cancels_whose(world):
     api, ids, headers = world
     made = (await api.client.post(URL, json=body(ids), headers=headers["alice"])).json()
     one = f"{URL}/{made['id']}"
-    for verb, url in (("GET", one), ("POST", f"{one}/cancel")):
-        response = await api.client.request(verb, url, headers=headers["bob"])
-        assert_error(response, 404, "ResourceNotFound", f"Entity not found: Batch({made['id']})")
-    assert (await api.client.get(URL, headers=headers["bob"])).json() == []
+    # Another user without manage-operations, or with it but not seeing every target: as if
+    # it did not exist.
+    for who in ("bob", "narrow"):
+        for verb, url in (("GET", one), ("POST", f"{one}/cancel")):
+            response = await api.client.request(verb, url, headers=headers[who])
+            message = f"Entity not found: Batch({made['id']})"
+            assert_error(response, 404, "ResourceNotFound", message)
+        assert (await api.client.get(URL, headers=headers[who])).json() == []
     listed = (await api.client.get(URL, headers=headers["alice"])).json()
     assert [b["id"] for b in listed] == [made["id"]] and "jobs" not in listed[0]
     # manage-operations and sight of every target: reads it, and may cancel it.
