@@ -30,6 +30,7 @@ from .observe import RequestObserver
 from .routes import (
     alerts,
     audit,
+    batches,
     classes,
     control,
     entities,
@@ -71,6 +72,7 @@ ROUTES = (
     classes,
     scripts,
     schedules,
+    batches,
     execute,
     audit,
     alerts,
