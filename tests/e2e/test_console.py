@@ -63,6 +63,7 @@ async def _seed(url: str, gate: Path) -> dict:
             (web["id"], _GATED),
             (web["id"], _LONG),
             (web["id"], _TWO_STEPS),
+            (web["id"], _SAY_HI),
             (secret["id"], _LONG),
         ):
             document = _with_gate(document, gate)
@@ -100,6 +101,7 @@ async def _seed(url: str, gate: Path) -> dict:
             "gated": made[web["id"], "Greet and wait"],
             "long": made[web["id"], "Sleep long"],
             "two_steps": made[web["id"], "Two steps"],
+            "say_hi": made[web["id"], "Say hi"],
             "secret_op": made[secret["id"], "Sleep long"],
             "hidden_job": hidden_job,
         }
@@ -131,6 +133,18 @@ _TWO_STEPS = {
         "text": "echo one\nwhile [ ! -e GATE.a ]; do sleep 0.05; done\necho two\n"
         "while [ ! -e GATE.b ]; do sleep 0.05; done\necho three\n",
         "timeout": 120,
+    },
+}
+# Quick, for schedules: one line, with an argument.
+_SAY_HI = {
+    "name": "Say hi",
+    "type": 2,
+    "description": "one line",
+    "parameters": {
+        "type": "scriptText",
+        "text": 'echo "hi {{args.who}}"\n',
+        "timeout": 30,
+        "arguments": {"who": {"type": "string", "default": "there"}},
     },
 }
 _LONG = {
@@ -289,19 +303,22 @@ def status_shown(driver) -> str:
     return badges[0].text if badges else ""
 
 
-def fetch(driver, method: str, path: str, headers: dict | None = None) -> list:
+def fetch(
+    driver, method: str, path: str, headers: dict | None = None, body: dict | None = None
+) -> list:
     """A request from the page itself, with its cookies: [status, body]."""
     return driver.execute_async_script(
         """
-        const [method, path, headers, done] = arguments;
+        const [method, path, headers, body, done] = arguments;
         fetch(path, {method, headers, credentials: "same-origin",
-                     body: method === "GET" ? undefined : "{}"})
+                     body: method === "GET" ? undefined : body})
           .then(async (r) => done([r.status, await r.text()]))
           .catch((e) => done([0, String(e)]));
         """,
         method,
         path,
         headers or {},
+        orjson.dumps(body if body is not None else {}).decode(),
     )
 
 
@@ -483,3 +500,164 @@ def test_live_output_resumes_after_a_dropped_connection(server, browser):
     gate.with_suffix(".b").touch()
     wait(browser, lambda d: "Finished: succeeded" in text_of(d, "live"), "the end of the run")
     assert text_of(browser, "out-stdout") == "one\ntwo\nthree\n"
+
+
+def test_schedules_made_paused_resumed_and_their_jobs(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/object/{server['web']}")
+    wait(
+        browser,
+        ec.element_to_be_clickable((By.CSS_SELECTOR, '[aria-label="Schedule “Say hi”"]')),
+        "the operation's Schedule button",
+    ).click()
+    name = wait(browser, ec.element_to_be_clickable((By.ID, "s-name")), "the schedule form")
+    assert browser.switch_to.active_element == name
+    name.clear()
+    name.send_keys("hourly <b>hi</b>")
+    # A cron time far away first: its next run is shown in the viewer's zone.
+    cron = browser.find_element(By.ID, "s-cron")
+    cron.clear()
+    cron.send_keys("0 3 * * *")
+    zone = browser.find_element(By.ID, "s-zone")
+    zone.clear()
+    zone.send_keys("Europe/Berlin")
+    browser.find_element(By.ID, "arg-who").send_keys(" & <i>you</i>")
+    shoot(browser, "schedule-form")
+    browser.find_element(By.ID, "save-schedule").click()
+    wait(browser, lambda d: "#/schedule/" in d.current_url, "the new schedule's page")
+    schedule_id = browser.current_url.rsplit("/", 1)[1]
+    wait(browser, lambda d: "Europe/Berlin" in text_of(d, "schedule-facts"), "its facts")
+    assert "hourly <b>hi</b>" in text_of(browser, "main")
+    assert not browser.find_elements(By.CSS_SELECTOR, "main b, main i")  # text, not markup
+    status, body = fetch(browser, "GET", f"/node/api/schedules/{schedule_id}")
+    assert status == 200, body
+    schedule = orjson.loads(body)
+    shown = browser.execute_script(
+        "return new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'medium'})"
+        ".format(new Date(arguments[0]))",
+        schedule["nextRunAt"],
+    )
+    assert text_of(browser, "next-run") == shown
+    assert schedule["args"] == {"who": "there & <i>you</i>"}
+    shoot(browser, "schedule")
+    shoot_dark(browser, "schedule")
+
+    # Pause and resume from its page, by keyboard: the next run goes and comes back.
+    pause = wait(browser, ec.element_to_be_clickable((By.ID, "pause")), "the pause button")
+    pause.send_keys(Keys.ENTER)
+    wait(browser, lambda d: text_of(d, "next-run") == "—", "no next run while paused")
+    assert "paused" in text_of(browser, "schedule-facts")
+    shoot(browser, "schedule-paused")
+    wait(browser, ec.element_to_be_clickable((By.ID, "resume")), "the resume button").click()
+    wait(browser, lambda d: text_of(d, "next-run") not in ("", "—"), "a next run again")
+    assert "active" in text_of(browser, "schedule-facts")
+
+    # In the list, with its operation's name and target.
+    open_page(browser, base, "/schedules")
+    row = wait(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-schedule="{schedule_id}"]')),
+        "the schedule in the list",
+    )
+    assert "Say hi" in row.text and "web-1" in row.text
+    shoot(browser, "schedules")
+    shoot_dark(browser, "schedules")
+
+    # An interval of one second: its jobs come, each says which schedule started it.
+    status, body = fetch(
+        browser,
+        "PATCH",
+        f"/node/api/schedules/{schedule_id}",
+        {"X-CSRF-Token": browser.get_cookie("csrf")["value"], "Content-Type": "application/json"},
+        {"interval": 1},
+    )
+    assert status == 200, body
+    wait(
+        browser,
+        lambda d: orjson.loads(fetch(d, "GET", f"/node/api/schedules/{schedule_id}")[1])[
+            "lastJobId"
+        ],
+        "a first run",
+    )
+    open_page(browser, base, f"/schedule/{schedule_id}")
+    wait(browser, lambda d: "every 1 s" in text_of(d, "schedule-facts"), "the interval")
+    first = wait(
+        browser,
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "#schedule-jobs tr[data-job] a")),
+        "its jobs on its page",
+    )
+    wait(browser, ec.element_to_be_clickable((By.ID, "pause")), "the pause button").click()
+    wait(browser, lambda d: text_of(d, "next-run") == "—", "paused again")
+    shoot(browser, "schedule-with-jobs")
+    first.click()
+    wait(browser, lambda d: "schedule hourly <b>hi</b>" in text_of(d, "job-facts"), "who ran it")
+    assert OPERATOR in text_of(browser, "asked-by-schedule")
+    wait(browser, lambda d: "Finished: succeeded" in text_of(d, "live"), "the run's end")
+    assert "hi there & <i>you</i>" in text_of(browser, "out-stdout")
+    shoot(browser, "job-by-schedule")
+    browser.find_element(By.CSS_SELECTOR, "#asked-by-schedule a").click()
+    wait(browser, lambda d: d.current_url.endswith(f"#/schedule/{schedule_id}"), "back to it")
+
+    # Deleting takes a second, confirming, press; its jobs stay.
+    wait(browser, ec.element_to_be_clickable((By.ID, "delete")), "the delete button").click()
+    wait(browser, ec.element_to_be_clickable((By.ID, "confirm-delete")), "the confirm").click()
+    wait(browser, lambda d: d.current_url.endswith("#/schedules"), "the list again")
+    assert fetch(browser, "GET", f"/node/api/schedules/{schedule_id}")[0] == 404
+
+
+def test_a_user_without_rights_neither_sees_nor_makes_schedules(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    csrf = {"X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    made = []
+    for target, operation in (
+        (server["secret"], server["secret_op"]),
+        (server["web"], server["say_hi"]),
+    ):
+        body = {"name": "nightly", "operation": operation, "target": {"object": target}}
+        status, answer = fetch(
+            browser, "POST", "/node/api/schedules", csrf, {**body, "cron": "0 3 1 1 *"}
+        )
+        assert status == 200, answer
+        made.append(orjson.loads(answer)["id"])
+    secret_schedule, web_schedule = made
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser, ec.element_to_be_clickable((By.ID, "login")), "the sign-in form")
+
+    sign_in(browser, base, LIMITED, LIMITED_PASSWORD)
+    open_page(browser, base, "/schedules")
+    wait(browser, ec.presence_of_element_located((By.ID, "schedules")), "the list")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-schedule]")  # not the owner
+    shoot(browser, "schedules-limited")
+    secret, op = server["secret"], server["secret_op"]
+    for fragment in (
+        f"/schedule/{secret_schedule}",
+        f"/schedule/{web_schedule}",  # its target is visible, the schedule is not theirs
+        f"/schedules/new/object/{secret}/{op}",
+    ):
+        open_page(browser, base, "/")
+        wait(browser, lambda d: "Pick one in the tree" in text_of(d, "main"), "the home page")
+        open_page(browser, base, fragment)
+        wait(
+            browser,
+            lambda d: "Not found, or not visible to you" in text_of(d, "alert"),
+            f"the refusal of {fragment}",
+        )
+        assert "Nothing to show" in text_of(browser, "main")
+        assert "secret-db" not in text_of(browser, "main")
+        assert not browser.find_elements(By.ID, "save-schedule")
+    shoot(browser, "refused-schedule")
+    # Replayed by hand: without the header refused before anything; with it, out of sight.
+    body = {"name": "x", "operation": op, "target": {"object": secret}, "interval": 60}
+    json_type = {"Content-Type": "application/json"}
+    status, answer = fetch(browser, "POST", "/node/api/schedules", json_type, body)
+    assert status == 403 and "Wrong CSRF Token" in answer, answer
+    token = {**json_type, "X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    status, answer = fetch(browser, "POST", "/node/api/schedules", token, body)
+    assert status == 404, answer
+    for verb in ("pause", "resume"):
+        path = f"/node/api/schedules/{secret_schedule}/{verb}"
+        assert fetch(browser, "POST", path, json_type)[0] == 403
+        assert fetch(browser, "POST", path, token)[0] == 404
+    assert fetch(browser, "DELETE", f"/node/api/schedules/{web_schedule}", token)[0] == 404

@@ -10,6 +10,7 @@ import { everything, historyPage } from "./history.js";
 import { jobTable } from "./jobs_table.js";
 import { jobPage } from "./job.js";
 import { runPage } from "./run.js";
+import { newSchedulePage, schedulePage, schedulesPage } from "./schedules.js";
 import { explain, failed, leave, showAlert, state, whenSessionEnds } from "./ui.js";
 
 function route() {
@@ -27,6 +28,12 @@ const PAGES = {
   job: ([id]) => jobPage(id),
   jobs: (_, params) => historyPage(null, null, params),
   history: ([kind, id], params) => historyPage(kind, id, params),
+  schedules: ([sub, kind, id, operation]) => {
+    if (sub === undefined) return schedulesPage();
+    if (sub === "new") return newSchedulePage(kind, id, operation);
+    throw new Error("no such page");
+  },
+  schedule: ([id]) => schedulePage(id),
 };
 
 async function show() {
