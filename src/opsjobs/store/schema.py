@@ -318,7 +318,12 @@ jobs = Table(
     # What happened to it beyond its status, as a JSON list (NULL when nothing did): marked
     # lost, and then finished by its runner after all (see queue.py).
     Column("history", Text),
-    Index("ix_jobs_owner_time", "owner_id", "timestamp"),
+    # A history list (one entity's, or many's), newest or oldest first, read in index order:
+    # no sort, paging (OFFSET) and the status filter without reading the rows skipped. One
+    # entity's history by owner; many entities' by time (store/jobs.py, docs/decisions.md
+    # "The web console").
+    Index("ix_jobs_owner_order", "owner_id", "owner_type", "timestamp", "id", "status"),
+    Index("ix_jobs_time", "timestamp", "id", "owner_id", "status"),
     Index(
         "ix_jobs_queue",
         "timestamp",
