@@ -19,6 +19,7 @@ import pytest
 import log_secrets
 from helpers import add_job, run_cli, running_server
 from helpers.proxy import Proxy
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.passwords import Passwords
 from opsjobs.store import entities, operations, users
 from opsjobs.store.core import Store
@@ -94,6 +95,15 @@ async def _seed(url: str, gate: Path) -> dict:
                 [{"payload": {"note": "<img src=x>"}, "by": None, "timestamp": 1_594_970_400_000}]
             ).decode(),
         )
+        # Older jobs of two objects and a link, many at the very same time: the list of every
+        # job pages through them from a cursor.
+        link = await entities.create_link(
+            store, source=web["id"], target=shared["id"], name="uplink"
+        )
+        for index in range(70):
+            owner = (web["id"], shared["id"], link["id"])[index % 3]
+            kind = EntityKind.LINK if index % 3 == 2 else EntityKind.OBJECT
+            await add_job(store, owner, kind, timestamp=1_500_000_000_000 + index // 9 * 1000)
         return {
             "web": web["id"],
             "secret": secret["id"],
@@ -661,3 +671,48 @@ def test_a_user_without_rights_neither_sees_nor_makes_schedules(server, browser)
         assert fetch(browser, "POST", path, json_type)[0] == 403
         assert fetch(browser, "POST", path, token)[0] == 404
     assert fetch(browser, "DELETE", f"/node/api/schedules/{web_schedule}", token)[0] == 404
+
+
+def test_the_list_of_every_job_pages_from_a_cursor(server, browser):
+    """Older, page by page, shows every job once, in the API's order (objects' and links'
+    lists merged), also where many jobs share one millisecond across a page's end."""
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    everything = []
+    for kind, ids in (("objects", [server["web"], server["shared"], server["secret"]]),):
+        status, body = fetch(browser, "POST", "/node/api/jobs", _json(browser), {kind: ids})
+        assert status == 200, body
+        everything += orjson.loads(body)
+    link = browser.execute_script(
+        "return [...document.querySelectorAll('#tree a[href^=\"#/link/\"]')]"
+        ".map((a) => a.getAttribute('href').split('/').pop())"
+    )
+    status, body = fetch(browser, "POST", "/node/api/jobs", _json(browser), {"links": link})
+    everything += orjson.loads(body)
+    everything.sort(key=lambda job: (job["timestamp"], job["id"]), reverse=True)
+    expected = [job["id"] for job in everything]
+    open_page(browser, base, "/jobs")
+    shown = []
+    while True:
+        wait(
+            browser,
+            lambda d: (
+                d.find_elements(By.CSS_SELECTOR, "tr[data-job]") or "No jobs." in text_of(d, "main")
+            ),
+            "a page",
+        )
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-job]")
+        shown += [row.get_attribute("data-job") for row in rows]
+        older = browser.find_elements(By.ID, "next")
+        if not older:
+            break
+        url = browser.current_url
+        older[0].click()
+        wait(browser, lambda d, url=url: d.current_url != url, "the next page")
+        assert "at=" in browser.current_url
+    assert shown == expected
+    assert len(expected) > 2 * 25  # three pages at least
+
+
+def _json(driver) -> dict:
+    return {"Content-Type": "application/json", "X-CSRF-Token": driver.get_cookie("csrf")["value"]}

@@ -47,7 +47,8 @@ async function show() {
   const side = ["", "object", "link"].includes(parts[0] || "");
   byId("side").hidden = !side;
   document.querySelector(".layout").classList.toggle("wide", !side);
-  renderTree(state, parts[0] === "object" || parts[0] === "link" ? parts[1] : null);
+  // Drawn only where it is shown: with 10,000 objects it is tens of thousands of elements.
+  if (side) renderTree(state, parts[0] === "object" || parts[0] === "link" ? parts[1] : null);
   if (!page) {
     fill(main, h("h1", {}, "No such page"), h("p", {}, h("a", { href: "#/" }, "Back to the objects")));
     return;
