@@ -20,6 +20,8 @@ import argparse
 import datetime
 import json
 import os
+import signal
+import sqlite3
 import statistics
 import sys
 import time
@@ -64,7 +66,17 @@ requestAnimationFrame(tick);
 """
 
 
-def _pages(busy: str) -> dict[str, str]:
+def _deep(path: Path, depth: int) -> int:
+    """The time just before the job ``depth`` deep in the whole list, newest first: the
+    "Older" button's cursor there (at=T-1, none at T shown yet) is a page of that depth."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        (at,) = conn.execute(
+            "SELECT timestamp FROM jobs ORDER BY timestamp DESC LIMIT 1 OFFSET ?", (depth,)
+        ).fetchone()
+    return at - 1
+
+
+def _pages(busy: str, path: Path) -> dict[str, str]:
     """Name -> console URL fragment. The busy host holds 100,000 jobs."""
     day = 86_400_000
     now = int(time.time() * 1000)
@@ -76,6 +88,8 @@ def _pages(busy: str) -> dict[str, str]:
         "jobs, status=failed": "/jobs?status=failed",
         "jobs, skip=1000": "/jobs?skip=1000",
         "jobs, skip=10000": "/jobs?skip=10000",
+        "jobs, Older at 1000": f"/jobs?skip=1000&at={_deep(path, 1000)}",
+        "jobs, Older at 10000": f"/jobs?skip=10000&at={_deep(path, 10000)}",
         "history": history,
         "history, status=failed": f"{history}?status=failed",
         "history, 10 days": f"{history}?{window}",
@@ -176,7 +190,7 @@ def measure(results: Path, rounds: int, logins: list[str], log=print) -> dict:
         "users": {},
     }
     try:
-        pages = _pages(big.busy_object)
+        pages = _pages(big.busy_object, big.path)
         for login in logins:
             driver = _browser(work / f"profile-{login}", load_cpu)
             try:
@@ -205,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
     args = parser.parse_args(argv)
+    # Stopped from outside: still stop the server and the browser (the finally clauses).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
         print("chromium and chromium-driver are not installed: run `make browser`")
         return 1
