@@ -33,6 +33,13 @@ from . import seed, servers
 ROOT = Path(__file__).resolve().parent
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 WAIT_S = 120
+LOGINS = ("bench-admin", "noc-east", "watcher")
+
+
+def available() -> bool:
+    """Debian's chromium and chromedriver (`make browser`)."""
+    return CHROMIUM.is_file() and CHROMEDRIVER.is_file()
+
 
 # Runs in the page: clear <main>, navigate, wait for the rendered table; answers the time
 # and the API calls made meanwhile.
@@ -214,14 +221,12 @@ def measure(results: Path, rounds: int, logins: list[str], log=print) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.console", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="times each page is measured")
-    parser.add_argument(
-        "--logins", default="bench-admin,noc-east,watcher", help="users, comma-separated"
-    )
+    parser.add_argument("--logins", default=",".join(LOGINS), help="users, comma-separated")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
     args = parser.parse_args(argv)
     # Stopped from outside: still stop the server and the browser (the finally clauses).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+    if not available():
         print("chromium and chromium-driver are not installed: run `make browser`")
         return 1
     figures = measure(args.results, args.rounds, args.logins.split(","))
