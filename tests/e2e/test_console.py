@@ -65,22 +65,23 @@ async def _seed(url: str, gate: Path) -> dict:
             (web["id"], _LONG),
             (web["id"], _TWO_STEPS),
             (web["id"], _SAY_HI),
+            (web["id"], _BATCH_GATED),
             (secret["id"], _LONG),
         ):
             document = _with_gate(document, gate)
             made[owner, document["name"]] = (
                 await operations.create_operation(store, "object", owner, document)
             )["id"]
-        for login, password, include in (
-            (OPERATOR, OPERATOR_PASSWORD, ["1"]),
-            (LIMITED, LIMITED_PASSWORD, [site["id"]]),
+        for login, password, include, permissions in (
+            (OPERATOR, OPERATOR_PASSWORD, ["1"], ["execute-operations", "run-bulks"]),
+            (LIMITED, LIMITED_PASSWORD, [site["id"]], ["execute-operations"]),
         ):
             log_secrets.register_password(login, password)
             await users.create_user(
                 store,
                 login=login,
                 password_hash=hasher.hash(password),
-                permissions=["execute-operations"],
+                permissions=permissions,
                 include=include,
             )
         # A run a state trigger started: nobody asked for it (docs/api.md §5).
@@ -112,6 +113,8 @@ async def _seed(url: str, gate: Path) -> dict:
             "long": made[web["id"], "Sleep long"],
             "two_steps": made[web["id"], "Two steps"],
             "say_hi": made[web["id"], "Say hi"],
+            "batch_gated": made[web["id"], "Wait for the batch gate"],
+            "site": site["id"],
             "secret_op": made[secret["id"], "Sleep long"],
             "hidden_job": hidden_job,
         }
@@ -155,6 +158,17 @@ _SAY_HI = {
         "text": 'echo "hi {{args.who}}"\n',
         "timeout": 30,
         "arguments": {"who": {"type": "string", "default": "there"}},
+    },
+}
+# A batch's job that waits for the test: the batch is seen running first.
+_BATCH_GATED = {
+    "name": "Wait for the batch gate",
+    "type": 2,
+    "description": "waits for its gate",
+    "parameters": {
+        "type": "scriptText",
+        "text": "while [ ! -e GATE.batch ]; do sleep 0.05; done\necho batch done\n",
+        "timeout": 120,
     },
 }
 _LONG = {
@@ -716,3 +730,84 @@ def test_the_list_of_every_job_pages_from_a_cursor(server, browser):
 
 def _json(driver) -> dict:
     return {"Content-Type": "application/json", "X-CSRF-Token": driver.get_cookie("csrf")["value"]}
+
+
+def count_shown(driver, name: str) -> str:
+    cells = driver.find_elements(By.CSS_SELECTOR, f'#batch-counts dd[data-count="{name}"]')
+    return cells[0].text if cells else ""
+
+
+def test_a_batch_runs_on_many_updates_its_counts_and_cancels(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/object/{server['site']}")
+    wait(browser, ec.presence_of_element_located((By.ID, "main")), "the object's page")
+    # The operation is web-1's: run over site's subtree, web-1 runs it, the others are skipped.
+    open_page(browser, base, f"/batches/new/object/{server['site']}/{server['batch_gated']}")
+    name = wait(browser, ec.element_to_be_clickable((By.ID, "b-name")), "the batch form")
+    name.clear()
+    name.send_keys("rollout <b>1</b>")
+    shoot(browser, "batch-form")
+    browser.find_element(By.ID, "start-batch").click()
+    wait(browser, lambda d: "#/batch/" in d.current_url, "the batch's page")
+    batch_id = browser.current_url.rsplit("/", 1)[1]
+    wait(browser, lambda d: count_shown(d, "running") == "1", "its job running")
+    assert count_shown(browser, "skipped") == "2"  # site and shared-disk lack the operation
+    assert "rollout <b>1</b>" in text_of(browser, "main")
+    assert not browser.find_elements(By.CSS_SELECTOR, "main b")
+    where = browser.find_element(By.ID, "batch-counts").rect
+    shoot(browser, "batch-running")
+    server["gate"].with_suffix(".batch").touch()
+    wait(browser, lambda d: count_shown(d, "succeeded") == "1", "the count updated")
+    wait(browser, lambda d: "Ended: finished" in text_of(d, "batch-live"), "the batch's end")
+    assert browser.find_element(By.ID, "batch-counts").rect == where  # nothing moved
+    assert not browser.find_element(By.ID, "cancel-batch").is_displayed()
+    shoot(browser, "batch-finished")
+    shoot_dark(browser, "batch-finished")
+    browser.find_element(By.CSS_SELECTOR, "#batch-jobs tr[data-job] a[href^='#/job/']").click()
+    wait(browser, lambda d: "batch rollout <b>1</b>" in text_of(d, "job-facts"), "who ran it")
+    open_page(browser, base, "/batches")
+    row = wait(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-batch="{batch_id}"]')),
+        "the batch in the list",
+    )
+    assert "finished" in row.text
+    shoot(browser, "batches")
+
+    # A long one, cancelled from its page.
+    csrf = {"Content-Type": "application/json", "X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    body = {"operation": server["long"], "target": {"subtree": server["site"]}, "name": "long"}
+    status, answer = fetch(browser, "POST", "/node/api/batches", csrf, body)
+    assert status == 202, answer
+    long_batch = orjson.loads(answer)["id"]
+    open_page(browser, base, f"/batch/{long_batch}")
+    wait(browser, lambda d: count_shown(d, "running") == "1", "the long job running")
+    wait(browser, ec.element_to_be_clickable((By.ID, "cancel-batch")), "Cancel").click()
+    wait(browser, lambda d: "Ended: cancelled" in text_of(d, "batch-live"), "cancelled")
+
+    # Another user neither reads it nor makes one (no run-bulks), even by hand.
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser, ec.element_to_be_clickable((By.ID, "login")), "the sign-in form")
+    sign_in(browser, base, LIMITED, LIMITED_PASSWORD)
+    open_page(browser, base, f"/batch/{batch_id}")
+    wait(
+        browser,
+        lambda d: "Not found, or not visible to you" in text_of(d, "alert"),
+        "the refusal of another's batch",
+    )
+    open_page(browser, base, "/batches")
+    wait(browser, ec.presence_of_element_located((By.ID, "batches")), "the list")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-batch]")
+    token = {
+        "Content-Type": "application/json",
+        "X-CSRF-Token": browser.get_cookie("csrf")["value"],
+    }
+    body = {"operation": server["say_hi"], "target": {"subtree": server["site"]}}
+    assert (
+        fetch(browser, "POST", "/node/api/batches", {"Content-Type": "application/json"}, body)[0]
+        == 403
+    )
+    status, answer = fetch(browser, "POST", "/node/api/batches", token, body)
+    assert status == 403 and "run-bulks" in answer, answer
+    assert fetch(browser, "POST", f"/node/api/batches/{batch_id}/cancel", token)[0] == 404

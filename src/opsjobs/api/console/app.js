@@ -3,6 +3,7 @@
 // not answer, and the page says so.
 
 import { ApiError, call, del, get } from "./api.js";
+import { batchPage, batchesPage, newBatchPage } from "./batches.js";
 import { byId, fill, h } from "./dom.js";
 import { loadDirectory, renderTree } from "./directory.js";
 import { entityPage } from "./entity.js";
@@ -34,6 +35,12 @@ const PAGES = {
     throw new Error("no such page");
   },
   schedule: ([id]) => schedulePage(id),
+  batches: ([sub, kind, id, operation]) => {
+    if (sub === undefined) return batchesPage();
+    if (sub === "new") return newBatchPage(kind, id, operation);
+    throw new Error("no such page");
+  },
+  batch: ([id], params) => batchPage(id, params),
 };
 
 async function show() {

@@ -39,6 +39,9 @@ function bySchedule(job, schedule) {
 function askedBy(job) {
   const meta = job.process_meta;
   if (meta && meta.schedule && typeof meta.schedule === "object" && meta.schedule.id) return bySchedule(job, meta.schedule);
+  if (meta && meta.batch && typeof meta.batch === "object" && meta.batch.id) {
+    return h("span", { id: "asked-by-batch" }, "batch ", h("a", { href: `#/batch/${seg(String(meta.batch.id))}` }, String(meta.batch.name ?? meta.batch.id)), ` as ${userName(job.user_id)}`);
+  }
   if (meta && Array.isArray(meta.triggerStates)) {
     return `a state trigger (states ${meta.triggerStates.map(String).join(", ")})`;
   }
