@@ -19,6 +19,7 @@ from rich.console import Console
 
 from . import console as console_pages
 from . import history, load, purge, report, seed, servers
+from .batches import measure_batches
 from .execution import measure_execution
 from .triggers import check as check_triggers
 from .triggers import measure_triggers
@@ -45,6 +46,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-triggers", action="store_true", help="skip the state-trigger burst")
     parser.add_argument(
         "--trigger-rounds", type=int, default=2, help="rounds of the state-trigger burst"
+    )
+    parser.add_argument(
+        "--no-batches", action="store_true", help="skip the batch over 10,000 objects"
+    )
+    parser.add_argument(
+        "--batch-targets", type=int, default=10_000, help="objects in the batch (bench.batches)"
     )
     parser.add_argument(
         "--stacks-only",
@@ -161,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             wrk, small, server_cpu, load_cpu, work, rounds=args.trigger_rounds,
             connections=args.connections, log=log,
         )  # fmt: skip
+    if not (args.stacks_only or args.no_batches):
+        log(f"batches: one over {args.batch_targets:,} objects, a person's executes beside it")
+        results["batches"] = measure_batches(server_cpu, logs, targets=args.batch_targets, log=log)
     if not (args.stacks_only or args.no_purge):
         log("purge: 30 of 180 days of the 1M database purged under GET /jobs/:id load")
         results["purge"] = purge.measure(wrk, big, (server_cpu, load_cpu), work, args.seconds)

@@ -112,6 +112,28 @@ def render(results: dict, console: Console) -> None:
         console.print(_execution(results["execution"]))
     if "triggers" in results:
         console.print(_triggers(results["triggers"]))
+    if "batches" in results:
+        console.print(_batches(results["batches"]))
+
+
+def _batches(figures: dict) -> Table:
+    title = f"Batch over {figures['targets']:,} objects (concurrency {figures['concurrency']})"
+    table = Table(title=title, show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("POST /batches (expansion), ms", f"{figures['expansion_ms']:.0f}")
+    table.add_row("batch jobs/s (created -> finishedAt)", f"{figures['batch_jobs_per_s']:.1f}")
+    table.add_row("bare asyncio loop, processes/s", f"{figures['bare_loop_per_s']:.1f}")
+    table.add_row("ratio", f"{figures['ratio']:.3f}")
+    table.add_row(
+        "a person's job: queued -> started, ms (median / p99)",
+        f"{figures['person_start_ms_median']} / {figures['person_start_ms_p99']}",
+    )
+    table.add_row(
+        "a person's execute request, ms (median / p99)",
+        f"{figures['person_execute_ms_median']} / {figures['person_execute_ms_p99']}",
+    )
+    return table
 
 
 def _execution(figures: dict) -> Table:

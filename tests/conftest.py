@@ -112,7 +112,8 @@ def pg_database() -> str:
 _PG_TABLES = (
     "jobs, job_output, sessions, users, groups, objects, object_parents, links, classes, "
     "operations, scripts, state_triggers, runners, tags, property_changes, state_history, "
-    "trigger_firings, trigger_deliveries, audit_log, schedules, purge_marks"
+    "trigger_firings, trigger_deliveries, audit_log, schedules, purge_marks, batches, "
+    "batch_targets"
 )
 
 

@@ -189,7 +189,21 @@ async def build_world(api) -> World:
     world.ids["schedule"] = await world.post(
         "/node/api/schedules", _schedule_body(world, world.ids["host"])
     )
+    # The admin's batch over host: others read it with manage-operations and sight of host.
+    body = {
+        "operation": world.operations[world.ids["host"]],
+        "target": {"objects": [world.ids["host"]]},
+    }
+    response = await api.client.post("/node/api/batches", json=body, headers=world.headers["admin"])
+    assert response.status_code == 202, response.text
+    world.ids["batch"] = response.json()["id"]
     return world
+
+
+def _batch_body(world: World, target_id: str) -> dict:
+    """A batch of the target's own operation over the target's subtree."""
+    operation = world.operations.get(target_id, world.operations["1"])
+    return {"operation": operation, "target": {"subtree": target_id}, "concurrency": 1}
 
 
 def _schedule_body(world: World, target_id: str) -> dict:
@@ -432,6 +446,15 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("POST", "/node/api/schedules/{schedule_id}/pause"): Route("schedule", SCHEDULE_CHANGERS),
     ("POST", "/node/api/schedules/{schedule_id}/resume"): Route("schedule", SCHEDULE_CHANGERS),
+    ("GET", "/node/api/batches"): Route("self"),
+    ("POST", "/node/api/batches"): Route(
+        "parent",
+        needs_all=("run-bulks", "execute-operations"),
+        body=lambda w, t: _batch_body(w, t),
+        ok=frozenset({202}),
+    ),
+    ("GET", "/node/api/batches/{batch_id}"): Route("batch"),
+    ("POST", "/node/api/batches/{batch_id}/cancel"): Route("batch", ("manage-operations",)),
 }
 
 # Routes that need no credentials (session creation checks the body's; see test_api_auth).
@@ -482,6 +505,7 @@ def targets(route: Route) -> list[str]:
         "script": ["new_script" if route.destructive else "script"],
         "tag": ["new_tag" if route.destructive else "tag"],
         "schedule": ["new_schedule" if route.destructive else "schedule"],
+        "batch": ["batch"],
     }
     if route.target in labels:
         return [*labels[route.target], MISSING, MALFORMED]
@@ -512,6 +536,7 @@ KIND = {
     "script": "Script",
     "tag": "Tag",
     "schedule": "Schedule",
+    "batch": "Batch",
 }
 
 
@@ -629,8 +654,8 @@ async def test_access_and_permissions(world, backend):
 
 
 def _schedule_expectation(route: Route, user: str, label: str, not_found: tuple):
-    """The admin's schedule on host: another reads it with manage-operations and sight of
-    host; to anyone else it does not exist. (A "self" route: any caller.)"""
+    """The admin's schedule (or batch) on host: another reads it with manage-operations and
+    sight of host; to anyone else it does not exist. (A "self" route: any caller.)"""
     if route.target == "self":
         return (200, None, None)
     permissions = USERS[user][0]
@@ -648,7 +673,7 @@ def expectation(world: World, route: Route, user: str, label: str, target_id: st
     target = route.target
     names_nothing = label in (MISSING, MALFORMED)
     not_found = (404, f"Entity not found: {KIND.get(target)}({target_id})", target_id)
-    if target in ("self", "schedule"):
+    if target in ("self", "schedule", "batch"):
         return _schedule_expectation(route, user, label, not_found)
     if target in ("manager", "user", "script"):
         # Not entities under the access rule: the permission comes first.

@@ -1,4 +1,4 @@
-"""The 0010 migration: history indexes in list order replace ix_jobs_owner_time on a database
+"""The 0011 migration: history indexes in list order replace ix_jobs_owner_time on a database
 with jobs in it, and the way down puts it back; the jobs stay as they were."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from helpers.migrations import database_at, migrate_to
 from opsjobs.store.db import normalize_url
 
-BEFORE = "0009_retention"
+BEFORE = "0010_batches"
 
 
 async def _look(url: str) -> tuple[set[str], list]:
@@ -32,7 +32,7 @@ async def test_up_and_down_keep_the_jobs(backend, tmp_path) -> None:
                 )
             )
         await engine.dispose()
-        await migrate_to(url, "0010_history_order")
+        await migrate_to(url, "0011_history_order")
         indexes, rows = await _look(url)
         assert {"ix_jobs_owner_order", "ix_jobs_time"} <= indexes
         assert "ix_jobs_owner_time" not in indexes

@@ -28,6 +28,7 @@ from .observe import RequestObserver
 from .routes import (
     alerts,
     audit,
+    batches,
     classes,
     control,
     entities,
@@ -69,6 +70,7 @@ ROUTES = (
     classes,
     scripts,
     schedules,
+    batches,
     execute,
     audit,
     alerts,

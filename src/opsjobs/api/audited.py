@@ -169,6 +169,17 @@ def _triggers(seen: Seen) -> dict[str, Any] | None:
     return {"types": [t.get("type") if isinstance(t, dict) else None for t in body[:100]]}
 
 
+def _batch(seen: Seen) -> dict[str, Any] | None:
+    """The operation and the kind of target set, not its IDs (a list may hold thousands)."""
+    body = seen.body()
+    if not isinstance(body, dict):
+        return None
+    target = body.get("target")
+    kinds = sorted(target)[:5] if isinstance(target, dict) else None
+    operation = body.get("operation") if isinstance(body.get("operation"), str) else None
+    return {"operation_id": operation, "target": kinds, "fields": sorted(body)[:20]}
+
+
 def _rules() -> dict[tuple[str, str], Rule]:
     rules: dict[tuple[str, str], Rule] = {
         ("DELETE", "/users/session"): Rule("auth.logout", "user", "actor"),
@@ -203,6 +214,8 @@ def _rules() -> dict[tuple[str, str], Rule]:
     for verb in ("pause", "resume"):
         path = f"/schedules/{{schedule_id}}/{verb}"
         rules[("POST", path)] = Rule(f"schedule.{verb}", "schedule", "schedule_id")
+    rules[("POST", "/batches")] = Rule("batch.create", "batch", None, _batch)
+    rules[("POST", "/batches/{batch_id}/cancel")] = Rule("batch.cancel", "batch", "batch_id")
     return rules
 
 

@@ -17,6 +17,7 @@ from ..domain.ids import is_object_id
 from ..domain.jobs import JobRow
 from ..domain.kinds import EntityKind
 from ..domain.users import Principal
+from ..store.batches import targets as batch_targets
 from ..store.core import Store
 from ..store.entities import object_id_by_discovery
 from ..store.jobs import has_jobs
@@ -37,6 +38,14 @@ def require_all(principal: Principal, *permissions: str) -> None:
     held = principal.rights.permissions
     if not all(permission in held for permission in permissions):
         raise Forbidden("Required permissions: " + " and ".join(permissions))
+
+
+def require_missing(principal: Principal, *permissions: str) -> None:
+    """403 unless the caller holds every one of ``permissions``, naming those it lacks."""
+    held = principal.rights.permissions
+    missing = [permission for permission in permissions if permission not in held]
+    if missing:
+        raise Forbidden("Required permissions: " + " and ".join(missing))
 
 
 def holds_any(principal: Principal, *permissions: str) -> bool:
@@ -141,6 +150,18 @@ def may_read_schedule(
     return principal.rights.has_any("manage-operations") and store.directory.can_see_entity(
         principal, kind, target_id
     )
+
+
+async def may_read_batch(store: Store, principal: Principal, owner_id: str, batch_id: str) -> bool:
+    """Whether the caller may read a batch (docs/api.md §21): its own, or another user's with
+    ``manage-operations`` and sight of every one of its targets (its counts and jobs then
+    say nothing the caller could not see for itself)."""
+    if owner_id == principal.id:
+        return True
+    if not principal.rights.has_any("manage-operations"):
+        return False
+    can_see = store.directory.can_see_owner
+    return all(can_see(principal, i, t) for i, t in await batch_targets(store, batch_id))
 
 
 # -- jobs -----------------------------------------------------------------------------------

@@ -639,3 +639,43 @@ class ScheduleModel(BaseModel):
     stoppedReason: str | None
     created: int
     updated: int
+
+
+class BatchJobModel(BaseModel):
+    id: str
+    entity: dict[str, str] = Field(description='{"object": ID} or {"link": ID}')
+    status: str = Field(description="the job's status (docs/api.md §5)")
+
+
+class BatchSkippedModel(BaseModel):
+    entity: dict[str, str] = Field(description='{"object": ID} or {"link": ID}')
+    reason: str
+
+
+class BatchModel(BaseModel):
+    """A batch as the API shows it (docs/api.md §21). A list shows each without ``jobs``
+    and ``skipped``."""
+
+    id: str
+    name: str
+    operation: str
+    target: dict[str, Any] = Field(
+        description='{"subtree": ID}, {"class": ID}, {"tag": NAME}, {"objects": [IDs]} or '
+        '{"links": [IDs]}'
+    )
+    args: dict[str, Any]
+    concurrency: int
+    stopAfterFailures: int | None
+    owner: str
+    status: Literal["running", "finished", "stopped", "cancelled"]
+    stoppedReason: str | None
+    counts: dict[str, int] = Field(
+        description="targets by their job's status, and waiting, skipped, notQueued"
+    )
+    created: int
+    updated: int
+    finishedAt: int | None
+    jobs: list[BatchJobModel] | None = Field(None, description="a page of its jobs, in order")
+    skipped: list[BatchSkippedModel] | None = Field(
+        None, description="the first 100 skipped targets and why"
+    )

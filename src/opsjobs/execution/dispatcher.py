@@ -7,20 +7,26 @@ says a firing or a schedule was made (``store.firings_due``),
 or at most ``trigger_poll_seconds``. Each firing acts once in total however many dispatchers
 run (store/firings.py); one that fell due while no dispatcher ran acts at the next start,
 marked late. The same holds for each due time of a schedule (service/schedule_runs.py).
+
+It also moves running batches on (service/batch_runs.py): while one runs, it looks again
+when a job ends in this process (``store.jobs_ended``), when a batch is made (here, or
+announced by NOTIFY), or at most every ``BATCH_POLL_SECONDS`` (jobs ended by runners in
+other processes).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 import structlog
 
 from ..config import Settings
 from ..domain.clock import now_ms
+from ..service.batch_runs import run_batches
 from ..service.firing import fire_due
 from ..service.schedule_runs import run_due
+from ..store.batches import has_running
 from ..store.core import Store
 from ..store.retry import describe
 from ..store.schedules import next_due as next_schedule_due
@@ -30,6 +36,8 @@ log = structlog.get_logger("opsjobs.execution")
 
 BATCH = 200
 ERROR_PAUSE_SECONDS = 1.0
+# While a batch runs: how long a job's end in another process may wait to be seen.
+BATCH_POLL_SECONDS = 0.2
 
 
 class Dispatcher:
@@ -47,6 +55,8 @@ class Dispatcher:
         self.on_messages = on_messages
         self.fired = 0  # firings acted on here, for tests and metrics
         self.scheduled = 0  # schedules' due times acted on here
+        self.batch_steps = 0  # steps taken here on running batches
+        self._batches_open = False  # whether the last look found a running batch
 
     async def run_schedules(self) -> int:
         """Run the schedules due now; how many due times were acted on here."""
@@ -63,6 +73,19 @@ class Dispatcher:
                 log.warning(
                     "schedule stopped", schedule=run.id, reason=run.changes["stopped_reason"]
                 )
+        return len(done)
+
+    async def run_batches(self) -> int:
+        """Move the running batches on; how many steps were taken here."""
+        self.store.jobs_ended.clear()  # ends from now on are seen by the next look
+        done = await run_batches(
+            self.store, default_timeout=self.settings.default_timeout_seconds, now=self.clock()
+        )
+        self._batches_open = bool(done) or await has_running(self.store)
+        self.batch_steps += len(done)
+        for step in done:
+            if step.changes.get("stopped_reason"):
+                log.warning("batch stopped", batch=step.id, reason=step.changes["stopped_reason"])
         return len(done)
 
     async def run_once(self) -> int:
@@ -99,14 +122,27 @@ class Dispatcher:
         due_at = min(times, default=None)
         if due_at is not None:
             wait = min(wait, max(0.0, (due_at - self.clock()) / 1000))
+        if self._batches_open:
+            wait = min(wait, BATCH_POLL_SECONDS)
         if wait > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.store.firings_due.wait(), wait)
+            await self._wake_within(wait)
+
+    async def _wake_within(self, wait: float) -> None:
+        events = [self.store.firings_due]
+        if self._batches_open:
+            events.append(self.store.jobs_ended)
+        waits = [asyncio.ensure_future(event.wait()) for event in events]
+        try:
+            await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def run_forever(self) -> None:
         while True:
             try:
                 fired = await self.run_once()
+                await self.run_batches()
                 if max(fired, await self.run_schedules()) >= BATCH:
                     continue  # more are due: no pause
                 await self._pause()

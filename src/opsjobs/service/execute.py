@@ -136,6 +136,8 @@ def job_row(
         "spec": spec,
         "runner_tag": runner_tag,
         "idempotency_key": idempotency_key,
+        # Runners take a person's runs before what triggers, schedules and batches queue.
+        "priority": 0 if process_meta is None else 1,
     }
 
 

@@ -68,6 +68,9 @@ class Store:
         # A state change here started a trigger firing (store/states.py), or another
         # process's did (relayed by store/listen.py): the dispatcher looks at once.
         self.firings_due = asyncio.Event()
+        # A job ended here (finished, lost or cancelled while queued): the dispatcher moves
+        # running batches on at once (execution/dispatcher.py).
+        self.jobs_ended = asyncio.Event()
         # The reload under way, which every request that must catch up waits for.
         self._reloading: asyncio.Future[None] | None = None
 

@@ -41,6 +41,8 @@ class Directory:
         self.detached: frozenset[str] = frozenset()
         self._effective_parents = self._parents_of
         self._memo: dict[str, dict[str, bool]] = defaultdict(dict)
+        # Object -> its children, made from ``parents`` when a subtree is first asked for.
+        self._children: dict[str, list[str]] | None = None
         # Counts changes made in place by this process (see load).
         self._own_changes = 0
 
@@ -94,6 +96,7 @@ class Directory:
         self.revision = revision
         self._find_detached()
         self._memo = defaultdict(dict)
+        self._children = None
 
     def _find_detached(self) -> None:
         self.detached = detached(self.parents)
@@ -111,6 +114,7 @@ class Directory:
         """Record our own write; False when another process wrote in between (reload then)."""
         self._own_changes += 1
         self._memo = defaultdict(dict)
+        self._children = None
         if revision == self.revision + 1:
             self.revision = revision
             return True
@@ -203,6 +207,30 @@ class Directory:
         if owner_id in self.link_ends:
             return self.can_see_link(principal, owner_id)
         return principal.rights.has_any("manage-links")
+
+    def subtree(self, object_id: str, keep: Callable[[str], bool]) -> list[str]:
+        """The object and its descendants, each once (breadth first, children in their
+        order), walking only through objects ``keep`` accepts. An object reached by several
+        paths, or through a loop left in old data, is listed once."""
+        if self._children is None:
+            children: dict[str, list[str]] = defaultdict(list)
+            for child, its_parents in self.parents.items():
+                for parent in its_parents:
+                    children[parent].append(child)
+            self._children = children
+        if object_id not in self.parents or not keep(object_id):
+            return []
+        found = {object_id: None}
+        frontier = [object_id]
+        while frontier:
+            following = []
+            for node in frontier:
+                for child in self._children.get(node, ()):
+                    if child not in found and keep(child):
+                        found[child] = None
+                        following.append(child)
+            frontier = following
+        return list(found)
 
     def visible_object_ids(self, principal: Principal) -> list[str]:
         return [oid for oid in self.parents if self.can_see_object(principal, oid)]

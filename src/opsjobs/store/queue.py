@@ -131,7 +131,7 @@ def _claimable(tags: Sequence[str], limit: int):
     return (
         select(jobs.c.id)
         .where(jobs.c.status == _QUEUED, _may_take(tags))
-        .order_by(jobs.c.timestamp, jobs.c.id)
+        .order_by(jobs.c.priority, jobs.c.timestamp, jobs.c.id)
         .limit(limit)
     )
 
@@ -139,7 +139,9 @@ def _claimable(tags: Sequence[str], limit: int):
 async def claim_many(
     store: Store, runner: str, tags: Sequence[str] = (), limit: int = 1
 ) -> list[ClaimedJob]:
-    """Take up to ``limit`` of the oldest queued jobs this runner may run, in one statement.
+    """Take up to ``limit`` of the oldest queued jobs this runner may run, in one statement:
+    a person's runs first (``priority`` 0), then those a trigger, a schedule or a batch
+    started, each oldest first (docs/decisions.md, "Batches and fairness").
 
     On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``, so concurrent runners each
     take other rows without waiting; on SQLite the transaction holds the database's one write
@@ -280,6 +282,7 @@ async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]
         finished += await _finish_setting_states(store, runner, setting)
     for job_id in sorted(outcomes):
         store.job_signals.changed(job_id)
+    store.jobs_ended.set()
     return finished
 
 
@@ -447,6 +450,8 @@ async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) 
     lost = await retry.write(store, work, "mark lost")
     for job_id in lost:
         store.job_signals.changed(job_id)
+    if lost:
+        store.jobs_ended.set()
     return lost
 
 
@@ -499,5 +504,7 @@ async def cancel(store: Store, job_id: str) -> JobStatus | None:
     outcome = await retry.write(store, work, "cancel")
     if outcome is JobStatus.RUNNING:
         store.job_signals.cancel_requested(job_id)
+    elif outcome is JobStatus.CANCELLED:
+        store.jobs_ended.set()
     store.job_signals.changed(job_id)
     return outcome

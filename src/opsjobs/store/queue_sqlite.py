@@ -33,7 +33,7 @@ def claim(
         "UPDATE jobs SET status = 'running', runner = ?, started = ?, heartbeat = ? "
         "WHERE status = 'queued' AND id IN (SELECT id FROM jobs WHERE status = 'queued' "
         f"AND (runner_tag IS NULL OR runner_tag = ''{tagged}) "
-        f"ORDER BY timestamp, id LIMIT ?) RETURNING {_RETURNING}"
+        f"ORDER BY priority, timestamp, id LIMIT ?) RETURNING {_RETURNING}"
     )
     return conn.execute(sql, (runner, now, now, *tags, limit)).fetchall()
 

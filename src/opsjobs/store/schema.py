@@ -318,6 +318,9 @@ jobs = Table(
     # What happened to it beyond its status, as a JSON list (NULL when nothing did): marked
     # lost, and then finished by its runner after all (see queue.py).
     Column("history", Text),
+    # Claim order (docs/decisions.md, "Batches and fairness"): 0 a person's run, taken
+    # first; 1 one started by a trigger, a schedule or a batch.
+    Column("priority", Integer, nullable=False, server_default="0"),
     # A history list (one entity's, or many's), newest or oldest first, read in index order:
     # no sort, paging (OFFSET) and the status filter without reading the rows skipped. One
     # entity's history by owner; many entities' by time (store/jobs.py, docs/decisions.md
@@ -326,6 +329,7 @@ jobs = Table(
     Index("ix_jobs_time", "timestamp", "id", "owner_id", "status"),
     Index(
         "ix_jobs_queue",
+        "priority",
         "timestamp",
         sqlite_where=text("status = 'queued'"),
         postgresql_where=text("status = 'queued'"),
@@ -438,4 +442,53 @@ schedules = Table(
     Column("updated", BigInteger, nullable=False),
     Index("ix_schedules_next_run", "next_run_at"),
     Index("ix_schedules_owner", "owner_id"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    # One operation run over a set of targets, at most ``concurrency`` jobs at a time
+    # (service/batches.py). Only running batches are read by the dispatcher.
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("owner_id", ID, nullable=False),
+    Column("operation_id", ID, nullable=False),
+    # The target as given ({"subtree": ID}, {"class": ID}, ...), JSON text.
+    Column("target", Text, nullable=False),
+    Column("args", Text, nullable=False, server_default="{}"),
+    Column("concurrency", Integer, nullable=False),
+    Column("stop_after_failures", Integer),
+    # running, finished, stopped, cancelled
+    Column("status", String(16), nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("stopped_reason", Text),
+    # Bumped by every step the dispatcher takes and by a cancel: a dispatcher acts only on a
+    # batch still as it read it (store/batches.py).
+    Column("revision", Integer, nullable=False, server_default="0"),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Index("ix_batches_owner", "owner_id", "created"),
+    Index(
+        "ix_batches_open",
+        "created",
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+)
+
+batch_targets = Table(
+    "batch_targets",
+    metadata,
+    # One row per target of a batch the caller could see, in the order they are run.
+    Column("batch_id", ID, ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("entity_id", ID, nullable=False),
+    Column("owner_type", Integer, nullable=False),
+    # waiting (no job yet), active (its job queued or running), skipped (with a reason),
+    # not-queued (the batch stopped or was cancelled first), or the job's final status.
+    Column("status", String(16), nullable=False),
+    Column("job_id", ID),
+    Column("reason", Text),
+    Index("ix_batch_targets_status", "batch_id", "status", "seq"),
 )

@@ -1,7 +1,7 @@
 """History lists in index order: one entity's by owner, many entities' by time
 
-Revision ID: 0010_history_order
-Revises: 0009_retention
+Revision ID: 0011_history_order
+Revises: 0010_batches
 Create Date: 2026-12-05
 
 ``ix_jobs_owner_time`` (owner_id, timestamp) made a history list sort every row of the
@@ -15,8 +15,8 @@ and sorting them (docs/decisions.md, "The web console").
 
 from alembic import op
 
-revision = "0010_history_order"
-down_revision = "0009_retention"
+revision = "0011_history_order"
+down_revision = "0010_batches"
 branch_labels = None
 depends_on = None
 
