@@ -740,10 +740,14 @@ def count_shown(driver, name: str) -> str:
 def test_a_batch_runs_on_many_updates_its_counts_and_cancels(server, browser):
     base = server["base"]
     sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
-    open_page(browser, base, f"/object/{server['site']}")
-    wait(browser, ec.presence_of_element_located((By.ID, "main")), "the object's page")
-    # The operation is web-1's: run over site's subtree, web-1 runs it, the others are skipped.
-    open_page(browser, base, f"/batches/new/object/{server['site']}/{server['batch_gated']}")
+    open_page(browser, base, f"/object/{server['web']}")
+    wait(
+        browser,
+        ec.element_to_be_clickable(
+            (By.CSS_SELECTOR, '[aria-label="Run “Wait for the batch gate” on many"]')
+        ),
+        "the operation's Run on many button",
+    ).click()
     name = wait(browser, ec.element_to_be_clickable((By.ID, "b-name")), "the batch form")
     name.clear()
     name.send_keys("rollout <b>1</b>")
@@ -752,7 +756,7 @@ def test_a_batch_runs_on_many_updates_its_counts_and_cancels(server, browser):
     wait(browser, lambda d: "#/batch/" in d.current_url, "the batch's page")
     batch_id = browser.current_url.rsplit("/", 1)[1]
     wait(browser, lambda d: count_shown(d, "running") == "1", "its job running")
-    assert count_shown(browser, "skipped") == "2"  # site and shared-disk lack the operation
+    assert count_shown(browser, "skipped") == "0"
     assert "rollout <b>1</b>" in text_of(browser, "main")
     assert not browser.find_elements(By.CSS_SELECTOR, "main b")
     where = browser.find_element(By.ID, "batch-counts").rect
@@ -777,7 +781,7 @@ def test_a_batch_runs_on_many_updates_its_counts_and_cancels(server, browser):
 
     # A long one, cancelled from its page.
     csrf = {"Content-Type": "application/json", "X-CSRF-Token": browser.get_cookie("csrf")["value"]}
-    body = {"operation": server["long"], "target": {"subtree": server["site"]}, "name": "long"}
+    body = {"operation": server["long"], "target": {"subtree": server["web"]}, "name": "long"}
     status, answer = fetch(browser, "POST", "/node/api/batches", csrf, body)
     assert status == 202, answer
     long_batch = orjson.loads(answer)["id"]

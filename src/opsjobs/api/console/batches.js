@@ -172,7 +172,7 @@ export async function batchPage(id, params) {
     "nav",
     { className: "pager", attrs: { "aria-label": "Pages of jobs" } },
     skip > 0 ? h("a", { className: "button", href: `#/batch/${seg(id)}?skip=${Math.max(0, skip - PAGE)}` }, "Earlier") : null,
-    h("a", { className: "button", href: `#/batch/${seg(id)}?skip=${skip + PAGE}`, id: "batch-next" }, "Later"),
+    batch.jobs.length === PAGE ? h("a", { className: "button", href: `#/batch/${seg(id)}?skip=${skip + PAGE}`, id: "batch-next" }, "Later") : null,
   );
   fill(
     main,
