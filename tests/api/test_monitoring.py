@@ -127,6 +127,24 @@ async def test_metrics_show_trigger_firings_waiting_and_how_late(backend, databa
         assert 60 <= found["opsjobs_schedule_lag_seconds"].samples[0].value < 600
 
 
+async def test_metrics_show_running_batches_and_their_waiting_targets(backend, database_url):
+    # No dispatcher: the batch's targets all stay waiting.
+    async with app_client(database_url, trigger_dispatcher=False) as api:
+        document = {"name": "r", "type": 2, "parameters": {"type": "scriptText", "text": "true"}}
+        hosts = [await api.object(f"web-{i}") for i in range(3)]
+        found = await scrape(api.client)
+        assert found["opsjobs_batches_running"].samples[0].value == 0
+        assert found["opsjobs_batch_targets_waiting"].samples[0].value == 0
+        restart = await operations.create_operation(api.store, "object", hosts[0], document)
+        body = {"operation": restart["id"], "target": {"objects": hosts}}
+        made = await api.client.post("/node/api/batches", json=body, headers=await api.admin())
+        assert made.status_code == 202, made.text
+        found = await scrape(api.client)
+        assert found["opsjobs_batches_running"].samples[0].value == 1
+        # Only web-0 has the operation: the two others are skipped, not waiting.
+        assert found["opsjobs_batch_targets_waiting"].samples[0].value == 1
+
+
 async def test_metrics_are_open_on_loopback_and_need_manage_users_elsewhere(database_url):
     ctx = Context.create(make_settings(database_url, trusted_proxies=("127.0.0.1",)))
     app = server_app(context=ctx)

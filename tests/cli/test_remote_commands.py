@@ -81,6 +81,32 @@ def test_cancel(server):
     assert again.returncode == 255 and "409 Conflict" in again.stderr
 
 
+def test_batches(server):
+    web = server.objects["web-1"]
+    greet = server.operations["Greet"]
+    made = json.loads(
+        ok(remote(server, "batch", "run", greet, "--object", web, "--arg", "name=Ada",
+                  "--concurrency", "1", "--name", "greet all", "--json"))
+    )  # fmt: skip
+    assert (made["name"], made["target"], made["args"]) == (
+        "greet all",
+        {"objects": [web]},
+        {"name": "Ada"},
+    )
+    listed = json.loads(ok(remote(server, "batch", "list", "--json")))
+    assert made["id"] in {b["id"] for b in listed}
+    assert made["id"] in ok(remote(server, "batch", "list"))
+    got = json.loads(ok(remote(server, "batch", "get", made["id"], "--json")))
+    assert got["id"] == made["id"] and got["operation"] == greet
+    assert "greet all" in ok(remote(server, "batch", "get", made["id"]))
+    cancelled = json.loads(ok(remote(server, "batch", "cancel", made["id"], "--json")))
+    assert cancelled["status"] in ("cancelled", "finished")
+    neither = remote(server, "batch", "run", greet)
+    assert neither.returncode == 255 and "exactly one of" in neither.stderr
+    refused = remote(server, "batch", "get", made["id"], who=VIEWER)
+    assert refused.returncode == 255 and "404 ResourceNotFound" in refused.stderr
+
+
 def test_refusals_are_one_line_and_exit_255(server):
     hidden = remote(server, "jobs", "list", "--object", server.objects["hidden"], who=VIEWER)
     assert hidden.returncode == 255

@@ -227,6 +227,24 @@ def test_schedules(server):
         admin.delete_operation("object", web, operation)
 
 
+def test_batches(server):
+    web = server.objects["web-1"]
+    with server.client() as admin:
+        tick = {"name": "tick", "type": 2, "parameters": {"type": "scriptText", "text": "true"}}
+        operation = admin.create_operation("object", web, tick)["id"]
+        body = {"operation": operation, "target": {"objects": [web]}, "concurrency": 1}
+        made = admin.create_batch({**body, "name": "once"})
+        assert (made["name"], made["status"]) in {("once", "running"), ("once", "finished")}
+        assert made["id"] in {b["id"] for b in admin.list_batches(limit=10)}
+        assert admin.get_batch(made["id"], limit=1, skip=0)["id"] == made["id"]
+        assert admin.cancel_batch(made["id"])["status"] in ("cancelled", "finished")
+        with pytest.raises(BadRequest):
+            admin.create_batch({**body, "concurrency": 0})
+    with server.client(VIEWER) as viewer:
+        with pytest.raises(NotFound):  # another user's, without manage-operations
+            viewer.get_batch(made["id"])
+
+
 def test_users_sessions_and_tokens(server):
     with server.client() as admin:
         assert admin.current_user()["login"] == "remote-admin"

@@ -166,6 +166,12 @@ def _trigger_families(snap: monitoring.Snapshot, now: int) -> list[GaugeMetricFa
             "how long the most overdue schedule run has been due (0: none is)",
             _overdue(snap.earliest_schedule_ms, now),
         ),
+        _gauge("opsjobs_batches_running", "batches still running", snap.batches_running),
+        _gauge(
+            "opsjobs_batch_targets_waiting",
+            "targets of running batches waiting for a job (their concurrency is taken)",
+            snap.batch_targets_waiting,
+        ),
     ]
 
 

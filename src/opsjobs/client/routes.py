@@ -219,6 +219,28 @@ class Routes:
     def resume_schedule(self, schedule_id: str) -> Any:
         return self._send(Call("POST", f"/schedules/{segment(schedule_id)}/resume"))
 
+    # -- batches (§21) -------------------------------------------------------------------------
+
+    def create_batch(self, batch: dict[str, Any]) -> Any:
+        """Run an operation over a target set (``operation``, ``target``, ``args``,
+        ``concurrency``, ``stopAfterFailures``, ``name``), as the caller; answers the batch
+        at once, its jobs queued from then on."""
+        return self._send(Call("POST", "/batches", body=batch))
+
+    def list_batches(self, limit: int | None = None) -> Any:
+        """The batches the caller may read, newest first, without their jobs."""
+        params = {} if limit is None else {"limit": limit}
+        return self._send(Call("GET", "/batches", params=params))
+
+    def get_batch(self, batch_id: str, **page: int) -> Any:
+        """A batch with its counts and a page of its jobs. ``page``: ``limit``, ``skip``."""
+        params = {k: v for k, v in page.items() if v is not None}
+        return self._send(Call("GET", f"/batches/{segment(batch_id)}", params=params))
+
+    def cancel_batch(self, batch_id: str) -> Any:
+        """Cancel a batch: no more jobs, its queued and running ones cancelled."""
+        return self._send(Call("POST", f"/batches/{segment(batch_id)}/cancel"))
+
     # -- users, groups, sessions, tokens (§3, §14) -------------------------------------------
 
     def login(self, login: str, password: str) -> Any:

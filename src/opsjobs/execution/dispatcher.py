@@ -26,7 +26,6 @@ from ..domain.clock import now_ms
 from ..service.batch_runs import run_batches
 from ..service.firing import fire_due
 from ..service.schedule_runs import run_due
-from ..store.batches import has_running
 from ..store.core import Store
 from ..store.retry import describe
 from ..store.schedules import next_due as next_schedule_due
@@ -38,6 +37,10 @@ BATCH = 200
 ERROR_PAUSE_SECONDS = 1.0
 # While a batch runs: how long a job's end in another process may wait to be seen.
 BATCH_POLL_SECONDS = 0.2
+# Woken by a job's end here: a moment for the ends that follow it (a runner's slots end
+# together) to be handled in the same step. The batch's other queued jobs keep the runner
+# busy meanwhile.
+BATCH_SETTLE_SECONDS = 0.02
 
 
 class Dispatcher:
@@ -78,15 +81,24 @@ class Dispatcher:
     async def run_batches(self) -> int:
         """Move the running batches on; how many steps were taken here."""
         self.store.jobs_ended.clear()  # ends from now on are seen by the next look
-        done = await run_batches(
+        done, self._batches_open = await run_batches(
             self.store, default_timeout=self.settings.default_timeout_seconds, now=self.clock()
         )
-        self._batches_open = bool(done) or await has_running(self.store)
         self.batch_steps += len(done)
         for step in done:
             if step.changes.get("stopped_reason"):
                 log.warning("batch stopped", batch=step.id, reason=step.changes["stopped_reason"])
         return len(done)
+
+    async def _move_batches(self) -> None:
+        """A failure here is logged and leaves firings and schedules to run regardless."""
+        try:
+            await self.run_batches()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("batch step failed; retrying", error=describe(exc))
+            self._batches_open = True  # look again soon
 
     async def run_once(self) -> int:
         """Act on what is due now; how many firings were acted on here."""
@@ -137,13 +149,16 @@ class Dispatcher:
         finally:
             for waiting in waits:
                 waiting.cancel()
+        if self._batches_open and not self.store.firings_due.is_set():
+            await asyncio.sleep(BATCH_SETTLE_SECONDS)
 
     async def run_forever(self) -> None:
         while True:
             try:
                 fired = await self.run_once()
-                await self.run_batches()
-                if max(fired, await self.run_schedules()) >= BATCH:
+                scheduled = await self.run_schedules()
+                await self._move_batches()
+                if max(fired, scheduled) >= BATCH:
                     continue  # more are due: no pause
                 await self._pause()
             except asyncio.CancelledError:

@@ -51,16 +51,16 @@ def owner_refusal(store: Store, owner_id: str, now: int) -> str | None:
 
 async def run_batches(
     store: Store, *, default_timeout: float, limit: int = 100, now: int | None = None
-) -> list[stored.Step]:
-    """One pass over up to ``limit`` running batches; the steps done here (another process
-    may have taken some of those read)."""
+) -> tuple[list[stored.Step], bool]:
+    """One pass over up to ``limit`` running batches: the steps done here (another process
+    may have taken some of those read), and whether any batch was running."""
     found = await stored.running(store, limit)
     if not found:
-        return []
+        return [], False
     await store.catch_up()  # the owners' rights as they are now
     now = now_ms() if now is None else now
     steps = [await _step(store, row, now, default_timeout) for row in found]
-    return await stored.consume(store, steps)
+    return await stored.consume(store, steps), True
 
 
 def _stop(step: stored.Step, status: BatchStatus, now: int, reason: str | None = None) -> None:

@@ -64,10 +64,12 @@ async def _named(store: Store, principal: Principal, fields: BatchFields) -> lis
     see, in order; a listed ID out of sight is answered as one that does not exist."""
     target, directory = fields.target, store.directory
     if target.kind == "subtree":
-        seen = directory.subtree(target.value, lambda o: directory.can_see_object(principal, o))
+        seen = directory.subtree(
+            target.value, lambda o: directory.can_see_object(principal, o), TARGETS_MAX + 1
+        )
         if not seen:
             raise NotFound.entity(EntityKind.OBJECT.label, str(target.value))
-        return [("object", i, None) for i in seen[: TARGETS_MAX + 1]]
+        return [("object", i, None) for i in seen]
     if target.kind in ("objects", "links"):
         kind = target.kind[:-1]
         return [
@@ -227,11 +229,11 @@ async def listed_document(store: Store, row: Any) -> dict[str, Any]:
 async def document(store: Store, row: Any, limit: int = PAGE_MAX, skip: int = 0) -> dict[str, Any]:
     """A batch as the API shows it: its fields, counts, a page of its jobs and the first
     skipped targets with their reasons."""
-    jobs = await stored.job_page(store, row.id, limit, skip)
-    skipped = await stored.skipped_page(store, row.id, SKIPPED_SHOWN)
+    found = await stored.contents(store, row.id, limit, skip, SKIPPED_SHOWN)
+    jobs, skipped = found.jobs, found.skipped
     return {
         **summary(row),
-        "counts": _counts(await stored.counts(store, row.id)),
+        "counts": _counts(found.counts),
         "jobs": [
             {
                 "id": j.job_id,

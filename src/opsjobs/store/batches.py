@@ -141,23 +141,33 @@ def _with_jobs():
     return batch_targets.outerjoin(jobs, jobs.c.id == batch_targets.c.job_id)
 
 
-async def counts(store: Store, batch_id: str) -> dict[str, int]:
-    """How many targets are in each status (a job's, or waiting, skipped, not-queued)."""
+def _counts_query(batch_id: str):
     status = _job_status().label("status")
-    query = (
+    return (
         select(status, func.count())
         .select_from(_with_jobs())
         .where(batch_targets.c.batch_id == batch_id)
         .group_by(status)
     )
+
+
+async def counts(store: Store, batch_id: str) -> dict[str, int]:
+    """How many targets are in each status (a job's, or waiting, skipped, not-queued)."""
     async with store.read() as conn:
-        return {row[0]: row[1] for row in await conn.execute(query)}
+        return {row[0]: row[1] for row in await conn.execute(_counts_query(batch_id))}
 
 
-async def job_page(store: Store, batch_id: str, limit: int, skip: int) -> list[Any]:
-    """The batch's jobs in the order they were queued: (job_id, entity_id, owner_type,
-    status)."""
-    query = (
+@dataclass(frozen=True, slots=True)
+class Contents:
+    counts: dict[str, int]
+    jobs: list[Any]  # (job_id, entity_id, owner_type, status)
+    skipped: list[Any]  # (entity_id, owner_type, reason)
+
+
+async def contents(store: Store, batch_id: str, limit: int, skip: int, shown: int) -> Contents:
+    """The counts, a page of the jobs in the order they were queued, and the first
+    ``shown`` skipped targets, read in one transaction (one snapshot on SQLite)."""
+    jobs_query = (
         select(batch_targets.c.job_id, batch_targets.c.entity_id, batch_targets.c.owner_type)
         .add_columns(_job_status().label("status"))
         .select_from(_with_jobs())
@@ -166,23 +176,20 @@ async def job_page(store: Store, batch_id: str, limit: int, skip: int) -> list[A
         .limit(limit)
         .offset(skip)
     )
-    async with store.read() as conn:
-        return list(await conn.execute(query))
-
-
-async def skipped_page(store: Store, batch_id: str, limit: int) -> list[Any]:
-    """The first ``limit`` skipped targets: (entity_id, owner_type, reason)."""
-    query = (
+    skipped_query = (
         select(batch_targets.c.entity_id, batch_targets.c.owner_type, batch_targets.c.reason)
         .where(
             batch_targets.c.batch_id == batch_id,
             batch_targets.c.status == TargetStatus.SKIPPED.value,
         )
         .order_by(batch_targets.c.seq)
-        .limit(limit)
+        .limit(shown)
     )
     async with store.read() as conn:
-        return list(await conn.execute(query))
+        found = {row[0]: row[1] for row in await conn.execute(_counts_query(batch_id))}
+        jobs_page = list(await conn.execute(jobs_query))
+        skipped = list(await conn.execute(skipped_query))
+    return Contents(found, jobs_page, skipped)
 
 
 async def targets(store: Store, batch_id: str) -> list[tuple[str, int]]:
@@ -222,12 +229,6 @@ async def running(store: Store, limit: int) -> list[Any]:
     )
     async with store.read() as conn:
         return list(await conn.execute(query))
-
-
-async def has_running(store: Store) -> bool:
-    query = select(batches.c.id).where(batches.c.status == _RUNNING).limit(1)
-    async with store.read() as conn:
-        return (await conn.execute(query)).first() is not None
 
 
 async def active_targets(store: Store, batch_id: str) -> list[Any]:

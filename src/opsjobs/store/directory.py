@@ -208,10 +208,11 @@ class Directory:
             return self.can_see_link(principal, owner_id)
         return principal.rights.has_any("manage-links")
 
-    def subtree(self, object_id: str, keep: Callable[[str], bool]) -> list[str]:
+    def subtree(self, object_id: str, keep: Callable[[str], bool], most: int) -> list[str]:
         """The object and its descendants, each once (breadth first, children in their
-        order), walking only through objects ``keep`` accepts. An object reached by several
-        paths, or through a loop left in old data, is listed once."""
+        order), walking only through objects ``keep`` accepts; at most ``most`` of them (the
+        walk stops there). An object reached by several paths, or through a loop left in old
+        data, is listed once."""
         if self._children is None:
             children: dict[str, list[str]] = defaultdict(list)
             for child, its_parents in self.parents.items():
@@ -222,7 +223,7 @@ class Directory:
             return []
         found = {object_id: None}
         frontier = [object_id]
-        while frontier:
+        while frontier and len(found) < most:
             following = []
             for node in frontier:
                 for child in self._children.get(node, ()):
@@ -230,7 +231,7 @@ class Directory:
                         found[child] = None
                         following.append(child)
             frontier = following
-        return list(found)
+        return list(found)[:most]
 
     def visible_object_ids(self, principal: Principal) -> list[str]:
         return [oid for oid in self.parents if self.can_see_object(principal, oid)]

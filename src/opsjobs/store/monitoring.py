@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
+from .batches import open_totals
 from .core import Store
 from .migrate import current_revision, head_revision
 from .schema import jobs, runners, schedules, trigger_deliveries, trigger_firings
@@ -36,6 +37,10 @@ class Snapshot:
     deliveries_open: int = 0
     # The earliest next run of a schedule that is not paused (NULL while paused: indexed).
     earliest_schedule_ms: int | None = None
+    # Running batches (a partial index holds only those) and their targets still waiting
+    # for a job (read through the index on batch and status).
+    batches_running: int = 0
+    batch_targets_waiting: int = 0
 
 
 async def snapshot(store: Store) -> Snapshot:
@@ -64,6 +69,7 @@ async def snapshot(store: Store) -> Snapshot:
             )
         ).scalar_one()
         earliest_schedule = (await conn.execute(select(func.min(schedules.c.next_run_at)))).scalar()
+    batches_running, waiting = await open_totals(store)
     return Snapshot(
         queued_count,
         sum(running_by_runner.values()),
@@ -73,6 +79,8 @@ async def snapshot(store: Store) -> Snapshot:
         earliest,
         deliveries_open,
         earliest_schedule,
+        batches_running,
+        waiting,
     )
 
 

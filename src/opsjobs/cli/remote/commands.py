@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ...client import STATUSES, Client, JobQuery
+from .batches import app as batch_app
 from .follow import follow
 from .session import Remote, connected, errors, fail, waiting
 from .terminal import cell, print_json, safe_name
@@ -27,6 +28,7 @@ jobs_app = typer.Typer(help="Jobs on the server.", no_args_is_help=True)
 objects_app = typer.Typer(help="Objects on the server.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(objects_app, name="objects")
+app.add_typer(batch_app, name="batch")
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON, for a program to read")]
 JobId = Annotated[str, typer.Argument(help="the job's ID")]
