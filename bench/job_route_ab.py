@@ -69,6 +69,28 @@ def _targets(seeded: seed.Seeded, directory: Path, src: Path | None) -> load.Tar
     return load.Targets(Path(path), requests, distinct, users)
 
 
+def _figures(cases: list[load.Case], load_before: list[float]) -> dict:
+    by = {c.label: c for c in cases}
+    this_job, this_ping = by["this GET /jobs/:id"], by["this GET /ping"]
+    other_job, other_ping = by["other GET /jobs/:id"], by["other GET /ping"]
+    figures = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench.job_route_ab " + " ".join(sys.argv[1:]),
+        "load_average": {"before": load_before, "after": list(os.getloadavg())},
+        "cases": {c.label: c.summary() for c in cases},
+        "this_over_other_job_rps": round(load.ratio(this_job, other_job), 3),
+        "this_over_other_job_cpu": round(load.cpu_ratio(this_job, other_job), 3),
+        "job_vs_ping": {
+            "this": round(load.ratio(this_job, this_ping), 3),
+            "other": round(load.ratio(other_job, other_ping), 3),
+        },
+        "rounds_this_over_other_rps": [
+            round(a.rps / b.rps, 3) for a, b in zip(this_job.runs, other_job.runs, strict=True)
+        ],
+    }
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.job_route_ab", description=__doc__)
     parser.add_argument("--other-src", type=Path, required=True)
@@ -76,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument(
+        "--other-first", action="store_true", help="the other version first in each round"
+    )
     args = parser.parse_args(argv)
     available = sorted(os.sched_getaffinity(0))
     server_cpu, load_cpu = available[0], available[-1]
@@ -101,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             targets = _targets(seeded, work / label, src)
             cases.append(load.Case(f"{label} GET /jobs/:id", server, targets))
             cases.append(load.Case(f"{label} GET /ping", server, load.ping_targets(work / label)))
+        if args.other_first:
+            cases = cases[2:] + cases[:2]
         load_before = list(os.getloadavg())
         load.measure(
             wrk, cases, seconds=args.seconds, rounds=args.rounds, warmup=2, connections=32,
@@ -109,22 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in started:
             server.stop()
-    this_job, this_ping, other_job, other_ping = cases
-    figures = {
-        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": "python -m bench.job_route_ab " + " ".join(sys.argv[1:]),
-        "load_average": {"before": load_before, "after": list(os.getloadavg())},
-        "cases": {c.label: c.summary() for c in cases},
-        "this_over_other_job_rps": round(load.ratio(this_job, other_job), 3),
-        "this_over_other_job_cpu": round(load.cpu_ratio(this_job, other_job), 3),
-        "job_vs_ping": {
-            "this": round(load.ratio(this_job, this_ping), 3),
-            "other": round(load.ratio(other_job, other_ping), 3),
-        },
-        "rounds_this_over_other_rps": [
-            round(a.rps / b.rps, 3) for a, b in zip(this_job.runs, other_job.runs, strict=True)
-        ],
-    }
+    figures = _figures(cases, load_before)
     out = args.results / "job_route_ab.json"
     out.write_text(json.dumps(figures, indent=1))
     for case in cases:
