@@ -3,7 +3,7 @@ requests beside it.
 
 ``measure_batches()`` makes a fresh SQLite database (the one-machine default) with a class
 whose operation runs ``true`` (a ``fileSystem`` operation, as the execution benchmark's),
-``targets`` objects of that class under one object, and one more object with its own
+``targets`` objects of that class (one, and the others under it), and one more object with its own
 ``true`` operation for a person to run. ``opsjobs serve`` runs on it pinned to the server's
 core with default settings (its embedded runner takes the jobs). Then:
 
@@ -53,8 +53,9 @@ class BatchAccountError(RuntimeError):
 
 
 async def _prepare(url: str, targets: int) -> dict[str, str]:
-    """The user, the class and its operation, ``fleet`` with ``targets`` objects of the
-    class below it (inserted in one transaction), and ``desk`` with its own operation."""
+    """The user, the class and its operation, ``fleet`` and ``targets`` - 1 objects below it,
+    all of the class (those below inserted in one transaction), and ``desk`` with its own
+    operation."""
     from sqlalchemy import insert, text
 
     from opsjobs.domain.ids import new_id
@@ -82,8 +83,11 @@ async def _prepare(url: str, targets: int) -> dict[str, str]:
             )
         true = {"name": "true", "type": 2, "parameters": {"type": "fileSystem", "path": "true"}}
         batch_op = (await operations.create_operation(store, "class", CLASS_ID, true))["id"]
-        fleet = (await entities.create_object(store, name="fleet", parent_ids=["1"]))["id"]
-        ids = [new_id() for _ in range(targets)]
+        fleet = await entities.create_object(
+            store, name="fleet", parent_ids=["1"], class_id=CLASS_ID
+        )
+        fleet = fleet["id"]
+        ids = [new_id() for _ in range(targets - 1)]  # fleet is one of the targets
         now = int(time.time() * 1000)
         async with store.write() as conn:
             await conn.execute(

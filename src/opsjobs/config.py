@@ -422,7 +422,9 @@ class Settings:
     # State triggers (docs/api.md §14): every `opsjobs serve` process acts on due firings;
     # each firing acts once in total however many do.
     trigger_dispatcher: bool = setting(
-        True, "whether `opsjobs serve` acts on due trigger firings and due schedules"
+        True,
+        "whether `opsjobs serve` acts on due trigger firings and due schedules, and moves "
+        "running batches on",
     )
     # Firings made in this process, or announced by NOTIFY on PostgreSQL, wake the
     # dispatcher at once; this look catches the rest (other processes on one SQLite file).

@@ -60,6 +60,7 @@ async def world(api, backend):
         "alice": await api.user("alice", permissions=BULK, **see),
         "bob": await api.user("bob", permissions=BULK, **see),
         "lead": await api.user("lead", permissions=["manage-operations"], include=["1"]),
+        "narrow": await api.user("narrow", permissions=["manage-operations"], include=[ids["a"]]),
         "no_bulks": await api.user("nb", permissions=["execute-operations"], **see),
         "no_exec": await api.user("ne", permissions=["run-bulks"], **see),
     }
@@ -205,10 +206,14 @@ async def test_who_reads_and_cancels_whose(world):
     api, ids, headers = world
     made = (await api.client.post(URL, json=body(ids), headers=headers["alice"])).json()
     one = f"{URL}/{made['id']}"
-    for verb, url in (("GET", one), ("POST", f"{one}/cancel")):
-        response = await api.client.request(verb, url, headers=headers["bob"])
-        assert_error(response, 404, "ResourceNotFound", f"Entity not found: Batch({made['id']})")
-    assert (await api.client.get(URL, headers=headers["bob"])).json() == []
+    # Another user without manage-operations, or with it but not seeing every target: as if
+    # it did not exist.
+    for who in ("bob", "narrow"):
+        for verb, url in (("GET", one), ("POST", f"{one}/cancel")):
+            response = await api.client.request(verb, url, headers=headers[who])
+            message = f"Entity not found: Batch({made['id']})"
+            assert_error(response, 404, "ResourceNotFound", message)
+        assert (await api.client.get(URL, headers=headers[who])).json() == []
     listed = (await api.client.get(URL, headers=headers["alice"])).json()
     assert [b["id"] for b in listed] == [made["id"]] and "jobs" not in listed[0]
     # manage-operations and sight of every target: reads it, and may cancel it.
@@ -344,3 +349,38 @@ async def test_open_batches_are_bounded(world, monkeypatch):
         assert response.status_code == 202
     response = await api.client.post(URL, json=body(ids), headers=headers["alice"])
     assert_error(response, 400, "BadRequest", "owner: a user may have at most 2 running batches")
+
+
+async def test_making_and_cancelling_leave_audit_rows_without_the_ids(world):
+    api, ids, headers = world
+    targets = {"objects": [ids[n] for n in "abcd"]}
+    made = (
+        await api.client.post(URL, json=body(ids, target=targets), headers=headers["alice"])
+    ).json()
+    await api.client.post(f"{URL}/{made['id']}/cancel", headers=headers["alice"])
+    await api.ctx.audit.flush()
+    response = await api.client.get("/node/api/audit", headers=headers["admin"])
+    found = {row["kind"]: row for row in response.json() if row["kind"].startswith("batch.")}
+    assert found["batch.create"]["target_id"] == made["id"]
+    assert found["batch.create"]["detail"]["target"] == ["objects"]
+    assert ids["a"] not in str(found["batch.create"])  # a list of thousands is not logged
+    assert found["batch.cancel"]["target_id"] == made["id"]
+
+
+async def test_hostile_pages(world):
+    api, ids, headers = world
+    made = (await api.client.post(URL, json=body(ids), headers=headers["alice"])).json()
+    one = f"{URL}/{made['id']}"
+    for url, params in (
+        (URL, {"limit": 0}),
+        (URL, {"limit": 1001}),
+        (URL, {"limit": "x"}),
+        (one, {"limit": 2**70}),
+        (one, {"skip": -1}),
+        (one, {"skip": 10_001}),
+    ):
+        response = await api.client.get(url, params=params, headers=headers["alice"])
+        assert response.status_code == 400, (url, params, response.text)
+        assert response.json()["code"] == "BadRequest"
+    page = await api.client.get(one, params={"limit": 1, "skip": 3}, headers=headers["alice"])
+    assert page.status_code == 200 and len(page.json()["jobs"]) <= 1

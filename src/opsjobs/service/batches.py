@@ -89,28 +89,24 @@ async def _named(store: Store, principal: Principal, fields: BatchFields) -> lis
 
 
 async def _applicable(store: Store, operation: Any, named: list[tuple]) -> list[tuple]:
-    """``named`` with a reason for each target the operation does not belong to."""
-    if operation.owner_kind != "class":
-        return [
-            (
-                k,
-                i,
-                r
-                or (
-                    None
-                    if (k, i) == (operation.owner_kind, operation.owner_id)
-                    else _not_applicable(k)
-                ),
-            )
-            for k, i, r in named
-        ]
-    classes: dict[str, str | None] = {}
-    for kind in ("object", "link"):
-        ids = [i for k, i, r in named if k == kind and r is None]
-        classes |= await stored.class_ids(store, kind, ids) if ids else {}
+    """``named`` with a reason for each target the operation does not belong to: a class's
+    operation belongs to the objects and links of that class, an object's or a link's to
+    that one entity."""
+    if operation.owner_kind == "class":
+        classes: dict[str, str | None] = {}
+        for kind in ("object", "link"):
+            ids = [i for k, i, reason in named if k == kind and reason is None]
+            classes |= await stored.class_ids(store, kind, ids) if ids else {}
+
+        def belongs(kind: str, entity_id: str) -> bool:
+            return classes.get(entity_id) == operation.owner_id
+    else:
+
+        def belongs(kind: str, entity_id: str) -> bool:
+            return (kind, entity_id) == (operation.owner_kind, operation.owner_id)
+
     return [
-        (k, i, r or (None if classes.get(i) == operation.owner_id else _not_applicable(k)))
-        for k, i, r in named
+        (k, i, reason or (None if belongs(k, i) else _not_applicable(k))) for k, i, reason in named
     ]
 
 
