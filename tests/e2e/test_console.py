@@ -815,3 +815,34 @@ def test_a_batch_runs_on_many_updates_its_counts_and_cancels(server, browser):
     status, answer = fetch(browser, "POST", "/node/api/batches", token, body)
     assert status == 403 and "run-bulks" in answer, answer
     assert fetch(browser, "POST", f"/node/api/batches/{batch_id}/cancel", token)[0] == 404
+
+
+def test_a_schedule_at_an_interval_from_the_form(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/schedules/new/object/{server['web']}/{server['say_hi']}")
+    wait(browser, ec.element_to_be_clickable((By.ID, "s-name")), "the schedule form")
+    assert not browser.find_element(By.ID, "s-interval").is_displayed()  # cron is the default
+    browser.find_element(By.ID, "timing-interval").click()
+    interval = wait(browser, ec.visibility_of_element_located((By.ID, "s-interval")), "interval")
+    assert not browser.find_element(By.ID, "s-cron").is_displayed()
+    interval.clear()
+    interval.send_keys("7200")
+    browser.find_element(By.ID, "s-missed").send_keys("run once")
+    browser.find_element(By.ID, "save-schedule").click()
+    wait(browser, lambda d: "every 2 h" in text_of(d, "schedule-facts"), "its interval")
+    assert "run once" in text_of(browser, "schedule-facts")
+    schedule_id = browser.current_url.rsplit("/", 1)[1]
+    status, body = fetch(browser, "GET", f"/node/api/schedules/{schedule_id}")
+    schedule = orjson.loads(body)
+    assert (schedule["interval"], schedule["cron"], schedule["missed"]) == (7200, None, "run-once")
+    # A refused value is named, and nothing is made.
+    open_page(browser, base, f"/schedules/new/object/{server['web']}/{server['say_hi']}")
+    cron = wait(browser, ec.element_to_be_clickable((By.ID, "s-cron")), "the form again")
+    cron.clear()
+    cron.send_keys("0 0 30 2 *")
+    browser.find_element(By.ID, "save-schedule").click()
+    wait(browser, lambda d: "Refused: cron" in text_of(d, "alert"), "the refusal naming cron")
+    assert "#/schedules/new/" in browser.current_url
+    csrf = {"X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    assert fetch(browser, "DELETE", f"/node/api/schedules/{schedule_id}", csrf)[0] == 200
