@@ -25,7 +25,6 @@ CONCURRENCY_DEFAULT = 10
 CONCURRENCY_MAX = 100  # jobs of one batch queued or running at once
 OPEN_PER_OWNER_MAX = 20  # running batches one user may have
 FIELDS = ("name", "operation", "target", "args", "concurrency", "stopAfterFailures")
-TARGET_KINDS = ("subtree", "class", "tag", "objects", "links")
 
 # Job ends that count towards ``stopAfterFailures``. A job someone cancelled is a decision,
 # not a failure.

@@ -20,7 +20,6 @@ from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 
 from ..domain.batches import BatchStatus, TargetStatus
 from ..domain.errors import BadRequest
-from ..domain.kinds import EntityKind
 from .core import Store
 from .queue import QUEUED_CHANNEL
 from .schema import batch_targets, batches, classes, jobs, links, objects, operations, tags
@@ -378,7 +377,3 @@ async def cancel(store: Store, batch_id: str, now: int) -> list[str] | None:
             )
         )
         return [r.job_id for r in active]
-
-
-def entity_kind(owner_type: int) -> str:
-    return EntityKind(owner_type).word
