@@ -326,7 +326,7 @@ jobs = Table(
     # entity's history by owner; many entities' by time (store/jobs.py, docs/decisions.md
     # "The web console").
     Index("ix_jobs_owner_order", "owner_id", "owner_type", "timestamp", "id", "status"),
-    Index("ix_jobs_time", "timestamp", "id", "owner_id", "status"),
+    Index("ix_jobs_time", "owner_type", "timestamp", "id", "owner_id", "status"),
     Index(
         "ix_jobs_queue",
         "priority",

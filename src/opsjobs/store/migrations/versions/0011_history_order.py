@@ -9,8 +9,8 @@ entity for the ``id`` that breaks ties, and read every row it skipped: the last 
 object with 100,000 jobs read all 100,000. ``ix_jobs_owner_order`` holds the whole order and
 the status filter, so a page is read in index order and the rows skipped are never read.
 ``ix_jobs_time`` serves the list of many entities' jobs (the console's list of every job):
-walking time backwards and keeping the owners asked for, instead of reading all their jobs
-and sorting them (docs/decisions.md, "The web console").
+walking one kind's jobs (objects' or links') back in time and keeping the owners asked for,
+instead of reading all their jobs and sorting them (docs/decisions.md, "The web console").
 """
 
 from alembic import op
@@ -28,7 +28,12 @@ def upgrade() -> None:
         ["owner_id", "owner_type", "timestamp", "id", "status"],
         unique=False,
     )
-    op.create_index("ix_jobs_time", "jobs", ["timestamp", "id", "owner_id", "status"], unique=False)
+    op.create_index(
+        "ix_jobs_time",
+        "jobs",
+        ["owner_type", "timestamp", "id", "owner_id", "status"],
+        unique=False,
+    )
     op.drop_index("ix_jobs_owner_time", table_name="jobs")
 
 
