@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from . import console as console_pages
 from . import history, load, purge, report, seed, servers
 from .batches import measure_batches
 from .execution import measure_execution
@@ -59,6 +60,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-purge", action="store_true", help="skip purging under load (bench.purge)"
+    )
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="skip the web console's pages in Chromium on 1M jobs (bench.console)",
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
@@ -169,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         log("purge: 30 of 180 days of the 1M database purged under GET /jobs/:id load")
         results["purge"] = purge.measure(wrk, big, (server_cpu, load_cpu), work, args.seconds)
         console.print(purge.render(results["purge"]))
+    if not (args.stacks_only or args.no_console) and console_pages.available():
+        log("console: its history pages in Chromium on the 1M database (bench.console)")
+        results["console"] = console_pages.measure(
+            results_dir, rounds=3, logins=list(console_pages.LOGINS), log=log
+        )
 
     results["seconds"] = round(time.perf_counter() - started, 1)
     out = results_dir / ("stacks.json" if args.stacks_only else "latest.json")

@@ -19,6 +19,7 @@ import pytest
 import log_secrets
 from helpers import add_job, run_cli, running_server
 from helpers.proxy import Proxy
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.passwords import Passwords
 from opsjobs.store import entities, operations, users
 from opsjobs.store.core import Store
@@ -63,22 +64,24 @@ async def _seed(url: str, gate: Path) -> dict:
             (web["id"], _GATED),
             (web["id"], _LONG),
             (web["id"], _TWO_STEPS),
+            (web["id"], _SAY_HI),
+            (web["id"], _BATCH_GATED),
             (secret["id"], _LONG),
         ):
             document = _with_gate(document, gate)
             made[owner, document["name"]] = (
                 await operations.create_operation(store, "object", owner, document)
             )["id"]
-        for login, password, include in (
-            (OPERATOR, OPERATOR_PASSWORD, ["1"]),
-            (LIMITED, LIMITED_PASSWORD, [site["id"]]),
+        for login, password, include, permissions in (
+            (OPERATOR, OPERATOR_PASSWORD, ["1"], ["execute-operations", "run-bulks"]),
+            (LIMITED, LIMITED_PASSWORD, [site["id"]], ["execute-operations"]),
         ):
             log_secrets.register_password(login, password)
             await users.create_user(
                 store,
                 login=login,
                 password_hash=hasher.hash(password),
-                permissions=["execute-operations"],
+                permissions=permissions,
                 include=include,
             )
         # A run a state trigger started: nobody asked for it (docs/api.md §5).
@@ -93,6 +96,15 @@ async def _seed(url: str, gate: Path) -> dict:
                 [{"payload": {"note": "<img src=x>"}, "by": None, "timestamp": 1_594_970_400_000}]
             ).decode(),
         )
+        # Older jobs of two objects and a link, many at the very same time: the list of every
+        # job pages through them from a cursor.
+        link = await entities.create_link(
+            store, source=web["id"], target=shared["id"], name="uplink"
+        )
+        for index in range(70):
+            owner = (web["id"], shared["id"], link["id"])[index % 3]
+            kind = EntityKind.LINK if index % 3 == 2 else EntityKind.OBJECT
+            await add_job(store, owner, kind, timestamp=1_500_000_000_000 + index // 9 * 1000)
         return {
             "web": web["id"],
             "secret": secret["id"],
@@ -100,6 +112,9 @@ async def _seed(url: str, gate: Path) -> dict:
             "gated": made[web["id"], "Greet and wait"],
             "long": made[web["id"], "Sleep long"],
             "two_steps": made[web["id"], "Two steps"],
+            "say_hi": made[web["id"], "Say hi"],
+            "batch_gated": made[web["id"], "Wait for the batch gate"],
+            "site": site["id"],
             "secret_op": made[secret["id"], "Sleep long"],
             "hidden_job": hidden_job,
         }
@@ -130,6 +145,29 @@ _TWO_STEPS = {
         "type": "scriptText",
         "text": "echo one\nwhile [ ! -e GATE.a ]; do sleep 0.05; done\necho two\n"
         "while [ ! -e GATE.b ]; do sleep 0.05; done\necho three\n",
+        "timeout": 120,
+    },
+}
+# Quick, for schedules: one line, with an argument.
+_SAY_HI = {
+    "name": "Say hi",
+    "type": 2,
+    "description": "one line",
+    "parameters": {
+        "type": "scriptText",
+        "text": 'echo "hi {{args.who}}"\n',
+        "timeout": 30,
+        "arguments": {"who": {"type": "string", "default": "there"}},
+    },
+}
+# A batch's job that waits for the test: the batch is seen running first.
+_BATCH_GATED = {
+    "name": "Wait for the batch gate",
+    "type": 2,
+    "description": "waits for its gate",
+    "parameters": {
+        "type": "scriptText",
+        "text": "while [ ! -e GATE.batch ]; do sleep 0.05; done\necho batch done\n",
         "timeout": 120,
     },
 }
@@ -289,19 +327,22 @@ def status_shown(driver) -> str:
     return badges[0].text if badges else ""
 
 
-def fetch(driver, method: str, path: str, headers: dict | None = None) -> list:
+def fetch(
+    driver, method: str, path: str, headers: dict | None = None, body: dict | None = None
+) -> list:
     """A request from the page itself, with its cookies: [status, body]."""
     return driver.execute_async_script(
         """
-        const [method, path, headers, done] = arguments;
+        const [method, path, headers, body, done] = arguments;
         fetch(path, {method, headers, credentials: "same-origin",
-                     body: method === "GET" ? undefined : "{}"})
+                     body: method === "GET" ? undefined : body})
           .then(async (r) => done([r.status, await r.text()]))
           .catch((e) => done([0, String(e)]));
         """,
         method,
         path,
         headers or {},
+        orjson.dumps(body if body is not None else {}).decode(),
     )
 
 
@@ -483,3 +524,325 @@ def test_live_output_resumes_after_a_dropped_connection(server, browser):
     gate.with_suffix(".b").touch()
     wait(browser, lambda d: "Finished: succeeded" in text_of(d, "live"), "the end of the run")
     assert text_of(browser, "out-stdout") == "one\ntwo\nthree\n"
+
+
+def test_schedules_made_paused_resumed_and_their_jobs(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/object/{server['web']}")
+    wait(
+        browser,
+        ec.element_to_be_clickable((By.CSS_SELECTOR, '[aria-label="Schedule “Say hi”"]')),
+        "the operation's Schedule button",
+    ).click()
+    name = wait(browser, ec.element_to_be_clickable((By.ID, "s-name")), "the schedule form")
+    assert browser.switch_to.active_element == name
+    name.clear()
+    name.send_keys("hourly <b>hi</b>")
+    # A cron time far away first: its next run is shown in the viewer's zone.
+    cron = browser.find_element(By.ID, "s-cron")
+    cron.clear()
+    cron.send_keys("0 3 * * *")
+    zone = browser.find_element(By.ID, "s-zone")
+    zone.clear()
+    zone.send_keys("Europe/Berlin")
+    browser.find_element(By.ID, "arg-who").send_keys(" & <i>you</i>")
+    shoot(browser, "schedule-form")
+    browser.find_element(By.ID, "save-schedule").click()
+    wait(browser, lambda d: "#/schedule/" in d.current_url, "the new schedule's page")
+    schedule_id = browser.current_url.rsplit("/", 1)[1]
+    wait(browser, lambda d: "Europe/Berlin" in text_of(d, "schedule-facts"), "its facts")
+    assert "hourly <b>hi</b>" in text_of(browser, "main")
+    assert not browser.find_elements(By.CSS_SELECTOR, "main b, main i")  # text, not markup
+    status, body = fetch(browser, "GET", f"/node/api/schedules/{schedule_id}")
+    assert status == 200, body
+    schedule = orjson.loads(body)
+    shown = browser.execute_script(
+        "return new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'medium'})"
+        ".format(new Date(arguments[0]))",
+        schedule["nextRunAt"],
+    )
+    assert text_of(browser, "next-run") == shown
+    assert schedule["args"] == {"who": "there & <i>you</i>"}
+    shoot(browser, "schedule")
+    shoot_dark(browser, "schedule")
+
+    # Pause and resume from its page, by keyboard: the next run goes and comes back.
+    pause = wait(browser, ec.element_to_be_clickable((By.ID, "pause")), "the pause button")
+    pause.send_keys(Keys.ENTER)
+    wait(browser, lambda d: text_of(d, "next-run") == "—", "no next run while paused")
+    assert "paused" in text_of(browser, "schedule-facts")
+    shoot(browser, "schedule-paused")
+    wait(browser, ec.element_to_be_clickable((By.ID, "resume")), "the resume button").click()
+    wait(browser, lambda d: text_of(d, "next-run") not in ("", "—"), "a next run again")
+    assert "active" in text_of(browser, "schedule-facts")
+
+    # In the list, with its operation's name and target.
+    open_page(browser, base, "/schedules")
+    row = wait(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-schedule="{schedule_id}"]')),
+        "the schedule in the list",
+    )
+    assert "Say hi" in row.text and "web-1" in row.text
+    shoot(browser, "schedules")
+    shoot_dark(browser, "schedules")
+
+    # An interval of one second: its jobs come, each says which schedule started it.
+    status, body = fetch(
+        browser,
+        "PATCH",
+        f"/node/api/schedules/{schedule_id}",
+        {"X-CSRF-Token": browser.get_cookie("csrf")["value"], "Content-Type": "application/json"},
+        {"interval": 1},
+    )
+    assert status == 200, body
+    wait(
+        browser,
+        lambda d: orjson.loads(fetch(d, "GET", f"/node/api/schedules/{schedule_id}")[1])[
+            "lastJobId"
+        ],
+        "a first run",
+    )
+    open_page(browser, base, f"/schedule/{schedule_id}")
+    wait(browser, lambda d: "every 1 s" in text_of(d, "schedule-facts"), "the interval")
+    first = wait(
+        browser,
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "#schedule-jobs tr[data-job] a")),
+        "its jobs on its page",
+    )
+    wait(browser, ec.element_to_be_clickable((By.ID, "pause")), "the pause button").click()
+    wait(browser, lambda d: text_of(d, "next-run") == "—", "paused again")
+    shoot(browser, "schedule-with-jobs")
+    first.click()
+    wait(browser, lambda d: "schedule hourly <b>hi</b>" in text_of(d, "job-facts"), "who ran it")
+    assert OPERATOR in text_of(browser, "asked-by-schedule")
+    wait(browser, lambda d: "Finished: succeeded" in text_of(d, "live"), "the run's end")
+    assert "hi there & <i>you</i>" in text_of(browser, "out-stdout")
+    shoot(browser, "job-by-schedule")
+    browser.find_element(By.CSS_SELECTOR, "#asked-by-schedule a").click()
+    wait(browser, lambda d: d.current_url.endswith(f"#/schedule/{schedule_id}"), "back to it")
+
+    # Deleting takes a second, confirming, press; its jobs stay.
+    wait(browser, ec.element_to_be_clickable((By.ID, "delete")), "the delete button").click()
+    wait(browser, ec.element_to_be_clickable((By.ID, "confirm-delete")), "the confirm").click()
+    wait(browser, lambda d: d.current_url.endswith("#/schedules"), "the list again")
+    assert fetch(browser, "GET", f"/node/api/schedules/{schedule_id}")[0] == 404
+
+
+def test_a_user_without_rights_neither_sees_nor_makes_schedules(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    csrf = {"X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    made = []
+    for target, operation in (
+        (server["secret"], server["secret_op"]),
+        (server["web"], server["say_hi"]),
+    ):
+        body = {"name": "nightly", "operation": operation, "target": {"object": target}}
+        status, answer = fetch(
+            browser, "POST", "/node/api/schedules", csrf, {**body, "cron": "0 3 1 1 *"}
+        )
+        assert status == 200, answer
+        made.append(orjson.loads(answer)["id"])
+    secret_schedule, web_schedule = made
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser, ec.element_to_be_clickable((By.ID, "login")), "the sign-in form")
+
+    sign_in(browser, base, LIMITED, LIMITED_PASSWORD)
+    open_page(browser, base, "/schedules")
+    wait(browser, ec.presence_of_element_located((By.ID, "schedules")), "the list")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-schedule]")  # not the owner
+    shoot(browser, "schedules-limited")
+    secret, op = server["secret"], server["secret_op"]
+    for fragment in (
+        f"/schedule/{secret_schedule}",
+        f"/schedule/{web_schedule}",  # its target is visible, the schedule is not theirs
+        f"/schedules/new/object/{secret}/{op}",
+    ):
+        open_page(browser, base, "/")
+        wait(browser, lambda d: "Pick one in the tree" in text_of(d, "main"), "the home page")
+        open_page(browser, base, fragment)
+        wait(
+            browser,
+            lambda d: "Not found, or not visible to you" in text_of(d, "alert"),
+            f"the refusal of {fragment}",
+        )
+        assert "Nothing to show" in text_of(browser, "main")
+        assert "secret-db" not in text_of(browser, "main")
+        assert not browser.find_elements(By.ID, "save-schedule")
+    shoot(browser, "refused-schedule")
+    # Replayed by hand: without the header refused before anything; with it, out of sight.
+    body = {"name": "x", "operation": op, "target": {"object": secret}, "interval": 60}
+    json_type = {"Content-Type": "application/json"}
+    status, answer = fetch(browser, "POST", "/node/api/schedules", json_type, body)
+    assert status == 403 and "Wrong CSRF Token" in answer, answer
+    token = {**json_type, "X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    status, answer = fetch(browser, "POST", "/node/api/schedules", token, body)
+    assert status == 404, answer
+    for verb in ("pause", "resume"):
+        path = f"/node/api/schedules/{secret_schedule}/{verb}"
+        assert fetch(browser, "POST", path, json_type)[0] == 403
+        assert fetch(browser, "POST", path, token)[0] == 404
+    assert fetch(browser, "DELETE", f"/node/api/schedules/{web_schedule}", token)[0] == 404
+
+
+def test_the_list_of_every_job_pages_from_a_cursor(server, browser):
+    """Older, page by page, shows every job once, in the API's order (objects' and links'
+    lists merged), also where many jobs share one millisecond across a page's end."""
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    everything = []
+    for kind, ids in (("objects", [server["web"], server["shared"], server["secret"]]),):
+        status, body = fetch(browser, "POST", "/node/api/jobs", _json(browser), {kind: ids})
+        assert status == 200, body
+        everything += orjson.loads(body)
+    link = browser.execute_script(
+        "return [...document.querySelectorAll('#tree a[href^=\"#/link/\"]')]"
+        ".map((a) => a.getAttribute('href').split('/').pop())"
+    )
+    status, body = fetch(browser, "POST", "/node/api/jobs", _json(browser), {"links": link})
+    everything += orjson.loads(body)
+    everything.sort(key=lambda job: (job["timestamp"], job["id"]), reverse=True)
+    expected = [job["id"] for job in everything]
+    open_page(browser, base, "/jobs")
+    shown = []
+    while True:
+        wait(
+            browser,
+            lambda d: (
+                d.find_elements(By.CSS_SELECTOR, "tr[data-job]") or "No jobs." in text_of(d, "main")
+            ),
+            "a page",
+        )
+        rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-job]")
+        shown += [row.get_attribute("data-job") for row in rows]
+        older = browser.find_elements(By.ID, "next")
+        if not older:
+            break
+        url = browser.current_url
+        older[0].click()
+        wait(browser, lambda d, url=url: d.current_url != url, "the next page")
+        assert "at=" in browser.current_url
+    assert shown == expected
+    assert len(expected) > 2 * 25  # three pages at least
+
+
+def _json(driver) -> dict:
+    return {"Content-Type": "application/json", "X-CSRF-Token": driver.get_cookie("csrf")["value"]}
+
+
+def count_shown(driver, name: str) -> str:
+    cells = driver.find_elements(By.CSS_SELECTOR, f'#batch-counts dd[data-count="{name}"]')
+    return cells[0].text if cells else ""
+
+
+def test_a_batch_runs_on_many_updates_its_counts_and_cancels(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/object/{server['web']}")
+    wait(
+        browser,
+        ec.element_to_be_clickable(
+            (By.CSS_SELECTOR, '[aria-label="Run “Wait for the batch gate” on many"]')
+        ),
+        "the operation's Run on many button",
+    ).click()
+    name = wait(browser, ec.element_to_be_clickable((By.ID, "b-name")), "the batch form")
+    name.clear()
+    name.send_keys("rollout <b>1</b>")
+    shoot(browser, "batch-form")
+    browser.find_element(By.ID, "start-batch").click()
+    wait(browser, lambda d: "#/batch/" in d.current_url, "the batch's page")
+    batch_id = browser.current_url.rsplit("/", 1)[1]
+    wait(browser, lambda d: count_shown(d, "running") == "1", "its job running")
+    assert count_shown(browser, "skipped") == "0"
+    assert "rollout <b>1</b>" in text_of(browser, "main")
+    assert not browser.find_elements(By.CSS_SELECTOR, "main b")
+    where = browser.find_element(By.ID, "batch-counts").rect
+    shoot(browser, "batch-running")
+    server["gate"].with_suffix(".batch").touch()
+    wait(browser, lambda d: count_shown(d, "succeeded") == "1", "the count updated")
+    wait(browser, lambda d: "Ended: finished" in text_of(d, "batch-live"), "the batch's end")
+    assert browser.find_element(By.ID, "batch-counts").rect == where  # nothing moved
+    assert not browser.find_element(By.ID, "cancel-batch").is_displayed()
+    shoot(browser, "batch-finished")
+    shoot_dark(browser, "batch-finished")
+    browser.find_element(By.CSS_SELECTOR, "#batch-jobs tr[data-job] a[href^='#/job/']").click()
+    wait(browser, lambda d: "batch rollout <b>1</b>" in text_of(d, "job-facts"), "who ran it")
+    open_page(browser, base, "/batches")
+    row = wait(
+        browser,
+        ec.presence_of_element_located((By.CSS_SELECTOR, f'tr[data-batch="{batch_id}"]')),
+        "the batch in the list",
+    )
+    assert "finished" in row.text
+    shoot(browser, "batches")
+
+    # A long one, cancelled from its page.
+    csrf = {"Content-Type": "application/json", "X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    body = {"operation": server["long"], "target": {"subtree": server["web"]}, "name": "long"}
+    status, answer = fetch(browser, "POST", "/node/api/batches", csrf, body)
+    assert status == 202, answer
+    long_batch = orjson.loads(answer)["id"]
+    open_page(browser, base, f"/batch/{long_batch}")
+    wait(browser, lambda d: count_shown(d, "running") == "1", "the long job running")
+    wait(browser, ec.element_to_be_clickable((By.ID, "cancel-batch")), "Cancel").click()
+    wait(browser, lambda d: "Ended: cancelled" in text_of(d, "batch-live"), "cancelled")
+
+    # Another user neither reads it nor makes one (no run-bulks), even by hand.
+    browser.find_element(By.ID, "sign-out").click()
+    wait(browser, ec.element_to_be_clickable((By.ID, "login")), "the sign-in form")
+    sign_in(browser, base, LIMITED, LIMITED_PASSWORD)
+    open_page(browser, base, f"/batch/{batch_id}")
+    wait(
+        browser,
+        lambda d: "Not found, or not visible to you" in text_of(d, "alert"),
+        "the refusal of another's batch",
+    )
+    open_page(browser, base, "/batches")
+    wait(browser, ec.presence_of_element_located((By.ID, "batches")), "the list")
+    assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-batch]")
+    token = {
+        "Content-Type": "application/json",
+        "X-CSRF-Token": browser.get_cookie("csrf")["value"],
+    }
+    body = {"operation": server["say_hi"], "target": {"subtree": server["site"]}}
+    assert (
+        fetch(browser, "POST", "/node/api/batches", {"Content-Type": "application/json"}, body)[0]
+        == 403
+    )
+    status, answer = fetch(browser, "POST", "/node/api/batches", token, body)
+    assert status == 403 and "run-bulks" in answer, answer
+    assert fetch(browser, "POST", f"/node/api/batches/{batch_id}/cancel", token)[0] == 404
+
+
+def test_a_schedule_at_an_interval_from_the_form(server, browser):
+    base = server["base"]
+    sign_in(browser, base, OPERATOR, OPERATOR_PASSWORD)
+    open_page(browser, base, f"/schedules/new/object/{server['web']}/{server['say_hi']}")
+    wait(browser, ec.element_to_be_clickable((By.ID, "s-name")), "the schedule form")
+    assert not browser.find_element(By.ID, "s-interval").is_displayed()  # cron is the default
+    browser.find_element(By.ID, "timing-interval").click()
+    interval = wait(browser, ec.visibility_of_element_located((By.ID, "s-interval")), "interval")
+    assert not browser.find_element(By.ID, "s-cron").is_displayed()
+    interval.clear()
+    interval.send_keys("7200")
+    browser.find_element(By.ID, "s-missed").send_keys("run once")
+    browser.find_element(By.ID, "save-schedule").click()
+    wait(browser, lambda d: "every 2 h" in text_of(d, "schedule-facts"), "its interval")
+    assert "run once" in text_of(browser, "schedule-facts")
+    schedule_id = browser.current_url.rsplit("/", 1)[1]
+    status, body = fetch(browser, "GET", f"/node/api/schedules/{schedule_id}")
+    schedule = orjson.loads(body)
+    assert (schedule["interval"], schedule["cron"], schedule["missed"]) == (7200, None, "run-once")
+    # A refused value is named, and nothing is made.
+    open_page(browser, base, f"/schedules/new/object/{server['web']}/{server['say_hi']}")
+    cron = wait(browser, ec.element_to_be_clickable((By.ID, "s-cron")), "the form again")
+    cron.clear()
+    cron.send_keys("0 0 30 2 *")
+    browser.find_element(By.ID, "save-schedule").click()
+    wait(browser, lambda d: "Refused: cron" in text_of(d, "alert"), "the refusal naming cron")
+    assert "#/schedules/new/" in browser.current_url
+    csrf = {"X-CSRF-Token": browser.get_cookie("csrf")["value"]}
+    assert fetch(browser, "DELETE", f"/node/api/schedules/{schedule_id}", csrf)[0] == 200

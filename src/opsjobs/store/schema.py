@@ -321,7 +321,12 @@ jobs = Table(
     # Claim order (docs/decisions.md, "Batches and fairness"): 0 a person's run, taken
     # first; 1 one started by a trigger, a schedule or a batch.
     Column("priority", Integer, nullable=False, server_default="0"),
-    Index("ix_jobs_owner_time", "owner_id", "timestamp"),
+    # A history list (one entity's, or many's), newest or oldest first, read in index order:
+    # no sort, paging (OFFSET) and the status filter without reading the rows skipped. One
+    # entity's history by owner; many entities' by time (store/jobs.py, docs/decisions.md
+    # "The web console").
+    Index("ix_jobs_owner_order", "owner_id", "owner_type", "timestamp", "id", "status"),
+    Index("ix_jobs_time", "owner_type", "timestamp", "id", "owner_id", "status"),
     Index(
         "ix_jobs_queue",
         "priority",

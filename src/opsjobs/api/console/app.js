@@ -3,6 +3,7 @@
 // not answer, and the page says so.
 
 import { ApiError, call, del, get } from "./api.js";
+import { batchPage, batchesPage, newBatchPage } from "./batches.js";
 import { byId, fill, h } from "./dom.js";
 import { loadDirectory, renderTree } from "./directory.js";
 import { entityPage } from "./entity.js";
@@ -10,6 +11,7 @@ import { everything, historyPage } from "./history.js";
 import { jobTable } from "./jobs_table.js";
 import { jobPage } from "./job.js";
 import { runPage } from "./run.js";
+import { newSchedulePage, schedulePage, schedulesPage } from "./schedules.js";
 import { explain, failed, leave, showAlert, state, whenSessionEnds } from "./ui.js";
 
 function route() {
@@ -27,6 +29,18 @@ const PAGES = {
   job: ([id]) => jobPage(id),
   jobs: (_, params) => historyPage(null, null, params),
   history: ([kind, id], params) => historyPage(kind, id, params),
+  schedules: ([sub, kind, id, operation]) => {
+    if (sub === undefined) return schedulesPage();
+    if (sub === "new") return newSchedulePage(kind, id, operation);
+    throw new Error("no such page");
+  },
+  schedule: ([id]) => schedulePage(id),
+  batches: ([sub, kind, id, operation]) => {
+    if (sub === undefined) return batchesPage();
+    if (sub === "new") return newBatchPage(kind, id, operation);
+    throw new Error("no such page");
+  },
+  batch: ([id], params) => batchPage(id, params),
 };
 
 async function show() {
@@ -40,7 +54,8 @@ async function show() {
   const side = ["", "object", "link"].includes(parts[0] || "");
   byId("side").hidden = !side;
   document.querySelector(".layout").classList.toggle("wide", !side);
-  renderTree(state, parts[0] === "object" || parts[0] === "link" ? parts[1] : null);
+  // Drawn only where it is shown: with 10,000 objects it is tens of thousands of elements.
+  if (side) renderTree(state, parts[0] === "object" || parts[0] === "link" ? parts[1] : null);
   if (!page) {
     fill(main, h("h1", {}, "No such page"), h("p", {}, h("a", { href: "#/" }, "Back to the objects")));
     return;

@@ -51,13 +51,27 @@ function entry(kind, item, current) {
   );
 }
 
+// Branches open this deep by default: two levels, or one in a large tree (10,000 hosts under
+// 100 sites would be tens of thousands of elements nobody reads). A closed branch is built
+// when it is first opened, so a large tree costs what its open part costs.
+const LARGE_TREE = 1000;
+let openDepth = 2;
+
 function branch(object, tree, open, current, path) {
   const kids = (tree.below.get(object.id) || []).filter((k) => !path.has(k.id));
   const link = entry("object", object, current);
   if (kids.length === 0) return h("li", {}, link);
   const inner = new Set(path).add(object.id);
-  const list = h("ul", { attrs: { role: "group" } }, kids.map((k) => branch(k, tree, open, current, inner)));
-  return h("li", {}, h("details", { open: path.size < 2 || open.has(object.id) }, h("summary", {}, link), list));
+  const list = () => h("ul", { attrs: { role: "group" } }, kids.map((k) => branch(k, tree, open, current, inner)));
+  const shown = path.size < openDepth || open.has(object.id);
+  const details = h("details", { open: shown }, h("summary", {}, link));
+  if (shown) details.append(list());
+  else {
+    details.addEventListener("toggle", () => {
+      if (details.open && !details.querySelector("ul")) details.append(list());
+    });
+  }
+  return h("li", {}, details);
 }
 
 // The objects above `current` (so that its branches start open).
@@ -117,6 +131,7 @@ function draw(state, current) {
   }
   const tree = children(state);
   const open = ancestors(state, current);
+  openDepth = state.objects.size > LARGE_TREE ? 1 : 2;
   const links = [...state.links.values()].sort((a, b) => a.name.localeCompare(b.name));
   fill(
     results,

@@ -62,7 +62,16 @@ function operations(kind, id, ops) {
     "ul",
     { className: "operations" },
     ops.map((op) =>
-      h("li", {}, h("a", { className: "button", href: `#/run/${kind}/${seg(id)}/${seg(op.id)}` }, `Run “${op.name}”`), " ", h("span", { className: "muted" }, op.description || "")),
+      h(
+        "li",
+        {},
+        h("a", { className: "button", href: `#/run/${kind}/${seg(id)}/${seg(op.id)}` }, `Run “${op.name}”`),
+        " ",
+        h("a", { className: "button", href: `#/schedules/new/${kind}/${seg(id)}/${seg(op.id)}`, attrs: { "aria-label": `Schedule “${op.name}”` } }, "Schedule"),
+        kind === "object" ? [" ", h("a", { className: "button", href: `#/batches/new/${kind}/${seg(id)}/${seg(op.id)}`, attrs: { "aria-label": `Run “${op.name}” on many` } }, "Run on many")] : null,
+        " ",
+        h("span", { className: "muted" }, op.description || ""),
+      ),
     ),
   );
 }

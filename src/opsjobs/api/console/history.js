@@ -21,13 +21,32 @@ function filtersOf(params) {
   return filters;
 }
 
-function hashFor(kind, id, filters, skip) {
+function hashFor(kind, id, filters, skip, cursor = null) {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(filters)) if (v !== undefined && v !== "" && !Number.isNaN(v)) search.set(k, String(v));
   if (skip) search.set("skip", String(skip));
+  if (cursor) for (const [k, v] of Object.entries(cursor)) search.set(k, String(v));
   const base = kind ? `#/history/${kind}/${seg(id)}` : "#/jobs";
   const text = search.toString();
   return text ? `${base}?${text}` : base;
+}
+
+// Where the list of every job goes on from: the last shown job's time (`at`), and how many
+// of the objects' (`os`) and of the links' (`ls`) jobs at that very time were shown already.
+function cursorOf(params) {
+  const at = Number(params.get("at"));
+  const os = Number(params.get("os") || 0);
+  const ls = Number(params.get("ls") || 0);
+  if (!params.get("at") || ![at, os, ls].every((n) => Number.isSafeInteger(n) && n >= 0)) return null;
+  return { at, os, ls };
+}
+
+function nextCursor(jobs, cursor) {
+  const at = jobs[jobs.length - 1].timestamp;
+  const same = cursor && cursor.at === at ? cursor : { os: 0, ls: 0 };
+  const last = jobs.filter((job) => job.timestamp === at);
+  const links = last.filter((job) => job.owner_type === 2).length;
+  return { at, os: same.os + last.length - links, ls: same.ls + links };
 }
 
 function select(id, label, options, value) {
@@ -67,21 +86,25 @@ function filterForm(kind, id, filters, operations) {
 }
 
 // Every visible entity's jobs, newest first: one list per kind, merged. The API pages each
-// list; taking skip+limit of each and merging gives the right page of the whole.
-export async function everything(filters, skip, limit) {
-  const body = { ...filters, order: "desc", limit: skip + limit };
-  const lists = await Promise.all(
-    [["objects", state.objects], ["links", state.links]]
-      .filter(([, map]) => map.size)
-      .map(([name, map]) => post("/jobs", { ...body, [name]: [...map.keys()] })),
-  );
+// list; taking skip+limit of each and merging gives the right page of the whole, but reads
+// and sends skip+limit jobs of each kind. From a cursor (the "Older" button's), each list
+// starts where the last page ended: `to` that job's time, leaving out those at that time
+// already shown, so a page deep in the list costs what the first does.
+export async function everything(filters, skip, limit, cursor = null) {
+  const kinds = [["objects", state.objects, "os"], ["links", state.links, "ls"]].filter(([, map]) => map.size);
+  const bodyFor = (key) => {
+    if (!cursor) return { ...filters, order: "desc", limit: skip + limit };
+    const to = typeof filters.to === "number" ? Math.min(filters.to, cursor.at) : cursor.at;
+    return { ...filters, to, order: "desc", skip: cursor[key], limit };
+  };
+  const lists = await Promise.all(kinds.map(([name, map, key]) => post("/jobs", { ...bodyFor(key), [name]: [...map.keys()] })));
   const merged = lists.flat().sort((a, b) => b.timestamp - a.timestamp || (a.id < b.id ? 1 : -1));
-  return merged.slice(skip, skip + limit);
+  return cursor ? merged.slice(0, limit) : merged.slice(skip, skip + limit);
 }
 
-function pager(kind, id, filters, skip, count) {
+function pager(kind, id, filters, skip, count, cursor = null) {
   const prev = h("a", { className: "button", href: hashFor(kind, id, filters, Math.max(0, skip - PAGE)), id: "prev" }, "Newer");
-  const next = h("a", { className: "button", href: hashFor(kind, id, filters, skip + PAGE), id: "next" }, "Older");
+  const next = h("a", { className: "button", href: hashFor(kind, id, filters, skip + PAGE, cursor), id: "next" }, "Older");
   return h("nav", { className: "pager", attrs: { "aria-label": "Pages" } }, skip > 0 ? prev : null, h("span", { className: "muted" }, count ? `${skip + 1}–${skip + count}` : "none"), count === PAGE ? next : null);
 }
 
@@ -92,8 +115,10 @@ export async function historyPage(kind, id, params) {
   const skip = Math.max(0, Number(params.get("skip")) || 0);
   if (!kind) {
     document.title = "Jobs · opsjobs console";
-    const jobs = await everything(filters, skip, PAGE);
-    fill(main, h("h1", {}, "Jobs"), h("p", { className: "muted" }, "Every job of the objects and links you may see, newest first."), filterForm(null, null, filters, null), jobTable(jobs), pager(null, null, filters, skip, jobs.length));
+    const cursor = cursorOf(params);
+    const jobs = await everything(filters, skip, PAGE, cursor);
+    const next = jobs.length ? nextCursor(jobs, cursor) : null;
+    fill(main, h("h1", {}, "Jobs"), h("p", { className: "muted" }, "Every job of the objects and links you may see, newest first."), filterForm(null, null, filters, null), jobTable(jobs), pager(null, null, filters, skip, jobs.length, next));
     main.focus({ preventScroll: true });
     return;
   }

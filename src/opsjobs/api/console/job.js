@@ -1,4 +1,4 @@
-// A job's page: status, who asked and when (or which trigger), output live while it runs
+// A job's page: status, who asked and when (or which schedule or trigger), output live while it runs
 // (from the event stream, resumed after a dropped connection), exit code, duration,
 // truncation, custom results, and a cancel button while it can still be cancelled.
 
@@ -22,9 +22,26 @@ function operationName(kind, ownerId, operationId) {
     .catch(() => `${UNKNOWN} (${operationId})`);
 }
 
-// Who started it: a user, or a state trigger (process_meta.triggerStates).
+// A schedule's run: which schedule, as whom, for which due time (docs/api.md §20).
+function bySchedule(job, schedule) {
+  const late = schedule.late ? `, late (due ${when(schedule.dueAt)})` : "";
+  return h(
+    "span",
+    { id: "asked-by-schedule" },
+    "schedule ",
+    h("a", { href: `#/schedule/${seg(String(schedule.id))}` }, String(schedule.name ?? schedule.id)),
+    ` as ${userName(job.user_id)}${late}`,
+  );
+}
+
+// Who started it: a user, a schedule (process_meta.schedule), or a state trigger
+// (process_meta.triggerStates).
 function askedBy(job) {
   const meta = job.process_meta;
+  if (meta && meta.schedule && typeof meta.schedule === "object" && meta.schedule.id) return bySchedule(job, meta.schedule);
+  if (meta && meta.batch && typeof meta.batch === "object" && meta.batch.id) {
+    return h("span", { id: "asked-by-batch" }, "batch ", h("a", { href: `#/batch/${seg(String(meta.batch.id))}` }, String(meta.batch.name ?? meta.batch.id)), ` as ${userName(job.user_id)}`);
+  }
   if (meta && Array.isArray(meta.triggerStates)) {
     return `a state trigger (states ${meta.triggerStates.map(String).join(", ")})`;
   }

@@ -8,7 +8,7 @@ import { entityName, failed } from "./ui.js";
 
 const PLURAL = { object: "objects", link: "links" };
 
-function field(arg) {
+export function argumentField(arg) {
   const id = `arg-${arg.name}`;
   const hint = [arg.description, arg.type && arg.declared ? arg.type : null, arg.required ? "required" : null].filter(Boolean).join(" · ");
   let input;
@@ -24,7 +24,7 @@ function field(arg) {
 }
 
 // The arguments object from the form: empty optional fields are left out.
-function values(args, form) {
+export function argumentValues(args, form) {
   const body = {};
   for (const arg of args) {
     const input = form.elements.namedItem(arg.name);
@@ -53,14 +53,14 @@ export async function runPage(kind, id, operationId) {
   const form = h(
     "form",
     { id: "run-form" },
-    args.length ? args.map(field) : h("p", { className: "muted" }, "This operation takes no arguments."),
+    args.length ? args.map(argumentField) : h("p", { className: "muted" }, "This operation takes no arguments."),
     h("div", { className: "actions" }, button, h("a", { className: "button", href: `#/${kind}/${seg(id)}` }, "Back")),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
     try {
-      const jobId = await post(`${base}/${seg(operationId)}/execute`, values(args, form), { "Idempotency-Key": key });
+      const jobId = await post(`${base}/${seg(operationId)}/execute`, argumentValues(args, form), { "Idempotency-Key": key });
       location.hash = `#/job/${seg(jobId)}`;
     } catch (error) {
       failed(error);
