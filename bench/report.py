@@ -44,6 +44,18 @@ def _endpoints(results: dict) -> Table:
                 f"{case['p99_ms']:.2f}", f"{case['server_cpu_us_per_request']:.0f}",
                 f"{case['distinct_ids']:,}" if name == "job" else "-",
             )  # fmt: skip
+    anchor = results["endpoints"].get("nginx")
+    if anchor:
+        for name, path in (
+            ("apr1", "static file, apr1 Basic auth"),
+            ("open", "static file, no auth"),
+        ):
+            case = anchor[name]
+            table.add_row(
+                f"nginx, {anchor['body_bytes']:,} B", path, f"{case['rps']:,.0f}",
+                f"{case['p50_ms']:.2f}", f"{case['p99_ms']:.2f}",
+                f"{case['server_cpu_us_per_request']:.0f}", "-",
+            )  # fmt: skip
     return table
 
 
@@ -60,7 +72,13 @@ def _ratios(results: dict) -> Table:
         ("job_vs_ping_1M_server_cpu", "job / ping, 1M DB, server CPU per request", "cross-check", None),
         ("job_1M_vs_1k", "job 1M / job 1k, req/s", big_vs_small, BIG_VS_SMALL_TARGET),
         ("job_1M_vs_1k_normalized", "(job/ping 1M) / (job/ping 1k)", "cross-check", None),
+        ("job_1M_vs_nginx_apr1", "job 1M / nginx file with apr1 auth, req/s", "anchor", None),
+        ("job_1M_p99_vs_nginx_apr1_p99", "job 1M p99 / nginx apr1 p99", "anchor", None),
+        ("job_1M_vs_nginx_apr1_server_cpu", "job 1M / nginx apr1, server CPU per request", "cross-check", None),
+        ("job_1M_vs_nginx_open", "job 1M / nginx file without auth, req/s", "anchor", None),
     ):  # fmt: skip
+        if key not in ratios:  # figures written before nginx was in the run
+            continue
         value = ratios[key]
         verdict = _verdict(value >= limit) if limit is not None else ""
         table.add_row(label, f"{value:.2f}", target, verdict)
