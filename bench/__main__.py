@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import history, load, nginx, purge, report, seed, servers
+from . import history, importing, load, nginx, purge, report, seed, servers
 from .execution import measure_execution
 from .triggers import check as check_triggers
 from .triggers import measure_triggers
@@ -55,6 +55,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-purge", action="store_true", help="skip purging under load (bench.purge)"
+    )
+    parser.add_argument(
+        "--no-import", action="store_true", help="skip `opsjobs jobs import` of 1,000,000 lines"
+    )
+    parser.add_argument(
+        "--import-jobs", type=int, default=1_000_000, help="lines for the import step"
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
@@ -169,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.stacks_only or args.no_execution):
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
         results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
+
+    if not (args.stacks_only or args.no_import):
+        log(f"import: opsjobs jobs import of {args.import_jobs:,} lines into a fresh SQLite file")
+        results["import"] = importing.measure(args.import_jobs, work / "import", log=log)
 
     if not (args.stacks_only or args.no_triggers):
         log("state triggers: bursts of state changes beside GET /jobs/:id (1k database copy)")

@@ -128,8 +128,28 @@ def render(results: dict, console: Console) -> None:
         console.print(_stacks(results["stacks"]))
     if "execution" in results:
         console.print(_execution(results["execution"]))
+    if "import" in results:
+        console.print(_import(results["import"]))
     if "triggers" in results:
         console.print(_triggers(results["triggers"]))
+
+
+def _import(figures: dict) -> Table:
+    table = _table(
+        f"opsjobs jobs import: {figures['jobs']:,} lines ({figures['bytes'] / 2**20:,.0f} MiB) "
+        "into a fresh SQLite file",
+        ("measure", "value", "target", ""),
+    )
+    rate, target = figures["jobs_per_s"], figures["target_jobs_per_s"]
+    table.add_row("jobs/s (wall time)", f"{rate:,}", f">= {target:,}", _verdict(rate >= target))
+    table.add_row("seconds", f"{figures['seconds']:.1f}", "", "")
+    table.add_row("CPU seconds (both threads)", f"{figures['cpu_seconds']:.1f}", "", "")
+    table.add_row("jobs per CPU second", f"{figures['jobs_per_cpu_s']:,}", "", "")
+    table.add_row(
+        "load average before", " / ".join(f"{x:.1f}" for x in figures["load_average_before"]),
+        "", "",
+    )  # fmt: skip
+    return table
 
 
 def _execution(figures: dict) -> Table:
