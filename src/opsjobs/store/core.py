@@ -169,13 +169,15 @@ class Store:
         On SQLite it runs at once on the loop, on a read-only connection of its own: such a
         read takes microseconds, less than a hop to aiosqlite's thread would, and far less
         than SQLAlchemy's statement machinery around it. On PostgreSQL it goes through the
-        pool with the marks numbered ($1, $2, ...).
+        pool to asyncpg with the marks numbered ($1, $2, ...), outside any transaction.
         """
         if self._sqlite_reader is not None:
             return self._sqlite_reader.execute(sql, params).fetchone()
         async with self.db.reader.connect() as conn:
-            result = await conn.exec_driver_sql(numbered(sql), params)
-            row = result.fetchone()
+            # On asyncpg itself: one round trip, where through SQLAlchemy the statement
+            # would come between a BEGIN and a ROLLBACK of their own.
+            raw = await conn.get_raw_connection()
+            row = await raw.driver_connection.fetchrow(numbered(sql), *params)
             return tuple(row) if row is not None else None
 
     def sqlite_cursor(self, sql: str, params: tuple) -> sqlite3.Cursor | None:

@@ -54,6 +54,7 @@ RUNNER_LOST = "runner lost"
 _RUNNING = JobStatus.RUNNING.value
 _QUEUED = JobStatus.QUEUED.value
 _LOST = JobStatus.LOST.value
+_JOB_COLUMNS = frozenset(jobs.c.keys())
 
 
 def history_entry(at: int, event: str, by: str, detail: str) -> str:
@@ -116,9 +117,12 @@ async def enqueue(store: Store, row: dict[str, Any]) -> None:
         await try_immediate_write(store.immediate, work, sqlite3.IntegrityError, KeyError)
         is NOT_WRITTEN
     ):
-        async with store.write() as conn:
-            await conn.execute(insert(jobs).values(**row))
-            await _notify(conn, store, QUEUED_CHANNEL, "")
+        if store.is_sqlite or not set(row) <= _JOB_COLUMNS:
+            async with store.write() as conn:
+                await conn.execute(insert(jobs).values(**row))
+                await _notify(conn, store, QUEUED_CHANNEL, "")
+        else:
+            await queue_pg.enqueue(store, row, QUEUED_CHANNEL)
     store.jobs_queued.set()
 
 

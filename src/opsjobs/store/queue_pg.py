@@ -15,6 +15,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import asyncpg
+from sqlalchemy.exc import IntegrityError
+
 from ..domain.output import Chunk
 from . import retry
 from .core import Store
@@ -70,6 +73,26 @@ INSERT_CHUNKS = (
     'INSERT INTO job_output (job_id, stream, seq, "offset", data) VALUES ($1, $2, $3, $4, $5) '
     "ON CONFLICT DO NOTHING"
 )
+
+
+async def enqueue(store: Store, row: dict[str, Any], channel: str) -> None:
+    """Insert a queued job and NOTIFY ``channel``, in one statement (the NOTIFY is sent when
+    it commits). A unique violation is raised as SQLAlchemy's IntegrityError, as the
+    SQLAlchemy path would."""
+    names = ", ".join(f'"{name}"' for name in row)
+    marks = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+    sql = (
+        f"WITH queued AS (INSERT INTO jobs ({names}) VALUES ({marks}) RETURNING id) "
+        f"SELECT pg_notify('{channel}', '') FROM queued"
+    )
+
+    async def work(conn) -> None:
+        try:
+            await conn.execute(sql, *row.values())
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(sql, None, exc) from exc
+
+    await _on_driver(store, work, "enqueue")
 
 
 async def _on_driver(store: Store, work: Callable[[Any], Awaitable[T]], what: str) -> T:
