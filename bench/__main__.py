@@ -6,6 +6,7 @@ See bench/README.md for what is measured and how to read it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import os
 import platform
@@ -18,6 +19,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+import asyncpg
 from rich.console import Console
 
 from . import history, importing, load, nginx, purge, report, seed, servers
@@ -43,6 +45,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-stacks", action="store_true", help="skip the HTTP server comparison")
     parser.add_argument(
         "--no-execution", action="store_true", help="skip execution throughput and SSE latency"
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("OPSJOBS_BENCH_PG_URL", "postgresql://127.0.0.1:5432/postgres"),
+        help="PostgreSQL for the execution step on PostgreSQL: a database of the benchmark's "
+        "own is made there and dropped after ('' to skip the step)",
     )
     parser.add_argument("--no-triggers", action="store_true", help="skip the state-trigger burst")
     parser.add_argument(
@@ -95,6 +103,29 @@ def _git_commit() -> str | None:
 def _wrk_version(wrk: str) -> str:
     done = subprocess.run([wrk, "-v"], capture_output=True, text=True)
     return (done.stdout + done.stderr).split("\n")[0].strip()
+
+
+def _execution_pg(url, wrk, server_cpu, load_cpu, logs, results) -> dict:
+    """The execution step again on PostgreSQL (opsjobs serve + opsjobs runner), and its
+    ratio over SQLite's; nothing when there is no PostgreSQL to use."""
+    if not url:
+        return {}
+    try:
+        asyncio.run(_pg_reachable(url))
+    except (OSError, asyncpg.PostgresError) as exc:
+        log(f"[yellow]execution on PostgreSQL skipped: {url} is not usable ({exc})[/yellow]")
+        return {"execution_pg_skipped": str(exc)}
+    log("execution on PostgreSQL: opsjobs serve + opsjobs runner, a database of its own")
+    pg = measure_execution(wrk, server_cpu, load_cpu, logs, database_url=url, log=log)
+    sqlite = results["execution"]
+    pg["ratio_vs_sqlite"] = round(pg["ratio"] / sqlite["ratio"], 3)
+    pg["cpu_ratio_vs_sqlite"] = round(pg["cpu_ratio"] / sqlite["cpu_ratio"], 3)
+    return {"execution_pg": pg}
+
+
+async def _pg_reachable(url: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    await conn.close()
 
 
 def _nginx_version(binary: str) -> str:
@@ -175,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.stacks_only or args.no_execution):
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
         results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
+        results.update(_execution_pg(args.pg_url, wrk, server_cpu, load_cpu, logs, results))
 
     if not (args.stacks_only or args.no_import):
         log(f"import: opsjobs jobs import of {args.import_jobs:,} lines into a fresh SQLite file")

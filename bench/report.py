@@ -128,6 +128,8 @@ def render(results: dict, console: Console) -> None:
         console.print(_stacks(results["stacks"]))
     if "execution" in results:
         console.print(_execution(results["execution"]))
+    if "execution_pg" in results:
+        console.print(_execution(results["execution_pg"]))
     if "import" in results:
         console.print(_import(results["import"]))
     if "triggers" in results:
@@ -153,7 +155,12 @@ def _import(figures: dict) -> Table:
 
 
 def _execution(figures: dict) -> Table:
-    table = Table(title="Execution (trivial `true` script, server on one core)", show_header=True)
+    processes = figures.get("processes", "opsjobs serve (embedded runner)")
+    table = Table(
+        title=f"Execution on {figures.get('database', 'sqlite')}: {processes}, trivial `true` "
+        "script, on one core",
+        show_header=True,
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
@@ -171,8 +178,12 @@ def _execution(figures: dict) -> Table:
         f"{figures['execute_p50_ms']:.1f} / {figures['execute_p99_ms']:.1f}",
         "",
     )
-    table.add_row("runner alone, jobs/s", f"{figures['runner_alone_jobs_per_s']:.1f}", "")
-    table.add_row("runner alone ratio", f"{figures['runner_alone_ratio']:.3f}", "")
+    if "runner_alone_jobs_per_s" in figures:
+        table.add_row("runner alone, jobs/s", f"{figures['runner_alone_jobs_per_s']:.1f}", "")
+        table.add_row("runner alone ratio", f"{figures['runner_alone_ratio']:.3f}", "")
+    if "ratio_vs_sqlite" in figures:
+        table.add_row("ratio / SQLite's ratio", f"{figures['ratio_vs_sqlite']:.3f}", ">= 0.8")
+        table.add_row("CPU ratio / SQLite's CPU ratio", f"{figures['cpu_ratio_vs_sqlite']:.3f}", "")
     table.add_row(
         "execute -> first SSE output byte, ms (median / p90)",
         f"{figures['first_output_ms_median']:.1f} / {figures['first_output_ms_p90']:.1f}",
