@@ -105,22 +105,24 @@ def _wrk_version(wrk: str) -> str:
     return (done.stdout + done.stderr).split("\n")[0].strip()
 
 
-def _execution_pg(url, wrk, server_cpu, load_cpu, logs, results) -> dict:
-    """The execution step again on PostgreSQL (opsjobs serve + opsjobs runner), and its
-    ratio over SQLite's; nothing when there is no PostgreSQL to use."""
-    if not url:
-        return {}
-    try:
-        asyncio.run(_pg_reachable(url))
-    except (OSError, asyncpg.PostgresError) as exc:
-        log(f"[yellow]execution on PostgreSQL skipped: {url} is not usable ({exc})[/yellow]")
-        return {"execution_pg_skipped": str(exc)}
-    log("execution on PostgreSQL: opsjobs serve + opsjobs runner, a database of its own")
-    pg = measure_execution(wrk, server_cpu, load_cpu, logs, database_url=url, log=log)
-    sqlite = results["execution"]
-    pg["ratio_vs_sqlite"] = round(pg["ratio"] / sqlite["ratio"], 3)
-    pg["cpu_ratio_vs_sqlite"] = round(pg["cpu_ratio"] / sqlite["cpu_ratio"], 3)
-    return {"execution_pg": pg}
+def _execution(pg_url, wrk, server_cpu, load_cpu, logs) -> dict:
+    """Execution on SQLite and, in the same rounds, on PostgreSQL (opsjobs serve + opsjobs
+    runner) when there is one to use."""
+    found: dict = {}
+    if pg_url:
+        try:
+            asyncio.run(_pg_reachable(pg_url))
+        except (OSError, asyncpg.PostgresError) as exc:
+            log(f"[yellow]execution on PostgreSQL skipped: {pg_url} is not usable ({exc})[/yellow]")
+            found["execution_pg_skipped"] = str(exc)
+            pg_url = None
+    if pg_url:
+        log("  and on PostgreSQL (opsjobs serve + opsjobs runner), in the same rounds")
+    figures = measure_execution(wrk, server_cpu, load_cpu, logs, pg_url=pg_url, log=log)
+    if "postgresql" in figures:
+        found["execution_pg"] = figures.pop("postgresql")
+    found["execution"] = figures
+    return found
 
 
 async def _pg_reachable(url: str) -> None:
@@ -205,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.stacks_only or args.no_execution):
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
-        results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
-        results.update(_execution_pg(args.pg_url, wrk, server_cpu, load_cpu, logs, results))
+        results.update(_execution(args.pg_url, wrk, server_cpu, load_cpu, logs))
 
     if not (args.stacks_only or args.no_import):
         log(f"import: opsjobs jobs import of {args.import_jobs:,} lines into a fresh SQLite file")

@@ -37,7 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -345,19 +346,37 @@ def _start_processes(
         raise
 
 
-def _rounds(wrk, processes, targets, tally, bare_args, server_cpu, rounds, seconds, how, log):
-    measured = []
-    for number in range(1, rounds + 1):
-        bare = _on_core("bare_loop", bare_args, server_cpu)
-        ours = _throughput(wrk, processes, targets, tally, seconds, **how)
-        measured.append((bare, ours))
-        log(
-            f"  round {number}/{rounds} execute -> finished {ours['per_s']:7.1f} jobs/s "
-            f"({ours['jobs']} jobs, {ours['cpu_ms']:.2f} ms CPU each)  bare loop "
-            f"{bare['per_s']:7.1f}/s ({bare['cpu_ms']:.2f} ms CPU each)  "
-            f"ratio {ours['per_s'] / bare['per_s']:.3f}"
-        )
-    return measured
+@dataclass
+class _Backend:
+    """One database with its server (and runner) started, ready for rounds."""
+
+    name: str
+    url: str
+    tally: Callable[[int], tuple[int, int, int, int]]
+    setup: dict
+    targets: load.Targets
+    processes: list[servers.Server]
+    measured: list[tuple[dict, dict]] = field(default_factory=list)
+
+
+def _open_backend(stack, name, pg_admin_url, work: Path, cpu, logs, log) -> _Backend:
+    """A fresh database (SQLite file, or a PostgreSQL database of its own), migrated, with
+    the user, object and operations; its processes started. All undone by ``stack``."""
+    work.mkdir(parents=True, exist_ok=True)
+    if pg_admin_url is not None:
+        url = stack.enter_context(_pg_database(pg_admin_url, log))
+        tally = _pg_tally(url)
+    else:
+        url = f"sqlite:///{work / 'opsjobs.db'}"
+        tally = _sqlite_tally(str(work / "opsjobs.db"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
+    env.update(OPSJOBS_DATABASE_URL=url, NO_COLOR="1")
+    setup = _prepare(env)
+    processes = _start_processes(url, cpu, logs, env, own_runner=pg_admin_url is not None)
+    for process in reversed(processes):
+        stack.callback(process.stop)
+    servers.log_in(processes[0], {LOGIN: PASSWORD})
+    return _Backend(name, url, tally, setup, _targets(work, setup), processes)
 
 
 def measure_execution(
@@ -366,7 +385,7 @@ def measure_execution(
     load_cpu: int | None,
     logs: Path,
     *,
-    database_url: str | None = None,
+    pg_url: str | None = None,
     rounds: int = 3,
     seconds: int = 3,
     connections: int = 16,
@@ -375,46 +394,68 @@ def measure_execution(
 ) -> dict[str, Any]:
     """Throughput from execute to finished vs a bare loop, and time to first SSE output.
 
-    Without ``database_url``: a fresh SQLite file, ``opsjobs serve`` with its embedded
-    runner, and the runner alone after. With a PostgreSQL URL (its database is only used to
-    make and drop one of the benchmark's own): ``opsjobs serve`` without a runner and
-    ``opsjobs runner`` beside it, both on the server's core, as deployed on PostgreSQL."""
+    SQLite: a fresh file, ``opsjobs serve`` with its embedded runner, and the runner alone
+    after. With ``pg_url`` (a PostgreSQL whose database is only used to make and drop one of
+    the benchmark's own), PostgreSQL too, as deployed there: ``opsjobs serve`` without a
+    runner and ``opsjobs runner`` beside it, all on the server's core. The two take turns
+    in every round, each after a bare loop of its own, so that their ratios are of the same
+    moments of the machine; the idle one waits."""
     from opsjobs.config import Settings
 
     slots = Settings().runner_concurrency  # the default, which the server runs with
     bare_args = ["1000", str(slots)]
-    on_pg = database_url is not None
+    how = {"connections": connections, "cpu": load_cpu}
     logs.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opsjobs-bench-exec-")))
-        if on_pg:
-            url = stack.enter_context(_pg_database(database_url, log))
-            tally = _pg_tally(url)
-        else:
-            url = f"sqlite:///{work / 'opsjobs.db'}"
-            tally = _sqlite_tally(str(work / "opsjobs.db"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
-        env.update(OPSJOBS_DATABASE_URL=url, NO_COLOR="1")
-        setup = _prepare(env)
-        targets = _targets(work, setup)
-        processes = _start_processes(url, server_cpu, logs, env, own_runner=on_pg)
-        how = {"connections": connections, "cpu": load_cpu}
-        try:
-            servers.log_in(processes[0], {LOGIN: PASSWORD})
-            _throughput(wrk, processes, targets, tally, 1, **how)  # warm-up
-            measured = _rounds(
-                wrk, processes, targets, tally, bare_args, server_cpu, rounds, seconds, how, log
+        backends = [_open_backend(stack, "sqlite", None, work / "sqlite", server_cpu, logs, log)]
+        if pg_url:
+            backends.append(
+                _open_backend(stack, "postgresql", pg_url, work / "pg", server_cpu, logs, log)
             )
-            latencies = asyncio.run(_first_output(processes[0].url, setup, 20))
-        finally:
-            for process in reversed(processes):
-                process.stop()
-        alone = None
-        if not on_pg:
-            runner_db = f"sqlite:///{work / 'runner-alone.db'}"
-            _cli("migrate", "--database-url", runner_db, env=env)
-            alone = _on_core("runner_alone", [runner_db, str(runner_jobs)], server_cpu)
-    return _figures(measured, slots, latencies, alone, "postgresql" if on_pg else "sqlite")
+        for backend in backends:  # warm-up
+            _throughput(wrk, backend.processes, backend.targets, backend.tally, 1, **how)
+        for number in range(1, rounds + 1):
+            for backend in backends:
+                bare = _on_core("bare_loop", bare_args, server_cpu)
+                ours = _throughput(
+                    wrk, backend.processes, backend.targets, backend.tally, seconds, **how
+                )
+                backend.measured.append((bare, ours))
+                log(
+                    f"  round {number}/{rounds} {backend.name:<10} execute -> finished "
+                    f"{ours['per_s']:7.1f} jobs/s ({ours['jobs']} jobs, {ours['cpu_ms']:.2f} ms "
+                    f"CPU each)  bare loop {bare['per_s']:7.1f}/s ({bare['cpu_ms']:.2f} ms CPU "
+                    f"each)  ratio {ours['per_s'] / bare['per_s']:.3f}"
+                )
+        latencies = {
+            b.name: asyncio.run(_first_output(b.processes[0].url, b.setup, 20)) for b in backends
+        }
+        stack.close()  # servers stopped, PostgreSQL database dropped, before the runner alone
+    with tempfile.TemporaryDirectory(prefix="opsjobs-bench-runner-") as tmp:
+        runner_db = f"sqlite:///{Path(tmp) / 'runner-alone.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
+        _cli("migrate", "--database-url", runner_db, env=env)
+        alone = _on_core("runner_alone", [runner_db, str(runner_jobs)], server_cpu)
+    figures = _figures(backends[0].measured, slots, latencies["sqlite"], alone, "sqlite")
+    if pg_url:
+        pg = backends[1]
+        figures["postgresql"] = _figures(pg.measured, slots, latencies["postgresql"], None, pg.name)
+        figures["postgresql"].update(_versus(pg.measured, backends[0].measured))
+    return figures
+
+
+def _versus(pg: list, sqlite: list) -> dict[str, float]:
+    """PostgreSQL over SQLite, round by round (the same moments of the machine): the ratio
+    of their execution ratios, and of their CPU ratios; medians."""
+    ratios = [(o["per_s"] / b["per_s"]) / (so["per_s"] / sb["per_s"])
+              for (b, o), (sb, so) in zip(pg, sqlite, strict=True)]  # fmt: skip
+    cpu = [so["cpu_ms"] / o["cpu_ms"] for (_b, o), (_sb, so) in zip(pg, sqlite, strict=True)]
+    return {
+        "ratio_vs_sqlite": round(statistics.median(ratios), 3),
+        "cpu_ratio_vs_sqlite": round(statistics.median(cpu), 3),
+        "rounds_ratio_vs_sqlite": [round(r, 3) for r in ratios],
+    }
 
 
 def _figures(measured, slots, latencies, alone, backend: str) -> dict[str, Any]:
@@ -462,15 +503,9 @@ def _main(argv: list[str]) -> None:
         pg_url = argv[argv.index("--pg") + 1] if "--pg" in argv else None
         server_cpu, load_cpu = _cpus()
         logs = ROOT / "results" / "work" / "logs"
-        wrk = load.ensure_wrk()
-        figures = {"sqlite": measure_execution(wrk, server_cpu, load_cpu, logs)}
-        if pg_url:
-            figures["postgresql"] = measure_execution(
-                wrk, server_cpu, load_cpu, logs, database_url=pg_url
-            )
-        for backend, found in figures.items():
-            for name, value in found.items():
-                print(f"{backend} {name}: {value}")
+        figures = measure_execution(load.ensure_wrk(), server_cpu, load_cpu, logs, pg_url=pg_url)
+        for name, value in figures.items():
+            print(f"{name}: {value}")
 
 
 if __name__ == "__main__":

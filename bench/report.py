@@ -182,7 +182,9 @@ def _execution(figures: dict) -> Table:
         table.add_row("runner alone, jobs/s", f"{figures['runner_alone_jobs_per_s']:.1f}", "")
         table.add_row("runner alone ratio", f"{figures['runner_alone_ratio']:.3f}", "")
     if "ratio_vs_sqlite" in figures:
-        table.add_row("ratio / SQLite's ratio", f"{figures['ratio_vs_sqlite']:.3f}", ">= 0.8")
+        table.add_row(
+            "ratio / SQLite's ratio, same rounds", f"{figures['ratio_vs_sqlite']:.3f}", ">= 0.8"
+        )
         table.add_row("CPU ratio / SQLite's CPU ratio", f"{figures['cpu_ratio_vs_sqlite']:.3f}", "")
     table.add_row(
         "execute -> first SSE output byte, ms (median / p90)",
