@@ -173,12 +173,10 @@ class Store:
         """
         if self._sqlite_reader is not None:
             return self._sqlite_reader.execute(sql, params).fetchone()
-        async with self.db.reader.connect() as conn:
-            # On asyncpg itself: one round trip, where through SQLAlchemy the statement
-            # would come between a BEGIN and a ROLLBACK of their own.
-            raw = await conn.get_raw_connection()
-            row = await raw.driver_connection.fetchrow(numbered(sql), *params)
-            return tuple(row) if row is not None else None
+        # On asyncpg itself: one round trip, where through SQLAlchemy the statement would
+        # come between a BEGIN and a ROLLBACK of their own.
+        row = await self.db.on_asyncpg(lambda conn: conn.fetchrow(numbered(sql), *params))
+        return tuple(row) if row is not None else None
 
     def sqlite_cursor(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
         """On SQLite, a cursor over ``sql`` on the read-only connection of ``fetch_row``, for

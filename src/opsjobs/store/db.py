@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy.exc
 from sqlalchemy import event, func, select, update
@@ -13,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .schema import revisions
+
+T = TypeVar("T")
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -108,6 +113,23 @@ class Database:
 
         return engine
 
+    async def on_asyncpg(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """``work(asyncpg connection)`` on a pooled connection, outside any transaction (the
+        PostgreSQL hot paths: one round trip, no statement compiled). A connection found
+        broken (PostgreSQL restarted, the link dropped) is thrown away with every other
+        pooled one, as SQLAlchemy does when its own statements meet a disconnect; the error
+        is the caller's."""
+        async with self.writer.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                return await work(raw.driver_connection)
+            except BaseException as exc:
+                if not _statement_error(exc):  # the connection's state is unknown: drop it
+                    await conn.invalidate()
+                    if not isinstance(exc, asyncio.CancelledError):
+                        await self.writer.dispose(close=False)
+                raise
+
     async def dispose(self) -> None:
         await self.writer.dispose()
         if self.reader is not self.writer:
@@ -170,6 +192,17 @@ def database_error_types() -> tuple[type[BaseException], ...]:
         OSError,
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+    )
+
+
+def _statement_error(exc: BaseException) -> bool:
+    """Whether PostgreSQL refused a statement (a constraint, a deadlock) on a connection
+    that is still good; anything else (the link, the server going away, a cancelled wait,
+    the driver confused) leaves the connection of no further use."""
+    import asyncpg
+
+    return isinstance(exc, asyncpg.PostgresError) and not isinstance(
+        exc, asyncpg.PostgresConnectionError | asyncpg.exceptions.OperatorInterventionError
     )
 
 

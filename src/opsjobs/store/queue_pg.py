@@ -87,12 +87,12 @@ async def enqueue(store: Store, row: dict[str, Any], channel: str) -> None:
     )
 
     async def work(conn) -> None:
-        try:
-            await conn.execute(sql, *row.values())
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(sql, None, exc) from exc
+        await conn.execute(sql, *row.values())
 
-    await _on_driver(store, work, "enqueue")
+    try:
+        await _on_driver(store, work, "enqueue")
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(sql, None, exc) from exc
 
 
 async def _on_driver(store: Store, work: Callable[[Any], Awaitable[T]], what: str) -> T:
@@ -100,9 +100,7 @@ async def _on_driver(store: Store, work: Callable[[Any], Awaitable[T]], what: st
     serialization failure like retry.write."""
     for attempt in range(1, retry.ATTEMPTS + 1):
         try:
-            async with store.db.writer.connect() as conn:
-                raw = await conn.get_raw_connection()
-                return await work(raw.driver_connection)
+            return await store.db.on_asyncpg(work)
         except Exception as exc:
             if retry.sqlstate(exc) not in retry.RETRYABLE or attempt == retry.ATTEMPTS:
                 raise
