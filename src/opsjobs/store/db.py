@@ -124,11 +124,17 @@ class Database:
             try:
                 return await work(raw.driver_connection)
             except BaseException as exc:
-                if not _statement_error(exc):  # the connection's state is unknown: drop it
-                    await conn.invalidate()
-                    if not isinstance(exc, asyncio.CancelledError):
-                        await self.writer.dispose(close=False)
-                raise
+                if _statement_error(exc):
+                    raise
+                await conn.invalidate()  # the connection's state is unknown: drop it
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                await self.writer.dispose(close=False)
+                # As SQLAlchemy reports a disconnect, so that callers (and the API's 503) take
+                # it for the outage it is, whatever the driver made of the dropped link.
+                raise sqlalchemy.exc.OperationalError(
+                    None, None, exc, connection_invalidated=True
+                ) from exc
 
     async def dispose(self) -> None:
         await self.writer.dispose()
