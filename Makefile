@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test bench soak faults lint install install-test browser clean
+.PHONY: run test bench soak faults lint install install-test browser nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ browser:
 		|| { $$SUDO apt-get update && $$SUDO apt-get install -y $(BROWSER_PACKAGES); }; \
 	fi
 
+## nginx: Debian's nginx, the anchor `make bench` measures the job route against
+## (bench/nginx.py starts it with a config of its own); installed once when missing
+nginx:
+	@if [ -x /usr/sbin/nginx ]; then :; else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y nginx \
+		|| { $$SUDO apt-get update && $$SUDO apt-get install -y nginx; }; \
+	fi
+
 ## run: install, migrate ./var/opsjobs.db, create the demo, serve on http://127.0.0.1:8080
 run: install
 	$(BIN)/opsjobs demo --host $(HOST):$(PORT)
@@ -42,7 +51,7 @@ test: install-test
 	$(BIN)/pytest
 
 ## bench: seed 1,000,000 jobs and measure the hot path against a constant endpoint
-bench: install-test
+bench: install-test nginx
 	$(BIN)/python -m bench
 
 ## soak: the mixed workload at half the measured capacity for SOAK_SECONDS (default 600)

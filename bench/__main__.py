@@ -6,19 +6,24 @@ See bench/README.md for what is measured and how to read it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
 
+import asyncpg
 from rich.console import Console
 
 from . import console as console_pages
-from . import history, load, purge, report, seed, servers
+from . import history, importing, load, nginx, purge, report, seed, servers
 from .batches import measure_batches
 from .execution import measure_execution
 from .triggers import check as check_triggers
@@ -43,6 +48,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-execution", action="store_true", help="skip execution throughput and SSE latency"
     )
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("OPSJOBS_BENCH_PG_URL", "postgresql://127.0.0.1:5432/postgres"),
+        help="PostgreSQL for the execution step on PostgreSQL: a database of the benchmark's "
+        "own is made there and dropped after ('' to skip the step)",
+    )
     parser.add_argument("--no-triggers", action="store_true", help="skip the state-trigger burst")
     parser.add_argument(
         "--trigger-rounds", type=int, default=2, help="rounds of the state-trigger burst"
@@ -65,6 +76,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--no-console",
         action="store_true",
         help="skip the web console's pages in Chromium on 1M jobs (bench.console)",
+    )
+    parser.add_argument(
+        "--no-import", action="store_true", help="skip `opsjobs jobs import` of 1,000,000 lines"
+    )
+    parser.add_argument(
+        "--import-jobs", type=int, default=1_000_000, help="lines for the import step"
     )
     parser.add_argument("--reseed", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--results", type=Path, default=ROOT / "results", help="output folder")
@@ -101,12 +118,43 @@ def _wrk_version(wrk: str) -> str:
     return (done.stdout + done.stderr).split("\n")[0].strip()
 
 
+def _execution(pg_url, wrk, server_cpu, load_cpu, logs) -> dict:
+    """Execution on SQLite and, in the same rounds, on PostgreSQL (opsjobs serve + opsjobs
+    runner) when there is one to use."""
+    found: dict = {}
+    if pg_url:
+        try:
+            asyncio.run(_pg_reachable(pg_url))
+        except (OSError, asyncpg.PostgresError) as exc:
+            log(f"[yellow]execution on PostgreSQL skipped: {pg_url} is not usable ({exc})[/yellow]")
+            found["execution_pg_skipped"] = str(exc)
+            pg_url = None
+    if pg_url:
+        log("  and on PostgreSQL (opsjobs serve + opsjobs runner), in the same rounds")
+    figures = measure_execution(wrk, server_cpu, load_cpu, logs, pg_url=pg_url, log=log)
+    if "postgresql" in figures:
+        found["execution_pg"] = figures.pop("postgresql")
+    found["execution"] = figures
+    return found
+
+
+async def _pg_reachable(url: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    await conn.close()
+
+
+def _nginx_version(binary: str) -> str:
+    done = subprocess.run([binary, "-v"], capture_output=True, text=True)
+    return (done.stdout + done.stderr).strip().removeprefix("nginx version: ")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     started = time.perf_counter()
     results_dir: Path = args.results
     server_cpu, load_cpu = _cpus()
     wrk = load.ensure_wrk(log)
+    nginx_binary = nginx.ensure_binary(log)
     small = seed.ensure(results_dir, 1_000, reseed=args.reseed, log=log)
     big = seed.ensure(results_dir, 1_000_000, reseed=args.reseed, log=log)
     work = results_dir / "work"
@@ -132,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "wrk": _wrk_version(wrk),
+            "nginx": _nginx_version(nginx_binary),
             "load_average_at_start": list(os.getloadavg()),
             **{pkg: version(pkg) for pkg in ("uvicorn", "granian", "fastapi", "starlette")},
         },
@@ -152,7 +201,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.stacks_only:
         results.update(
-            _serve_phase(wrk, small, big, ping, small_jobs, big_jobs, server_cpu, timing, logs)
+            _serve_phase(
+                wrk,
+                small,
+                big,
+                ping,
+                small_jobs,
+                big_jobs,
+                server_cpu,
+                timing,
+                logs,
+                nginx_binary,
+            )  # fmt: skip
         )
 
     if args.stacks_only or not args.no_stacks:
@@ -160,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.stacks_only or args.no_execution):
         log("execution: execute -> finished job against a bare asyncio loop; first SSE byte")
-        results["execution"] = measure_execution(wrk, server_cpu, load_cpu, logs, log=log)
+        results.update(_execution(args.pg_url, wrk, server_cpu, load_cpu, logs))
+
+    if not (args.stacks_only or args.no_import):
+        log(f"import: opsjobs jobs import of {args.import_jobs:,} lines into a fresh SQLite file")
+        results["import"] = importing.measure(args.import_jobs, work / "import", log=log)
 
     if not (args.stacks_only or args.no_triggers):
         log("state triggers: bursts of state changes beside GET /jobs/:id (1k database copy)")
@@ -192,10 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _serve_phase(wrk, small, big, ping, small_jobs, big_jobs, server_cpu, timing, logs) -> dict:
-    """`opsjobs serve` on both databases: GET ratios, then POST /jobs on the 1M one."""
-    log("opsjobs serve on the 1k and the 1M database, measured in alternation")
+def _serve_phase(
+    wrk, small, big, ping, small_jobs, big_jobs, server_cpu, timing, logs, nginx_binary
+) -> dict:
+    """`opsjobs serve` on both databases and nginx beside them: GET ratios, then POST /jobs
+    on the 1M one."""
+    log("opsjobs serve on the 1k and the 1M database, and nginx, measured in alternation")
     started_servers: list[servers.Server] = []
+    nginx_dir = Path(tempfile.mkdtemp(prefix="opsjobs-bench-nginx-"))
     try:
         for label, seeded in (("1k", small), ("1M", big)):
             port = servers.free_port()
@@ -206,15 +274,29 @@ def _serve_phase(wrk, small, big, ping, small_jobs, big_jobs, server_cpu, timing
         s_small, s_big = started_servers
         servers.log_in(s_small, small.passwords)
         servers.log_in(s_big, big.passwords)
-        # In this order, each job run is next to its ping and the two job runs are adjacent.
+        # nginx serves the real body of the first measured job, to the same five users.
+        body = nginx.fetch_body(s_big, *nginx.first_target(big_jobs))
+        s_nginx = nginx.start(nginx_dir, body, big.passwords, server_cpu, binary=nginx_binary)
+        started_servers.append(s_nginx)
+        work = big_jobs.path.parent
+        # In this order, each job run is next to its ping and the two job runs are adjacent;
+        # nginx comes last, in the same rounds.
         cases = {
             ("1k", "ping"): load.Case("1k  GET /ping", s_small, ping),
             ("1k", "job"): load.Case("1k  GET /jobs/:id", s_small, small_jobs),
             ("1M", "job"): load.Case("1M  GET /jobs/:id", s_big, big_jobs),
             ("1M", "ping"): load.Case("1M  GET /ping", s_big, ping),
-        }
+            ("nginx", "apr1"): load.Case(
+                "nginx file, apr1 auth", s_nginx,
+                nginx.retarget(big_jobs, nginx.APR1_PATH, work, "nginx-apr1"),
+            ),
+            ("nginx", "open"): load.Case(
+                "nginx file, no auth", s_nginx,
+                nginx.retarget(big_jobs, nginx.OPEN_PATH, work, "nginx-open"),
+            ),
+        }  # fmt: skip
         stack = s_big.stack()
-        log(f"opsjobs serve runs {stack}")
+        log(f"opsjobs serve runs {stack}; nginx serves a {len(body):,}-byte file")
         load.measure(wrk, list(cases.values()), **timing, log=log)
         log("POST /node/api/jobs for the busiest object (1M database)")
         runs = [history.post_history(s_big, big, "noc-east") for _ in range(2)]
@@ -226,32 +308,46 @@ def _serve_phase(wrk, small, big, ping, small_jobs, big_jobs, server_cpu, timing
     finally:
         for server in started_servers:
             server.stop()
+        shutil.rmtree(nginx_dir, ignore_errors=True)
 
     results: dict = {"serve_stack": stack}
     results["endpoints"] = {
         db: {name: cases[(db, name)].summary() for name in ("ping", "job")} for db in ("1k", "1M")
     }
-    results["ratios"] = {
-        "job_vs_ping_1k": round(load.ratio(cases[("1k", "job")], cases[("1k", "ping")]), 3),
-        "job_vs_ping_1M": round(load.ratio(cases[("1M", "job")], cases[("1M", "ping")]), 3),
-        "job_1M_vs_1k": round(load.ratio(cases[("1M", "job")], cases[("1k", "job")]), 3),
-        "job_vs_ping_1M_server_cpu": round(
-            load.cpu_ratio(cases[("1M", "job")], cases[("1M", "ping")]), 3
-        ),
-        "job_1M_vs_1k_normalized": round(
-            load.ratio_of_ratios(
-                (cases[("1M", "job")], cases[("1M", "ping")]),
-                (cases[("1k", "job")], cases[("1k", "ping")]),
-            ),
-            3,
-        ),
+    results["endpoints"]["nginx"] = {
+        name: cases[("nginx", name)].summary() for name in ("apr1", "open")
     }
+    results["endpoints"]["nginx"]["body_bytes"] = len(body)
+    results["ratios"] = _ratios(cases)
     results["history"] = {
         "login": "noc-east",
         "object": big.busy_object,
         "runs": [run.summary() for run in runs],
     }
     return results
+
+
+def _ratios(cases: dict) -> dict:
+    def r(value: float) -> float:
+        return round(value, 3)
+
+    job_1m, apr1 = cases[("1M", "job")], cases[("nginx", "apr1")]
+    p99 = [a.p99_ms / b.p99_ms for a, b in zip(job_1m.runs, apr1.runs, strict=True) if b.p99_ms]
+    return {
+        "job_vs_ping_1k": r(load.ratio(cases[("1k", "job")], cases[("1k", "ping")])),
+        "job_vs_ping_1M": r(load.ratio(job_1m, cases[("1M", "ping")])),
+        "job_1M_vs_1k": r(load.ratio(job_1m, cases[("1k", "job")])),
+        "job_vs_ping_1M_server_cpu": r(load.cpu_ratio(job_1m, cases[("1M", "ping")])),
+        "job_1M_vs_1k_normalized": r(
+            load.ratio_of_ratios(
+                (job_1m, cases[("1M", "ping")]), (cases[("1k", "job")], cases[("1k", "ping")])
+            )
+        ),
+        "job_1M_vs_nginx_apr1": r(load.ratio(job_1m, apr1)),
+        "job_1M_p99_vs_nginx_apr1_p99": r(statistics.median(p99 or [0.0])),
+        "job_1M_vs_nginx_open": r(load.ratio(job_1m, cases[("nginx", "open")])),
+        "job_1M_vs_nginx_apr1_server_cpu": r(load.cpu_ratio(job_1m, apr1)),
+    }
 
 
 def _compare_stacks(wrk, big, ping, big_jobs, server_cpu, timing, logs) -> dict:

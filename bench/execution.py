@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sqlite3
@@ -36,9 +37,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from . import load, servers
@@ -169,41 +173,83 @@ def _on_core(function: str, args: list[str], cpu: int | None) -> dict[str, float
 # -- through the server ---------------------------------------------------------------------
 
 
-def _drained(db_path: str, since_ms: int) -> tuple[int, int]:
-    """Wait until no job is queued or running; then (jobs made since ``since_ms``, latest
-    finished). Polled by the partial indexes on status: a reader that scans the table would
-    hold a snapshot long enough to keep the server's checkpoints from finishing."""
-    deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
-    while True:
+def _sqlite_tally(db_path: str):
+    """(pending, jobs made since, latest finished, not succeeded) from the SQLite file.
+    Polled by the partial indexes on status: a reader that scans the table would hold a
+    snapshot long enough to keep the server's checkpoints from finishing."""
+
+    def tally(since_ms: int) -> tuple[int, int, int, int]:
         with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
             (pending,) = conn.execute(
                 "SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'queued') "
                 "+ (SELECT COUNT(*) FROM jobs WHERE status = 'running')"
             ).fetchone()
-            if pending == 0:
-                total, latest, bad = conn.execute(
-                    "SELECT COUNT(*), MAX(finished), SUM(status != 'succeeded') FROM jobs "
-                    "WHERE timestamp >= ?",
-                    (since_ms,),
-                ).fetchone()
-                if bad:
-                    raise RuntimeError(f"{bad} of {total} jobs did not succeed: the run is invalid")
-                return int(total), int(latest or 0)
+            if pending:
+                return int(pending), 0, 0, 0
+            total, latest, bad = conn.execute(
+                "SELECT COUNT(*), MAX(finished), SUM(status != 'succeeded') FROM jobs "
+                "WHERE timestamp >= ?",
+                (since_ms,),
+            ).fetchone()
+            return 0, int(total), int(latest or 0), int(bad or 0)
+
+    return tally
+
+
+def _pg_tally(url: str):
+    """The same figures from PostgreSQL, through a connection of the benchmark's own."""
+
+    async def query(since_ms: int) -> tuple[int, int, int, int]:
+        conn = await asyncpg.connect(url)
+        try:
+            pending = await conn.fetchval(
+                "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
+            )
+            if pending:
+                return int(pending), 0, 0, 0
+            total, latest, bad = await conn.fetchrow(
+                "SELECT COUNT(*), MAX(finished), COUNT(*) FILTER (WHERE status != 'succeeded') "
+                "FROM jobs WHERE timestamp >= $1",
+                since_ms,
+            )
+            return 0, int(total), int(latest or 0), int(bad or 0)
+        finally:
+            await conn.close()
+
+    return lambda since_ms: asyncio.run(query(since_ms))
+
+
+def _drained(tally, since_ms: int) -> tuple[int, int]:
+    """Wait until no job is queued or running; then (jobs made since ``since_ms``, latest
+    finished)."""
+    deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
+    while True:
+        pending, total, latest, bad = tally(since_ms)
+        if pending == 0:
+            if bad:
+                raise RuntimeError(f"{bad} of {total} jobs did not succeed: the run is invalid")
+            return total, latest
         if time.monotonic() > deadline:
             raise RuntimeError(f"{pending} jobs did not finish")
         time.sleep(0.1)
 
 
+def _cpu(processes: list[servers.Server]) -> float:
+    """CPU time of the server (and the runner, when it is a process of its own), the jobs'
+    processes included."""
+    return sum(p.cpu_seconds(children=True) for p in processes)
+
+
 def _throughput(
-    wrk: str, server: servers.Server, targets: load.Targets, db_path: str, seconds: int, **how
+    wrk: str, processes: list[servers.Server], targets: load.Targets, tally, seconds: int, **how
 ) -> dict[str, float]:
     started_ms = time.time_ns() // 1_000_000
-    cpu = server.cpu_seconds(children=True)
-    run = load.run_wrk(wrk, server, targets, seconds, **how)
+    cpu = _cpu(processes)
+    run = load.run_wrk(wrk, processes[0], targets, seconds, **how)
     if run.bad_status or run.errors:
         raise RuntimeError(f"execute: {run.bad_status} bad answers, {run.errors} errors")
-    jobs, latest = _drained(db_path, started_ms)
-    cpu = server.cpu_seconds(children=True) - cpu
+    jobs, latest = _drained(tally, started_ms)
+    cpu = _cpu(processes) - cpu
     return {
         "per_s": jobs / ((latest - started_ms) / 1000),
         "jobs": jobs,
@@ -240,58 +286,184 @@ def _targets(work: Path, setup: dict) -> load.Targets:
     return load.Targets(path, 1, 0, 1)
 
 
+@contextlib.contextmanager
+def _pg_database(admin_url: str, log=print) -> Iterator[str]:
+    """A database of the benchmark's own on the PostgreSQL of ``admin_url``, dropped after."""
+    name = f"opsjobs_bench_exec_{os.getpid()}"
+    base = admin_url.rsplit("/", 1)[0]
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(admin(f"CREATE DATABASE {name}"))
+    log(f"  PostgreSQL database {name} created on {base.split('@')[-1]}")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def _start_runner(url: str, cpu: int | None, logs: Path, env: dict[str, str]) -> servers.Server:
+    """``opsjobs runner`` as deployed beside ``opsjobs serve`` on PostgreSQL, pinned to ``cpu``."""
+    log_path = logs / "runner-execution.log"
+    argv = _pinned([str(BIN / "opsjobs"), "runner", "--database-url", url], cpu)
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,
+        )  # fmt: skip
+    runner = servers.Server("runner-execution", 0, process, log_path)
+    deadline = time.monotonic() + 60
+    while "started" not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            runner.stop()
+            raise RuntimeError(f"opsjobs runner did not start:\n{runner.log_tail()}")
+        time.sleep(0.1)
+    return runner
+
+
+def _start_processes(
+    url: str, cpu: int | None, logs: Path, env: dict[str, str], own_runner: bool
+) -> list[servers.Server]:
+    """``opsjobs serve`` (with its embedded runner, or without and ``opsjobs runner``)."""
+    port = servers.free_port()
+    settings = {"OPSJOBS_EMBEDDED_RUNNER": "false"} if own_runner else None
+    name = "serve-execution-pg" if own_runner else "serve-execution"
+    server = servers.start(
+        name, servers.serve_command(port, url), port, url, cpu, logs, settings=settings
+    )
+    if not own_runner:
+        return [server]
+    try:
+        return [server, _start_runner(url, cpu, logs, env)]
+    except BaseException:
+        server.stop()
+        raise
+
+
+@dataclass
+class _Backend:
+    """One database with its server (and runner) started, ready for rounds."""
+
+    name: str
+    url: str
+    tally: Callable[[int], tuple[int, int, int, int]]
+    setup: dict
+    targets: load.Targets
+    processes: list[servers.Server]
+    measured: list[tuple[dict, dict]] = field(default_factory=list)
+
+
+def _open_backend(stack, name, pg_admin_url, work: Path, cpu, logs, log) -> _Backend:
+    """A fresh database (SQLite file, or a PostgreSQL database of its own), migrated, with
+    the user, object and operations; its processes started. All undone by ``stack``."""
+    work.mkdir(parents=True, exist_ok=True)
+    if pg_admin_url is not None:
+        url = stack.enter_context(_pg_database(pg_admin_url, log))
+        tally = _pg_tally(url)
+    else:
+        url = f"sqlite:///{work / 'opsjobs.db'}"
+        tally = _sqlite_tally(str(work / "opsjobs.db"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
+    env.update(OPSJOBS_DATABASE_URL=url, NO_COLOR="1")
+    setup = _prepare(env)
+    processes = _start_processes(url, cpu, logs, env, own_runner=pg_admin_url is not None)
+    for process in reversed(processes):
+        stack.callback(process.stop)
+    servers.log_in(processes[0], {LOGIN: PASSWORD})
+    return _Backend(name, url, tally, setup, _targets(work, setup), processes)
+
+
 def measure_execution(
     wrk: str,
     server_cpu: int | None,
     load_cpu: int | None,
     logs: Path,
     *,
+    pg_url: str | None = None,
     rounds: int = 3,
     seconds: int = 3,
     connections: int = 16,
     runner_jobs: int = 2000,
     log=print,
 ) -> dict[str, Any]:
-    """Throughput from execute to finished vs a bare loop, and time to first SSE output."""
+    """Throughput from execute to finished vs a bare loop, and time to first SSE output.
+
+    SQLite: a fresh file, ``opsjobs serve`` with its embedded runner, and the runner alone
+    after. With ``pg_url`` (a PostgreSQL whose database is only used to make and drop one of
+    the benchmark's own), PostgreSQL too, as deployed there: ``opsjobs serve`` without a
+    runner and ``opsjobs runner`` beside it, all on the server's core. The two take turns
+    in every round, each after a bare loop of its own, so that their ratios are of the same
+    moments of the machine; the idle one waits."""
     from opsjobs.config import Settings
 
     slots = Settings().runner_concurrency  # the default, which the server runs with
-    bare_count = 1000
-    with tempfile.TemporaryDirectory(prefix="opsjobs-bench-exec-") as tmp:
-        work = Path(tmp)
-        db_path = str(work / "opsjobs.db")
-        url = f"sqlite:///{db_path}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
-        env.update(OPSJOBS_DATABASE_URL=url, NO_COLOR="1")
-        setup = _prepare(env)
-        targets = _targets(work, setup)
-        port = servers.free_port()
-        server = servers.start(
-            "serve-execution", servers.serve_command(port, url), port, url, server_cpu, logs
-        )
-        how = {"connections": connections, "cpu": load_cpu}
-        try:
-            servers.log_in(server, {LOGIN: PASSWORD})
-            _throughput(wrk, server, targets, db_path, 1, **how)  # warm-up
-            measured = []
-            for number in range(1, rounds + 1):
-                bare = _on_core("bare_loop", [str(bare_count), str(slots)], server_cpu)
-                ours = _throughput(wrk, server, targets, db_path, seconds, **how)
-                measured.append((bare, ours))
-                log(
-                    f"  round {number}/{rounds} execute -> finished {ours['per_s']:7.1f} jobs/s "
-                    f"({ours['jobs']} jobs, {ours['cpu_ms']:.2f} ms CPU each)  bare loop "
-                    f"{bare['per_s']:7.1f}/s ({bare['cpu_ms']:.2f} ms CPU each)  "
-                    f"ratio {ours['per_s'] / bare['per_s']:.3f}"
+    bare_args = ["1000", str(slots)]
+    how = {"connections": connections, "cpu": load_cpu}
+    logs.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="opsjobs-bench-exec-")))
+        backends = [_open_backend(stack, "sqlite", None, work / "sqlite", server_cpu, logs, log)]
+        if pg_url:
+            backends.append(
+                _open_backend(stack, "postgresql", pg_url, work / "pg", server_cpu, logs, log)
+            )
+        for backend in backends:  # warm-up
+            _throughput(wrk, backend.processes, backend.targets, backend.tally, 1, **how)
+        for number in range(1, rounds + 1):
+            for backend in backends:
+                bare = _on_core("bare_loop", bare_args, server_cpu)
+                ours = _throughput(
+                    wrk, backend.processes, backend.targets, backend.tally, seconds, **how
                 )
-            latencies = asyncio.run(_first_output(server.url, setup, 20))
-        finally:
-            server.stop()
-        runner_db = f"sqlite:///{work / 'runner-alone.db'}"
+                backend.measured.append((bare, ours))
+                log(
+                    f"  round {number}/{rounds} {backend.name:<10} execute -> finished "
+                    f"{ours['per_s']:7.1f} jobs/s ({ours['jobs']} jobs, {ours['cpu_ms']:.2f} ms "
+                    f"CPU each)  bare loop {bare['per_s']:7.1f}/s ({bare['cpu_ms']:.2f} ms CPU "
+                    f"each)  ratio {ours['per_s'] / bare['per_s']:.3f}"
+                )
+        latencies = {
+            b.name: asyncio.run(_first_output(b.processes[0].url, b.setup, 20)) for b in backends
+        }
+        stack.close()  # servers stopped, PostgreSQL database dropped, before the runner alone
+    with tempfile.TemporaryDirectory(prefix="opsjobs-bench-runner-") as tmp:
+        runner_db = f"sqlite:///{Path(tmp) / 'runner-alone.db'}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPSJOBS_")}
         _cli("migrate", "--database-url", runner_db, env=env)
         alone = _on_core("runner_alone", [runner_db, str(runner_jobs)], server_cpu)
-    bare_rate = statistics.median(b["per_s"] for b, _ in measured)
+    figures = _figures(backends[0].measured, slots, latencies["sqlite"], alone, "sqlite")
+    if pg_url:
+        pg = backends[1]
+        figures["postgresql"] = _figures(pg.measured, slots, latencies["postgresql"], None, pg.name)
+        figures["postgresql"].update(_versus(pg.measured, backends[0].measured))
+    return figures
+
+
+def _versus(pg: list, sqlite: list) -> dict[str, float]:
+    """PostgreSQL over SQLite, round by round (the same moments of the machine): the ratio
+    of their execution ratios, and of their CPU ratios; medians."""
+    ratios = [(o["per_s"] / b["per_s"]) / (so["per_s"] / sb["per_s"])
+              for (b, o), (sb, so) in zip(pg, sqlite, strict=True)]  # fmt: skip
+    cpu = [so["cpu_ms"] / o["cpu_ms"] for (_b, o), (_sb, so) in zip(pg, sqlite, strict=True)]
     return {
+        "ratio_vs_sqlite": round(statistics.median(ratios), 3),
+        "cpu_ratio_vs_sqlite": round(statistics.median(cpu), 3),
+        "rounds_ratio_vs_sqlite": [round(r, 3) for r in ratios],
+    }
+
+
+def _figures(measured, slots, latencies, alone, backend: str) -> dict[str, Any]:
+    bare_rate = statistics.median(b["per_s"] for b, _ in measured)
+    figures = {
+        "database": backend,
+        "processes": "opsjobs serve + opsjobs runner" if backend == "postgresql"
+        else "opsjobs serve (embedded runner)",
         "jobs_per_round": [o["jobs"] for _, o in measured],
         "runner_slots": slots,
         "opsjobs_jobs_per_s": round(statistics.median(o["per_s"] for _, o in measured), 1),
@@ -302,8 +474,6 @@ def measure_execution(
         "cpu_ratio": round(statistics.median(b["cpu_ms"] / o["cpu_ms"] for b, o in measured), 3),
         "execute_p50_ms": round(statistics.median(o["request_p50_ms"] for _, o in measured), 2),
         "execute_p99_ms": round(statistics.median(o["request_p99_ms"] for _, o in measured), 2),
-        "runner_alone_jobs_per_s": round(alone["per_s"], 1),
-        "runner_alone_ratio": round(alone["per_s"] / bare_rate, 3),
         "first_output_ms_median": round(statistics.median(latencies), 1),
         "first_output_ms_p90": round(statistics.quantiles(latencies, n=10)[-1], 1),
         "rounds": [
@@ -315,7 +485,11 @@ def measure_execution(
             }
             for b, o in measured
         ],
-    }
+    }  # fmt: skip
+    if alone is not None:
+        figures["runner_alone_jobs_per_s"] = round(alone["per_s"], 1)
+        figures["runner_alone_ratio"] = round(alone["per_s"] / bare_rate, 3)
+    return figures
 
 
 def _main(argv: list[str]) -> None:
@@ -326,10 +500,10 @@ def _main(argv: list[str]) -> None:
     else:  # this phase alone, as `make bench` runs it
         from .__main__ import ROOT, _cpus
 
+        pg_url = argv[argv.index("--pg") + 1] if "--pg" in argv else None
         server_cpu, load_cpu = _cpus()
-        figures = measure_execution(
-            load.ensure_wrk(), server_cpu, load_cpu, ROOT / "results" / "work" / "logs"
-        )
+        logs = ROOT / "results" / "work" / "logs"
+        figures = measure_execution(load.ensure_wrk(), server_cpu, load_cpu, logs, pg_url=pg_url)
         for name, value in figures.items():
             print(f"{name}: {value}")
 

@@ -44,6 +44,18 @@ def _endpoints(results: dict) -> Table:
                 f"{case['p99_ms']:.2f}", f"{case['server_cpu_us_per_request']:.0f}",
                 f"{case['distinct_ids']:,}" if name == "job" else "-",
             )  # fmt: skip
+    anchor = results["endpoints"].get("nginx")
+    if anchor:
+        for name, path in (
+            ("apr1", "static file, apr1 Basic auth"),
+            ("open", "static file, no auth"),
+        ):
+            case = anchor[name]
+            table.add_row(
+                f"nginx, {anchor['body_bytes']:,} B", path, f"{case['rps']:,.0f}",
+                f"{case['p50_ms']:.2f}", f"{case['p99_ms']:.2f}",
+                f"{case['server_cpu_us_per_request']:.0f}", "-",
+            )  # fmt: skip
     return table
 
 
@@ -60,7 +72,13 @@ def _ratios(results: dict) -> Table:
         ("job_vs_ping_1M_server_cpu", "job / ping, 1M DB, server CPU per request", "cross-check", None),
         ("job_1M_vs_1k", "job 1M / job 1k, req/s", big_vs_small, BIG_VS_SMALL_TARGET),
         ("job_1M_vs_1k_normalized", "(job/ping 1M) / (job/ping 1k)", "cross-check", None),
+        ("job_1M_vs_nginx_apr1", "job 1M / nginx file with apr1 auth, req/s", "anchor", None),
+        ("job_1M_p99_vs_nginx_apr1_p99", "job 1M p99 / nginx apr1 p99", "anchor", None),
+        ("job_1M_vs_nginx_apr1_server_cpu", "job 1M / nginx apr1, server CPU per request", "cross-check", None),
+        ("job_1M_vs_nginx_open", "job 1M / nginx file without auth, req/s", "anchor", None),
     ):  # fmt: skip
+        if key not in ratios:  # figures written before nginx was in the run
+            continue
         value = ratios[key]
         verdict = _verdict(value >= limit) if limit is not None else ""
         table.add_row(label, f"{value:.2f}", target, verdict)
@@ -110,6 +128,10 @@ def render(results: dict, console: Console) -> None:
         console.print(_stacks(results["stacks"]))
     if "execution" in results:
         console.print(_execution(results["execution"]))
+    if "execution_pg" in results:
+        console.print(_execution(results["execution_pg"]))
+    if "import" in results:
+        console.print(_import(results["import"]))
     if "triggers" in results:
         console.print(_triggers(results["triggers"]))
     if "batches" in results:
@@ -136,8 +158,31 @@ def _batches(figures: dict) -> Table:
     return table
 
 
+def _import(figures: dict) -> Table:
+    table = _table(
+        f"opsjobs jobs import: {figures['jobs']:,} lines ({figures['bytes'] / 2**20:,.0f} MiB) "
+        "into a fresh SQLite file",
+        ("measure", "value", "target", ""),
+    )
+    rate, target = figures["jobs_per_s"], figures["target_jobs_per_s"]
+    table.add_row("jobs/s (wall time)", f"{rate:,}", f">= {target:,}", _verdict(rate >= target))
+    table.add_row("seconds", f"{figures['seconds']:.1f}", "", "")
+    table.add_row("CPU seconds (both threads)", f"{figures['cpu_seconds']:.1f}", "", "")
+    table.add_row("jobs per CPU second", f"{figures['jobs_per_cpu_s']:,}", "", "")
+    table.add_row(
+        "load average before", " / ".join(f"{x:.1f}" for x in figures["load_average_before"]),
+        "", "",
+    )  # fmt: skip
+    return table
+
+
 def _execution(figures: dict) -> Table:
-    table = Table(title="Execution (trivial `true` script, server on one core)", show_header=True)
+    processes = figures.get("processes", "opsjobs serve (embedded runner)")
+    table = Table(
+        title=f"Execution on {figures.get('database', 'sqlite')}: {processes}, trivial `true` "
+        "script, on one core",
+        show_header=True,
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
@@ -155,8 +200,14 @@ def _execution(figures: dict) -> Table:
         f"{figures['execute_p50_ms']:.1f} / {figures['execute_p99_ms']:.1f}",
         "",
     )
-    table.add_row("runner alone, jobs/s", f"{figures['runner_alone_jobs_per_s']:.1f}", "")
-    table.add_row("runner alone ratio", f"{figures['runner_alone_ratio']:.3f}", "")
+    if "runner_alone_jobs_per_s" in figures:
+        table.add_row("runner alone, jobs/s", f"{figures['runner_alone_jobs_per_s']:.1f}", "")
+        table.add_row("runner alone ratio", f"{figures['runner_alone_ratio']:.3f}", "")
+    if "ratio_vs_sqlite" in figures:
+        table.add_row(
+            "ratio / SQLite's ratio, same rounds", f"{figures['ratio_vs_sqlite']:.3f}", ">= 0.8"
+        )
+        table.add_row("CPU ratio / SQLite's CPU ratio", f"{figures['cpu_ratio_vs_sqlite']:.3f}", "")
     table.add_row(
         "execute -> first SSE output byte, ms (median / p90)",
         f"{figures['first_output_ms_median']:.1f} / {figures['first_output_ms_p90']:.1f}",

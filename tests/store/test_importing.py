@@ -5,12 +5,16 @@ The console script around it is tested in tests/cli/test_import.py."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import orjson
+import pytest
 from sqlalchemy import select
 
 from helpers.execution import opened_store
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.values import INT64_MAX
+from opsjobs.store import importing
 from opsjobs.store.importing import import_lines
 from opsjobs.store.schema import jobs
 
@@ -54,3 +58,45 @@ async def test_hostile_lines_are_reported_and_the_good_ones_around_them_loaded(
             stored = (await conn.execute(select(jobs.c.timestamp, jobs.c.description))).all()
     assert sorted(row.timestamp for row in stored) == [TS, INT64_MAX]
     assert {"stdout": "a\0b"} in [orjson.loads(row.description) for row in stored]
+
+
+async def test_batches_see_each_other_repeats_and_stored_ids_and_progress_counts_every_byte(
+    database_url, backend, monkeypatch
+):
+    # Small batches, so repeats and stored IDs fall in other batches than their first line
+    # (on SQLite, a batch is written in a thread while the next is parsed).
+    monkeypatch.setattr(importing, "BATCH", 3)
+    ids = [new_id() for _ in range(8)]
+    async with opened_store(database_url) as store:
+        first = await import_lines(store, [line(id=ids[0])])
+        assert (first.loaded, first.problems) == (1, [])
+        lines = [line(id=job_id) for job_id in ids[1:]]
+        lines[4:4] = [line(id=ids[0]), b"not json", b"\n", line(id=ids[2])]
+        seen: list[int] = []
+        report = await import_lines(store, lines, seen.append)
+        async with store.read() as conn:
+            stored = {row.id for row in await conn.execute(select(jobs.c.id))}
+    assert report.loaded == 7 and stored == set(ids)
+    assert [number for number, _ in report.problems] == [5, 6, 8]
+    assert "already exists" in report.problems[0][1]
+    assert "not valid JSON" in report.problems[1][1]
+    assert "already exists" in report.problems[2][1]  # line 2's batch is stored by then
+    assert sum(seen) == sum(len(x) for x in lines)
+
+
+async def test_a_failing_batch_ends_the_import_with_its_error_and_keeps_the_batches_before(
+    tmp_path, database_url, monkeypatch
+):
+    monkeypatch.setattr(importing, "BATCH", 2)
+    good = [line(), line()]
+    async with opened_store(database_url) as store:
+        async with store.write() as conn:  # a trigger that refuses one job's insert
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.timestamp = 7 "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        with pytest.raises(sqlite3.IntegrityError):
+            await import_lines(store, [*good, line(timestamp=7), line(), line()])
+        async with store.read() as conn:
+            stored = {row.id for row in await conn.execute(select(jobs.c.id))}
+    assert stored == {orjson.loads(x)["id"] for x in good}

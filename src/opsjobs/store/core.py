@@ -172,14 +172,14 @@ class Store:
         On SQLite it runs at once on the loop, on a read-only connection of its own: such a
         read takes microseconds, less than a hop to aiosqlite's thread would, and far less
         than SQLAlchemy's statement machinery around it. On PostgreSQL it goes through the
-        pool with the marks numbered ($1, $2, ...).
+        pool to asyncpg with the marks numbered ($1, $2, ...), outside any transaction.
         """
         if self._sqlite_reader is not None:
             return self._sqlite_reader.execute(sql, params).fetchone()
-        async with self.db.reader.connect() as conn:
-            result = await conn.exec_driver_sql(numbered(sql), params)
-            row = result.fetchone()
-            return tuple(row) if row is not None else None
+        # On asyncpg itself: one round trip, where through SQLAlchemy the statement would
+        # come between a BEGIN and a ROLLBACK of their own.
+        row = await self.db.on_asyncpg(lambda conn: conn.fetchrow(numbered(sql), *params))
+        return tuple(row) if row is not None else None
 
     def sqlite_cursor(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
         """On SQLite, a cursor over ``sql`` on the read-only connection of ``fetch_row``, for

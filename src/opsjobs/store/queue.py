@@ -37,7 +37,7 @@ from ..domain.errors import NotFound
 from ..domain.jobs import JobStatus
 from ..domain.kinds import EntityKind
 from ..domain.outcome import Outcome
-from . import queue_sqlite, retry
+from . import queue_pg, queue_sqlite, retry
 from .core import Store
 from .immediate import NOT_WRITTEN, try_immediate_write
 from .output import insert_chunks
@@ -54,6 +54,7 @@ RUNNER_LOST = "runner lost"
 _RUNNING = JobStatus.RUNNING.value
 _QUEUED = JobStatus.QUEUED.value
 _LOST = JobStatus.LOST.value
+_JOB_COLUMNS = frozenset(jobs.c.keys())
 
 
 def history_entry(at: int, event: str, by: str, detail: str) -> str:
@@ -116,9 +117,12 @@ async def enqueue(store: Store, row: dict[str, Any]) -> None:
         await try_immediate_write(store.immediate, work, sqlite3.IntegrityError, KeyError)
         is NOT_WRITTEN
     ):
-        async with store.write() as conn:
-            await conn.execute(insert(jobs).values(**row))
-            await _notify(conn, store, QUEUED_CHANNEL, "")
+        if store.is_sqlite or not set(row) <= _JOB_COLUMNS:
+            async with store.write() as conn:
+                await conn.execute(insert(jobs).values(**row))
+                await _notify(conn, store, QUEUED_CHANNEL, "")
+        else:
+            await queue_pg.enqueue(store, row, QUEUED_CHANNEL)
     store.jobs_queued.set()
 
 
@@ -152,7 +156,10 @@ async def claim_many(
         store.immediate, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now)
     )
     if rows is NOT_WRITTEN:
-        rows = await _claim_through_pool(store, runner, tags, limit, now)
+        if store.is_sqlite:
+            rows = await _claim_through_pool(store, runner, tags, limit, now)
+        else:
+            rows = await queue_pg.claim(store, runner, tags, limit, now)
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for row in rows:
         store.job_signals.changed(row[0])
@@ -326,7 +333,10 @@ async def _finish_plain(store: Store, runner: str, outcomes: Mapping[str, Outcom
 
     finished = await try_immediate_write(store.immediate, immediate_work, size=size)
     if finished is NOT_WRITTEN:
-        finished = await retry.write(store, work, "finish")
+        if store.is_sqlite:
+            finished = await retry.write(store, work, "finish")
+        else:
+            finished = await queue_pg.finish(store, runner, params, chunks)
     return finished
 
 

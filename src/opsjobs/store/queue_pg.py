@@ -1,0 +1,146 @@
+"""The queue's hot statements in plain PostgreSQL SQL, run on asyncpg directly.
+
+Each is one statement, sent without a transaction of its own around it (PostgreSQL makes it
+atomic): one round trip where the SQLAlchemy path of queue.py takes four to six (BEGIN, a
+read first, the locks, the update, COMMIT), and no statement built and compiled per call.
+The guards, the lock order and the history are those of queue.py; when output chunks go
+with an end, they and the end share one transaction.
+
+docs/decisions.md, "Execution throughput", has what this saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.output import Chunk
+from . import retry
+from .core import Store
+
+T = TypeVar("T")
+
+_RETURNING = "jobs.id, jobs.owner_id, jobs.owner_type, jobs.operation_id, jobs.spec, jobs.timestamp"
+
+# The queued jobs this runner may take, a person's first, then oldest first (queue.claim_many),
+# locked SKIP LOCKED (materialized: PostgreSQL may otherwise run the subquery more than once
+# and claim more than the limit).
+CLAIM = f"""
+WITH claimable AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE status = 'queued'
+      AND (runner_tag IS NULL OR runner_tag = '' OR runner_tag = ANY($4::text[]))
+    ORDER BY priority, timestamp, id LIMIT $5
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET status = 'running', runner = $1, started = $2, heartbeat = $3
+FROM claimable
+WHERE jobs.id = claimable.id AND jobs.status = 'queued'
+RETURNING {_RETURNING}
+"""
+
+# Rows locked first, in ID order (no deadlock against a transaction taking two of them the
+# other way round), then each job's end; a job marked lost meanwhile gets a history entry.
+FINISH = """
+WITH locked AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE id = ANY($1::text[]) AND runner = $8 AND status IN ('running', 'lost')
+    ORDER BY id
+    FOR UPDATE
+), ends AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]
+    ) AS e(id, status, finished, description, error, truncated, entry)
+)
+UPDATE jobs SET
+    status = ends.status,
+    finished = ends.finished,
+    description = ends.description,
+    error = ends.error,
+    truncated = ends.truncated,
+    history = CASE WHEN jobs.status = 'lost'
+        THEN (coalesce(jobs.history, '[]')::jsonb || jsonb_build_array(ends.entry::jsonb))::text
+        ELSE jobs.history END
+FROM locked, ends
+WHERE jobs.id = locked.id AND ends.id = jobs.id
+RETURNING jobs.id
+"""
+
+INSERT_CHUNKS = (
+    'INSERT INTO job_output (job_id, stream, seq, "offset", data) VALUES ($1, $2, $3, $4, $5) '
+    "ON CONFLICT DO NOTHING"
+)
+
+
+async def enqueue(store: Store, row: dict[str, Any], channel: str) -> None:
+    """Insert a queued job and NOTIFY ``channel``, in one statement (the NOTIFY is sent when
+    it commits). A unique violation is raised as SQLAlchemy's IntegrityError, as the
+    SQLAlchemy path would."""
+    names = ", ".join(f'"{name}"' for name in row)
+    marks = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+    sql = (
+        f"WITH queued AS (INSERT INTO jobs ({names}) VALUES ({marks}) RETURNING id) "
+        f"SELECT pg_notify('{channel}', '') FROM queued"
+    )
+
+    async def work(conn) -> None:
+        await conn.execute(sql, *row.values())
+
+    try:
+        await _on_driver(store, work, "enqueue")
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(sql, None, exc) from exc
+
+
+async def _on_driver(store: Store, work: Callable[[Any], Awaitable[T]], what: str) -> T:
+    """``work(asyncpg connection)`` on a pooled connection, run again after a deadlock or a
+    serialization failure like retry.write."""
+    for attempt in range(1, retry.ATTEMPTS + 1):
+        try:
+            return await store.db.on_asyncpg(work)
+        except Exception as exc:
+            if retry.sqlstate(exc) not in retry.RETRYABLE or attempt == retry.ATTEMPTS:
+                raise
+            retry.Counts.retried += 1
+            await asyncio.sleep(0)
+    raise AssertionError("unreachable")
+
+
+async def claim(
+    store: Store, runner: str, tags: Sequence[str], limit: int, now: int
+) -> list[tuple]:
+    async def work(conn) -> list[tuple]:
+        rows = await conn.fetch(CLAIM, runner, now, now, list(tags), limit)
+        return [tuple(row) for row in rows]
+
+    return await _on_driver(store, work, "claim")
+
+
+async def finish(
+    store: Store, runner: str, params: Sequence[dict[str, Any]], chunks: Sequence[tuple[str, Chunk]]
+) -> int:
+    """Rows finished, of the jobs in ``params`` (queue._finish_params), with their chunks."""
+    columns = (
+        "b_id",
+        "b_status",
+        "b_finished",
+        "b_description",
+        "b_error",
+        "b_truncated",
+        "b_entry",
+    )
+    arrays = [[p[name] for p in params] for name in columns]
+    rows = [(job_id, c.stream, c.seq, c.offset, c.data) for job_id, c in chunks]
+
+    async def work(conn) -> int:
+        if not rows:
+            return len(await conn.fetch(FINISH, *arrays, runner))
+        async with conn.transaction():
+            await conn.executemany(INSERT_CHUNKS, rows)
+            return len(await conn.fetch(FINISH, *arrays, runner))
+
+    return await _on_driver(store, work, "finish")
