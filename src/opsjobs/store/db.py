@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import sqlite3
@@ -126,10 +127,14 @@ class Database:
             except BaseException as exc:
                 if _statement_error(exc):
                     raise
-                await conn.invalidate()  # the connection's state is unknown: drop it
+                # The connection's state is unknown: drop it, and every other pooled one. A
+                # failure of that cleanup on a link already broken must not hide the outage.
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
                 if isinstance(exc, asyncio.CancelledError):
                     raise
-                await self.writer.dispose(close=False)
+                with contextlib.suppress(Exception):
+                    await self.writer.dispose(close=False)
                 # As SQLAlchemy reports a disconnect, so that callers (and the API's 503) take
                 # it for the outage it is, whatever the driver made of the dropped link.
                 raise sqlalchemy.exc.OperationalError(
