@@ -24,14 +24,13 @@ from ..domain.clock import now_ms
 from ..domain.errors import OpsjobsError
 from ..domain.jobs import JobStatus
 from ..domain.kinds import EntityKind
-from ..domain.operations import render_spec, runner_tag
+from ..domain.operations import runner_tag
 from ..domain.spec import dump_spec
-from ..domain.templates import Values, property_map
 from ..store import batches as stored
 from ..store.core import Store
 from ..store.operations import execution_target
 from .batches import PERMISSIONS
-from .execute import job_row
+from .execute import job_row, rendered
 
 _LIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -109,18 +108,7 @@ async def _queue(
         return
     try:
         found = await execution_target(store, kind.word, target.entity_id, row.operation_id)
-        spec = render_spec(
-            found.operation,
-            Values(
-                entity_id=target.entity_id,
-                properties=property_map(found.properties),
-                user_id=owner.id,
-                user_login=owner.login,
-                args=orjson.loads(row.args),
-            ),
-            default_timeout=default_timeout,
-            script_text=found.script_text,
-        )
+        spec = rendered(found, target.entity_id, owner, orjson.loads(row.args), default_timeout)
     except OpsjobsError as exc:
         step.skipped[target.seq] = exc.message
         return

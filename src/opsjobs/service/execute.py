@@ -29,6 +29,25 @@ KEY_NAME = "Idempotency-Key"
 KEY_MAX = 255  # the width of jobs.idempotency_key
 
 
+def rendered(
+    target: Target, entity_id: str, user: Any, args: dict[str, Any], default_timeout: float
+):
+    """The run of ``target``'s operation on ``entity_id`` as ``user`` with ``args``: what an
+    execute request, a schedule's run and a batch's target each render."""
+    return render_spec(
+        target.operation,
+        Values(
+            entity_id=entity_id,
+            properties=property_map(target.properties),
+            user_id=user.id,
+            user_login=user.login,
+            args=args,
+        ),
+        default_timeout=default_timeout,
+        script_text=target.script_text,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Requester:
     """Who asks for a run: a user, or nobody (``opsjobs exec`` without ``--user``)."""
@@ -64,18 +83,7 @@ async def execute_operation(store: Store, run: RunRequest, *, default_timeout: f
         if earlier is not None:
             return _same_run(earlier, run)
     target = await execution_target(store, run.kind, run.entity_id, run.operation_id)
-    spec = render_spec(
-        target.operation,
-        Values(
-            entity_id=run.entity_id,
-            properties=property_map(target.properties),
-            user_id=run.requester.id,
-            user_login=run.requester.login,
-            args=run.args,
-        ),
-        default_timeout=default_timeout,
-        script_text=target.script_text,
-    )
+    spec = rendered(target, run.entity_id, run.requester, run.args, default_timeout)
     # Two requests with one key can both find no job above: the store lets one in and
     # answers the other with the winner's job.
     job = await enqueue_once(store, _queued_row(run, target, dump_spec(spec, current_request_id())))

@@ -20,14 +20,13 @@ import orjson
 from ..domain.clock import now_ms
 from ..domain.errors import OpsjobsError
 from ..domain.kinds import EntityKind
-from ..domain.operations import render_spec, runner_tag
+from ..domain.operations import runner_tag
 from ..domain.schedules import Timing, is_late, runs_now
 from ..domain.spec import dump_spec
-from ..domain.templates import Values, property_map
 from ..store import schedules as stored
 from ..store.core import Store
 from ..store.operations import execution_target
-from .execute import job_row
+from .execute import job_row, rendered
 from .schedules import owner_refusal
 
 
@@ -96,18 +95,7 @@ async def _job(
 ) -> dict[str, Any]:
     target = await execution_target(store, kind.word, row.target_id, row.operation_id)
     owner = store.directory.principals[row.owner_id]
-    spec = render_spec(
-        target.operation,
-        Values(
-            entity_id=row.target_id,
-            properties=property_map(target.properties),
-            user_id=owner.id,
-            user_login=owner.login,
-            args=orjson.loads(row.args),
-        ),
-        default_timeout=default_timeout,
-        script_text=target.script_text,
-    )
+    spec = rendered(target, row.target_id, owner, orjson.loads(row.args), default_timeout)
     return job_row(
         owner_id=row.target_id,
         kind=kind,
