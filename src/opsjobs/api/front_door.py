@@ -31,11 +31,12 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ..logs import REQUEST_ID
 from .metrics import HttpMetrics
-from .request_id import HEADER, request_id
+from .observe import stamped
+from .request_id import request_id
 from .urls import refusal
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -107,20 +108,14 @@ class FrontDoor:
     ) -> None:
         served, params = found
         started = time.perf_counter()
-        header = (HEADER, (rid := request_id(scope["headers"])).encode())
+        rid = request_id(scope["headers"])
         answer = [500, 0.0]  # status, when it began
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer[0], answer[1] = message["status"], time.perf_counter()
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
         token = REQUEST_ID.set(rid)
         try:
             scope["path_params"] = params
             scope["endpoint"] = served.endpoint
-            await self._answer(served.endpoint, Request(scope, receive, send), send_with_id)
+            request = Request(scope, receive, send)
+            await self._answer(served.endpoint, request, stamped(send, rid, answer))
         finally:
             REQUEST_ID.reset(token)
             ended = answer[1] or time.perf_counter()

@@ -24,6 +24,20 @@ from .metrics import HttpMetrics
 from .request_id import HEADER, request_id
 
 
+def stamped(send: Send, rid: str, answer: list) -> Send:
+    """``send``, with the request ID header added to the answer's start, whose status and
+    time it writes into ``answer`` (``[status, perf_counter]``)."""
+    header = (HEADER, rid.encode())
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer[0], answer[1] = message["status"], time.perf_counter()
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        await send(message)
+
+    return send_with_id
+
+
 class RequestObserver:
     def __init__(
         self, app: ASGIApp, metrics: HttpMetrics, routes: Callable[[], Iterable[Any]]
@@ -38,18 +52,11 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        header = (HEADER, (rid := request_id(scope["headers"])).encode())
+        rid = request_id(scope["headers"])
         answer = [500, 0.0]  # status, when it began: an exception reaching the server is a 500
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                answer[0], answer[1] = message["status"], time.perf_counter()
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
         token = REQUEST_ID.set(rid)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, stamped(send, rid, answer))
         finally:
             REQUEST_ID.reset(token)
             ended = answer[1] or time.perf_counter()
