@@ -10,6 +10,14 @@ passes, 3 on odd ones): ``PATCH /objects/:id {"state_id": N}`` and SAYMON's
 dispatcher runs), so each change finds what it would under the benchmark's drain. Reported:
 CPU µs per change (the process's, worker threads included) and wall µs, the best round of
 each route. ``--profile FILE`` writes a cProfile of one PATCH round to FILE.
+
+``--mixed SECONDS`` measures instead what a flat-out burst of PATCHes costs the job route,
+as bench/triggers.py does over HTTP, but in one process and on its clock of CPU time (so
+that other work on the machine counts less): the server as ``opsjobs serve`` composes it
+(its dispatcher included, no runner), 32 readers calling ``GET /jobs/:id`` one after
+another, alone for SECONDS of the process's CPU time, then beside 16 writers sending
+``PATCH {"state_id"}`` one after another; each caller yields to the loop between calls, as
+a network round trip would. Reported: reads and changes per CPU second, and the ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import orjson
 from asgi_lifespan import LifespanManager
 
 from opsjobs.api.app import create_app
+from opsjobs.compose import server_app
 from opsjobs.config import Settings
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.passwords import Passwords
@@ -145,12 +154,82 @@ async def main(objects: int, changes: int, rounds: int, profile_to: str | None) 
     return best
 
 
+async def _calls(app, make, stop, counter: list[int]) -> None:
+    async def send(message):
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise RuntimeError(f"answer {message['status']}")
+
+    n = 0
+    while not stop():
+        scope, receive = make(n)
+        await app(scope, receive, send)
+        counter[0] += 1
+        n += 1
+        await asyncio.sleep(0)  # the round trip to the client
+
+
+async def _mixed_phase(app, job_path: str, hosts: list[str], seconds: float, writers: int):
+    reads, writes = [0], [0]
+    began = time.process_time()
+
+    def stop() -> bool:
+        return time.process_time() - began > seconds
+
+    def get(_n: int):
+        return _request("GET", job_path, b"")
+
+    def patch(n: int):
+        host = hosts[n % len(hosts)]
+        return _request("PATCH", f"/node/api/objects/{host}", b'{"state_id": %d}' % (5 - n % 2 * 2))
+
+    tasks = [_calls(app, get, stop, reads) for _ in range(32)]
+    tasks += [_calls(app, patch, stop, writes) for _ in range(writers)]
+    await asyncio.gather(*tasks)
+    cpu = time.process_time() - began
+    return reads[0] / cpu, writes[0] / cpu
+
+
+async def mixed(objects: int, seconds: float) -> dict:
+    directory = Path(tempfile.mkdtemp(prefix="opsjobs-bench-statecost-"))
+    url = f"sqlite:///{directory / 'opsjobs.db'}"
+    hosts = await _prepare(url, objects)
+    app = server_app(_settings(url))
+    async with LifespanManager(app):
+        store = app.state.context.store
+        await app(*_request("PATCH", f"/node/api/objects/{hosts[0]}", b'{"state_id": 5}'),
+                  _ignore)  # fmt: skip
+        for _ in range(100):  # the dispatcher queues its job
+            found = store.sqlite_cursor("SELECT id FROM jobs LIMIT 1", ()).fetchall()
+            if found:
+                break
+            await asyncio.sleep(0.05)
+        job_path = f"/node/api/jobs/{found[0][0]}"
+        alone, _ = await _mixed_phase(app, job_path, hosts, seconds, 0)
+        during, changes = await _mixed_phase(app, job_path, hosts, seconds, 16)
+    return {
+        "reads_per_cpu_s_alone": round(alone),
+        "reads_per_cpu_s_during": round(during),
+        "changes_per_cpu_s": round(changes),
+        "ratio": round(during / alone, 3),
+    }
+
+
+async def _ignore(_message) -> None:
+    pass
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=200)
     parser.add_argument("--changes", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="write a cProfile of the first PATCH round here")
+    parser.add_argument("--mixed", type=float, help="CPU seconds of reads, alone and beside")
     options = parser.parse_args()
-    figures = asyncio.run(main(options.objects, options.changes, options.rounds, options.profile))
+    if options.mixed:
+        figures = asyncio.run(mixed(options.objects, options.mixed))
+    else:
+        figures = asyncio.run(
+            main(options.objects, options.changes, options.rounds, options.profile)
+        )
     print(orjson.dumps(figures).decode())

@@ -17,6 +17,7 @@ from .. import __version__
 from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
+from .admission import WriteAdmission
 from .audited import AuditTrail
 from .console_page import console_routes
 from .context import Context
@@ -137,7 +138,9 @@ def create_app(
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
     app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
-    # Outermost: every answer gets its request ID, and counts.
+    # Changing requests wait for their turn before anything is done for them.
+    app.add_middleware(WriteAdmission, turns=ctx.write_turns)
+    # Outermost: every answer gets its request ID, and counts (a turn's wait included).
     app.add_middleware(RequestObserver, metrics=http_metrics(), routes=lambda: app.routes)
     openapi.install(app)
     return app

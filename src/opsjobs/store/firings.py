@@ -57,8 +57,21 @@ class Acted:
 _COLUMNS = [trigger_firings.c[name] for name in Firing.__slots__]
 
 
+_DUE_SQL = (
+    f"SELECT {', '.join(Firing.__slots__)} FROM trigger_firings WHERE due_at <= ? "
+    "ORDER BY due_at, id LIMIT ?"
+)
+
+
 async def due(store: Store, now: int, limit: int) -> list[Firing]:
-    """The earliest firings due by ``now``, read through the index on ``due_at``."""
+    """The earliest firings due by ``now``, read through the index on ``due_at``; on SQLite
+    at once, on the loop (at most ``limit`` rows of an index range)."""
+    cursor = store.sqlite_cursor(_DUE_SQL, (now, limit))
+    if cursor is not None:
+        try:
+            return [Firing(*row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
     query = (
         select(*_COLUMNS)
         .where(trigger_firings.c.due_at <= now)
