@@ -42,6 +42,10 @@ def takes_turn(method: str, path: str) -> bool:
     )
 
 
+# Reads are being served when one came in this recently (s): then changes are paced.
+READS_RECENT = 0.1
+
+
 class WriteTurns:
     """At most ``at_once`` changing requests under way (0: any), and while reads come in,
     at most a ``share`` of the time taken by them (1: no pacing).
@@ -63,6 +67,7 @@ class WriteTurns:
         self.reads = 0  # reads begun, ever
         self._read_cpu = 0.0  # CPU seconds a read takes, smoothed
         self._ended = (0.0, 0)  # thread CPU time and reads when the last turn ended
+        self._read_at = -READS_RECENT  # perf_counter when the last read came in
 
     def _between(self, cpu: float) -> None:
         """Learn what a read costs from the time since the last turn."""
@@ -73,9 +78,9 @@ class WriteTurns:
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         async with self._turns:
-            wait = self._next - time.perf_counter()
-            if wait > 0 and self.reads != self._ended[1]:
-                await asyncio.sleep(wait)
+            now = time.perf_counter()
+            if self._next > now and now - self._read_at < READS_RECENT:
+                await asyncio.sleep(self._next - now)
             began, reads_before = time.thread_time(), self.reads
             self._between(began)
             try:
@@ -88,6 +93,7 @@ class WriteTurns:
 
     def read(self) -> None:
         self.reads += 1
+        self._read_at = time.perf_counter()
 
 
 class WriteAdmission:
