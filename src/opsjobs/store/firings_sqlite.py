@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import queue_sqlite
 from .schema import trigger_deliveries
-
-if TYPE_CHECKING:  # firings.py calls this module
-    from .firings import Acted, Firing
 
 _DELIVERY_COLUMNS = frozenset(trigger_deliveries.c.keys())
 
@@ -29,7 +26,7 @@ def _insert_delivery(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
     conn.execute(f"INSERT INTO trigger_deliveries ({names}) VALUES ({marks})", tuple(row.values()))
 
 
-def _still_as_read(conn: sqlite3.Connection, acted: Acted) -> bool:
+def _still_as_read(conn: sqlite3.Connection, acted: Any) -> bool:
     firing = acted.firing
     found = conn.execute(
         "SELECT 1 FROM trigger_firings WHERE id = ? AND due_at = ? AND fired = ? "
@@ -41,11 +38,12 @@ def _still_as_read(conn: sqlite3.Connection, acted: Acted) -> bool:
 
 def consume(
     conn: sqlite3.Connection,
-    acted: Sequence[Acted],
+    acted: Sequence[Any],
     now: int,
-    next_time: Callable[[Firing, int], int | None],
-) -> list[Acted]:
-    """store/firings.consume inside ``conn``'s transaction: the ones done."""
+    next_time: Callable[[Any, int], int | None],
+) -> list[Any]:
+    """store/firings.consume inside ``conn``'s transaction: the ones done. ``acted`` are
+    firings.Acted, ``next_time`` is firings.next_time (that module calls this one)."""
     done = [a for a in acted if _still_as_read(conn, a)]
     for a in done:
         if a.job is not None:
