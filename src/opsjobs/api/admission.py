@@ -51,49 +51,46 @@ class WriteTurns:
     at most a ``share`` of the time taken by them (1: no pacing).
 
     A turn's time is the CPU time of the event loop's thread while it lasts (not wall time:
-    a change is not charged for the moments the process was off its core), less what the
-    reads served meanwhile took (the loop serves them while the change waits for its commit
-    or for its answer to be sent). That is estimated, not measured per read, which would
-    cost every read two clock reads: the thread's CPU time between turns over the reads
-    served then is what a read costs, the server's glue around it included. What else runs
-    during a turn (the dispatcher acting on the firings that changes start) is charged to
-    the changes."""
+    a change is not charged for the moments the process was off its core), less that of the
+    reads served meanwhile (the loop serves them while the change waits for its commit or
+    for its answer to be sent), each measured while a turn is open: two clock reads a read
+    then, none otherwise. What else runs during a turn is charged to the change: the
+    dispatcher acting on the firings that changes start, and the server's own work around
+    each read (granian's, outside the app), so the share is if anything an overestimate."""
 
     def __init__(self, at_once: int, share: float) -> None:
         self.limited = at_once > 0
         self._turns = asyncio.Semaphore(max(at_once, 1))
         self._stretch = (1 - share) / share  # time left to others per unit of a turn
         self._next = 0.0  # perf_counter before which, while reads come in, no turn starts
-        self.reads = 0  # reads begun, ever
-        self._read_cpu = 0.0  # CPU seconds a read takes, smoothed
-        self._ended = (0.0, 0)  # thread CPU time and reads when the last turn ended
+        self._open = 0  # turns under way
+        self._read_cpu = 0.0  # CPU time of the reads begun while a turn was open, ever
         self._read_at = -READS_RECENT  # perf_counter when the last read came in
-
-    def _between(self, cpu: float) -> None:
-        """Learn what a read costs from the time since the last turn."""
-        cpu_then, reads_then = self._ended
-        if self.reads > reads_then and cpu_then:
-            sample = (cpu - cpu_then) / (self.reads - reads_then)
-            self._read_cpu = sample if not self._read_cpu else 0.8 * self._read_cpu + 0.2 * sample
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         async with self._turns:
             now = time.perf_counter()
             if self._next > now and now - self._read_at < READS_RECENT:
                 await asyncio.sleep(self._next - now)
-            began, reads_before = time.thread_time(), self.reads
-            self._between(began)
+            began, reads_before = time.thread_time(), self._read_cpu
+            self._open += 1
             try:
                 await app(scope, receive, send)
             finally:
-                ended = time.thread_time()
-                own = ended - began - (self.reads - reads_before) * self._read_cpu
+                self._open -= 1
+                own = time.thread_time() - began - (self._read_cpu - reads_before)
                 self._next = time.perf_counter() + max(0.0, own) * self._stretch
-                self._ended = (ended, self.reads)
 
-    def read(self) -> None:
-        self.reads += 1
+    async def read(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         self._read_at = time.perf_counter()
+        if not self._open:  # no turn to tell it apart from: nothing to measure
+            await app(scope, receive, send)
+            return
+        began = time.thread_time()
+        try:
+            await app(scope, receive, send)
+        finally:
+            self._read_cpu += time.thread_time() - began
 
 
 class WriteAdmission:
@@ -109,5 +106,4 @@ class WriteAdmission:
         elif takes_turn(scope["method"], scope["path"]):
             await self.turns.run(self.app, scope, receive, send)
         else:
-            self.turns.read()
-            await self.app(scope, receive, send)
+            await self.turns.read(self.app, scope, receive, send)
