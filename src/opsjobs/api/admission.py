@@ -66,6 +66,7 @@ class WriteTurns:
         self._open = 0  # turns under way
         self._read_cpu = 0.0  # CPU time of the reads begun while a turn was open, ever
         self._read_at = -READS_RECENT  # perf_counter when the last read came in
+        self._turn_began = 0.0  # thread CPU time when the last turn began
 
     async def run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         async with self._turns:
@@ -73,6 +74,7 @@ class WriteTurns:
             if self._next > now and now - self._read_at < READS_RECENT:
                 await asyncio.sleep(self._next - now)
             began, reads_before = time.thread_time(), self._read_cpu
+            self._turn_began = began
             self._open += 1
             try:
                 await app(scope, receive, send)
@@ -90,7 +92,8 @@ class WriteTurns:
         try:
             await app(scope, receive, send)
         finally:
-            self._read_cpu += time.thread_time() - began
+            # A read that outlived the turn it began in (a stream) counts from this one's start.
+            self._read_cpu += time.thread_time() - max(began, self._turn_began)
 
 
 class WriteAdmission:
