@@ -117,3 +117,30 @@ async def test_no_limit_on_postgresql_or_when_off(tmp_path):
     assert not off.write_turns.limited
     pg = Context.create(Settings(database_url="postgresql://127.0.0.1:5432/test"))
     assert not pg.write_turns.limited
+
+
+async def test_a_change_whose_body_trickles_holds_no_turn(api):
+    """The turn is taken once the body is in: a client that sends its body slowly does not
+    keep every other change waiting."""
+    admin = await api.admin()
+    slow_one, other = await api.object("slow"), await api.object("other")
+    release = asyncio.Event()
+
+    async def trickle():
+        yield b'{"state_id":'
+        await release.wait()
+        yield b" 3}"
+
+    headers = {**admin, "content-type": "application/json"}
+    slow = asyncio.ensure_future(
+        api.client.patch(f"/node/api/objects/{slow_one}", content=trickle(), headers=headers)
+    )
+    await asyncio.sleep(0.1)
+    fast = await asyncio.wait_for(
+        api.client.patch(f"/node/api/objects/{other}", json={"state_id": 5}, headers=admin), 10
+    )
+    assert (fast.status_code, fast.json()["state_id"]) == (200, 5)
+    assert not slow.done()
+    release.set()
+    answer = await asyncio.wait_for(slow, 10)
+    assert (answer.status_code, answer.json()["state_id"]) == (200, 3)

@@ -132,14 +132,15 @@ def create_app(
     app.include_router(console_routes())  # the operators' page, matched after every API route
     # Innermost: sees the body BodyLimit let through, and the answer the route gave.
     app.add_middleware(AuditTrail, routes=lambda: app.routes)
+    # Changing requests wait for their turn once their body is in (a client that trickles
+    # one holds no turn), before anything is done for them.
+    app.add_middleware(WriteAdmission, turns=ctx.write_turns)
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
     app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
-    # Changing requests wait for their turn before anything is done for them.
-    app.add_middleware(WriteAdmission, turns=ctx.write_turns)
     # Outermost: every answer gets its request ID, and counts (a turn's wait included).
     app.add_middleware(RequestObserver, metrics=http_metrics(), routes=lambda: app.routes)
     openapi.install(app)
