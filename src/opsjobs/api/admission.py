@@ -9,7 +9,7 @@ its slice of every turn, so that a flat-out burst of them starves the reads besi
   here, for nothing but their turn;
 - while reads are being served, a turn starts only once the last one's time is a
   ``write_share`` of the time since it began: a change that took 0.4 ms is followed, with the
-  default 0.2, by 1.6 ms for whatever else is waiting. Without reads nothing is paced, so
+  default 0.1, by 3.6 ms for whatever else is waiting. Without reads nothing is paced, so
   changes alone still go as fast as the writer lets them.
 
 Every changing method (POST, PUT, PATCH, DELETE) under the API takes a turn but for the
@@ -54,9 +54,11 @@ class WriteTurns:
     a change is not charged for the moments the process was off its core), less that of the
     reads served meanwhile (the loop serves them while the change waits for its commit or
     for its answer to be sent), each measured while a turn is open: two clock reads a read
-    then, none otherwise. What else runs during a turn is charged to the change: the
-    dispatcher acting on the firings that changes start, and the server's own work around
-    each read (granian's, outside the app), so the share is if anything an overestimate."""
+    then, none otherwise. What else runs during a turn is charged to the change (the
+    dispatcher acting on the firings that changes start, granian's work around each read);
+    what a change costs outside its turn is not (its HTTP parsing, the body limit, the
+    dispatcher's work after the turn): over HTTP a change costs about twice what its turn is
+    charged, which the default share allows for."""
 
     def __init__(self, at_once: int, share: float) -> None:
         self.limited = at_once > 0
