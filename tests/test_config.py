@@ -30,6 +30,7 @@ BY_NAME = {
     "metrics_open_to": ("10.0.0.0/8, ::1", ("10.0.0.0/8", "::1")),
     "smtp_from": ("Ops <ops@example.org>", "Ops <ops@example.org>"),
     "alert_states": (ALERT_STATES_SAMPLE, ALERT_STATES_SAMPLE),
+    "write_share": ("0.5", 0.5),  # a share: at most 1
 }
 
 

@@ -397,6 +397,17 @@ class Settings:
         "reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed",
         parse=_networks,
     )
+    # On SQLite, changing requests handled at once in a process, and their share of the time
+    # while reads are being served (api/admission.py): a burst of changes cannot starve reads.
+    writes_at_once: int = setting(
+        1, "changing requests handled at once in a process on SQLite (0: no limit)"
+    )
+    write_share: float = setting(
+        0.1,
+        "on SQLite, the share of time changes may take while reads wait",
+        positive=True,
+        maximum=1.0,
+    )
     # Argon2id cost; tests lower it, production keeps argon2-cffi's defaults.
     argon2_time_cost: int = setting(3, "Argon2id passes for new password hashes", positive=True)
     argon2_memory_kib: int = setting(

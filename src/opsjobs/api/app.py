@@ -18,6 +18,7 @@ from .. import __version__
 from ..config import Settings
 from ..tasks import cancel_and_wait
 from . import directory_follower, errors, openapi
+from .admission import WriteAdmission
 from .audited import AuditTrail
 from .console_page import console_routes
 from .context import Context
@@ -150,16 +151,24 @@ def create_app(
     app.include_router(console_routes())  # the operators' page, matched after every API route
     # Innermost: sees the body BodyLimit let through, and the answer the route gave.
     app.add_middleware(AuditTrail, routes=lambda: app.routes)
+    # Changing requests wait for their turn once their body is in (a client that trickles
+    # one holds no turn), before anything is done for them.
+    app.add_middleware(WriteAdmission, turns=ctx.write_turns)
     app.add_middleware(
         BodyLimit,
         max_bytes=ctx.settings.max_body_bytes,
         timeout_seconds=ctx.settings.body_timeout_seconds,
     )
     app.add_middleware(CheckedUrl)  # a URL no route could use goes no further
-    # Outermost: every answer gets its request ID, and counts.
+    # Outermost: every answer gets its request ID, and counts (a turn's wait included).
     metrics = http_metrics()
     app.add_middleware(RequestObserver, metrics=metrics, routes=lambda: app.routes)
     openapi.install(app)
     if ctx.settings.front_door:
-        app.door = FrontDoor(jobs.hot.door_entries(PREFIX), metrics, app.exception_handlers)
+        app.door = FrontDoor(
+            jobs.hot.door_entries(PREFIX),
+            metrics,
+            app.exception_handlers,
+            turns=ctx.write_turns,  # reads at the door pace the changes too
+        )
     return app

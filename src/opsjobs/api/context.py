@@ -9,6 +9,7 @@ from starlette.requests import Request
 from ..config import Settings
 from ..domain.passwords import Passwords
 from ..store.core import Store
+from .admission import WriteTurns
 from .audit import AuditLog
 from .auth import Authenticator
 
@@ -20,6 +21,8 @@ class Context:
     passwords: Passwords
     auth: Authenticator
     audit: AuditLog
+    # Turns for changing requests (api/admission.py): taken on SQLite only.
+    write_turns: WriteTurns
     # The embedded runner's name while one runs in this process (compose.py): /readyz
     # watches its heartbeat.
     runner_name: str | None = None
@@ -30,7 +33,9 @@ class Context:
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
         audit = AuditLog(store)
         auth = Authenticator(settings, store, passwords, audit)
-        return cls(settings, store, passwords, auth, audit)
+        at_once = settings.writes_at_once if store.is_sqlite else 0
+        turns = WriteTurns(at_once, settings.write_share)
+        return cls(settings, store, passwords, auth, audit, turns)
 
 
 def context(request: Request) -> Context:

@@ -9,6 +9,8 @@ GET routes first and runs, for them, exactly what those layers would have done a
 more:
 
 - the request ID and the request series (api/observe.py's, with the same route template);
+- the read counted for the changing requests' turns (api/admission.py), which are paced
+  while reads come in;
 - the endpoint, with the path parameters the router would have given it;
 - a failure answered by the handler the app registered for it (api/errors.py), looked up
   as Starlette's exception middleware looks it up; an error no handler takes is answered
@@ -34,6 +36,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..logs import REQUEST_ID
+from .admission import WriteTurns
 from .metrics import HttpMetrics
 from .observe import stamped
 from .request_id import request_id
@@ -82,8 +85,10 @@ class FrontDoor:
         entries: list[Entry],
         metrics: HttpMetrics,
         handlers: Mapping[Any, Handler],
+        turns: WriteTurns | None = None,
     ) -> None:
         self.entries = entries
+        self.turns = turns if turns is not None and turns.limited else None
         self.metrics = metrics
         # As Starlette splits them: the error middleware takes ``Exception`` (and 500), the
         # exception middleware every other class.
@@ -104,6 +109,16 @@ class FrontDoor:
         return None
 
     async def serve(
+        self, found: tuple[Entry, dict[str, str]], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if self.turns is None:
+            await self._serve(found, scope, receive, send)
+        else:
+            await self.turns.read(
+                lambda s, r, se: self._serve(found, s, r, se), scope, receive, send
+            )
+
+    async def _serve(
         self, found: tuple[Entry, dict[str, str]], scope: Scope, receive: Receive, send: Send
     ) -> None:
         served, params = found

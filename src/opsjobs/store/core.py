@@ -109,6 +109,14 @@ class Store:
             yield conn
 
     @asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """Wait until this process's async writer is free, and keep it so, without taking the
+        write lock: for the immediate writer (immediate.py) to try again, rather than take
+        the slow path, when it found the lock held by an async transaction here."""
+        async with self.db.writer.connect():
+            yield
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.db.reader.connect() as conn:
             yield conn

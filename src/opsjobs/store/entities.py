@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,13 +14,15 @@ from ..domain.errors import BadRequest, Conflict, NotFound
 from ..domain.ids import ROOT_OBJECT_ID, new_id
 from ..domain.kinds import EntityKind
 from ..domain.properties import check_total, from_input, touches_service, with_ids
-from ..domain.properties import shown as shown_properties
+from . import entities_sqlite, states_sqlite
 from .core import Store
 from .db import bump_revision
+from .entity_documents import Tree, link_document_of, object_document_of
+from .immediate import NOT_WRITTEN, try_immediate_write
 from .operation_rows import insert_operations, operation_document
 from .properties import ServiceCheck, current_records, write_records
 from .schema import links, object_parents, objects, operations
-from .states import announce, change_state, record_change
+from .states import announce, change_state, record_change, set_state
 from .tags import check_tags
 from .triggers import drop_pending
 
@@ -58,77 +59,9 @@ async def effective_operations(
     }
 
 
-def _json(text: str | None) -> Any:
-    return None if text is None else orjson.loads(text)
-
-
-def _object_document(row: Any, parent_ids: list[str], ops: list[dict], tree: Tree) -> dict:
-    # The key order of SAYMON's documented create answer (methods/objects/create-new-object),
-    # then the rest: some clients read answers with text patterns.
-    return {
-        "name": row.name,
-        "owner_id": row.owner_id,
-        "object_groups": orjson.loads(row.object_groups),
-        "geoposition": orjson.loads(row.geoposition),
-        "child_ref_ids": [],
-        "child_link_ids": tree.links.get(row.id, []),
-        "child_ids": tree.children.get(row.id, []),
-        "parent_id": parent_ids,
-        "weight": row.weight,
-        "tags": orjson.loads(row.tags),
-        "last_state_update": row.last_state_update,
-        "updated": row.updated,
-        "created": row.created,
-        "id": row.id,
-        "class_id": row.class_id,
-        "state_id": row.state_id,
-        "discovery_id": row.discovery_id,
-        "client_data": _json(row.client_data),
-        "background": row.background,
-        "geopositionRadius": row.geoposition_radius,
-        "manual_state": _json(row.manual_state),
-        "properties": shown_properties(
-            orjson.loads(row.properties), row.id, EntityKind.OBJECT.value
-        ),
-        "operations": ops,
-    }
-
-
-def _link_document(row: Any, ops: list[dict], names: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "source": row.source,
-        "target": row.target,
-        "source_name": names.get(row.source),
-        "target_name": names.get(row.target),
-        "class_id": row.class_id,
-        "state_id": row.state_id,
-        "last_state_update": row.last_state_update,
-        "owner_id": row.owner_id,
-        "weight": row.weight,
-        "tags": orjson.loads(row.tags),
-        "client_data": _json(row.client_data),
-        "manual_state": _json(row.manual_state),
-        "properties": shown_properties(orjson.loads(row.properties), row.id, EntityKind.LINK.value),
-        "operations": ops,
-        "created": row.created,
-        "updated": row.updated,
-    }
-
-
 def _chunks(ids: list[str], size: int = 500):
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
-
-
-@dataclass
-class Tree:
-    """What lies directly below some objects: child objects, and child links (the links
-    between two children of the object, as SAYMON's children/links has them)."""
-
-    children: dict[str, list[str]] = field(default_factory=dict)
-    links: dict[str, list[str]] = field(default_factory=dict)
 
 
 async def _tree(conn, object_ids: list[str]) -> Tree:
@@ -172,7 +105,7 @@ async def object_documents(store: Store, object_ids: list[str]) -> list[dict[str
         tree = await _tree(conn, [r.id for r in rows])
         for row in rows:
             parents = list(store.directory.parents.get(row.id, ()))
-            out[row.id] = _object_document(row, parents, ops[row.id], tree)
+            out[row.id] = object_document_of(row, parents, ops[row.id], tree)
     return [out[i] for i in object_ids if i in out]
 
 
@@ -209,7 +142,7 @@ async def link_documents(store: Store, link_ids: list[str]) -> list[dict[str, An
         ops = await effective_operations(conn, "link", {r.id: r.class_id for r in rows})
         names = await _names(conn, {end for r in rows for end in (r.source, r.target)})
         for row in rows:
-            out[row.id] = _link_document(row, ops[row.id], names)
+            out[row.id] = link_document_of(row, ops[row.id], names)
     return [out[i] for i in link_ids if i in out]
 
 
@@ -396,6 +329,10 @@ async def update_object(
     ``parent_id`` as a list."""
     if object_id not in store.directory.parents:
         raise NotFound.entity(EntityKind.OBJECT.label, object_id)
+    if set(changes) == {"state_id"}:
+        answer = await _state_at_once(store, EntityKind.OBJECT, object_id, changes, user_id)
+        if answer is not None:
+            return answer
     parent_ids = changes.pop("parent_id", None)
     if parent_ids is not None:
         parent_ids = _new_parents(store, object_id, parent_ids)
@@ -434,6 +371,61 @@ async def _new_state(conn, store, kind: EntityKind, entity_id: str, state_id, us
     if state_id is None:
         return None
     return await change_state(conn, store, kind, entity_id, state_id, user_id=user_id)
+
+
+async def _state_at_once(
+    store: Store,
+    kind: EntityKind,
+    entity_id: str,
+    changes: dict[str, Any],
+    user_id: str | None,
+    *,
+    touch: bool = True,
+) -> dict[str, Any] | None:
+    """A change of ``state_id`` alone, and the entity's document after it, on SQLite in one
+    synchronous step through the immediate writer (store/states_sqlite.py): the document is
+    built from the row the change read, in the same transaction. ``touch``: a PATCH, which
+    marks the entity updated even when its state stays. None when that cannot be done now
+    (PostgreSQL, or the write lock held by another process): the caller takes the async
+    path, which does the same."""
+    if store.immediate is None:
+        return None
+    state_id = changes["state_id"]
+
+    def work(conn) -> tuple:
+        row, change = states_sqlite.change_state(
+            conn, kind, entity_id, state_id, at=now_ms(), user_id=user_id, touch=touch
+        )
+        if kind is EntityKind.LINK:
+            return change, entities_sqlite.link_document(conn, row)
+        parents = list(store.directory.parents.get(entity_id, ()))
+        return change, entities_sqlite.object_document(conn, row, parents)
+
+    done = await try_immediate_write(store.immediate, work)
+    if done is NOT_WRITTEN:
+        # Most often the lock is this process's own async writer's, in the middle of a
+        # transaction (the dispatcher's): once that is over, the write can be done at once.
+        async with store.writer_turn():
+            done = await try_immediate_write(store.immediate, work)
+    if done is NOT_WRITTEN:
+        return None
+    change, document = done
+    announce(store, change)
+    return document
+
+
+async def set_entity_state(
+    store: Store, kind: EntityKind, entity_id: str, state_id: int, *, user_id: str | None
+) -> dict[str, Any]:
+    """Set the entity's state (``PUT …/state``) and answer its document as it is then."""
+    changes = {"state_id": state_id}
+    answer = await _state_at_once(store, kind, entity_id, changes, user_id, touch=False)
+    if answer is not None:
+        return answer
+    await set_state(store, kind, entity_id, state_id, user_id=user_id)
+    if kind is EntityKind.LINK:
+        return await link_document(store, entity_id)
+    return await object_document(store, entity_id)
 
 
 def _new_parents(store: Store, object_id: str, parent_ids: list[str]) -> list[str]:
@@ -578,6 +570,10 @@ async def update_link(
     for end in ("source", "target"):
         if end in changes:
             _require_objects(store, [changes[end]], end)
+    if set(changes) == {"state_id"}:
+        answer = await _state_at_once(store, EntityKind.LINK, link_id, changes, user_id)
+        if answer is not None:
+            return answer
     moves = "source" in changes or "target" in changes
     async with store.write() as conn:
         revision = None

@@ -12,6 +12,7 @@ does nothing with them: each firing acts once in total, whatever the number of p
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, tuple_, update
 
 from ..domain.kinds import EntityKind
+from . import firings_sqlite
 from .core import Store
+from .immediate import NOT_WRITTEN, try_immediate_write
 from .queue import QUEUED_CHANNEL
 from .schema import jobs, trigger_deliveries, trigger_firings
 from .triggers import entity_table
@@ -57,8 +60,21 @@ class Acted:
 _COLUMNS = [trigger_firings.c[name] for name in Firing.__slots__]
 
 
+_DUE_SQL = (
+    f"SELECT {', '.join(Firing.__slots__)} FROM trigger_firings WHERE due_at <= ? "
+    "ORDER BY due_at, id LIMIT ?"
+)
+
+
 async def due(store: Store, now: int, limit: int) -> list[Firing]:
-    """The earliest firings due by ``now``, read through the index on ``due_at``."""
+    """The earliest firings due by ``now``, read through the index on ``due_at``; on SQLite
+    at once, on the loop (at most ``limit`` rows of an index range)."""
+    cursor = store.sqlite_cursor(_DUE_SQL, (now, limit))
+    if cursor is not None:
+        try:
+            return [Firing(*row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
     query = (
         select(*_COLUMNS)
         .where(trigger_firings.c.due_at <= now)
@@ -98,6 +114,13 @@ async def consume(store: Store, acted: Sequence[Acted], now: int) -> list[Acted]
     ones done (the others were taken, moved or cancelled meanwhile)."""
     if not acted:
         return []
+    if store.immediate is not None:
+        work = lambda conn: firings_sqlite.consume(conn, acted, now, next_time)  # noqa: E731
+        done = await try_immediate_write(store.immediate, work, sqlite3.IntegrityError, KeyError)
+        if done is not NOT_WRITTEN:
+            if any(a.job is not None for a in done):
+                store.jobs_queued.set()
+            return done
     async with store.write() as conn:
         mine = await _still_as_read(conn, store, acted)
         done = [a for a in acted if a.firing.id in mine]

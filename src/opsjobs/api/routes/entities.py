@@ -68,13 +68,9 @@ def _shown(store: Store, principal: Principal, document: dict) -> dict:
     return document
 
 
-async def shown_document(store: Store, principal: Principal, kind: str, entity_id: str) -> dict:
+def shown_entity(store: Store, principal: Principal, document: dict) -> dict:
     """The object or link document as ``GET`` of it answers the caller (after a change made
     through another route, such as ``PUT …/state``)."""
-    if kind == "object":
-        document = await entities.object_document(store, entity_id)
-    else:
-        document = await entities.link_document(store, entity_id)
     return _shown(store, principal, document)
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from ...domain.kinds import EntityKind
-from ...store import states
+from ...store import entities, states
 from ...store.core import Store
 from ..bodies import CheckedRoute
 from ..context import context
@@ -37,7 +37,7 @@ from ..models import (
     error_responses,
 )
 from ..responses import json_response
-from .entities import shown_document
+from .entities import shown_entity
 
 _PLURAL = {"object": "objects", "link": "links"}
 _MODIFY = {"object": ("modify-objects", "manage-objects"), "link": ("modify-links", "manage-links")}
@@ -144,10 +144,10 @@ async def set_state(kind: str, owner_id: str, body: StateBody, request: Request)
     principal = await ctx.auth.authenticate(request)
     entity_id = await visible_ref(ctx.store, principal, kind, owner_id)
     require_any(principal, *_MODIFY[kind])
-    await states.set_state(
+    document = await entities.set_entity_state(
         ctx.store, EntityKind.of_word(kind), entity_id, body.state_id, user_id=principal.id
     )
-    return json_response(await shown_document(ctx.store, principal, kind, entity_id))
+    return json_response(shown_entity(ctx.store, principal, document))
 
 
 async def state_history(
