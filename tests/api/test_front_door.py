@@ -164,3 +164,16 @@ async def test_a_failure_below_is_answered_as_the_whole_app_answers_it(database_
             assert answers[0] == answers[1], failure
             assert answers[0][0] in (500, 503)
             assert b"s3cr3t" not in answers[0][2]
+
+
+async def test_reads_at_the_door_count_for_the_changes_turns(database_url):
+    """Changing requests on SQLite are paced while reads come in (api/admission.py): a read
+    answered at the door is one of those reads."""
+    async with app_client(database_url) as api:
+        turns = api.ctx.write_turns
+        assert api.app.door.turns is turns and turns.limited
+        job = await _world(api)
+        before = turns._read_at
+        response = await api.client.get(f"/node/api/jobs/{job}", headers=_headers("reader"))
+        assert response.status_code == 200
+        assert turns._read_at > before
