@@ -403,7 +403,7 @@ class Settings:
         1, "changing requests handled at once in a process on SQLite (0: no limit)"
     )
     write_share: float = setting(
-        0.1,
+        0.05,
         "on SQLite, the share of time changes may take while reads wait",
         positive=True,
         maximum=1.0,

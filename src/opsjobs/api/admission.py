@@ -9,7 +9,7 @@ its slice of every turn, so that a flat-out burst of them starves the reads besi
   here, for nothing but their turn;
 - while reads are being served, a turn starts only once the last one's time is a
   ``write_share`` of the time since it began: a change that took 0.4 ms is followed, with the
-  default 0.1, by 3.6 ms for whatever else is waiting. Without reads nothing is paced, so
+  default 0.05, by 7.6 ms for whatever else is waiting. Without reads nothing is paced, so
   changes alone still go as fast as the writer lets them.
 
 Every changing method (POST, PUT, PATCH, DELETE) under the API takes a turn but for the
