@@ -23,7 +23,7 @@ import asyncpg
 from rich.console import Console
 
 from . import console as console_pages
-from . import history, importing, load, nginx, purge, report, seed, servers
+from . import floor, history, importing, load, nginx, purge, report, seed, servers
 from .batches import measure_batches
 from .execution import measure_execution
 from .triggers import check as check_triggers
@@ -278,6 +278,8 @@ def _serve_phase(
         body = nginx.fetch_body(s_big, *nginx.first_target(big_jobs))
         s_nginx = nginx.start(nginx_dir, body, big.passwords, server_cpu, binary=nginx_binary)
         started_servers.append(s_nginx)
+        s_floor = floor.start(nginx_dir / "floor", body, server_cpu, logs)
+        started_servers.append(s_floor)
         work = big_jobs.path.parent
         # In this order, each job run is next to its ping and the two job runs are adjacent;
         # nginx comes last, in the same rounds.
@@ -293,6 +295,10 @@ def _serve_phase(
             ("nginx", "open"): load.Case(
                 "nginx file, no auth", s_nginx,
                 nginx.retarget(big_jobs, nginx.OPEN_PATH, work, "nginx-open"),
+            ),
+            ("floor", "asgi"): load.Case(
+                "granian floor, constant", s_floor,
+                nginx.retarget(big_jobs, floor.PATH, work, "granian-floor"),
             ),
         }  # fmt: skip
         stack = s_big.stack()
@@ -318,6 +324,7 @@ def _serve_phase(
         name: cases[("nginx", name)].summary() for name in ("apr1", "open")
     }
     results["endpoints"]["nginx"]["body_bytes"] = len(body)
+    results["endpoints"]["floor"] = cases[("floor", "asgi")].summary()
     results["ratios"] = _ratios(cases)
     results["history"] = {
         "login": "noc-east",
@@ -347,6 +354,11 @@ def _ratios(cases: dict) -> dict:
         "job_1M_p99_vs_nginx_apr1_p99": r(statistics.median(p99 or [0.0])),
         "job_1M_vs_nginx_open": r(load.ratio(job_1m, cases[("nginx", "open")])),
         "job_1M_vs_nginx_apr1_server_cpu": r(load.cpu_ratio(job_1m, apr1)),
+        # What the HTTP server costs, apart from what the route does (bench/floor.py).
+        "job_1M_vs_granian_floor": r(load.ratio(job_1m, cases[("floor", "asgi")])),
+        "granian_floor_vs_nginx_open": r(
+            load.ratio(cases[("floor", "asgi")], cases[("nginx", "open")])
+        ),
     }
 
 

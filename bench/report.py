@@ -56,6 +56,13 @@ def _endpoints(results: dict) -> Table:
                 f"{case['p50_ms']:.2f}", f"{case['p99_ms']:.2f}",
                 f"{case['server_cpu_us_per_request']:.0f}", "-",
             )  # fmt: skip
+    floor = results["endpoints"].get("floor")
+    if floor:
+        table.add_row(
+            "granian floor", "constant ASGI app, same bytes", f"{floor['rps']:,.0f}",
+            f"{floor['p50_ms']:.2f}", f"{floor['p99_ms']:.2f}",
+            f"{floor['server_cpu_us_per_request']:.0f}", "-",
+        )  # fmt: skip
     return table
 
 
@@ -76,6 +83,8 @@ def _ratios(results: dict) -> Table:
         ("job_1M_p99_vs_nginx_apr1_p99", "job 1M p99 / nginx apr1 p99", "anchor", None),
         ("job_1M_vs_nginx_apr1_server_cpu", "job 1M / nginx apr1, server CPU per request", "cross-check", None),
         ("job_1M_vs_nginx_open", "job 1M / nginx file without auth, req/s", "anchor", None),
+        ("job_1M_vs_granian_floor", "job 1M / granian's constant app, req/s", "cross-check", None),
+        ("granian_floor_vs_nginx_open", "granian's constant app / nginx without auth", "cross-check", None),
     ):  # fmt: skip
         if key not in ratios:  # figures written before nginx was in the run
             continue

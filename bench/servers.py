@@ -124,6 +124,7 @@ def start(
     cpu: int | None,
     logs: Path,
     settings: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Server:
     """Start a server pinned to ``cpu``; ``settings`` are extra OPSJOBS_* variables."""
     logs.mkdir(parents=True, exist_ok=True)
@@ -147,6 +148,7 @@ def start(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
         )
     server = Server(name, port, process, log_path)

@@ -79,7 +79,7 @@ class Authenticator:
         identifies again on a newer one (GET /jobs/:id)."""
         header = request.headers.get("authorization")
         if header is not None and header[:6].lower() == "basic ":
-            return await self._basic(header, self.peers.address(request))
+            return await self._basic(header, request)
         params = request.query_params
         token = params.get("auth-token") or params.get("api-token")
         if token is not None:
@@ -89,7 +89,7 @@ class Authenticator:
             return await self._session(session_id, request)
         raise Unauthorized("Not logged in.")
 
-    async def _basic(self, header: str, client: str) -> Principal:
+    async def _basic(self, header: str, request: Request) -> Principal:
         # Keyed BLAKE2b is a MAC like HMAC-SHA256, at a third of its cost here (OpenSSL 3
         # looks the digest up by name on every HMAC call).
         key = hashlib.blake2b(header.encode(), key=self.settings.cache_key, digest_size=32).digest()
@@ -103,10 +103,13 @@ class Authenticator:
                 and principal.may_log_in(now_ms())
             ):
                 if now > expires - self._cache_ttl / 4 and key not in self._verifying:
+                    client = self.peers.address(request)  # only a verification needs it
                     self._start_verification(key, header, client, renewal=True)  # unawaited
                 return principal
             del self._cache[key]
-        verifying = self._verifying.get(key) or self._start_verification(key, header, client)
+        verifying = self._verifying.get(key) or self._start_verification(
+            key, header, self.peers.address(request)
+        )
         # Shielded: a waiter whose client went away does not cancel the others' verification.
         return await asyncio.shield(verifying)
 
