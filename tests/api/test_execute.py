@@ -27,7 +27,7 @@ DEFAULT_TIMEOUT = 17
 
 
 @pytest.fixture
-async def api(database_url, door) -> AsyncIterator[Api]:
+async def api(database_url, door) -> AsyncIterator[Api]:  # noqa: F811 (the fixture's)
     # No embedded runner (where the setting exists): the jobs must stay queued for the checks.
     no_runner = (
         {"embedded_runner": False}
