@@ -18,8 +18,8 @@ those layers would have done and nothing more:
 - the endpoint, with the path parameters the router would have given it;
 - a failure answered by the handler the app registered for it (api/errors.py), looked up
   as Starlette's exception middleware looks it up; an error no handler takes is answered
-  by the app's ``Exception`` handler and raised again after, as Starlette's error
-  middleware does, so that the server logs it.
+  by the app's ``Exception`` handler outside all of that (no request ID on that answer), and
+  raised again after, as Starlette's error middleware does, so that the server logs it.
 
 Everything else the skipped layers could refuse is sent through the whole app instead: a GET
 with a body, a POST whose declared body is over the limit or chunked, a URL the URL check
@@ -37,7 +37,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..logs import REQUEST_ID
 from .admission import WriteTurns, takes_turn
@@ -158,12 +158,23 @@ class FrontDoor:
     async def serve(
         self, found: tuple[Entry, dict[str, str]], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        if self.turns is None or found[0].method != "GET":  # a POST is admitted once its body is in
-            await self._serve(found, scope, receive, send)
-        else:
-            await self.turns.read(
-                lambda s, r, se: self._serve(found, s, r, se), scope, receive, send
-            )
+        started = False  # whether an answer began: then the last resort sends none
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            if self.turns is None or found[0].method != "GET":  # a POST: once its body is in
+                await self._serve(found, scope, receive, tracked)
+            else:
+                await self.turns.read(
+                    lambda s, r, se: self._serve(found, s, r, se), scope, receive, tracked
+                )
+        except Exception as exc:
+            await self._last_resort(scope, receive, send, exc, started)
+            raise
 
     async def _serve(
         self, found: tuple[Entry, dict[str, str]], scope: Scope, receive: Receive, send: Send
@@ -209,21 +220,16 @@ class FrontDoor:
         return admitted
 
     async def _answer(self, endpoint: Endpoint, request: Request, send: Send) -> None:
-        scope, receive = request.scope, request.receive
+        """As Starlette's exception middleware: a handler registered for the error answers it;
+        an error no handler takes (or a handler raises) goes on to the last resort."""
         try:
             response = await endpoint(request)
         except Exception as exc:
             handler = self._handler(exc)
-            if handler is not None:
-                try:
-                    response = await handler(request, exc)
-                except Exception as again:  # a handler that declines (api/errors.py)
-                    await self._last_resort(request, again, send)
-                    raise
-            else:
-                await self._last_resort(request, exc, send)
+            if handler is None:
                 raise
-        await response(scope, receive, send)
+            response = await handler(request, exc)
+        await response(request.scope, request.receive, send)
 
     def _handler(self, exc: Exception) -> Handler | None:
         for kind in type(exc).__mro__:
@@ -231,7 +237,12 @@ class FrontDoor:
                 return self.handlers[kind]
         return None
 
-    async def _last_resort(self, request: Request, exc: Exception, send: Send) -> None:
+    async def _last_resort(
+        self, scope: Scope, receive: Receive, send: Send, exc: Exception, started: bool
+    ) -> None:
+        """As Starlette's error middleware, outside everything else (the request ID and the
+        series too): the app's ``Exception`` handler answers, unless an answer began."""
         if self.last_resort is not None:
-            response = await self.last_resort(request, exc)
-            await response(request.scope, request.receive, send)
+            response = await self.last_resort(Request(scope), exc)
+            if not started:
+                await response(scope, receive, send)
