@@ -4,6 +4,7 @@ layers would refuse sent through the whole app."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import orjson
@@ -457,3 +458,39 @@ async def test_a_failure_below_an_execute_is_answered_and_recorded_as_the_whole_
             (status, _, body), _, rows, _ = seen[0]
             assert status in (500, 503) and b"s3cr3t" not in body
             assert [row["status"] for row in rows] == [status]
+
+
+async def test_a_stalled_body_is_answered_and_counted_as_the_whole_app_does(database_url):
+    """The body limit's 408, given before the route is reached: the same messages, counted
+    under no route template, through either door."""
+    async with both_apps(database_url, body_timeout_seconds=0.2) as (front, full):
+        ids = await _execute_world(front, full)
+        path = OBJECT.format(**ids)
+        credentials = _headers("runner")["Authorization"].encode()
+        seen = []
+        for api in (front, full):
+            before, messages = Recorded.series(), []
+
+            async def stalled():
+                await asyncio.sleep(30)  # the client sent its headers and nothing more
+
+            async def send(message, messages=messages):
+                messages.append(message)
+
+            scope = {
+                **_scope(path, method="POST"),
+                "headers": [(b"host", b"test"), (b"content-length", b"10"),
+                            (b"authorization", credentials), (b"x-request-id", RID.encode())],
+                "client": ("127.0.0.1", 5000), "server": ("test", 80), "scheme": "http",
+            }  # fmt: skip
+            await api.app(scope, stalled, send)
+            after = Recorded.series()
+            seen.append(
+                (
+                    messages,
+                    {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)},
+                )
+            )
+        assert seen[0] == seen[1]
+        assert seen[0][0][0]["status"] == 408
+        assert [dict(k)["route"] for k in seen[0][1]] == ["(unmatched)"], seen[0][1]
