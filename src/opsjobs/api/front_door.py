@@ -37,7 +37,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..logs import REQUEST_ID
 from .admission import WriteTurns, takes_turn
@@ -158,31 +158,29 @@ class FrontDoor:
     async def serve(
         self, found: tuple[Entry, dict[str, str]], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        started = False  # whether an answer began: then the last resort sends none
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        answer = [500, 0.0]  # status, when it began (0: no answer began)
         try:
             if self.turns is None or found[0].method != "GET":  # a POST: once its body is in
-                await self._serve(found, scope, receive, tracked)
+                await self._serve(found, scope, receive, send, answer)
             else:
                 await self.turns.read(
-                    lambda s, r, se: self._serve(found, s, r, se), scope, receive, tracked
+                    lambda s, r, se: self._serve(found, s, r, se, answer), scope, receive, send
                 )
         except Exception as exc:
-            await self._last_resort(scope, receive, send, exc, started)
+            await self._last_resort(scope, receive, send, exc, started=answer[1] != 0.0)
             raise
 
     async def _serve(
-        self, found: tuple[Entry, dict[str, str]], scope: Scope, receive: Receive, send: Send
+        self,
+        found: tuple[Entry, dict[str, str]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        answer: list,
     ) -> None:
         served, params = found
         started = time.perf_counter()
         rid = request_id(scope["headers"])
-        answer = [500, 0.0]  # status, when it began
         token = REQUEST_ID.set(rid)
         try:
             scope["path_params"] = params
