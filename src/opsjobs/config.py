@@ -363,9 +363,10 @@ class Settings:
     max_body_bytes: int = setting(
         1024 * 1024, "larger request bodies are answered 413", positive=True
     )
-    # The front door (api/front_door.py) answers GET /node/api/jobs/:id ahead of the app's
-    # middleware; off, every request takes the whole app (same answers, more CPU).
-    front_door: bool = setting(True, "whether the hot GET routes skip the middleware stack")
+    # The front door (api/front_door.py) answers GET /node/api/jobs/:id and the execute POSTs
+    # ahead of the app's middleware; off, every request takes the whole app (same answers,
+    # more CPU).
+    front_door: bool = setting(True, "whether the hot routes skip the middleware stack")
     credential_cache_seconds: int = setting(
         60, "how long a verified Basic credential is remembered (a change to the user forgets it)"
     )

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import basic
 from helpers import assert_error, documented_operations
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api.app import PREFIX
 from opsjobs.api.audit import MAX_FAILURE_KEYS
 from opsjobs.api.audited import NOT_RECORDED, RULES

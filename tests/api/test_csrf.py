@@ -8,6 +8,7 @@ from http.cookies import SimpleCookie
 
 from sqlalchemy import update
 
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.domain.rights import PERMISSIONS
 from opsjobs.store.schema import sessions
 

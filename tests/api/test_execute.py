@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from conftest import Api, lifespan
 from conftest import settings_for_test as make_settings
+from helpers.doors import door  # noqa: F401 (every test here, through both doors)
 from opsjobs.api.context import Context
 from opsjobs.compose import server_app
 from opsjobs.config import Settings
@@ -26,14 +27,19 @@ DEFAULT_TIMEOUT = 17
 
 
 @pytest.fixture
-async def api(database_url) -> AsyncIterator[Api]:
+async def api(database_url, door) -> AsyncIterator[Api]:  # noqa: F811 (the fixture's)
     # No embedded runner (where the setting exists): the jobs must stay queued for the checks.
     no_runner = (
         {"embedded_runner": False}
         if "embedded_runner" in {f.name for f in fields(Settings)}
         else {}
     )
-    settings = make_settings(database_url, default_timeout_seconds=DEFAULT_TIMEOUT, **no_runner)
+    settings = make_settings(
+        database_url,
+        default_timeout_seconds=DEFAULT_TIMEOUT,
+        front_door=door == "front",
+        **no_runner,
+    )
     ctx = Context.create(settings)
     app = server_app(context=ctx)
     async with lifespan(app):

@@ -166,9 +166,12 @@ def create_app(
     openapi.install(app)
     if ctx.settings.front_door:
         app.door = FrontDoor(
-            jobs.hot.door_entries(PREFIX),
+            jobs.hot.door_entries(PREFIX) + execute.hot.door_entries(PREFIX),
             metrics,
             app.exception_handlers,
             turns=ctx.write_turns,  # reads at the door pace the changes too
+            max_body_bytes=ctx.settings.max_body_bytes,
+            body_timeout_seconds=ctx.settings.body_timeout_seconds,
+            routes=lambda: app.routes,  # the audit trail's table, as the app's own
         )
     return app

@@ -132,8 +132,13 @@ class FastRoutes:
         return register
 
     def door_entries(self, prefix: str) -> list[Entry]:
-        """The GET routes, under ``prefix``, for the front door (front_door.py)."""
-        return [entry(prefix + h.path, h.endpoint) for h in self._routes if h.method == "GET"]
+        """The routes, under ``prefix``, for the front door (front_door.py): GET, and POST
+        (its body limit and audit trail included)."""
+        return [
+            entry(prefix + h.path, h.endpoint, h.method)
+            for h in self._routes
+            if h.method in ("GET", "POST")
+        ]
 
     def routes(self, prefix: str) -> list[Route]:
         """The plain routes, under ``prefix``, for app.py to match before FastAPI's."""

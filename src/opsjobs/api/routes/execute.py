@@ -2,7 +2,7 @@
 
 Execute requests come as fast as jobs can run, so the routes are served like GET /jobs/:id:
 plain routes matched ahead of FastAPI's, declared once for the OpenAPI document too
-(fast.py). The caller is checked by ``_caller``; the run itself is service/execute.py's, as
+(fast.py), and answered at the front door ahead of the middleware (front_door.py). The caller is checked by ``_caller``; the run itself is service/execute.py's, as
 for ``opsjobs exec``.
 
 Order of refusals: credentials (401), an entity out of sight (404), the permission (403),
