@@ -76,7 +76,10 @@ class Runner:
         self._background: list[asyncio.Task] = []
         self._unsubscribe = lambda: None
         self._finisher = Finisher(store, self.name)
-        self._workdirs = WorkDirs(settings.work_dir, ready=self.concurrency)
+        # Directories made ahead for a few rounds of every slot: the thread that makes and
+        # removes them is woken once per half of that, and each wake costs more than the
+        # directories it makes (workdirs.py).
+        self._workdirs = WorkDirs(settings.work_dir, ready=max(32, 4 * self.concurrency))
         # Kills this runner's runs if the runner dies without stopping (watchdog.py).
         self.watchdog = Watchdog()
 
