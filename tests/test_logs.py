@@ -16,6 +16,7 @@ import sqlite3
 
 import httpx
 import pytest
+import structlog
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -130,6 +131,21 @@ def test_a_logged_value_holding_a_secret_is_redacted_in_the_line():
         assert "1234567" not in line and "[redacted]" in line, line
     line = _line(formatter, {"event": "job finished", "status": "succeeded"})
     assert line.endswith('event="job finished" status=succeeded'), line
+
+
+@pytest.mark.parametrize("fmt", logs.FORMATS)
+def test_structlogs_events_are_formatted_as_the_base_formatter_does(fmt):
+    formatter = logs.formatter(fmt)
+    base = structlog.stdlib.ProcessorFormatter.format
+    for event in [
+        {"event": "job started", "runner": "vm/1", "job_id": "6751a2b3", "timestamp": "t"},
+        {"event": "a b", "password": "hunter2-long", "n": 3, "ok": True, "none": None},
+        {"event": 'quote " and \\ and\nnewline', "url": "https://u:hunter2-long@h/"},
+    ]:
+        record = logging.LogRecord("opsjobs.test", logging.INFO, __file__, 1, event, None, None)
+        record._logger, record._name = None, "info"
+        assert formatter.format(record) == base(formatter, record)
+        assert record.msg == event  # left as it was, for any other handler
 
 
 def test_an_exception_is_rendered_without_locals_and_bounded():
