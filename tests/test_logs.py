@@ -148,6 +148,19 @@ def test_structlogs_events_are_formatted_as_the_base_formatter_does(fmt):
         assert record.msg == event  # left as it was, for any other handler
 
 
+def test_a_lines_timestamp_is_iso_8601_in_utc_to_the_microsecond():
+    import datetime
+
+    at = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+    at_ns = int(at.timestamp()) * 1_000_000_000 + 678901_123
+    assert logs.utc_timestamp(at_ns) == "2026-01-02T03:04:05.678901Z"
+    assert logs.utc_timestamp(at_ns - 678901_123) == "2026-01-02T03:04:05.000000Z"
+    assert logs.utc_timestamp(at_ns + 1_000_000_000) == "2026-01-02T03:04:06.678901Z"
+    now = datetime.datetime.now(datetime.UTC)
+    stamped = datetime.datetime.fromisoformat(logs.utc_timestamp())
+    assert abs((stamped - now).total_seconds()) < 5
+
+
 def test_an_exception_is_rendered_without_locals_and_bounded():
     def fail(depth: int, secret: str = LOCAL_MARKER) -> None:
         if depth:

@@ -19,6 +19,7 @@ import logging
 import logging.config
 import re
 import sys
+import time
 import traceback
 from contextvars import ContextVar
 from typing import Any
@@ -145,10 +146,28 @@ def _redact_line(_logger: Any, _name: str, line: str) -> str:
     return redact(line)
 
 
+# The text of the current second, made once a second rather than on every line.
+_second: tuple[int, str] = (-1, "")
+
+
+def utc_timestamp(at_ns: int | None = None) -> str:
+    """ISO 8601 in UTC to the microsecond, ``2026-01-02T03:04:05.678901Z``."""
+    global _second
+    seconds, nanoseconds = divmod(time.time_ns() if at_ns is None else at_ns, 1_000_000_000)
+    if _second[0] != seconds:
+        _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{_second[1]}.{nanoseconds // 1000:06d}Z"
+
+
+def _add_timestamp(_logger: Any, _name: str, event: dict) -> dict:
+    event["timestamp"] = utc_timestamp()
+    return event
+
+
 _SHARED = (
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    _add_timestamp,
     _render_exception,
 )
 
