@@ -191,7 +191,9 @@ class Runner:
         except BaseException:
             live.abort()
             raise
-        return replace(outcome, chunks=await live.close())
+        chunks = await live.close()
+        # Most runs have no output left to store: no copy of the outcome for them.
+        return replace(outcome, chunks=chunks) if chunks else outcome
 
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
         """Store the outcome; returns only once it is stored (finisher.py retries), so the
