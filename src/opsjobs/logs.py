@@ -21,6 +21,7 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -34,7 +35,8 @@ _SECRET_NAMES = (
     r"|authenticationToken|csrf|x-csrf-token"
     r"|password|passwd|secret|authorization|cookie|set-cookie"
 )
-_SECRET_NAME = re.compile(rf"(?i)^(?:{_SECRET_NAMES})$")
+# A key that is a secret's name, or ends in one after a separator (``db.password``).
+_SECRET_NAME = re.compile(rf"(?i)(?<![\w-])(?:{_SECRET_NAMES})$")
 _PATTERNS = (
     # An Authorization header's credentials, in any rendering of the header.
     (re.compile(r"(?i)\b(basic|bearer|digest)(\s+)[A-Za-z0-9._~+/=-]{2,}"), rf"\1\2{REDACTED}"),
@@ -128,22 +130,47 @@ def _render_exception(_logger: Any, _name: str, event: dict) -> dict:
 
 @functools.lru_cache(maxsize=1024)  # keys are names in the code, not data: a few dozen
 def _is_secret_name(key: str) -> bool:
-    return _SECRET_NAME.match(key) is not None
+    return _SECRET_NAME.search(key) is not None
 
 
-def _redact_values(_logger: Any, _name: str, event: dict) -> dict:
+def _redact_values(event: dict) -> bool:
+    """Redact the event's values in place; answers whether the rendered line may still
+    hold a secret's shape, spread over a key and its value (``user.password=...``)."""
+    hinted = False
     for key, value in event.items():
-        if key.startswith("_") or value is None or isinstance(value, bool | int | float):
+        if key.startswith("_") or value is None:
             continue
-        if _is_secret_name(key):
+        if _is_secret_name(key):  # whatever its type: a number can be a secret too
             event[key] = REDACTED
-        else:
-            event[key] = redact(value if isinstance(value, str) else str(value))
-    return event
+            continue
+        hinted = hinted or _key_may_hold_secret(key)
+        if isinstance(value, bool | int | float):
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if may_hold_secret(text):
+            hinted = True
+            text = redact(text)
+        event[key] = text
+    return hinted
 
 
-def _redact_line(_logger: Any, _name: str, line: str) -> str:
-    return redact(line)
+@functools.lru_cache(maxsize=1024)
+def _key_may_hold_secret(key: str) -> bool:
+    return may_hold_secret(key)
+
+
+def _redacting(render: Callable[[Any, str, dict], str]) -> Callable[[Any, str, dict], str]:
+    """``render`` of the event with its values redacted, and the line too where a key or a
+    value holds a hint of a secret. A line whose keys and values hold none holds none
+    either: the renderer adds only separators, quotes and escapes between and around them.
+    """
+
+    def redact_and_render(logger: Any, name: str, event: dict) -> str:
+        hinted = _redact_values(event)
+        line = render(logger, name, event)
+        return redact(line) if hinted else line
+
+    return redact_and_render
 
 
 # The text of the current second, made once a second rather than on every line.
@@ -220,9 +247,7 @@ def formatter(fmt: str = "logfmt") -> structlog.stdlib.ProcessorFormatter:
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *_SHARED],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _redact_values,
-            _renderer(fmt),
-            _redact_line,
+            _redacting(_renderer(fmt)),
         ],
     )
 
