@@ -165,6 +165,27 @@ def test_a_lines_timestamp_is_iso_8601_in_utc_to_the_microsecond():
     assert abs((stamped - now).total_seconds()) < 5
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event": "job started", "runner": "vm/1", "job_id": "6751a2b3", "timestamp": "t"},
+        {"level": "info", "event": "a b", "n": 3, "x": 1.5, "on": True, "off": False, "no": None},
+        {"event": 'quote " back\\slash\nnewline', "eq": "a=b", "path": "C:\\x", "e": ""},
+        {"logger": "x", "event": "e", "level": None, "list": [1, "a b"], "unicode": "caf\u00e9"},
+    ],
+)
+def test_logfmt_lines_are_structlogs_own(event):
+    structlogs = structlog.processors.LogfmtRenderer(
+        key_order=["timestamp", "level", "logger", "event"], drop_missing=True
+    )
+    assert logs.render_logfmt(None, "info", dict(event)) == structlogs(None, "info", dict(event))
+
+
+def test_a_logfmt_key_with_a_space_is_refused():
+    with pytest.raises(ValueError, match="Invalid key"):
+        logs.render_logfmt(None, "info", {"event": "e", "a key": 1})
+
+
 def test_an_exception_is_rendered_without_locals_and_bounded():
     def fail(depth: int, secret: str = LOCAL_MARKER) -> None:
         if depth:
