@@ -110,7 +110,8 @@ def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> Started:
     # Pipes of our own rather than PIPE: Popen would wrap each read end in a buffered file,
     # which nothing here reads through, and close the write ends through an ExitStack: a
     # good part of its Python side. Both ends are close-on-exec (os.pipe), so no other
-    # child inherits them; the child gets the write ends as its stdout and stderr.
+    # program this process starts inherits them; this child gets the write ends as its
+    # stdout and stderr, and they are closed here once it has them.
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     try:
