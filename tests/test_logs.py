@@ -9,16 +9,21 @@ search for the secrets the tests used is log_secrets.py.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
+import re
 import sqlite3
 
 import httpx
 import pytest
+import structlog
 from starlette.requests import Request
 from starlette.routing import Route
 
 import log_secrets
 from conftest import basic
 from helpers import app_client, assert_error, cli_env, free_port, run_cli, running_server
+from opsjobs import logs
 from opsjobs.logs import format_exception, redact
 
 LOCAL_MARKER = "value-of-a-local-variable-7c1f"
@@ -55,6 +60,130 @@ def test_redact_blanks_every_shape_a_secret_takes(text, secret):
 )
 def test_redact_leaves_ordinary_text_alone(text):
     assert redact(text) == text
+
+
+def _spellings(alternative: str) -> list[str]:
+    """Every literal an alternative of the secret names' pattern stands for."""
+    parts = alternative.split("[-_]?")
+    return ["".join(p) for p in itertools.product(*[[part] for part in parts[:1]] + [
+        [sep + part for sep in ("", "-", "_")] for part in parts[1:]
+    ])]  # fmt: skip
+
+
+def test_every_secret_name_holds_a_hint_so_the_fast_path_never_skips_one():
+    alternatives = logs._SECRET_NAMES.split("|")
+    assert all(re.fullmatch(r"[\w\-\[\]?]+", a) for a in alternatives), alternatives
+    for name in itertools.chain.from_iterable(_spellings(a) for a in alternatives):
+        for spelled in (name, name.upper(), name.title()):
+            assert logs.may_hold_secret(f"{spelled}=hunter2-long"), spelled
+            assert "hunter2-long" not in redact(f"{spelled}=hunter2-long"), spelled
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "job started runner=vm/12 job_id=6751a2b3c4d5e6f70011aa22",
+        "status=succeeded",
+        "12345",
+        "",
+        "Unknown group: ops",
+    ],
+)
+def test_text_without_a_hint_is_returned_as_is_without_the_patterns(text):
+    assert not logs.may_hold_secret(text)
+    assert redact(text) is text
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        # Letters that match ASCII ones only under Unicode's case rules: the Kelvin sign
+        # is a k, the long s an s. Text that is not ASCII always goes through the patterns.
+        ("api_\u212aey=hunter2-long", "hunter2-long"),
+        ("\u017fid=00112233445566778899", "00112233445566778899"),
+        ("caf\u00e9 Bearer abc.def-ghi", "abc.def-ghi"),
+        ("PASSWORD=hunter2-long", "hunter2-long"),
+        ("url=HTTPS://bob:hunter2-long@example", "hunter2-long"),
+    ],
+)
+def test_the_fast_path_still_redacts_a_secret(text, secret):
+    assert logs.may_hold_secret(text)
+    assert secret not in redact(text)
+
+
+def _line(formatter: logging.Formatter, event: dict) -> str:
+    """``event`` as structlog hands it to the standard library, formatted."""
+    record = logging.LogRecord("opsjobs.test", logging.INFO, __file__, 1, event, None, None)
+    record._logger, record._name = None, "info"
+    return formatter.format(record)
+
+
+@pytest.mark.parametrize("fmt", logs.FORMATS)
+def test_a_logged_value_holding_a_secret_is_redacted_in_the_line(fmt):
+    formatter = logs.formatter(fmt)
+    events = [
+        {"event": "job started", "runner": "vm/1", "url": "postgresql://u:hunter2-long@db/x"},
+        {"event": "job started", "password": "hunter2-long", "sid": 1234567},
+        {"event": "connect Authorization: Basic aHVudGVyMi1sb25n", "count": 3},
+        # A key that holds a secret's name without being one: the line is looked at too.
+        {"event": "login", "user.password": "hunter2-long", "user.sid": 1234567},
+        {"event": "login", "a": ("token", "hunter2-long"), "sid": 1234567.5},
+    ]
+    for event in events:
+        line = _line(formatter, event)
+        assert "hunter2-long" not in line and "aHVudGVyMi1sb25n" not in line, line
+        assert "1234567" not in line and "[redacted]" in line, line
+    line = _line(formatter, {"event": "job finished", "status": "succeeded", "n": 3})
+    assert "succeeded" in line and "[redacted]" not in line, line
+
+
+@pytest.mark.parametrize("fmt", logs.FORMATS)
+def test_structlogs_events_are_formatted_as_the_base_formatter_does(fmt):
+    formatter = logs.formatter(fmt)
+    base = structlog.stdlib.ProcessorFormatter.format
+    for event in [
+        {"event": "job started", "runner": "vm/1", "job_id": "6751a2b3", "timestamp": "t"},
+        {"event": "a b", "password": "hunter2-long", "n": 3, "ok": True, "none": None},
+        {"event": 'quote " and \\ and\nnewline', "url": "https://u:hunter2-long@h/"},
+    ]:
+        record = logging.LogRecord("opsjobs.test", logging.INFO, __file__, 1, event, None, None)
+        record._logger, record._name = None, "info"
+        assert formatter.format(record) == base(formatter, record)
+        assert record.msg == event  # left as it was, for any other handler
+
+
+def test_a_lines_timestamp_is_iso_8601_in_utc_to_the_microsecond():
+    import datetime
+
+    at = datetime.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+    at_ns = int(at.timestamp()) * 1_000_000_000 + 678901_123
+    assert logs.utc_timestamp(at_ns) == "2026-01-02T03:04:05.678901Z"
+    assert logs.utc_timestamp(at_ns - 678901_123) == "2026-01-02T03:04:05.000000Z"
+    assert logs.utc_timestamp(at_ns + 1_000_000_000) == "2026-01-02T03:04:06.678901Z"
+    now = datetime.datetime.now(datetime.UTC)
+    stamped = datetime.datetime.fromisoformat(logs.utc_timestamp())
+    assert abs((stamped - now).total_seconds()) < 5
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"event": "job started", "runner": "vm/1", "job_id": "6751a2b3", "timestamp": "t"},
+        {"level": "info", "event": "a b", "n": 3, "x": 1.5, "on": True, "off": False, "no": None},
+        {"event": 'quote " back\\slash\nnewline', "eq": "a=b", "path": "C:\\x", "e": ""},
+        {"logger": "x", "event": "e", "level": None, "list": [1, "a b"], "unicode": "caf\u00e9"},
+    ],
+)
+def test_logfmt_lines_are_structlogs_own(event):
+    structlogs = structlog.processors.LogfmtRenderer(
+        key_order=["timestamp", "level", "logger", "event"], drop_missing=True
+    )
+    assert logs.render_logfmt(None, "info", dict(event)) == structlogs(None, "info", dict(event))
+
+
+def test_a_logfmt_key_with_a_space_is_refused():
+    with pytest.raises(ValueError, match="Invalid key"):
+        logs.render_logfmt(None, "info", {"event": "e", "a key": 1})
 
 
 def test_an_exception_is_rendered_without_locals_and_bounded():

@@ -59,16 +59,17 @@ class ExitWatch:
 
 
 class PipeReader:
-    """Hands each piece read from a pipe to ``feed`` as it arrives; ``done`` at end of file."""
+    """Hands each piece read from a pipe (its read end, ``fd``, which it closes at the end)
+    to ``feed`` as it arrives; ``done`` at end of file."""
 
-    def __init__(self, file, feed: Callable[[bytes], None], loop: asyncio.AbstractEventLoop):
-        self.file = file
-        self.fd = file.fileno()
+    def __init__(self, fd: int, feed: Callable[[bytes], None], loop: asyncio.AbstractEventLoop):
+        self.fd = fd
+        self.closed = False
         self.feed = feed
         self.loop = loop
         self.done: asyncio.Future[None] = loop.create_future()
-        os.set_blocking(self.fd, False)
-        loop.add_reader(self.fd, self._readable)
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._readable)
 
     def _readable(self) -> None:
         try:
@@ -83,9 +84,10 @@ class PipeReader:
             self.close()
 
     def close(self) -> None:
-        if not self.file.closed:
+        if not self.closed:
+            self.closed = True
             self.loop.remove_reader(self.fd)
-            self.file.close()
+            os.close(self.fd)
         if not self.done.done():
             self.done.set_result(None)
 
@@ -96,7 +98,44 @@ def _devnull() -> int:
     return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
 
-def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.Popen:
+class Started(subprocess.Popen):
+    """A started process and the read ends of its stdout and stderr pipes (file
+    descriptors, closed by the caller: see Child)."""
+
+    stdout_fd: int
+    stderr_fd: int
+
+
+def _spawn(argv: list[str], cwd: str, env: dict[str, str]) -> Started:
+    # Pipes of our own rather than PIPE: Popen would wrap each read end in a buffered file,
+    # which nothing here reads through, and close the write ends through an ExitStack: a
+    # good part of its Python side. Both ends are close-on-exec (os.pipe), so no other
+    # program this process starts inherits them; this child gets the write ends as its
+    # stdout and stderr, and they are closed here once it has them.
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        popen = Started(
+            argv,
+            stdin=_devnull(),
+            stdout=out_write,
+            stderr=err_write,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,  # its own process group: signals reach all it starts
+        )
+    except BaseException:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    popen.stdout_fd, popen.stderr_fd = out_read, err_read
+    return popen
+
+
+def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> Started:
     """Start ``argv`` in a new session with piped output; OSError if it cannot start.
 
     Plain blocking code, called on the event loop (a vfork: the loop waits only until the
@@ -107,15 +146,7 @@ def start_process(argv: list[str], cwd: str, env: dict[str, str]) -> subprocess.
     """
     for attempt in range(5):
         try:
-            return subprocess.Popen(
-                argv,
-                stdin=_devnull(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,  # its own process group: signals reach all it starts
-            )
+            return _spawn(argv, cwd, env)
         except OSError as exc:
             if exc.errno != errno.ETXTBSY or attempt == 4:
                 raise
@@ -128,7 +159,7 @@ class Child:
 
     def __init__(
         self,
-        popen: subprocess.Popen,
+        popen: Started,
         on_stdout: Callable[[bytes], None],
         on_stderr: Callable[[bytes], None],
     ) -> None:
@@ -137,8 +168,8 @@ class Child:
         self.pid = popen.pid
         self.exit = ExitWatch(popen, loop)
         self.readers = [
-            PipeReader(popen.stdout, on_stdout, loop),
-            PipeReader(popen.stderr, on_stderr, loop),
+            PipeReader(popen.stdout_fd, on_stdout, loop),
+            PipeReader(popen.stderr_fd, on_stderr, loop),
         ]
 
     @property

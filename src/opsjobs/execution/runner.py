@@ -76,7 +76,10 @@ class Runner:
         self._background: list[asyncio.Task] = []
         self._unsubscribe = lambda: None
         self._finisher = Finisher(store, self.name)
-        self._workdirs = WorkDirs(settings.work_dir, ready=self.concurrency)
+        # Directories made ahead for a few rounds of every slot: the thread that makes and
+        # removes them is woken once per half of that, and each wake costs more than the
+        # directories it makes (workdirs.py).
+        self._workdirs = WorkDirs(settings.work_dir, ready=max(32, 4 * self.concurrency))
         # Kills this runner's runs if the runner dies without stopping (watchdog.py).
         self.watchdog = Watchdog()
 
@@ -188,7 +191,9 @@ class Runner:
         except BaseException:
             live.abort()
             raise
-        return replace(outcome, chunks=await live.close())
+        chunks = await live.close()
+        # Most runs have no output left to store: no copy of the outcome for them.
+        return replace(outcome, chunks=chunks) if chunks else outcome
 
     async def _finish(self, job_id: str, outcome: Outcome) -> None:
         """Store the outcome; returns only once it is stored (finisher.py retries), so the

@@ -14,7 +14,6 @@ import asyncio
 import functools
 import os
 import signal
-import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +23,7 @@ from ..domain.spec import ExecSpec, ScriptSpec
 from ..store.queue import ClaimedJob
 from .control import JobControl
 from .output import OutputRecorder, StreamRecorder
-from .process import Child, start_process
+from .process import Child, Started, start_process
 from .watchdog import Watchdog
 from .workdirs import WorkDirs
 
@@ -88,10 +87,28 @@ def _feeder(into: StreamRecorder, on_output: Callable[[], None]) -> Callable[[by
 
 
 async def _wait(exited: asyncio.Future, timeout: float | None, control: JobControl) -> str | None:
-    """None when the process ended by itself, else "timeout" or "stopped"."""
-    await asyncio.wait(
-        {exited, control.stop_requested}, timeout=timeout, return_when="FIRST_COMPLETED"
-    )
+    """None when the process ended by itself, else "timeout" or "stopped".
+
+    What ``asyncio.wait(..., return_when=FIRST_COMPLETED)`` does, without its sets, its
+    counting callback and its checks: this wait is on every run's path."""
+    stop = control.stop_requested
+    if not (exited.done() or stop.done()):
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        exited.add_done_callback(wake)
+        stop.add_done_callback(wake)
+        timer = woken.get_loop().call_later(timeout, wake) if timeout is not None else None
+        try:
+            await woken
+        finally:
+            if timer is not None:
+                timer.cancel()
+            exited.remove_done_callback(wake)
+            stop.remove_done_callback(wake)
     if exited.done():
         return None
     return "stopped" if control.stop_requested.done() else "timeout"
@@ -144,7 +161,7 @@ def _shared_workdirs() -> WorkDirs:
 
 def _start(
     spec: ExecSpec | ScriptSpec, env: dict[str, str], workdirs: WorkDirs
-) -> tuple[str, list[str], subprocess.Popen | OSError | None]:
+) -> tuple[str, list[str], Started | OSError | None]:
     """Working directory, argv and the started process (or why not).
 
     Done on the event loop, as asyncio's own subprocess support does: the fork is a vfork
@@ -181,7 +198,7 @@ async def run_process(
     workdirs = workdirs or _shared_workdirs()
     workdir, argv, started = _start(spec, env, workdirs)
     try:
-        if not isinstance(started, subprocess.Popen):
+        if not isinstance(started, Started):
             return _not_started(spec, argv, started)
         child = Child(
             started, _feeder(recorder.stdout, on_output), _feeder(recorder.stderr, on_output)

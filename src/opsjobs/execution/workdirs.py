@@ -6,7 +6,7 @@ mode 0700), and once the run is over the directory goes, with whatever the run l
 Making and removing a directory are journalled filesystem operations: on a disk filesystem
 each costs a tenth of a millisecond or more, together about a third of what starting and
 finishing a trivial script costs a runner. So one thread of their own does both: it keeps a
-few directories ready (as many as the runner has slots) and removes used ones behind the
+few directories ready (a runner asks for a few per slot) and removes used ones behind the
 runs. A run never waits for that thread: when none is ready, it makes its own at once.
 
 The thread is woken in batches, not per run: waking a thread makes the two take turns on the

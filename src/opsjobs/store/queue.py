@@ -39,7 +39,7 @@ from ..domain.kinds import EntityKind
 from ..domain.outcome import Outcome
 from . import queue_pg, queue_sqlite, retry
 from .core import Store
-from .immediate import NOT_WRITTEN, try_immediate_write
+from .immediate import MAX_BYTES, NOT_WRITTEN, try_immediate_write
 from .output import insert_chunks
 from .schema import jobs, runners
 from .states import StateChange, announce, change_state
@@ -104,6 +104,18 @@ class Heartbeat:
     gone: frozenset[str]
 
 
+async def _immediate(store: Store, work, *retry_on: type[Exception], size: int = 0) -> Any:
+    """``work`` through the immediate writer (immediate.py), or NOT_WRITTEN. Most often the
+    lock it finds taken is this process's own async writer's, in the middle of a transaction:
+    once that is over the write is done at once, which costs a fraction of the async path
+    (and keeps the next writes from finding the lock taken by this one in turn)."""
+    done = await try_immediate_write(store.immediate, work, *retry_on, size=size)
+    if done is NOT_WRITTEN and store.immediate is not None and size <= MAX_BYTES:
+        async with store.writer_turn():
+            done = await try_immediate_write(store.immediate, work, *retry_on, size=size)
+    return done
+
+
 async def _notify(conn, store: Store, channel: str, payload: str) -> None:
     # NOTIFY inside the transaction: PostgreSQL delivers it only if and when it commits.
     if not store.is_sqlite:
@@ -113,10 +125,7 @@ async def _notify(conn, store: Store, channel: str, payload: str) -> None:
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
     work = lambda conn: queue_sqlite.insert_job(conn, row)  # noqa: E731
-    if (
-        await try_immediate_write(store.immediate, work, sqlite3.IntegrityError, KeyError)
-        is NOT_WRITTEN
-    ):
+    if await _immediate(store, work, sqlite3.IntegrityError, KeyError) is NOT_WRITTEN:
         if store.is_sqlite or not set(row) <= _JOB_COLUMNS:
             async with store.write() as conn:
                 await conn.execute(insert(jobs).values(**row))
@@ -152,9 +161,7 @@ async def claim_many(
     lock (BEGIN IMMEDIATE), which serialises claims outright.
     """
     now = now_ms()
-    rows = await try_immediate_write(
-        store.immediate, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now)
-    )
+    rows = await _immediate(store, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now))
     if rows is NOT_WRITTEN:
         if store.is_sqlite:
             rows = await _claim_through_pool(store, runner, tags, limit, now)
@@ -331,7 +338,7 @@ async def _finish_plain(store: Store, runner: str, outcomes: Mapping[str, Outcom
     async def work(conn) -> int:
         return len(await _finish_locked(store, conn, runner, ids, chunks, params))
 
-    finished = await try_immediate_write(store.immediate, immediate_work, size=size)
+    finished = await _immediate(store, immediate_work, size=size)
     if finished is NOT_WRITTEN:
         if store.is_sqlite:
             finished = await retry.write(store, work, "finish")
