@@ -85,13 +85,10 @@ class DirectConnections:
         """``work(connection)``; a connection that fails for anything but a statement
         PostgreSQL refused is dropped with every idle one, ``on_broken`` is awaited and the
         error raised as SQLAlchemy reports a disconnect."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._slots.acquire()
-        except TimeoutError:  # as SQLAlchemy's pool says it: the API answers 503
-            raise sqlalchemy.exc.TimeoutError(
-                f"no free database connection within {self._timeout} s"
-            ) from None
+        if self._slots.locked():
+            await self._wait_for_slot()
+        else:
+            await self._slots.acquire()  # at once: no timer to arm and cancel
         try:
             generation = self._generation
             conn = self._idle.pop() if self._idle else await self._connect()
@@ -117,6 +114,15 @@ class DirectConnections:
             return result
         finally:
             self._slots.release()
+
+    async def _wait_for_slot(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._slots.acquire()
+        except TimeoutError:  # as SQLAlchemy's pool says it: the API answers 503
+            raise sqlalchemy.exc.TimeoutError(
+                f"no free database connection within {self._timeout} s"
+            ) from None
 
     async def _connect(self) -> Any:
         import asyncpg
