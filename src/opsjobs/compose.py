@@ -50,7 +50,7 @@ async def running_jobs(ctx: Context) -> AsyncIterator[None]:
         return
     tasks = [asyncio.create_task(reap_forever(ctx.store, ctx.settings.lost_after_seconds))]
     if not ctx.store.is_sqlite:
-        tasks.append(asyncio.create_task(listen(ctx.store)))
+        tasks.append(asyncio.create_task(listen(ctx.store, runner=False)))
     try:
         yield
     finally:

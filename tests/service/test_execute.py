@@ -18,7 +18,7 @@ from opsjobs.service.execute import (
     execute_operation,
     requester_by_login,
 )
-from opsjobs.store import entities, operations, users
+from opsjobs.store import entities, operations, scripts, users
 from opsjobs.store.schema import jobs
 
 TIMEOUT = 60
@@ -124,3 +124,44 @@ async def test_entity_kind_and_requester_name_what_exec_is_given(world):
     assert requester_by_login(store, None) == Requester(None, None)
     with pytest.raises(NotFound, match="no user with login 'nobody'"):
         requester_by_login(store, "nobody")
+
+
+async def test_a_run_renders_what_the_database_holds_now(world, database_url):
+    """On PostgreSQL the target of an earlier execute is kept and the insert checks it is
+    unchanged: whatever another server changed since (the operation, the entity's
+    properties, a referenced script, or deleted the operation) is what the next run sees."""
+    store, host, _, greet, ops_user = world
+    say = await scripts.create_script(store, name="say", text="echo one")
+    said = await operations.create_operation(
+        store,
+        "object",
+        host,
+        {"name": "say", "type": 2, "parameters": {"type": "scriptReference", "ref": say["id"]}},
+    )
+
+    async def spec_of(operation: str, **args) -> ScriptSpec:
+        run = run_of(host, operation, ops_user, args=args)
+        job_id = await execute_operation(store, run, default_timeout=TIMEOUT)
+        (row,) = [r for r in await job_rows(store) if r.id == job_id]
+        return load_spec(row.spec)
+
+    greeting = "echo hello {{args.name}} from {{user.login}} at {{properties.ip}}"
+    assert (await spec_of(greet, name="a")).text.startswith("echo hello ")
+    assert (await spec_of(said["id"])).text == "echo one"
+    async with opened_store(database_url) as other:  # another server
+        await operations.update_operation(
+            other, "object", host, greet, {"parameters": {"type": "scriptText", "text": greeting}}
+        )
+        await scripts.update_script(other, say["id"], {"text": "echo two"})
+    with pytest.raises(BadRequest, match="no value: properties.ip"):
+        await spec_of(greet, name="a")
+    assert (await spec_of(said["id"])).text == "echo two"
+    async with opened_store(database_url) as other:
+        await entities.update_object(other, host, {"properties": [{"name": "ip", "value": "10.1"}]})
+    assert sorted((await spec_of(greet, name="a")).env.values()) == ["10.1", "a", "ops"]
+    async with opened_store(database_url) as other:
+        await entities.update_object(other, host, {"properties": [{"name": "ip", "value": "10.2"}]})
+        await operations.delete_operation(other, "object", host, said["id"])
+    assert sorted((await spec_of(greet, name="a")).env.values()) == ["10.2", "a", "ops"]
+    with pytest.raises(NotFound, match=r"Operation\("):
+        await spec_of(said["id"])

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from helpers.execution import opened_store
-from opsjobs.store.listen import asyncpg_dsn
+from opsjobs.store.db import asyncpg_dsn
 
 REVISION = "SELECT value FROM revisions WHERE name = ?"
 

@@ -22,7 +22,14 @@ from ..domain.spec import dump_spec
 from ..domain.templates import Values, property_map
 from ..logs import current_request_id
 from ..store.core import Store
-from ..store.operations import JobRef, Target, enqueue_once, execution_target, job_for_key
+from ..store.operations import (
+    JobRef,
+    Target,
+    cached_target,
+    enqueue_once,
+    execution_target,
+    job_for_key,
+)
 
 # The key as the API names it (a request header), in the messages of its refusals.
 KEY_NAME = "Idempotency-Key"
@@ -82,12 +89,29 @@ async def execute_operation(store: Store, run: RunRequest, *, default_timeout: f
         earlier = await job_for_key(store, run.requester.id, key)
         if earlier is not None:
             return _same_run(earlier, run)
-    target = await execution_target(store, run.kind, run.entity_id, run.operation_id)
-    spec = rendered(target, run.entity_id, run.requester, run.args, default_timeout)
-    # Two requests with one key can both find no job above: the store lets one in and
-    # answers the other with the winner's job.
-    job = await enqueue_once(store, _queued_row(run, target, dump_spec(spec, current_request_id())))
+    target = await cached_target(store, run.kind, run.entity_id, run.operation_id)
+    job = await _enqueue(store, run, target, default_timeout)
+    if job is None:  # the target changed since an earlier execute read it: read it now
+        target = await execution_target(store, run.kind, run.entity_id, run.operation_id)
+        job = await _enqueue(store, run, target, default_timeout)
+    assert job is not None  # a target just read is inserted unchecked
     return _same_run(job, run)
+
+
+async def _enqueue(
+    store: Store, run: RunRequest, target: Target, default_timeout: float
+) -> JobRef | None:
+    """The run of ``target`` rendered and queued (None if a cached target changed)."""
+    try:
+        spec = rendered(target, run.entity_id, run.requester, run.args, default_timeout)
+    except BadRequest:
+        if not target.cached:
+            raise
+        return None  # read again: an operation gone since is a 404, as refusals go
+    # Two requests with one key can both find no job before: the store lets one in and
+    # answers the other with the winner's job.
+    row = _queued_row(run, target, dump_spec(spec, current_request_id()))
+    return await enqueue_once(store, row, (run.kind, target))
 
 
 def checked_key(key: str | None) -> str | None:

@@ -26,6 +26,11 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
 )
 
+# PostgreSQL: the most connections SQLAlchemy's pool keeps, and the most plain asyncpg ones
+# the hot paths keep (Database.on_asyncpg).
+POOLED_CONNECTIONS = 15
+DIRECT_CONNECTIONS = 15
+
 # How long a statement waits for the database when nothing else says (commands, migrations).
 DEFAULT_TIMEOUT_SECONDS = 30.0
 
@@ -45,11 +50,106 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The database URL as asyncpg takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def sqlite_path(url: str) -> str | None:
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite"):
         return None
     return parsed.database or ":memory:"
+
+
+class DirectConnections:
+    """Plain asyncpg connections for ``Database.on_asyncpg``: at most ``size`` in use at
+    once, each kept once opened, the most recently used handed out first.
+
+    What runs on them is one statement outside any transaction, or a transaction that is
+    over before the connection comes back, so a connection needs no reset between uses (an
+    asyncpg pool would send one, a round trip, on every release)."""
+
+    def __init__(self, dsn: str, size: int, timeout: float) -> None:
+        self._dsn = dsn
+        self._timeout = timeout
+        self._idle: list[Any] = []
+        self._slots = asyncio.Semaphore(size)
+        # Moved on when the connections are found broken or closed: one that was in use
+        # then is closed when it comes back rather than kept.
+        self._generation = 0
+
+    async def run(
+        self, work: Callable[[Any], Awaitable[T]], on_broken: Callable[[], Awaitable[None]]
+    ) -> T:
+        """``work(connection)``; a connection that fails for anything but a statement
+        PostgreSQL refused is dropped with every idle one, ``on_broken`` is awaited and the
+        error raised as SQLAlchemy reports a disconnect."""
+        if self._slots.locked():
+            await self._wait_for_slot()
+        else:
+            await self._slots.acquire()  # at once: no timer to arm and cancel
+        try:
+            generation = self._generation
+            conn = self._idle.pop() if self._idle else await self._connect()
+            try:
+                result = await work(conn)
+            except BaseException as exc:
+                if _statement_error(exc) and not conn.is_in_transaction():
+                    self._give_back(conn, generation)
+                    raise
+                # Its state is unknown: thrown away, and with it every idle one unless
+                # the caller was only cancelled.
+                conn.terminate()
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                self._forget()
+                await on_broken()
+                # As SQLAlchemy reports a disconnect, so that callers (and the API's 503)
+                # take it for the outage it is, whatever the driver made of the dropped link.
+                raise sqlalchemy.exc.OperationalError(
+                    None, None, exc, connection_invalidated=True
+                ) from exc
+            self._give_back(conn, generation)
+            return result
+        finally:
+            self._slots.release()
+
+    async def _wait_for_slot(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._slots.acquire()
+        except TimeoutError:  # as SQLAlchemy's pool says it: the API answers 503
+            raise sqlalchemy.exc.TimeoutError(
+                f"no free database connection within {self._timeout} s"
+            ) from None
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        return await asyncpg.connect(self._dsn, timeout=self._timeout)
+
+    def _give_back(self, conn: Any, generation: int) -> None:
+        if generation == self._generation and not conn.is_closed():
+            self._idle.append(conn)
+        else:
+            conn.terminate()
+
+    def _forget(self) -> None:
+        """Drop the idle connections; those in use are dropped when they come back."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.terminate()
+
+    async def close(self) -> None:
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                await conn.close(timeout=self._timeout)
+            except Exception:  # a link already broken: nothing left to say goodbye to
+                conn.terminate()
 
 
 class Database:
@@ -58,7 +158,8 @@ class Database:
     On SQLite, writes go through a single connection that begins ``IMMEDIATE``: SQLite has one
     writer at a time anyway, and taking the lock up front avoids the deadlock of two readers
     upgrading at once. Reads use their own pool and never wait for writers (WAL).
-    On PostgreSQL both are the same pool.
+    On PostgreSQL both are the same pool, and the hot paths have plain asyncpg connections of
+    their own (``on_asyncpg``).
     """
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
@@ -69,6 +170,7 @@ class Database:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.timeout = timeout
+        self.direct: DirectConnections | None = None
         if self.is_sqlite:
             path = sqlite_path(self.url)
             if path and path != ":memory:":
@@ -76,18 +178,19 @@ class Database:
             self.writer = self._sqlite_engine(begin="BEGIN IMMEDIATE", pool_size=1)
             self.reader = self._sqlite_engine(begin="BEGIN", pool_size=4)
         else:
-            # At most 30 connections, as before, but 20 kept rather than 10: a connection
-            # beyond the kept ones is opened for one statement and closed after it, and
-            # under 16 concurrent requests that churn (connect, TLS attempt, the driver's
-            # set-up queries) cost the server more CPU than the requests' own statements.
+            # At most 30 connections, none opened for one statement and closed after (under
+            # 16 concurrent requests that churn, connect and the driver's set-up queries, cost
+            # the server more CPU than the statements): 15 kept for SQLAlchemy's statements,
+            # and up to 15 plain asyncpg ones for the hot paths (``on_asyncpg``).
             self.writer = create_async_engine(
                 self.url,
-                pool_size=20,
-                max_overflow=10,
+                pool_size=POOLED_CONNECTIONS,
+                max_overflow=0,
                 pool_timeout=timeout,
                 connect_args={"timeout": timeout},
             )
             self.reader = self.writer
+            self.direct = DirectConnections(asyncpg_dsn(self.url), DIRECT_CONNECTIONS, timeout)
 
     def _sqlite_engine(self, begin: str, pool_size: int) -> AsyncEngine:
         engine = create_async_engine(
@@ -115,33 +218,21 @@ class Database:
         return engine
 
     async def on_asyncpg(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        """``work(asyncpg connection)`` on a pooled connection, outside any transaction (the
-        PostgreSQL hot paths: one round trip, no statement compiled). A connection found
-        broken (PostgreSQL restarted, the link dropped) is thrown away with every other
-        pooled one, as SQLAlchemy does when its own statements meet a disconnect; the error
-        is the caller's."""
-        async with self.writer.connect() as conn:
-            raw = await conn.get_raw_connection()
-            try:
-                return await work(raw.driver_connection)
-            except BaseException as exc:
-                if _statement_error(exc):
-                    raise
-                # The connection's state is unknown: drop it, and every other pooled one. A
-                # failure of that cleanup on a link already broken must not hide the outage.
-                with contextlib.suppress(Exception):
-                    await conn.invalidate()
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                with contextlib.suppress(Exception):
-                    await self.writer.dispose(close=False)
-                # As SQLAlchemy reports a disconnect, so that callers (and the API's 503) take
-                # it for the outage it is, whatever the driver made of the dropped link.
-                raise sqlalchemy.exc.OperationalError(
-                    None, None, exc, connection_invalidated=True
-                ) from exc
+        """``work(asyncpg connection)`` on a connection of the hot paths, outside any
+        transaction: one round trip, no statement compiled, and no SQLAlchemy checkout around
+        it (that cost three times the round trip's own CPU). A connection found broken
+        (PostgreSQL restarted, the link dropped) is thrown away with every other idle one,
+        of both pools, as SQLAlchemy does when its own statements meet a disconnect; the
+        error is the caller's."""
+        return await self.direct.run(work, self._on_broken)
+
+    async def _on_broken(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.writer.dispose(close=False)
 
     async def dispose(self) -> None:
+        if self.direct is not None:
+            await self.direct.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

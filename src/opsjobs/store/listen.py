@@ -13,10 +13,9 @@ import asyncio
 
 import asyncpg
 import structlog
-from sqlalchemy.engine import make_url
 
 from .core import Store
-from .db import DIRECTORY_CHANNEL
+from .db import DIRECTORY_CHANNEL, asyncpg_dsn
 from .queue import CANCEL_CHANNEL, QUEUED_CHANNEL
 from .triggers import FIRINGS_CHANNEL
 
@@ -25,14 +24,7 @@ log = structlog.get_logger("opsjobs.store")
 RECONNECT_SECONDS = 1.0
 
 
-def asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
-    """Relay NOTIFYs to ``store`` until cancelled."""
-    dsn = asyncpg_dsn(store.db.url)
-
+async def _subscribe(conn: asyncpg.Connection, store: Store, runner: bool) -> None:
     def on_queued(*_args) -> None:
         store.jobs_queued.set()
 
@@ -45,16 +37,26 @@ async def listen(store: Store, ready: asyncio.Event | None = None) -> None:
     def on_firings(*_args) -> None:
         store.firings_due.set()
 
+    if runner:
+        await conn.add_listener(QUEUED_CHANNEL, on_queued)
+    await conn.add_listener(CANCEL_CHANNEL, on_cancel)
+    await conn.add_listener(DIRECTORY_CHANNEL, on_directory)
+    await conn.add_listener(FIRINGS_CHANNEL, on_firings)
+
+
+async def listen(store: Store, ready: asyncio.Event | None = None, *, runner: bool = True) -> None:
+    """Relay NOTIFYs to ``store`` until cancelled. Without a ``runner`` in this process
+    nothing waits for queued jobs, so their channel is not listened to: every job queued
+    anywhere would otherwise cost PostgreSQL a notification to send and this process one to
+    read."""
+    dsn = asyncpg_dsn(store.db.url)
     while True:
         conn = None
         try:
             conn = await asyncpg.connect(dsn)
             closed = asyncio.Event()
             conn.add_termination_listener(lambda _c, closed=closed: closed.set())
-            await conn.add_listener(QUEUED_CHANNEL, on_queued)
-            await conn.add_listener(CANCEL_CHANNEL, on_cancel)
-            await conn.add_listener(DIRECTORY_CHANNEL, on_directory)
-            await conn.add_listener(FIRINGS_CHANNEL, on_firings)
+            await _subscribe(conn, store, runner)
             # Jobs queued while we were not listening: look now rather than at the next poll.
             store.jobs_queued.set()
             store.directory_changed.set()

@@ -10,6 +10,8 @@ inherited ones only through the class.
 
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -21,10 +23,11 @@ from ..domain.clock import now_ms
 from ..domain.errors import NotFound
 from ..domain.kinds import EntityKind
 from ..domain.operations import SCRIPT, apply_update, validate_new
+from . import queue_pg
 from .core import Store
 from .entities import effective_operations
 from .operation_rows import insert_operations, operation_document, require_script, row_values
-from .queue import enqueue
+from .queue import QUEUED_CHANNEL, enqueue
 from .schema import classes, links, objects, operations
 
 _ENTITY_TABLES = {"object": objects, "link": links}
@@ -122,6 +125,9 @@ class Target:
     properties: Any
     operation: dict[str, Any]
     script_text: str | None  # the stored script of a scriptReference operation, if it exists
+    # The rows it was read from (see cached_target), and whether it came from the cache.
+    read: tuple = ()
+    cached: bool = False
 
 
 class _OperationRow(NamedTuple):
@@ -160,12 +166,67 @@ async def execution_target(store: Store, kind: str, entity_id: str, operation_id
     if not owned:
         raise NotFound.entity("Operation", operation_id)
     document = operation_document(row)
-    text = None
+    text = ref = None
     parameters = document["parameters"]
     if document["type"] == SCRIPT and parameters.get("type") == "scriptReference":
-        script = await store.fetch_row(_SCRIPT_SQL, (parameters["ref"],))
+        ref = parameters["ref"]
+        script = await store.fetch_row(_SCRIPT_SQL, (ref,))
         text = None if script is None else script[0]
-    return Target(orjson.loads(properties), document, text)
+    return Target(orjson.loads(properties), document, text, (class_id, properties, row, ref))
+
+
+# -- PostgreSQL: the target of an execute from the last one, checked by the insert ---------
+
+# Per store, the targets last read by executes (kind, entity, operation) -> Target. Only a
+# hint: the job is inserted only if what the target was read from is still what the
+# database holds (``target_unchanged``), in the insert's own statement; so an execute of a
+# target seen before is one round trip, not two, and never runs what was changed since.
+_TARGETS: weakref.WeakKeyDictionary[Store, dict[tuple[str, str, str], Target]] = (
+    weakref.WeakKeyDictionary()
+)
+_TARGETS_KEPT = 1024
+
+
+async def cached_target(store: Store, kind: str, entity_id: str, operation_id: str) -> Target:
+    """``execution_target``, or on PostgreSQL the one an earlier execute read (``cached``):
+    to be inserted with ``enqueue_once(..., checked=target)`` only."""
+    if store.is_sqlite:  # its reads are calls on the loop: nothing to save
+        return await execution_target(store, kind, entity_id, operation_id)
+    targets = _TARGETS.setdefault(store, {})
+    key = (kind, entity_id, operation_id)
+    found = targets.get(key)
+    if found is not None:
+        return found
+    target = await execution_target(store, kind, entity_id, operation_id)
+    if len(targets) >= _TARGETS_KEPT:
+        targets.clear()
+    targets[key] = dataclasses.replace(target, cached=True)
+    return target
+
+
+def forget_target(store: Store, kind: str, entity_id: str, operation_id: str) -> None:
+    _TARGETS.get(store, {}).pop((kind, entity_id, operation_id), None)
+
+
+def target_unchanged(kind: str, entity_id: str, target: Target, first: int) -> tuple[str, list]:
+    """A condition (marks from ``$first``) that holds while the entity, the operation and
+    its script are as ``target`` was read from them, with its values."""
+    class_id, properties, row, ref = target.read
+    checks = [
+        f"e.id = ${first}",
+        f"e.class_id IS NOT DISTINCT FROM ${first + 1}",
+        f"e.properties = ${first + 2}",
+        *(f"o.{name} = ${first + 3 + n}" for n, name in enumerate(_OperationRow._fields)),
+    ]
+    values = [entity_id, class_id, properties, *row]
+    if ref is not None:
+        checks.append(
+            f"(SELECT text FROM scripts WHERE id = ${first + len(values)}) "
+            f"IS NOT DISTINCT FROM ${first + len(values) + 1}"
+        )
+        values += [ref, target.script_text]
+    table = _ENTITY_TABLES[kind].name
+    return f"EXISTS (SELECT 1 FROM {table} e, operations o WHERE {' AND '.join(checks)})", values
 
 
 @dataclass(frozen=True)
@@ -182,16 +243,29 @@ async def job_for_key(store: Store, user_id: str | None, key: str) -> JobRef | N
     return None if row is None else JobRef(*row)
 
 
-async def enqueue_once(store: Store, row: dict[str, Any]) -> JobRef:
+async def enqueue_once(
+    store: Store, row: dict[str, Any], checked: tuple[str, Target] | None = None
+) -> JobRef | None:
     """Insert a queued job, one per idempotency key: answers the job that holds the row's
     key, this one or the one a concurrent insert with the same key put in first.
 
     Two requests with one key can both find no job and both insert: the unique index on
     (user_id, idempotency_key) lets exactly one in, on SQLite and PostgreSQL alike, and the
     other answers the winner's job.
+
+    ``checked``, (kind, target) of a target from ``cached_target``: the job is inserted only
+    if the target is unchanged (None if it changed: the caller reads it again).
     """
     try:
-        await enqueue(store, row)
+        if checked is None or not checked[1].cached:
+            await enqueue(store, row)
+        else:
+            kind, target = checked
+            condition = target_unchanged(kind, row["owner_id"], target, len(row) + 1)
+            if not await queue_pg.enqueue(store, row, QUEUED_CHANNEL, condition):
+                forget_target(store, kind, row["owner_id"], row["operation_id"])
+                return None
+            store.jobs_queued.set()
     except IntegrityError:
         key = row.get("idempotency_key")
         winner = None if key is None else await job_for_key(store, row["user_id"], key)

@@ -12,6 +12,7 @@ docs/decisions.md, "Execution throughput", has what this saved.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -76,24 +77,34 @@ INSERT_CHUNKS = (
 )
 
 
-async def enqueue(store: Store, row: dict[str, Any], channel: str) -> None:
+async def enqueue(
+    store: Store, row: dict[str, Any], channel: str, condition: tuple[str, Sequence] | None = None
+) -> bool:
     """Insert a queued job and NOTIFY ``channel``, in one statement (the NOTIFY is sent when
-    it commits). A unique violation is raised as SQLAlchemy's IntegrityError, as the
-    SQLAlchemy path would."""
-    names = ", ".join(f'"{name}"' for name in row)
-    marks = ", ".join(f"${n}" for n in range(1, len(row) + 1))
-    sql = (
-        f"WITH queued AS (INSERT INTO jobs ({names}) VALUES ({marks}) RETURNING id) "
-        f"SELECT pg_notify('{channel}', '') FROM queued"
-    )
+    it commits); with ``condition`` (SQL whose marks are numbered after the row's, and their
+    values), only if it holds. Answers whether the job was inserted. A unique violation is
+    raised as SQLAlchemy's IntegrityError, as the SQLAlchemy path would."""
+    sql = _insert_sql(tuple(row), channel, condition[0] if condition else None)
+    values = [*row.values(), *(condition[1] if condition else ())]
 
-    async def work(conn) -> None:
-        await conn.execute(sql, *row.values())
+    async def work(conn) -> bool:
+        return len(await conn.fetch(sql, *values)) == 1
 
     try:
-        await _on_driver(store, work, "enqueue")
+        return await _on_driver(store, work, "enqueue")
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(sql, None, exc) from exc
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(names: tuple[str, ...], channel: str, condition: str | None) -> str:
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join(f"${n}" for n in range(1, len(names) + 1))
+    source = f"VALUES ({marks})" if condition is None else f"SELECT {marks} WHERE {condition}"
+    return (
+        f"WITH queued AS (INSERT INTO jobs ({columns}) {source} RETURNING id) "
+        f"SELECT pg_notify('{channel}', '') FROM queued"
+    )
 
 
 async def _on_driver(store: Store, work: Callable[[Any], Awaitable[T]], what: str) -> T:
