@@ -16,6 +16,7 @@ import structlog
 
 from .core import Store
 from .db import DIRECTORY_CHANNEL, asyncpg_dsn
+from .output import OUTPUT_CHANNEL
 from .queue import CANCEL_CHANNEL, QUEUED_CHANNEL
 from .triggers import FIRINGS_CHANNEL
 
@@ -37,11 +38,16 @@ async def _subscribe(conn: asyncpg.Connection, store: Store, runner: bool) -> No
     def on_firings(*_args) -> None:
         store.firings_due.set()
 
+    def on_output(_conn, _pid, _channel, job_id: str) -> None:
+        store.job_signals.changed(job_id)
+
     if runner:
         await conn.add_listener(QUEUED_CHANNEL, on_queued)
     await conn.add_listener(CANCEL_CHANNEL, on_cancel)
     await conn.add_listener(DIRECTORY_CHANNEL, on_directory)
     await conn.add_listener(FIRINGS_CHANNEL, on_firings)
+    # Any process may serve a stream of a job that runs elsewhere, a runner's own too.
+    await conn.add_listener(OUTPUT_CHANNEL, on_output)
 
 
 async def listen(store: Store, ready: asyncio.Event | None = None, *, runner: bool = True) -> None:
