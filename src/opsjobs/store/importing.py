@@ -5,17 +5,22 @@ A line is loaded whole or not at all: bad lines are reported by number and skipp
 line whose ID is already stored is reported rather than overwriting history.
 
 Lines go in by batches, each one transaction. On SQLite (a file), a batch is written by a
-connection of the import's own in a worker thread while the next batch is parsed on the
-loop: SQLite lets go of the GIL while it writes, so on two cores the import takes about as
-long as the slower of the two rather than their sum (docs/decisions.md, "Importing").
+connection of the import's own in a worker thread while the next batches are parsed in a
+process of their own, so on two cores the import takes about as long as the writing alone
+(docs/decisions.md, "Importing": parsed in this process, the two took turns at the GIL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import signal
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from typing import Any
 
 import orjson
@@ -27,12 +32,17 @@ from .db import SQLITE_PRAGMAS, sqlite_path
 from .jobs import bulk_insert_jobs, existing_job_ids
 
 BATCH = 20_000
+PARSED_AHEAD = 2
 # The import's own SQLite connection: a page cache that holds the indexes' hot pages across
 # batches, and a checkpoint every 64 MiB of WAL instead of every 4 MiB (each one copies the
 # same index pages to the file again and waits for the disk).
 IMPORT_PRAGMAS = ("PRAGMA cache_size=-131072", "PRAGMA wal_autocheckpoint=16384")
 
-Batch = list[tuple[int, dict[str, Any]]]
+# A parsed row is a tuple in COLUMNS' order (cheaper to pass between processes than a dict);
+# the columns are taken from row_from_document itself, so the two cannot drift apart.
+COLUMNS = tuple(row_from_document({"id": "0" * 24, "owner_id": "0" * 24, "timestamp": 0}))
+_ID = COLUMNS.index("id")
+Batch = list[tuple[int, tuple[Any, ...]]]
 
 
 @dataclass
@@ -49,60 +59,127 @@ async def import_lines(
     report = ImportReport()
     path = sqlite_path(store.db.url) if store.is_sqlite else None
     if path is None or path == ":memory:":
-        for batch, consumed in _batches(lines, report):
+        for chunk in _chunks(lines):
+            batch, problems = parse_chunk(chunk.first, chunk.lines)
+            report.problems.extend(problems)
             await _flush(store, batch, report)
-            progress(consumed)
+            progress(chunk.consumed)
     else:
         loader = _SqliteLoader(path, store.db.timeout)
         try:
-            await _pipelined(loader, _batches(lines, report), report, progress)
+            async with _Parser() as parser:
+                await _pipelined(loader, parser.parsed(_chunks(lines)), report, progress)
         finally:
             loader.close()
     report.problems.sort()
     return report
 
 
-def _batches(lines: Iterable[bytes], report: ImportReport) -> Iterator[tuple[Batch, int]]:
-    """Parsed rows by batches of BATCH, with the bytes each consumed; bad lines go to the
-    report. Always yields at least once (an empty batch at the end), so progress completes."""
-    batch: Batch = []
-    consumed = 0
+@dataclass(frozen=True)
+class _Chunk:
+    first: int  # the number of its first line
+    lines: list[bytes]
+    consumed: int  # bytes, blank lines included
+
+
+def _chunks(lines: Iterable[bytes]) -> Iterator[_Chunk]:
+    """The input by BATCH lines. Always yields at least once (an empty chunk at the end of an
+    empty input), so progress completes."""
+    chunk: list[bytes] = []
+    first, consumed = 1, 0
     for number, line in enumerate(lines, start=1):
+        chunk.append(line)
         consumed += len(line)
+        if len(chunk) >= BATCH:
+            yield _Chunk(first, chunk, consumed)
+            chunk, first, consumed = [], number + 1, 0
+    if chunk or first == 1:
+        yield _Chunk(first, chunk, consumed)
+
+
+def parse_chunk(first: int, lines: list[bytes]) -> tuple[Batch, list[tuple[int, str]]]:
+    """Rows parsed from lines numbered from ``first``, and a problem for each bad line.
+    Runs in the parsing process on SQLite: a top-level function of plain values in and out."""
+    batch: Batch = []
+    problems: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=first):
         if not line.strip():
             continue
         try:
             document = orjson.loads(line)
             if b'"$' in line:  # extended JSON; plain documents skip the walk
                 document = plain(document)
-            batch.append((number, row_from_document(document)))
+            batch.append((number, tuple(row_from_document(document).values())))
         except orjson.JSONDecodeError as exc:
-            report.problems.append((number, f"not valid JSON: {exc}"))
+            problems.append((number, f"not valid JSON: {exc}"))
         except (ValueError, TypeError) as exc:
-            report.problems.append((number, str(exc)))
-        if len(batch) >= BATCH:
-            yield batch, consumed
-            batch, consumed = [], 0
-    yield batch, consumed
+            problems.append((number, str(exc)))
+    return batch, problems
+
+
+def _parsing_process() -> None:
+    # Ctrl-C reaches the whole process group: the import stops it, not its parser (which
+    # would otherwise print a traceback of its own).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Parser:
+    """Parses chunks in a process of its own, two ahead of the writer: the writer's thread
+    binds every row's values holding the GIL, so parsing in the same process took turns with
+    it rather than running beside it (docs/decisions.md, "Importing"). An input of one chunk
+    is parsed here, sparing the process's start."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def __aenter__(self) -> _Parser:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def parsed(self, chunks: Iterator[_Chunk]) -> AsyncIterator[tuple[_Chunk, tuple]]:
+        first = next(chunks)
+        second = next(chunks, None)
+        if second is None:
+            yield first, parse_chunk(first.first, first.lines)
+            return
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=get_context("spawn"), initializer=_parsing_process
+        )
+        loop = asyncio.get_running_loop()
+        ahead: deque[tuple[_Chunk, asyncio.Future]] = deque()
+        for chunk in itertools.chain((first, second), chunks):
+            ahead.append(
+                (chunk, loop.run_in_executor(self._pool, parse_chunk, chunk.first, chunk.lines))
+            )
+            if len(ahead) > PARSED_AHEAD:
+                done, future = ahead.popleft()
+                yield done, await future
+        while ahead:
+            done, future = ahead.popleft()
+            yield done, await future
 
 
 async def _pipelined(
     loader: _SqliteLoader,
-    batches: Iterator[tuple[Batch, int]],
+    parsed: AsyncIterator[tuple[_Chunk, tuple[Batch, list[tuple[int, str]]]]],
     report: ImportReport,
     progress: Callable[[int], None],
 ) -> None:
-    """Write each batch in the loader's thread while the next is parsed here; one batch in
-    flight at most, so memory stays at two batches."""
+    """Write each batch in the loader's thread while the next ones are parsed; one batch in
+    flight at most."""
     loop = asyncio.get_running_loop()
     in_flight: tuple[asyncio.Future, int] | None = None
     try:
-        for batch, consumed in batches:
+        async for chunk, (batch, problems) in parsed:
+            report.problems.extend(problems)
             if in_flight is not None:
                 _account(await in_flight[0], report)
                 progress(in_flight[1])
             # Submitted to the thread at once, not when the loop next turns.
-            in_flight = (loop.run_in_executor(loader.executor, loader.load, batch), consumed)
+            in_flight = (loop.run_in_executor(loader.executor, loader.load, batch), chunk.consumed)
         if in_flight is not None:
             _account(await in_flight[0], report)
             progress(in_flight[1])
@@ -118,13 +195,13 @@ def _account(outcome: tuple[int, list[tuple[int, str]]], report: ImportReport) -
     report.problems.extend(problems)
 
 
-def _sift(batch: Batch, existing: set[str]) -> tuple[list[dict], list[tuple[int, str]]]:
+def _sift(batch: Batch, existing: set[str]) -> tuple[list[tuple], list[tuple[int, str]]]:
     """The rows to insert, and a problem for each line whose job is stored or repeated."""
     seen: dict[str, int] = {}
-    fresh: list[dict] = []
+    fresh: list[tuple] = []
     problems: list[tuple[int, str]] = []
     for number, row in batch:
-        job_id = row["id"]
+        job_id = row[_ID]
         if job_id in existing:
             problems.append((number, f"job {job_id} already exists"))
         elif job_id in seen:
@@ -138,11 +215,11 @@ def _sift(batch: Batch, existing: set[str]) -> tuple[list[dict], list[tuple[int,
 async def _flush(store: Store, batch: Batch, report: ImportReport) -> None:
     if not batch:
         return
-    existing = await existing_job_ids(store, [row["id"] for _, row in batch])
+    existing = await existing_job_ids(store, [row[_ID] for _, row in batch])
     fresh, problems = _sift(batch, existing)
     report.problems.extend(problems)
     if fresh:
-        await bulk_insert_jobs(store, fresh)
+        await bulk_insert_jobs(store, [dict(zip(COLUMNS, row, strict=True)) for row in fresh])
         report.loaded += len(fresh)
 
 
@@ -150,6 +227,7 @@ class _SqliteLoader:
     """Batches into a SQLite file through a connection of the import's own, in one thread."""
 
     _EXISTING = "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+    _INSERT = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
     def __init__(self, path: str, timeout: float) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -162,26 +240,19 @@ class _SqliteLoader:
             self.conn.execute(pragma)
         for pragma in IMPORT_PRAGMAS:
             self.conn.execute(pragma)
-        self._insert: str | None = None
 
     def load(self, batch: Batch) -> tuple[int, list[tuple[int, str]]]:
         """One transaction: which IDs are stored already, then the rest inserted."""
         if not batch:
             return 0, []
         conn = self.conn
-        ids = orjson.dumps([row["id"] for _, row in batch]).decode()
+        ids = orjson.dumps([row[_ID] for _, row in batch]).decode()
         conn.execute("BEGIN IMMEDIATE")
         try:
             existing = {found for (found,) in conn.execute(self._EXISTING, (ids,))}
             fresh, problems = _sift(batch, existing)
             if fresh:
-                if self._insert is None:  # every row of row_from_document has the same keys
-                    columns = list(fresh[0])
-                    self._insert = (
-                        f"INSERT INTO jobs ({', '.join(columns)}) "
-                        f"VALUES ({', '.join('?' * len(columns))})"
-                    )
-                conn.executemany(self._insert, [tuple(row.values()) for row in fresh])
+                conn.executemany(self._INSERT, fresh)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
