@@ -53,7 +53,6 @@ def start(directory: Path, body: bytes, cpu: int | None, logs: Path) -> Server:
     return servers.start("granian-floor", argv, port, "", cpu, logs, cwd=_ROOT)
 
 
-
 def _main(argv: list[str]) -> None:
     from opsjobs.api.server import serve
 

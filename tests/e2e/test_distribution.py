@@ -22,8 +22,9 @@ from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.spec import ExecSpec, ScriptSpec, dump_spec
 from opsjobs.store import entities, operations
+from opsjobs.store.channels import QUEUED_CHANNEL
 from opsjobs.store.jobs import insert_jobs
-from opsjobs.store.queue import QUEUED_CHANNEL, RUNNER_LOST
+from opsjobs.store.queue import RUNNER_LOST
 from opsjobs.store.schema import jobs
 
 RELAXED = {"OPSJOBS_LOST_AFTER_SECONDS": "30"}

@@ -20,10 +20,9 @@ from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
 
 from ..domain.batches import BatchStatus, TargetStatus
 from ..domain.errors import BadRequest
+from .channels import FIRINGS_CHANNEL, QUEUED_CHANNEL, notify
 from .core import Store
-from .queue import QUEUED_CHANNEL
 from .schema import batch_targets, batches, classes, jobs, links, objects, operations, tags
-from .triggers import FIRINGS_CHANNEL
 
 _RUNNING = BatchStatus.RUNNING.value
 _WAITING = TargetStatus.WAITING.value
@@ -111,8 +110,7 @@ async def create(
         await conn.execute(insert(batches).values(row))
         for start in range(0, len(targets), _CHUNK):
             await conn.execute(insert(batch_targets), list(targets[start : start + _CHUNK]))
-        if not store.is_sqlite:
-            await conn.execute(select(func.pg_notify(FIRINGS_CHANNEL, "")))
+        await notify(conn, FIRINGS_CHANNEL)
     store.firings_due.set()
 
 
@@ -345,8 +343,7 @@ async def consume(store: Store, steps: Sequence[Step]) -> list[Step]:
         job_rows = [job for step in done for job in step.queued.values()]
         if job_rows:
             await conn.execute(insert(jobs), job_rows)
-            if not store.is_sqlite:
-                await conn.execute(select(func.pg_notify(QUEUED_CHANNEL, "")))
+            await notify(conn, QUEUED_CHANNEL)
         for step in done:
             await _record(conn, step)
     if job_rows:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy.exc
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .channels import DIRECTORY_CHANNEL, notify
 from .schema import revisions
 
 T = TypeVar("T")
@@ -238,9 +239,6 @@ class Database:
             await self.reader.dispose()
 
 
-DIRECTORY_CHANNEL = "opsjobs_directory"
-
-
 async def bump_revision(conn: AsyncConnection, name: str = "directory") -> int:
     """Mark users, rights or the object graph as changed, inside the changing transaction.
 
@@ -253,8 +251,7 @@ async def bump_revision(conn: AsyncConnection, name: str = "directory") -> int:
         .values(value=revisions.c.value + 1)
         .returning(revisions.c.value)
     )
-    if conn.dialect.name == "postgresql":
-        await conn.execute(select(func.pg_notify(DIRECTORY_CHANNEL, name)))
+    await notify(conn, DIRECTORY_CHANNEL, name)
     return int(result.scalar_one())
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import delete, func, insert, select, tuple_, update
 
 from ..domain.kinds import EntityKind
 from . import firings_sqlite
+from .channels import QUEUED_CHANNEL, notify
 from .core import Store
 from .immediate import NOT_WRITTEN, try_immediate_write
-from .queue import QUEUED_CHANNEL
 from .schema import jobs, trigger_deliveries, trigger_firings
 from .triggers import entity_table
 
@@ -127,8 +127,7 @@ async def consume(store: Store, acted: Sequence[Acted], now: int) -> list[Acted]
         job_rows = [a.job for a in done if a.job is not None]
         if job_rows:
             await conn.execute(insert(jobs), job_rows)
-            if not store.is_sqlite:
-                await conn.execute(select(func.pg_notify(QUEUED_CHANNEL, "")))
+            await notify(conn, QUEUED_CHANNEL)
         if done:
             await conn.execute(insert(trigger_deliveries), [a.delivery for a in done])
         await _advance(conn, [a.firing for a in done], now)

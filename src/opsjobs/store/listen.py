@@ -14,11 +14,15 @@ import asyncio
 import asyncpg
 import structlog
 
+from .channels import (
+    CANCEL_CHANNEL,
+    DIRECTORY_CHANNEL,
+    FIRINGS_CHANNEL,
+    OUTPUT_CHANNEL,
+    QUEUED_CHANNEL,
+)
 from .core import Store
-from .db import DIRECTORY_CHANNEL, asyncpg_dsn
-from .output import OUTPUT_CHANNEL
-from .queue import CANCEL_CHANNEL, QUEUED_CHANNEL
-from .triggers import FIRINGS_CHANNEL
+from .db import asyncpg_dsn
 
 log = structlog.get_logger("opsjobs.store")
 

@@ -24,10 +24,11 @@ from ..domain.errors import NotFound
 from ..domain.kinds import EntityKind
 from ..domain.operations import SCRIPT, apply_update, validate_new
 from . import queue_pg
+from .channels import QUEUED_CHANNEL
 from .core import Store
 from .entities import effective_operations
 from .operation_rows import insert_operations, operation_document, require_script, row_values
-from .queue import QUEUED_CHANNEL, enqueue
+from .queue import enqueue
 from .schema import classes, links, objects, operations
 
 _ENTITY_TABLES = {"object": objects, "link": links}

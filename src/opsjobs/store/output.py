@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.output import Chunk
 from . import queue_sqlite
+from .channels import OUTPUT_CHANNEL, notify
 from .core import Store
 from .immediate import NOT_WRITTEN, try_immediate_write
 from .schema import job_output
@@ -42,11 +43,6 @@ async def insert_chunks(conn: AsyncConnection, chunks: Sequence[tuple[str, Chunk
         )
 
 
-# On PostgreSQL, output stored by a runner anywhere wakes the streams following that job in
-# every server (store/listen.py), rather than their next poll.
-OUTPUT_CHANNEL = "opsjobs_output"
-
-
 async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> None:
     """Store chunks while the job runs, and wake whoever follows it, in this process and (on
     PostgreSQL) in every other."""
@@ -58,8 +54,9 @@ async def append_output(store: Store, job_id: str, chunks: Sequence[Chunk]) -> N
     if await try_immediate_write(store.immediate, work, size=size) is NOT_WRITTEN:
         async with store.write() as conn:
             await insert_chunks(conn, pairs)
-            if not store.is_sqlite:  # delivered only if and when the chunks commit
-                await conn.execute(select(func.pg_notify(OUTPUT_CHANNEL, job_id)))
+            # On PostgreSQL, output stored by a runner anywhere wakes the streams following
+            # that job in every server, rather than their next poll.
+            await notify(conn, OUTPUT_CHANNEL, job_id)
     store.job_signals.changed(job_id)
 
 

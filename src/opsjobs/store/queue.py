@@ -38,15 +38,12 @@ from ..domain.jobs import JobStatus
 from ..domain.kinds import EntityKind
 from ..domain.outcome import Outcome
 from . import queue_pg, queue_sqlite, retry
+from .channels import CANCEL_CHANNEL, QUEUED_CHANNEL, notify
 from .core import Store
 from .immediate import MAX_BYTES, NOT_WRITTEN, try_immediate_write
 from .output import insert_chunks
 from .schema import jobs, runners
 from .states import StateChange, announce, change_state
-
-# LISTEN/NOTIFY channels on PostgreSQL (see listen.py).
-QUEUED_CHANNEL = "opsjobs_queued"
-CANCEL_CHANNEL = "opsjobs_cancel"
 
 CANCEL_REQUESTED = "cancel requested"
 RUNNER_LOST = "runner lost"
@@ -116,12 +113,6 @@ async def _immediate(store: Store, work, *retry_on: type[Exception], size: int =
     return done
 
 
-async def _notify(conn, store: Store, channel: str, payload: str) -> None:
-    # NOTIFY inside the transaction: PostgreSQL delivers it only if and when it commits.
-    if not store.is_sqlite:
-        await conn.execute(select(func.pg_notify(channel, payload)))
-
-
 async def enqueue(store: Store, row: dict[str, Any]) -> None:
     """Insert a queued job (``status`` defaults to queued) and wake the runners."""
     work = lambda conn: queue_sqlite.insert_job(conn, row)  # noqa: E731
@@ -129,7 +120,7 @@ async def enqueue(store: Store, row: dict[str, Any]) -> None:
         if store.is_sqlite or not set(row) <= _JOB_COLUMNS:
             async with store.write() as conn:
                 await conn.execute(insert(jobs).values(**row))
-                await _notify(conn, store, QUEUED_CHANNEL, "")
+                await notify(conn, QUEUED_CHANNEL)
         else:
             await queue_pg.enqueue(store, row, QUEUED_CHANNEL)
     store.jobs_queued.set()
@@ -515,7 +506,7 @@ async def cancel(store: Store, job_id: str) -> JobStatus | None:
         )
         if running.rowcount != 1:
             return None
-        await _notify(conn, store, CANCEL_CHANNEL, job_id)
+        await notify(conn, CANCEL_CHANNEL, job_id)
         return JobStatus.RUNNING
 
     outcome = await retry.write(store, work, "cancel")

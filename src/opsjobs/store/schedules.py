@@ -18,10 +18,9 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 
 from ..domain.errors import BadRequest, NotFound
+from .channels import FIRINGS_CHANNEL, QUEUED_CHANNEL, notify
 from .core import Store
-from .queue import QUEUED_CHANNEL
 from .schema import jobs, schedules
-from .triggers import FIRINGS_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +43,9 @@ async def create(store: Store, row: dict[str, Any], per_owner_max: int) -> None:
         if owned.scalar_one() >= per_owner_max:
             raise BadRequest(f"owner: a user may own at most {per_owner_max} schedules")
         await conn.execute(insert(schedules).values(row))
-        await _announce(conn, store)
+        # Other dispatchers may sleep past the new time: wake them.
+        await notify(conn, FIRINGS_CHANNEL)
     store.firings_due.set()
-
-
-async def _announce(conn, store: Store) -> None:
-    """Other dispatchers may sleep past the new time: wake them (NOTIFY on PostgreSQL)."""
-    if not store.is_sqlite:
-        await conn.execute(select(func.pg_notify(FIRINGS_CHANNEL, "")))
 
 
 async def get(store: Store, schedule_id: str) -> Any | None:
@@ -81,7 +75,8 @@ async def change(store: Store, schedule_id: str, revision: int, values: dict[str
             if await _exists(conn, schedule_id):
                 raise BadRequest("schedule: changed meanwhile by another request; try again")
             raise NotFound.entity("Schedule", schedule_id)
-        await _announce(conn, store)
+        # Other dispatchers may sleep past the new time: wake them.
+        await notify(conn, FIRINGS_CHANNEL)
     store.firings_due.set()
 
 
@@ -141,8 +136,7 @@ async def consume(store: Store, runs: Sequence[Run]) -> list[Run]:
         job_rows = [run.job for run in done if run.job is not None]
         if job_rows:
             await conn.execute(insert(jobs), job_rows)
-            if not store.is_sqlite:
-                await conn.execute(select(func.pg_notify(QUEUED_CHANNEL, "")))
+            await notify(conn, QUEUED_CHANNEL)
         for run in done:
             await conn.execute(
                 update(schedules)

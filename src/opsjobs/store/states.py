@@ -12,15 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 
 from ..domain.clock import now_ms
 from ..domain.errors import NotFound
 from ..domain.ids import new_id
 from ..domain.kinds import EntityKind
+from .channels import FIRINGS_CHANNEL, notify
 from .core import Store
 from .schema import state_history, trigger_firings
-from .triggers import FIRINGS_CHANNEL, defined_triggers, entity_table, firing_row
+from .triggers import defined_triggers, entity_table, firing_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,7 @@ async def record_change(
     ]
     if rows:
         await conn.execute(insert(trigger_firings), rows)
-        if not store.is_sqlite:
-            await conn.execute(select(func.pg_notify(FIRINGS_CHANNEL, "")))
+        await notify(conn, FIRINGS_CHANNEL)
     return StateChange(change["id"], state_id, prev_state_id, at, len(rows))
 
 

@@ -13,19 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ..domain.clock import now_ms
 from ..domain.errors import BadRequest, NotFound
 from ..domain.ids import new_id
 from ..domain.kinds import EntityKind
 from ..domain.triggers import duration_ms, operations_named, period_ms
+from .channels import FIRINGS_CHANNEL, notify
 from .core import Store
 from .schema import classes, links, objects, operations, state_triggers, trigger_firings
-
-# The channel a new firing is announced on (store/listen.py), so that a dispatcher in
-# another process looks at once rather than at its next timed look.
-FIRINGS_CHANNEL = "opsjobs_firings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +198,7 @@ async def property_firings(conn, store: Store, kind: EntityKind, entity_id: str,
     rows = [_property_firing(kind, entity_id, op, change) for change in changes for op in flagged]
     if rows:
         await conn.execute(insert(trigger_firings), rows)
-        if not store.is_sqlite:
-            await conn.execute(select(func.pg_notify(FIRINGS_CHANNEL, "")))
+        await notify(conn, FIRINGS_CHANNEL)
     return len(rows)
 
 
