@@ -165,3 +165,23 @@ async def test_a_run_renders_what_the_database_holds_now(world, database_url):
     assert sorted((await spec_of(greet, name="a")).env.values()) == ["10.2", "a", "ops"]
     with pytest.raises(NotFound, match=r"Operation\("):
         await spec_of(said["id"])
+
+
+async def test_a_fresh_target_refused_as_changed_is_an_error_not_an_assert(world, monkeypatch):
+    # The invariant holds without asserts (python -O strips them), and the error names the
+    # run without its arguments, which may hold secrets and would reach the log.
+    store, host, _, greet, ops_user = world
+    refusals: list[bool] = []
+
+    async def refused(store, run, target, default_timeout):
+        refusals.append(target.cached)
+        return None
+
+    monkeypatch.setattr("opsjobs.service.execute._enqueue", refused)
+    with pytest.raises(RuntimeError, match=f"object {host} operation {greet}") as raised:
+        await execute_operation(
+            store, run_of(host, greet, ops_user, args={"name": "s3cret"}), default_timeout=TIMEOUT
+        )
+    assert "s3cret" not in str(raised.value)
+    assert refusals[-1] is False  # the second try was with a target read, not kept
+    assert await job_rows(store) == []

@@ -94,7 +94,12 @@ async def execute_operation(store: Store, run: RunRequest, *, default_timeout: f
     if job is None:  # the target changed since an earlier execute read it: read it now
         target = await execution_target(store, run.kind, run.entity_id, run.operation_id)
         job = await _enqueue(store, run, target, default_timeout)
-    assert job is not None  # a target just read is inserted unchecked
+        if job is None:  # a target just read is inserted unchecked, so this is a bug
+            # (Names only: the run's arguments may hold secrets, and this error is logged.)
+            raise RuntimeError(
+                f"{run.kind} {run.entity_id} operation {run.operation_id}: "
+                "a target read now was refused as changed"
+            )
     return _same_run(job, run)
 
 
