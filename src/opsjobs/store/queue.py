@@ -315,9 +315,7 @@ async def finish_and_claim(
     finished = await _finish_setting_states(store, runner, setting) if setting else 0
     ids, chunks, params = _finish_rows(runner, plain)
     now = now_ms()
-    done, rows = await queue_pg.finish_and_claim(
-        store, runner, params, chunks, (tags, limit, now)
-    )
+    done, rows = await queue_pg.finish_and_claim(store, runner, params, chunks, (tags, limit, now))
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for job_id in sorted(outcomes):
         store.job_signals.changed(job_id)
