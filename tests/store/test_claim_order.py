@@ -54,3 +54,39 @@ async def test_a_person_goes_first(store, path):
         background[0]["id"],
         background[1]["id"],
     }
+
+
+async def test_an_end_claims_in_the_same_order_for_the_slots_it_frees(store, backend):
+    """finish_and_claim (PostgreSQL): the statement that stores ends claims at most that many
+    jobs, a person's first, then oldest first, only those this runner's tags allow; SQLite
+    claims nothing there (its claim loop does)."""
+    from opsjobs.domain.jobs import JobStatus
+    from opsjobs.domain.outcome import Outcome
+
+    running = [_row(100 + i, None) for i in range(2)]
+    for row in running:
+        await queue.enqueue(store, row)
+    assert len(await queue.claim_many(store, "r1", (), 2)) == 2
+    background = [_row(1000 + i, {"batch": {"id": "b", "name": "n"}}) for i in range(3)]
+    person = _row(5000, None)
+    tagged = {**_row(10, None), "runner_tag": "elsewhere"}
+    for row in [*background, person, tagged]:
+        await queue.enqueue(store, row)
+    ends = {row["id"]: Outcome(JobStatus.SUCCEEDED, {}, None) for row in running}
+    finished, claimed = await queue.finish_and_claim(store, "r1", ends, ("mine",), 2)
+    assert finished == 2
+    if backend == "sqlite":
+        assert claimed == []
+        return
+    # The person's and the oldest other, answered oldest first.
+    assert [job.id for job in claimed] == [background[0]["id"], person["id"]]
+    statuses = {
+        job_id: (await store.fetch_row("SELECT status FROM jobs WHERE id = ?", (job_id,)))[0]
+        for job_id in [row["id"] for row in running] + [tagged["id"], background[1]["id"]]
+    }
+    assert statuses == {
+        running[0]["id"]: "succeeded",
+        running[1]["id"]: "succeeded",
+        tagged["id"]: "queued",
+        background[1]["id"]: "queued",
+    }

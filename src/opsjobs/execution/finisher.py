@@ -10,18 +10,24 @@ and written again, with a growing pause, for as long as the runner lives: meanwh
 runner's own heartbeat keeps its jobs from being judged lost, and if one was marked lost all
 the same, the late result is still recorded (store/queue.py). ``record`` returns only once
 the end is stored.
+
+On PostgreSQL the statement that stores the ends also claims the runner's next jobs, one per
+slot they free (store/queue.py, ``finish_and_claim``): they are handed to ``on_claimed``
+before any of those ends' ``record`` returns, so a slot is never free and idle while a claim
+of its own makes the round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from ..domain.outcome import Outcome
 from ..store.core import Store
-from ..store.queue import finish_many
+from ..store.queue import ClaimedJob, finish_and_claim, finish_many
 from ..store.retry import describe
 
 log = structlog.get_logger("opsjobs.execution")
@@ -34,9 +40,20 @@ LOG_EVERY = 10
 
 
 class Finisher:
-    def __init__(self, store: Store, runner: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        runner: str,
+        on_claimed: Callable[[list[ClaimedJob]], None] | None = None,
+        tags: Sequence[str] = (),
+    ) -> None:
         self.store = store
         self.runner = runner
+        self._on_claimed = on_claimed
+        self._tags = tuple(tags)
+        # Set while no write that may claim is under way (see stop_claiming).
+        self._not_claiming = asyncio.Event()
+        self._not_claiming.set()
         self._pending: list[tuple[str, Outcome, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -65,7 +82,7 @@ class Finisher:
             while self._pending:
                 batch = self._pending[:MAX_BATCH]
                 try:
-                    await finish_many(self.store, self.runner, {j: o for j, o, _ in batch})
+                    await self._write({j: o for j, o, _ in batch})
                 except Exception as exc:
                     failures += 1
                     if failures == 1:
@@ -92,6 +109,29 @@ class Finisher:
                 for _, _, done in batch:
                     if not done.done():
                         done.set_result(None)
+
+    async def _write(self, outcomes: dict[str, Outcome]) -> None:
+        on_claimed = self._on_claimed
+        if on_claimed is None or self.store.is_sqlite:
+            await finish_many(self.store, self.runner, outcomes)
+            return
+        # The slots of these jobs are still taken (their ``record`` has not returned):
+        # claiming that many cannot make the runner's jobs outnumber its slots.
+        self._not_claiming.clear()
+        try:
+            _, claimed = await finish_and_claim(
+                self.store, self.runner, outcomes, self._tags, len(outcomes)
+            )
+            if claimed:
+                on_claimed(claimed)
+        finally:
+            self._not_claiming.set()
+
+    async def stop_claiming(self) -> None:
+        """Claim no more; returns once a write that may still claim is over (its jobs
+        handed to ``on_claimed``)."""
+        self._on_claimed = None
+        await self._not_claiming.wait()
 
     async def close(self, patience: float = 0.0) -> dict[str, Outcome]:
         """Stop; ends still unwritten get ``patience`` more seconds. Answers those that

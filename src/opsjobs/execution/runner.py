@@ -75,7 +75,7 @@ class Runner:
         self._stopping = False
         self._background: list[asyncio.Task] = []
         self._unsubscribe = lambda: None
-        self._finisher = Finisher(store, self.name)
+        self._finisher = Finisher(store, self.name, self._start_jobs, self.tags)
         # Directories made ahead for a few rounds of every slot: the thread that makes and
         # removes them is woken once per half of that, and each wake costs more than the
         # directories it makes (workdirs.py).
@@ -149,10 +149,15 @@ class Runner:
                 continue
             if not claimed:
                 await self._sleep_until_woken(self.settings.runner_poll_seconds)
-            for job in claimed:
-                # The control exists before the task runs: a cancel can never fall between.
-                control = self._controls[job.id] = JobControl()
-                self._tasks[job.id] = asyncio.create_task(self._run_job(job, control))
+            self._start_jobs(claimed)
+
+    def _start_jobs(self, claimed: list[ClaimedJob]) -> None:
+        """Run jobs claimed by the claim loop, or by the finisher with the ends that freed
+        their slots (finisher.py)."""
+        for job in claimed:
+            # The control exists before the task runs: a cancel can never fall between.
+            control = self._controls[job.id] = JobControl()
+            self._tasks[job.id] = asyncio.create_task(self._run_job(job, control))
 
     # -- running ----------------------------------------------------------------------------
 
@@ -275,6 +280,7 @@ class Runner:
         claim_loop, *others = self._background or [None]
         if claim_loop is not None:
             await asyncio.wait({claim_loop})
+        await self._finisher.stop_claiming()
         unfinished = await self._end_running_jobs(grace)
         await self._tear_down(unfinished)
         # Results still unwritten (the database refuses writes) get one more grace period.

@@ -291,6 +291,31 @@ async def finish_many(store: Store, runner: str, outcomes: Mapping[str, Outcome]
     return finished
 
 
+async def finish_and_claim(
+    store: Store, runner: str, outcomes: Mapping[str, Outcome], tags: Sequence[str], limit: int
+) -> tuple[int, list[ClaimedJob]]:
+    """``finish_many``, and on PostgreSQL up to ``limit`` claims like ``claim_many`` in the
+    same statement as the plain ends (docs/decisions.md, "Finish and claim at once"): a
+    runner passes the slots these ends free, and its next jobs start without a round trip
+    of their own. The ends that set a state are written first, so the claims never make its
+    running jobs outnumber its slots. SQLite, or no plain end: nothing is claimed here."""
+    plain = {j: o for j, o in outcomes.items() if o.sets_state is None}
+    if store.is_sqlite or not plain or limit <= 0:
+        return await finish_many(store, runner, outcomes), []
+    setting = {j: o for j, o in outcomes.items() if o.sets_state is not None}
+    finished = await _finish_setting_states(store, runner, setting) if setting else 0
+    ids, chunks, params = _finish_rows(runner, plain)
+    now = now_ms()
+    done, rows = await queue_pg.finish_and_claim(store, runner, params, chunks, (tags, limit, now))
+    rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
+    for job_id in sorted(outcomes):
+        store.job_signals.changed(job_id)
+    for row in rows:
+        store.job_signals.changed(row[0])
+    store.jobs_ended.set()
+    return finished + done, [ClaimedJob(*row[:5]) for row in rows]
+
+
 def _finish_rows(runner: str, outcomes: Mapping[str, Outcome]):
     now = now_ms()
     ids = sorted(outcomes)  # rows are locked in ID order

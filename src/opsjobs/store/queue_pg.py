@@ -71,6 +71,52 @@ WHERE jobs.id = locked.id AND ends.id = jobs.id
 RETURNING jobs.id
 """
 
+# FINISH, then in the same statement CLAIM for the slots those ends free: a runner's slot goes
+# from one job to the next in one round trip, and the jobs it runs never outnumber its slots
+# (the ends and the claims commit together). The two updates touch different rows (running
+# ones, queued ones); the claim's rows are locked SKIP LOCKED, so it never waits. Finished
+# rows come back with kind 'f', claimed ones with 'c' and their columns.
+FINISH_AND_CLAIM = f"""
+WITH locked AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE id = ANY($1::text[]) AND runner = $8 AND status IN ('running', 'lost')
+    ORDER BY id
+    FOR UPDATE
+), ends AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]
+    ) AS e(id, status, finished, description, error, truncated, entry)
+), finished AS (
+    UPDATE jobs SET
+        status = ends.status,
+        finished = ends.finished,
+        description = ends.description,
+        error = ends.error,
+        truncated = ends.truncated,
+        history = CASE WHEN jobs.status = 'lost'
+            THEN (coalesce(jobs.history, '[]')::jsonb || jsonb_build_array(ends.entry::jsonb))::text
+            ELSE jobs.history END
+    FROM locked, ends
+    WHERE jobs.id = locked.id AND ends.id = jobs.id
+    RETURNING jobs.id
+), claimable AS MATERIALIZED (
+    SELECT id FROM jobs
+    WHERE status = 'queued'
+      AND (runner_tag IS NULL OR runner_tag = '' OR runner_tag = ANY($10::text[]))
+    ORDER BY priority, timestamp, id LIMIT $11
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs SET status = 'running', runner = $8, started = $9, heartbeat = $9
+    FROM claimable
+    WHERE jobs.id = claimable.id AND jobs.status = 'queued'
+    RETURNING {_RETURNING}
+)
+SELECT 'f' AS kind, finished.id, NULL::text, NULL::integer, NULL::text, NULL::text, NULL::bigint
+FROM finished
+UNION ALL
+SELECT 'c', claimed.* FROM claimed
+"""
+
 INSERT_CHUNKS = (
     'INSERT INTO job_output (job_id, stream, seq, "offset", data) VALUES ($1, $2, $3, $4, $5) '
     "ON CONFLICT DO NOTHING"
@@ -121,6 +167,17 @@ async def _on_driver(store: Store, work: Callable[[Any], Awaitable[T]], what: st
     raise AssertionError("unreachable")
 
 
+_FINISH_COLUMNS = (
+    "b_id",
+    "b_status",
+    "b_finished",
+    "b_description",
+    "b_error",
+    "b_truncated",
+    "b_entry",
+)
+
+
 async def claim(
     store: Store, runner: str, tags: Sequence[str], limit: int, now: int
 ) -> list[tuple]:
@@ -135,16 +192,7 @@ async def finish(
     store: Store, runner: str, params: Sequence[dict[str, Any]], chunks: Sequence[tuple[str, Chunk]]
 ) -> int:
     """Rows finished, of the jobs in ``params`` (queue._finish_params), with their chunks."""
-    columns = (
-        "b_id",
-        "b_status",
-        "b_finished",
-        "b_description",
-        "b_error",
-        "b_truncated",
-        "b_entry",
-    )
-    arrays = [[p[name] for p in params] for name in columns]
+    arrays = [[p[name] for p in params] for name in _FINISH_COLUMNS]
     rows = [(job_id, c.stream, c.seq, c.offset, c.data) for job_id, c in chunks]
 
     async def work(conn) -> int:
@@ -155,3 +203,29 @@ async def finish(
             return len(await conn.fetch(FINISH, *arrays, runner))
 
     return await _on_driver(store, work, "finish")
+
+
+async def finish_and_claim(
+    store: Store,
+    runner: str,
+    params: Sequence[dict[str, Any]],
+    chunks: Sequence[tuple[str, Chunk]],
+    claim: tuple[Sequence[str], int, int],
+) -> tuple[int, list[tuple]]:
+    """``finish``, and in the same statement up to ``limit`` claims, ``claim`` being (tags,
+    limit, now) as ``claim`` takes them: rows finished, and the claimed rows."""
+    tags, limit, now = claim
+    arrays = [[p[name] for p in params] for name in _FINISH_COLUMNS]
+    rows = [(job_id, c.stream, c.seq, c.offset, c.data) for job_id, c in chunks]
+    values = (*arrays, runner, now, list(tags), limit)
+
+    async def work(conn) -> list:
+        if not rows:
+            return await conn.fetch(FINISH_AND_CLAIM, *values)
+        async with conn.transaction():
+            await conn.executemany(INSERT_CHUNKS, rows)
+            return await conn.fetch(FINISH_AND_CLAIM, *values)
+
+    result = await _on_driver(store, work, "finish")
+    claimed = [tuple(row)[1:] for row in result if row[0] == "c"]
+    return len(result) - len(claimed), claimed
