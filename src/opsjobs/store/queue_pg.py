@@ -27,37 +27,38 @@ T = TypeVar("T")
 
 _RETURNING = "jobs.id, jobs.owner_id, jobs.owner_type, jobs.operation_id, jobs.spec, jobs.timestamp"
 
+# The statements are put together from these parts, so that the claim and the end are
+# written once whichever statement they go in ({names} are the statements' parameters).
+
 # The queued jobs this runner may take, a person's first, then oldest first (queue.claim_many),
 # locked SKIP LOCKED (materialized: PostgreSQL may otherwise run the subquery more than once
 # and claim more than the limit).
-CLAIM = f"""
-WITH claimable AS MATERIALIZED (
+_CLAIMABLE = """claimable AS MATERIALIZED (
     SELECT id FROM jobs
     WHERE status = 'queued'
-      AND (runner_tag IS NULL OR runner_tag = '' OR runner_tag = ANY($4::text[]))
-    ORDER BY priority, timestamp, id LIMIT $5
+      AND (runner_tag IS NULL OR runner_tag = '' OR runner_tag = ANY({tags}::text[]))
+    ORDER BY priority, timestamp, id LIMIT {limit}
     FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs SET status = 'running', runner = $1, started = $2, heartbeat = $3
+)"""
+_CLAIM_UPDATE = f"""UPDATE jobs SET status = 'running', runner = {{runner}}, started = {{started}},
+    heartbeat = {{heartbeat}}
 FROM claimable
 WHERE jobs.id = claimable.id AND jobs.status = 'queued'
-RETURNING {_RETURNING}
-"""
+RETURNING {_RETURNING}"""
 
 # Rows locked first, in ID order (no deadlock against a transaction taking two of them the
 # other way round), then each job's end; a job marked lost meanwhile gets a history entry.
-FINISH = """
-WITH locked AS MATERIALIZED (
+_ENDS = """locked AS MATERIALIZED (
     SELECT id FROM jobs
-    WHERE id = ANY($1::text[]) AND runner = $8 AND status IN ('running', 'lost')
+    WHERE id = ANY($1::text[]) AND runner = {runner} AND status IN ('running', 'lost')
     ORDER BY id
     FOR UPDATE
 ), ends AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]
     ) AS e(id, status, finished, description, error, truncated, entry)
-)
-UPDATE jobs SET
+)"""
+_FINISH_UPDATE = """UPDATE jobs SET
     status = ends.status,
     finished = ends.finished,
     description = ends.description,
@@ -68,49 +69,23 @@ UPDATE jobs SET
         ELSE jobs.history END
 FROM locked, ends
 WHERE jobs.id = locked.id AND ends.id = jobs.id
-RETURNING jobs.id
-"""
+RETURNING jobs.id"""
+
+CLAIM = f"WITH {_CLAIMABLE.format(tags='$4', limit='$5')}\n" + _CLAIM_UPDATE.format(
+    runner="$1", started="$2", heartbeat="$3"
+)
+
+FINISH = f"WITH {_ENDS.format(runner='$8')}\n{_FINISH_UPDATE}"
 
 # FINISH, then in the same statement CLAIM for the slots those ends free: a runner's slot goes
 # from one job to the next in one round trip, and the jobs it runs never outnumber its slots
 # (the ends and the claims commit together). The two updates touch different rows (running
 # ones, queued ones); the claim's rows are locked SKIP LOCKED, so it never waits. Finished
 # rows come back with kind 'f', claimed ones with 'c' and their columns.
-FINISH_AND_CLAIM = f"""
-WITH locked AS MATERIALIZED (
-    SELECT id FROM jobs
-    WHERE id = ANY($1::text[]) AND runner = $8 AND status IN ('running', 'lost')
-    ORDER BY id
-    FOR UPDATE
-), ends AS (
-    SELECT * FROM unnest(
-        $1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]
-    ) AS e(id, status, finished, description, error, truncated, entry)
-), finished AS (
-    UPDATE jobs SET
-        status = ends.status,
-        finished = ends.finished,
-        description = ends.description,
-        error = ends.error,
-        truncated = ends.truncated,
-        history = CASE WHEN jobs.status = 'lost'
-            THEN (coalesce(jobs.history, '[]')::jsonb || jsonb_build_array(ends.entry::jsonb))::text
-            ELSE jobs.history END
-    FROM locked, ends
-    WHERE jobs.id = locked.id AND ends.id = jobs.id
-    RETURNING jobs.id
-), claimable AS MATERIALIZED (
-    SELECT id FROM jobs
-    WHERE status = 'queued'
-      AND (runner_tag IS NULL OR runner_tag = '' OR runner_tag = ANY($10::text[]))
-    ORDER BY priority, timestamp, id LIMIT $11
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE jobs SET status = 'running', runner = $8, started = $9, heartbeat = $9
-    FROM claimable
-    WHERE jobs.id = claimable.id AND jobs.status = 'queued'
-    RETURNING {_RETURNING}
-)
+FINISH_AND_CLAIM = f"""WITH {_ENDS.format(runner="$8")},
+finished AS ({_FINISH_UPDATE}),
+{_CLAIMABLE.format(tags="$10", limit="$11")},
+claimed AS ({_CLAIM_UPDATE.format(runner="$8", started="$9", heartbeat="$9")})
 SELECT 'f' AS kind, finished.id, NULL::text, NULL::integer, NULL::text, NULL::text, NULL::bigint
 FROM finished
 UNION ALL
