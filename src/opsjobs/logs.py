@@ -137,6 +137,7 @@ def _redact_values(event: dict) -> bool:
     """Redact the event's values in place; answers whether the rendered line may still
     hold a secret's shape, spread over a key and its value (``user.password=...``)."""
     hinted = False
+    texts: list[str] = []
     for key, value in event.items():
         if key.startswith("_") or value is None:
             continue
@@ -146,11 +147,16 @@ def _redact_values(event: dict) -> bool:
         hinted = hinted or _key_may_hold_secret(key)
         if isinstance(value, bool | int | float):
             continue
-        text = value if isinstance(value, str) else str(value)
-        if may_hold_secret(text):
-            hinted = True
-            text = redact(text)
-        event[key] = text
+        if not isinstance(value, str):
+            value = event[key] = str(value)
+        texts.append(value)
+    # The values are looked at together, once: most lines hold a hint in none of them, and
+    # none can appear across two (no hint holds the NUL between them).
+    if texts and may_hold_secret("\0".join(texts)):
+        hinted = True
+        for key, value in event.items():
+            if isinstance(value, str) and not key.startswith("_"):
+                event[key] = redact(value)
     return hinted
 
 
