@@ -174,16 +174,23 @@ def _read_report(fd: int) -> bytes:
     return report
 
 
+@functools.lru_cache(maxsize=256)  # a few commands and PATHs, run again and again
+def _executables(name: str, path: str | None) -> tuple[bytes, ...]:
+    """Where the child tries to exec ``name``, in order: along ``path`` (the run's own
+    PATH) unless it names a directory, as Popen does."""
+    executable = os.fsencode(name)
+    if os.path.dirname(executable):
+        return (executable,)
+    directories = os.get_exec_path({} if path is None else {"PATH": path})
+    return tuple(os.path.join(os.fsencode(d), executable) for d in directories)
+
+
 def _fork_exec(argv: list[str], cwd: str, env: dict[str, str], stdout: int, stderr: int) -> int:
     """The pid of ``argv`` started as Popen(argv, stdin=/dev/null, stdout=stdout,
     stderr=stderr, cwd=cwd, env=env, start_new_session=True) starts it, or its OSError."""
     assert _FORK_EXEC is not None
     sys.audit("subprocess.Popen", argv[0], argv, cwd, env)
-    executable = os.fsencode(argv[0])
-    if os.path.dirname(executable):
-        executables: tuple[bytes, ...] = (executable,)
-    else:  # looked for along the run's own PATH, as Popen does
-        executables = tuple(os.path.join(os.fsencode(d), executable) for d in os.get_exec_path(env))
+    executables = _executables(argv[0], env.get("PATH"))
     env_list = []
     for name, value in env.items():
         name_bytes = os.fsencode(name)
