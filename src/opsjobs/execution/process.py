@@ -158,9 +158,14 @@ def _child_error(report: bytes, executable: str, cwd: str) -> BaseException:
     if not (issubclass(kind, OSError) and hex_errno):
         return kind(message)
     number = int(hex_errno, 16)
-    # "noexec": it failed before the exec, which leaves the change of directory.
-    filename = cwd if message == "noexec" else executable
-    return kind(number, os.strerror(number) if number else "", filename)
+    text = os.strerror(number) if number else ""
+    # Before the exec: the change of directory ("noexec:chdir" from 3.13 on, "noexec"
+    # before), or from 3.13 on something else, which names no file.
+    if message == "noexec:chdir" or (message == "noexec" and sys.version_info < (3, 13)):
+        return kind(number, text, cwd)
+    if message == "noexec":
+        return kind(number, text)
+    return kind(number, text, executable)
 
 
 def _read_report(fd: int) -> bytes:
