@@ -137,6 +137,7 @@ def _redact_values(event: dict) -> bool:
     """Redact the event's values in place; answers whether the rendered line may still
     hold a secret's shape, spread over a key and its value (``user.password=...``)."""
     hinted = False
+    texts: list[str] = []
     for key, value in event.items():
         if key.startswith("_") or value is None:
             continue
@@ -146,11 +147,16 @@ def _redact_values(event: dict) -> bool:
         hinted = hinted or _key_may_hold_secret(key)
         if isinstance(value, bool | int | float):
             continue
-        text = value if isinstance(value, str) else str(value)
-        if may_hold_secret(text):
-            hinted = True
-            text = redact(text)
-        event[key] = text
+        if not isinstance(value, str):
+            value = event[key] = str(value)
+        texts.append(value)
+    # The values are looked at together, once: most lines hold a hint in none of them, and
+    # none can appear across two (no hint holds the NUL between them).
+    if texts and may_hold_secret("\0".join(texts)):
+        hinted = True
+        for key, value in event.items():
+            if isinstance(value, str) and not key.startswith("_"):
+                event[key] = redact(value)
     return hinted
 
 
@@ -270,8 +276,13 @@ class LineFormatter(structlog.stdlib.ProcessorFormatter):
         name = getattr(record, "_name", None)
         if not isinstance(name, str) or not isinstance(record.msg, dict):
             return super().format(record)
-        logger = getattr(record, "_logger", None) if self.logger is None else self.logger
-        event: Any = {**record.msg, "_record": record, "_from_structlog": True}
+        logger = getattr(record, "_logger", None)
+        return self.render(logger, name, {**record.msg, "_record": record, "_from_structlog": True})
+
+    def render(self, logger: Any, name: str, event: Any) -> str:
+        """The line of a structlog event (which the processors may change in place)."""
+        if self.logger is not None:
+            logger = self.logger
         for processor in self.processors:
             event = processor(logger, name, event)
         return event
@@ -286,6 +297,79 @@ def formatter(fmt: str = "logfmt") -> structlog.stdlib.ProcessorFormatter:
             _redacting(_renderer(fmt)),
         ],
     )
+
+
+# The level of each of structlog's method names (``exception`` logs at ERROR, as the
+# standard library's does).
+_METHOD_LEVELS = {
+    **{name.lower(): level for name, level in logging.getLevelNamesMapping().items()},
+    "exception": logging.ERROR,
+    "warn": logging.WARNING,
+}
+# Handlers whose whole handling of a record is their filters, then the formatted line
+# written to their stream and flushed, under their lock (StreamHandler.emit): what
+# ``_write`` does with the line itself.
+_PLAIN_HANDLERS = (logging.StreamHandler, logging.FileHandler)
+
+
+def _plain_handlers(logger: Any, level: int) -> list[logging.Handler] | None:
+    """The handlers a record of ``logger`` at ``level`` would reach (Logger.callHandlers),
+    if each of them only writes the line of a LineFormatter to its stream, and no filter
+    can drop it (DropServerAppErrors never drops structlog's events: their message is a
+    dict's repr); else None, for the standard library's way."""
+    if not isinstance(logger, logging.Logger) or logger.disabled or logger.filters:
+        return None
+    reached = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if level < handler.level:
+                continue
+            if (
+                type(handler) not in _PLAIN_HANDLERS
+                or not isinstance(handler.formatter, LineFormatter)
+                or handler.stream is None  # a FileHandler that opens its file when used
+                or not all(isinstance(f, DropServerAppErrors) for f in handler.filters)
+            ):
+                return None
+            reached.append(handler)
+        if not current.propagate:
+            break
+        current = current.parent
+    return reached or None  # none: the standard library's last resort says so
+
+
+def _write(handler: logging.Handler, line: str) -> None:
+    """StreamHandler.emit of a formatted line, as Handler.handle calls it."""
+    handler.acquire()
+    try:
+        handler.stream.write(line + handler.terminator)  # type: ignore[attr-defined]
+        handler.flush()
+    except RecursionError:
+        raise
+    except Exception:
+        handler.handleError(logging.makeLogRecord({"msg": line}))
+    finally:
+        handler.release()
+
+
+def to_handlers(logger: Any, name: str, event: dict) -> Any:
+    """The last processor: the event's line written straight to the handlers that would
+    write it, when they are plain ones (``_plain_handlers``). The standard library's way
+    makes a LogRecord of the event, asks each logger on the way and each handler, and
+    formats the record (which only renders the event): it cost most of a line. Any other
+    handler on the way (pytest's caplog, a library's) gets the event the standard
+    library's way, every handler alike."""
+    level = _METHOD_LEVELS.get(name)
+    handlers = None if level is None else _plain_handlers(logger, level)
+    if handlers is None:
+        return structlog.stdlib.ProcessorFormatter.wrap_for_formatter(logger, name, event)
+    for handler in handlers:
+        formatter: LineFormatter = handler.formatter  # type: ignore[assignment]
+        # A copy for each, as LineFormatter.format makes: the processors change it in place.
+        line = formatter.render(logger, name, {**event, "_record": None, "_from_structlog": True})
+        _write(handler, line)
+    raise structlog.DropEvent
 
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -340,7 +424,7 @@ def configure(level: str = "info", fmt: str = "logfmt") -> None:
             structlog.contextvars.merge_contextvars,
             _add_request_id,
             *_SHARED,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            to_handlers,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,

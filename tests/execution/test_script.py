@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -17,6 +18,7 @@ from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.spec import ExecSpec, ScriptSpec, dump_spec, load_spec
 from opsjobs.execution.control import JobControl
 from opsjobs.execution.output import OutputRecorder
+from opsjobs.execution.process import start_process
 from opsjobs.execution.script import exit_code, run_process, script_environment
 from opsjobs.execution.workdirs import WorkDirs
 from opsjobs.store.queue import ClaimedJob
@@ -95,6 +97,32 @@ async def test_a_missing_program_fails_without_starting():
     assert outcome.status is JobStatus.FAILED
     assert outcome.description["exitCode"] == 127
     assert outcome.error == "cannot run /no/such/program: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    "argv, cwd",
+    [
+        (["no-such-program-anywhere"], None),
+        (["/no/such/program"], None),
+        (["not-executable"], None),  # a file of the working directory, mode 0644
+        (["true"], "/no/such/directory"),
+    ],
+)
+def test_a_process_that_cannot_start_fails_as_popen_says(argv, cwd, tmp_path):
+    cwd = cwd or str(tmp_path)
+    (tmp_path / "not-executable").write_text("true\n")
+    argv = [str(tmp_path / a) if a == "not-executable" else a for a in argv]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    with pytest.raises(OSError) as expected:
+        subprocess.Popen(argv, cwd=cwd, env=env, start_new_session=True)
+    with pytest.raises(OSError) as ours:
+        start_process(argv, cwd, env)
+    assert type(ours.value) is type(expected.value)
+    assert (ours.value.errno, ours.value.strerror, ours.value.filename) == (
+        expected.value.errno,
+        expected.value.strerror,
+        expected.value.filename,
+    )
 
 
 async def test_script_runs_by_its_interpreter_line():

@@ -1,5 +1,5 @@
 """SQLite's immediate writer (store/immediate.py): writes asked for in one turn of the event
-loop share one transaction, each in a savepoint of its own."""
+loop share one transaction; one that fails fails alone."""
 
 from __future__ import annotations
 
@@ -54,6 +54,22 @@ async def test_a_failing_write_gets_its_error_and_the_others_are_kept(writer):
     assert outcomes[0] == 8 and outcomes[2] == 9
     assert isinstance(outcomes[1], sqlite3.IntegrityError)
     assert notes(writer) == [7, 8, 9]
+
+
+async def test_a_write_failing_halfway_leaves_none_of_its_rows(writer):
+    def half(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO notes (n, text) VALUES (20, 'half')")
+        raise ValueError("after its first row")
+
+    outcomes = await asyncio.gather(
+        writer.run_batched(note(19)),
+        writer.run_batched(half),
+        writer.run_batched(note(21)),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == 19 and outcomes[2] == 21
+    assert isinstance(outcomes[1], ValueError)
+    assert notes(writer) == [19, 21]
 
 
 async def test_a_write_whose_caller_went_away_is_not_made(writer):

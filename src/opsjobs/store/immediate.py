@@ -14,7 +14,7 @@ thread of its own runs one.
 
 A commit costs SQLite several times the rows it writes, so the writes asked for in one turn
 of the event loop (concurrent execute requests, a runner's claims and ends, live output)
-are made in one transaction, each in a savepoint of its own (``run_batched``).
+are made in one transaction (``run_batched``), without savepoints unless one of them fails.
 
 While that checkpoint runs, writes here wait for it (``ready``): a checkpoint can only
 finish while nothing is appended to the log, and only a finished one lets the next write
@@ -111,9 +111,9 @@ class ImmediateWriter:
     async def run_batched(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` in one transaction with all other work asked for in the same turn
         of the event loop (concurrent requests, a runner's claims and ends): a commit costs
-        SQLite several times the rows it writes, so they share one. Each work has a
-        savepoint of its own: one that raises gets its exception and leaves the others'
-        writes in place. When the lock is taken, every one of them gets Busy."""
+        SQLite several times the rows it writes, so they share one. One that raises gets
+        its exception and leaves the others' writes in place (``_run_group``). When the
+        lock is taken, every one of them gets Busy."""
         await self.ready()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
@@ -129,10 +129,7 @@ class ImmediateWriter:
         if not group:
             return
         try:
-            if len(group) == 1:
-                outcomes = [(True, self.run(group[0][0]))]
-            else:
-                outcomes = self.run(lambda conn: [_in_savepoint(conn, w) for w, _ in group])
+            outcomes = self._run_group([work for work, _ in group])
         except Busy:
             for _, done in group:
                 done.set_exception(Busy())
@@ -146,6 +143,21 @@ class ImmediateWriter:
                 done.set_result(value)
             else:
                 done.set_exception(value)
+
+    def _run_group(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple]:
+        """(ok, result or exception) of each work, all in one transaction. First without
+        savepoints, which cost two statements a work: the queue's writes all but never
+        fail. If one does, the whole transaction is rolled back (nothing is written) and
+        the group runs again, each work in a savepoint of its own, so that only the one
+        that fails fails."""
+        if len(works) == 1:
+            return [(True, self.run(works[0]))]
+        try:
+            return [(True, result) for result in self.run(lambda conn: [w(conn) for w in works])]
+        except Busy:
+            raise
+        except Exception:  # rolled back by run(): nothing was written
+            return self.run(lambda conn: [_in_savepoint(conn, w) for w in works])
 
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` in one immediate transaction, or Busy (nothing written)."""
