@@ -151,13 +151,15 @@ async def claim_many(
     take other rows without waiting; on SQLite the transaction holds the database's one write
     lock (BEGIN IMMEDIATE), which serialises claims outright.
     """
-    now = now_ms()
-    rows = await _immediate(store, lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now))
+    # The time a job starts is read as its claim is written, never before a wait for the
+    # lock or the connection: a job queued during that wait would start before it was queued.
+    claim = lambda conn: queue_sqlite.claim(conn, runner, tags, limit, now_ms())  # noqa: E731
+    rows = await _immediate(store, claim)
     if rows is NOT_WRITTEN:
         if store.is_sqlite:
-            rows = await _claim_through_pool(store, runner, tags, limit, now)
+            rows = await _claim_through_pool(store, runner, tags, limit)
         else:
-            rows = await queue_pg.claim(store, runner, tags, limit, now)
+            rows = await queue_pg.claim(store, runner, tags, limit)
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for row in rows:
         store.job_signals.changed(row[0])
@@ -165,7 +167,7 @@ async def claim_many(
 
 
 async def _claim_through_pool(
-    store: Store, runner: str, tags: Sequence[str], limit: int, now: int
+    store: Store, runner: str, tags: Sequence[str], limit: int
 ) -> list[tuple]:
     # A read looks first: an idle runner woken for nothing costs no write transaction.
     async with store.read() as conn:
@@ -183,7 +185,12 @@ async def _claim_through_pool(
     statement = (
         update(jobs)
         .where(chosen, jobs.c.status == _QUEUED)
-        .values(status=_RUNNING, runner=runner, started=now, heartbeat=now)
+        .values(
+            status=_RUNNING,
+            runner=runner,
+            started=bindparam("started_at"),
+            heartbeat=bindparam("started_at"),
+        )
         .returning(
             jobs.c.id,
             jobs.c.owner_id,
@@ -195,7 +202,7 @@ async def _claim_through_pool(
     )
 
     async def work(conn) -> list[tuple]:
-        return [tuple(row) for row in await conn.execute(statement)]
+        return [tuple(row) for row in await conn.execute(statement, {"started_at": now_ms()})]
 
     return await retry.write(store, work, "claim")
 
@@ -305,8 +312,7 @@ async def finish_and_claim(
     setting = {j: o for j, o in outcomes.items() if o.sets_state is not None}
     finished = await _finish_setting_states(store, runner, setting) if setting else 0
     ids, chunks, params = _finish_rows(runner, plain)
-    now = now_ms()
-    done, rows = await queue_pg.finish_and_claim(store, runner, params, chunks, (tags, limit, now))
+    done, rows = await queue_pg.finish_and_claim(store, runner, params, chunks, (tags, limit))
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for job_id in sorted(outcomes):
         store.job_signals.changed(job_id)

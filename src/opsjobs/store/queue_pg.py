@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.clock import now_ms
 from ..domain.output import Chunk
 from . import retry
 from .core import Store
@@ -153,10 +154,9 @@ _FINISH_COLUMNS = (
 )
 
 
-async def claim(
-    store: Store, runner: str, tags: Sequence[str], limit: int, now: int
-) -> list[tuple]:
+async def claim(store: Store, runner: str, tags: Sequence[str], limit: int) -> list[tuple]:
     async def work(conn) -> list[tuple]:
+        now = now_ms()  # once the connection is in hand (queue.claim_many)
         rows = await conn.fetch(CLAIM, runner, now, now, list(tags), limit)
         return [tuple(row) for row in rows]
 
@@ -185,16 +185,17 @@ async def finish_and_claim(
     runner: str,
     params: Sequence[dict[str, Any]],
     chunks: Sequence[tuple[str, Chunk]],
-    claim: tuple[Sequence[str], int, int],
+    claim: tuple[Sequence[str], int],
 ) -> tuple[int, list[tuple]]:
     """``finish``, and in the same statement up to ``limit`` claims, ``claim`` being (tags,
-    limit, now) as ``claim`` takes them: rows finished, and the claimed rows."""
-    tags, limit, now = claim
+    limit) as ``claim`` takes them: rows finished, and the claimed rows."""
+    tags, limit = claim
     arrays = [[p[name] for p in params] for name in _FINISH_COLUMNS]
     rows = [(job_id, c.stream, c.seq, c.offset, c.data) for job_id, c in chunks]
-    values = (*arrays, runner, now, list(tags), limit)
 
     async def work(conn) -> list:
+        # The claims' start time once the connection is in hand (queue.claim_many).
+        values = (*arrays, runner, now_ms(), list(tags), limit)
         if not rows:
             return await conn.fetch(FINISH_AND_CLAIM, *values)
         async with conn.transaction():
