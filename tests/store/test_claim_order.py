@@ -6,13 +6,18 @@ is taken)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
+from sqlalchemy import select
 
 from helpers.execution import opened_store
+from opsjobs.domain.clock import now_ms
 from opsjobs.domain.kinds import EntityKind
 from opsjobs.service.execute import job_row
 from opsjobs.store import queue
+from opsjobs.store.schema import jobs
 
 
 @pytest.fixture
@@ -90,3 +95,42 @@ async def test_an_end_claims_in_the_same_order_for_the_slots_it_frees(store, bac
         tagged["id"]: "queued",
         background[1]["id"]: "queued",
     }
+
+
+async def test_a_job_queued_while_a_claim_waits_starts_no_earlier_than_it_was_queued(
+    store, monkeypatch
+):
+    """The pooled claim's start time is read when its statement runs. Read before the wait
+    for a connection (or SQLite's lock), a job queued during the wait was claimed with a
+    ``started`` earlier than its ``timestamp``."""
+    store.immediate = None  # SQLite's pooled path too (PostgreSQL's is always pooled)
+    queued: list[dict] = []
+
+    async def queue_one_meanwhile() -> None:
+        if not queued:
+            await asyncio.sleep(0.01)  # a claim that waits, as under load
+            queued.append(_row(now_ms(), None))
+            await queue.enqueue(store, queued[0])
+
+    if store.is_sqlite:
+        write = queue.retry.write
+
+        async def waiting_write(store_, work, what):
+            await queue_one_meanwhile()
+            return await write(store_, work, what)
+
+        monkeypatch.setattr(queue.retry, "write", waiting_write)
+        await queue.enqueue(store, _row(now_ms(), None))  # the read before the claim finds it
+    else:
+        on_asyncpg = store.db.on_asyncpg
+
+        async def waiting_connection(work):
+            await queue_one_meanwhile()
+            return await on_asyncpg(work)
+
+        monkeypatch.setattr(store.db, "on_asyncpg", waiting_connection)
+    claimed = await queue.claim_many(store, "r1", (), 5)
+    assert queued[0]["id"] in {job.id for job in claimed}
+    async with store.read() as conn:
+        row = (await conn.execute(select(jobs).where(jobs.c.id == queued[0]["id"]))).one()
+    assert row.started >= row.timestamp
