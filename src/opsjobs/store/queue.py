@@ -160,6 +160,11 @@ async def claim_many(
             rows = await _claim_through_pool(store, runner, tags, limit)
         else:
             rows = await queue_pg.claim(store, runner, tags, limit)
+    return _claimed(store, rows)
+
+
+def _claimed(store: Store, rows: list[tuple]) -> list[ClaimedJob]:
+    """The jobs of claimed rows, oldest first, their followers woken."""
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for row in rows:
         store.job_signals.changed(row[0])
@@ -311,15 +316,12 @@ async def finish_and_claim(
         return await finish_many(store, runner, outcomes), []
     setting = {j: o for j, o in outcomes.items() if o.sets_state is not None}
     finished = await _finish_setting_states(store, runner, setting) if setting else 0
-    ids, chunks, params = _finish_rows(runner, plain)
+    _, chunks, params = _finish_rows(runner, plain)
     done, rows = await queue_pg.finish_and_claim(store, runner, params, chunks, (tags, limit))
-    rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for job_id in sorted(outcomes):
         store.job_signals.changed(job_id)
-    for row in rows:
-        store.job_signals.changed(row[0])
     store.jobs_ended.set()
-    return finished + done, [ClaimedJob(*row[:5]) for row in rows]
+    return finished + done, _claimed(store, rows)
 
 
 def _finish_rows(runner: str, outcomes: Mapping[str, Outcome]):
