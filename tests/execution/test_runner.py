@@ -358,6 +358,34 @@ async def test_a_runner_never_reaps_the_jobs_it_is_running(store, database_url):
     assert document["execution"]["status"] == "succeeded"
 
 
+async def test_a_job_claimed_for_a_runner_that_never_got_the_answer_is_lost(store, database_url):
+    # The claim commits but its answer never reaches the runner (a connection cut after the
+    # commit): the job is the runner's in the database and runs nowhere. Here the test
+    # takes the answer, with a tag the runner does not claim itself.
+    settings = runner_settings(database_url, lost_after_seconds=0.3)
+    async with started_runner(store, settings, tags=()) as runner:
+        job_id = await queue(store, script("true"), runner_tag="elsewhere")
+        (claimed,) = await claim_many(store, runner.name, ("elsewhere",), 1)
+        assert claimed.id == job_id and job_id not in runner.running
+        document = await wait_status(store, job_id, timeout=10)
+        assert not runner.running, "it was never run"
+    assert document["execution"]["status"] == "lost"
+    assert document["execution"]["error"] == RUNNER_LOST
+    (entry,) = document["execution"]["history"]
+    assert entry["event"] == "lost" and entry["by"] == runner.name
+    assert "never started it: the answer to its claim was lost" in entry["detail"]
+
+
+async def test_a_fresh_claim_the_runner_has_not_started_yet_is_left_alone(store, database_url):
+    # A claim younger than the limit may still be on its way to the runner.
+    settings = runner_settings(database_url, lost_after_seconds=30)
+    async with started_runner(store, settings, tags=()) as runner:
+        job_id = await queue(store, script("true"), runner_tag="elsewhere")
+        await claim_many(store, runner.name, ("elsewhere",), 1)
+        assert await reap_once(store, 30, runner.name, lambda: runner.running) == []
+        assert await column(store, job_id, "status") == "running"
+
+
 async def test_a_job_taken_away_from_its_runner_is_stopped_and_stays_lost(store, settings):
     async with started_runner(store, settings) as runner:
         job_id = await queue(store, script("echo $$; exec sleep 300"))

@@ -78,12 +78,13 @@ async def reap_once(
     store: Store,
     lost_after_seconds: float,
     own: str | None = None,
-    own_jobs: Collection[str] = (),
+    own_jobs: Callable[[], Collection[str]] = frozenset,
     by: str | None = None,
 ) -> list[str]:
-    """One round: judge runners, end the doomed jobs' processes here, mark them lost."""
-    candidates = await lost_candidates(store, lost_after_seconds, own)
-    await end_leftovers(store, {c.job_id for c in candidates}, own_jobs)
+    """One round: judge runners, end the doomed jobs' processes here, mark them lost.
+    ``own_jobs()``: the jobs ``own`` runs, asked once the running jobs are read."""
+    candidates = await lost_candidates(store, lost_after_seconds, own, own_jobs)
+    await end_leftovers(store, {c.job_id for c in candidates}, own_jobs())
     lost = await mark_lost(store, candidates, by or own or process_name())
     if lost:
         log.warning(
@@ -105,7 +106,7 @@ async def reap_forever(
     rounds = 0
     while True:
         try:
-            await reap_once(store, lost_after_seconds, own, own_jobs())
+            await reap_once(store, lost_after_seconds, own, own_jobs)
             rounds += 1
             if rounds % PRUNE_EVERY == 1:
                 await prune(store)

@@ -24,7 +24,7 @@ lives in another process and the fast paths (in-process signal, PostgreSQL NOTIF
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -409,15 +409,23 @@ class LostCandidate:
     # marked lost only if the runner has not answered since.
     seen: int | None
     reason: str
+    # The judge's own runner holds no run of it: no heartbeat of a runner guards the mark.
+    unheld: bool = False
 
 
 async def lost_candidates(
-    store: Store, lost_after_seconds: float, own: str | None = None
+    store: Store,
+    lost_after_seconds: float,
+    own: str | None = None,
+    held: Callable[[], Collection[str]] = frozenset,
 ) -> list[LostCandidate]:
     """Running jobs whose runner stopped: its own heartbeat (runners.py) is older than the
     limit; or, for a runner that never registered (or whose row was pruned), the job's
     claim is older than the limit. ``own``: the caller's runner, alive by definition (a
-    runner that stalled must not, on waking, judge its own jobs before it beats again)."""
+    runner that stalled must not, on waking, judge its own jobs before it beats again);
+    ``held()``: the jobs it runs. A job of ``own``'s claimed before the limit that it does
+    not run is lost too: the claim committed but its answer never reached the runner (a
+    connection cut after the commit), so nothing would ever run or end it."""
     now = now_ms()
     cutoff = now - int(lost_after_seconds * 1000)
     async with store.read() as conn:
@@ -427,9 +435,11 @@ async def lost_candidates(
                 select(jobs.c.id, jobs.c.runner, jobs.c.heartbeat).where(jobs.c.status == _RUNNING)
             )
         ).all()
-    found = []
+    found, unheld = [], []
     for job_id, runner, claimed in running:
         if runner is not None and runner == own:
+            if claimed is not None and claimed < cutoff:
+                unheld.append(job_id)
             continue
         beat = beats.get(runner)
         if beat is not None and beat < cutoff:
@@ -439,6 +449,16 @@ async def lost_candidates(
         elif beat is None and (claimed is None or claimed < cutoff):
             reason = f"runner {runner} is not running (not registered)"
             found.append(LostCandidate(job_id, runner, None, reason))
+    if unheld:
+        # Asked after the read: a claim answered meanwhile is among them. (One finished
+        # meanwhile is not, but mark_lost only marks what is still running.)
+        running_here = set(held())
+        reason = f"its runner {own} never started it: the answer to its claim was lost"
+        found += [
+            LostCandidate(job_id, own, None, reason, unheld=True)
+            for job_id in unheld
+            if job_id not in running_here
+        ]
     return sorted(found, key=lambda c: c.job_id)
 
 
@@ -448,9 +468,9 @@ async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) 
     if not candidates:
         return []
     now = now_ms()
-    by_runner: dict[tuple[str | None, int | None, str], list[str]] = {}
+    by_runner: dict[tuple[str | None, int | None, str, bool], list[str]] = {}
     for c in candidates:
-        by_runner.setdefault((c.runner, c.seen, c.reason), []).append(c.job_id)
+        by_runner.setdefault((c.runner, c.seen, c.reason, c.unheld), []).append(c.job_id)
 
     async def work(conn) -> list[str]:
         # All of them locked first, in one statement and in ID order; the updates below,
@@ -463,20 +483,20 @@ async def mark_lost(store: Store, candidates: Sequence[LostCandidate], by: str) 
             .with_for_update()
         )
         lost: list[str] = []
-        for (runner, seen, reason), ids in sorted(by_runner.items(), key=lambda kv: kv[1][0]):
-            answered = select(runners.c.name).where(runners.c.name == runner)
-            if seen is not None:
-                answered = answered.where(runners.c.heartbeat > seen)
+        for (runner, seen, reason, unheld), ids in sorted(
+            by_runner.items(), key=lambda kv: kv[1][0]
+        ):
             owner = jobs.c.runner.is_(None) if runner is None else jobs.c.runner == runner
+            guards = [jobs.c.id.in_(ids), jobs.c.status == _RUNNING, owner]
+            if not unheld:  # an unheld job's runner answers, and says it runs none of it
+                answered = select(runners.c.name).where(runners.c.name == runner)
+                if seen is not None:
+                    answered = answered.where(runners.c.heartbeat > seen)
+                guards.append(~answered.exists())
             entry = history_entry(now, "lost", by, reason)
             statement = (
                 update(jobs)
-                .where(
-                    jobs.c.id.in_(ids),
-                    jobs.c.status == _RUNNING,
-                    owner,
-                    ~answered.exists(),
-                )
+                .where(*guards)
                 .values(
                     status=_LOST,
                     finished=now,
