@@ -82,5 +82,5 @@ async def test_a_process_that_finds_another_purging_leaves_it_the_work(
             assert await purge_now(store, Policy(job_days=30, keep=0)) is None
             assert await _count(store) == 5
         run = await purge_now(store, Policy(job_days=30, keep=0))
-        assert run is not None and run.deleted == {"jobs": 5}
+        assert run is not None and run.deleted == {"jobs": 5, "batches": 0}
         assert await _count(store) == 0

@@ -8,7 +8,7 @@ import random
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from helpers import app_client
 from helpers.execution import opened_store
@@ -18,7 +18,7 @@ from opsjobs.domain.clock import now_ms
 from opsjobs.service.retention import Policy, purge_once
 from opsjobs.store import audit
 from opsjobs.store.audit import AuditQuery
-from opsjobs.store.schema import job_output, jobs
+from opsjobs.store.schema import batch_targets, batches, job_output, jobs
 
 
 async def _ids(store) -> set[str]:
@@ -140,6 +140,80 @@ async def test_batches_hold_at_most_the_batch_size(backend, database_url) -> Non
             left = (await conn.execute(select(func.count()).select_from(jobs))).scalar_one()
     assert run.deleted["jobs"] == 180 and left == 50  # one kept per owner
     assert max(seen) <= 20 and len(seen) >= 12
+
+
+async def _add_batch(store, batch_id: str, status: str, ended: int | None, targets: int) -> None:
+    at = ended or now_ms() - 40 * DAY_MS
+    row = {"name": "b", "owner_id": "1" * 24, "operation_id": "2" * 24, "target": "{}"}
+    async with store.write() as conn:
+        await conn.execute(
+            insert(batches).values(
+                id=batch_id,
+                **row,
+                concurrency=1,
+                status=status,
+                created=at,
+                updated=at,
+                finished_at=ended,
+            )  # fmt: skip
+        )
+        if targets:
+            await conn.execute(
+                insert(batch_targets),
+                [
+                    {
+                        "batch_id": batch_id,
+                        "seq": seq,
+                        "entity_id": "3" * 24,
+                        "owner_type": 1,
+                        "status": "succeeded",
+                    }  # fmt: skip
+                    for seq in range(targets)
+                ],
+            )
+
+
+async def _batch_rows(store) -> tuple[set[str], dict[str, int]]:
+    async with store.read() as conn:
+        ids = set((await conn.execute(select(batches.c.id))).scalars())
+        counts = select(batch_targets.c.batch_id, func.count()).group_by(batch_targets.c.batch_id)
+        return ids, dict((await conn.execute(counts)).all())
+
+
+async def test_ended_batches_go_with_their_targets_under_the_jobs_limit(
+    backend, database_url
+) -> None:
+    now = now_ms()
+    old, young = now - 40 * DAY_MS, now - 10 * DAY_MS
+    seen: list[int] = []
+    async with opened_store(database_url) as store:
+        await _add_batch(store, "a" * 24, "finished", old, 25)
+        await _add_batch(store, "b" * 24, "cancelled", old, 0)
+        await _add_batch(store, "c" * 24, "running", None, 5)  # 40 days old, still running
+        await _add_batch(store, "d" * 24, "stopped", young, 3)
+        policy = Policy(job_days=30)
+        dry = await purge_once(store, policy, dry_run=True, pause=0, batch_size=10)
+        assert len((await _batch_rows(store))[0]) == 4, "a dry run deletes nothing"
+        run = await purge_once(
+            store,
+            policy,
+            pause=0,
+            batch_size=10,
+            progress=lambda step, n: seen.append(n) if step.name == "batches" else None,
+        )
+        ids, targets = await _batch_rows(store)
+    assert dry.deleted["batches"] == run.deleted["batches"] == 25 + 2
+    assert ids == {"c" * 24, "d" * 24}
+    assert targets == {"c" * 24: 5, "d" * 24: 3}
+    assert max(seen) <= 10 and len(seen) >= 3, "a big batch goes over several transactions"
+
+
+async def test_batches_are_kept_for_ever_without_a_jobs_limit(backend, database_url) -> None:
+    async with opened_store(database_url) as store:
+        await _add_batch(store, "a" * 24, "finished", now_ms() - 4000 * DAY_MS, 2)
+        run = await purge_once(store, Policy(output_days=7, audit_days=30), pause=0)
+        assert (await _batch_rows(store))[0] == {"a" * 24}
+    assert "batches" not in run.deleted
 
 
 def test_the_output_limit_only_counts_when_shorter_than_the_jobs() -> None:

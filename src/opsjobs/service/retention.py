@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from ..domain.clock import now_ms
 from ..store import retention
 from ..store.audit import purge_audit
+from ..store.batches import count_ended, purge_ended
 from ..store.core import Store
 
 DAY_MS = 86_400_000
@@ -160,10 +161,27 @@ class OutputStep:
         return Batch(done.jobs, page.more(batch_size))
 
 
+class BatchesStep:
+    """Batches that ended before the jobs' cutoff, with their targets (store/batches.py):
+    they are history of jobs, and go under the jobs' limit."""
+
+    def __init__(self, tally: Tally, dry_run: bool) -> None:
+        self.tally, self.dry_run = tally, dry_run
+
+    async def __call__(self, store: Store, older_than_ms: int, batch_size: int) -> Batch:
+        if self.dry_run:
+            deleted, more = await count_ended(store, older_than_ms), False
+        else:
+            deleted = await purge_ended(store, older_than_ms, batch_size)
+            more = deleted >= batch_size
+        self.tally.deleted += deleted
+        return Batch(deleted, more)
+
+
 def steps(policy: Policy, now: int, *, dry_run: bool = False) -> list[Step]:
     """The purge steps, in the order they run: jobs first, so that the output step does
     not empty what is about to be deleted anyway."""
-    jobs_tally, output_tally = Tally(), Tally()
+    jobs_tally, output_tally, batches_tally = Tally(), Tally(), Tally()
     return [
         Step("jobs", policy.job_cutoff(now), JobsStep(policy.keep, jobs_tally, dry_run), jobs_tally),
         Step(
@@ -174,6 +192,7 @@ def steps(policy: Policy, now: int, *, dry_run: bool = False) -> list[Step]:
             ),
             output_tally,
         ),
+        Step("batches", policy.job_cutoff(now), BatchesStep(batches_tally, dry_run), batches_tally),
         # Another kind of row with an age is one more line, its purge a plain function.
         Step("audit", policy.audit_cutoff(now), purge_audit),
     ]  # fmt: skip

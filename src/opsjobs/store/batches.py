@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
 
 from ..domain.batches import BatchStatus, TargetStatus
 from ..domain.errors import BadRequest
@@ -374,3 +374,54 @@ async def cancel(store: Store, batch_id: str, now: int) -> list[str] | None:
             )
         )
         return [r.job_id for r in active]
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+def _ended_before(older_than_ms: int):
+    """The batches that ended before ``older_than_ms``, through an alias: the purge's
+    subqueries read the table its DELETE writes."""
+    ended = batches.alias("ended")
+    old = select(ended.c.id).where(ended.c.status != _RUNNING, ended.c.finished_at < older_than_ms)
+    return ended, old
+
+
+async def count_ended(store: Store, older_than_ms: int) -> int:
+    """The rows purge_ended would delete: the batches and their targets."""
+    _, old = _ended_before(older_than_ms)
+    targets = select(func.count()).where(batch_targets.c.batch_id.in_(old)).scalar_subquery()
+    ended = select(func.count()).select_from(old.subquery()).scalar_subquery()
+    async with store.read() as conn:
+        return int((await conn.execute(select(targets + ended))).scalar_one())
+
+
+async def purge_ended(store: Store, older_than_ms: int, batch_size: int) -> int:
+    """Delete batches that ended before ``older_than_ms`` (finished, stopped or cancelled;
+    a running one never), with their targets; the rows deleted. At most ``batch_size``
+    target rows go in one transaction, then as many batches left without a target: the
+    retention purger calls it until it answers fewer, so a batch over many targets goes
+    in several transactions (its document shows the targets it has left meanwhile). An
+    ended batch never runs again: nothing else writes it any more."""
+    if batch_size <= 0:
+        return 0
+    ended, old = _ended_before(older_than_ms)
+    t = batch_targets.c
+    some = (
+        select(t.batch_id, t.seq)
+        .where(t.batch_id.in_(old))
+        .order_by(t.batch_id, t.seq)
+        .limit(batch_size)
+    )
+    async with store.write() as conn:
+        result = await conn.execute(
+            delete(batch_targets).where(tuple_(t.batch_id, t.seq).in_(some))
+        )
+        deleted = int(result.rowcount or 0)
+        if deleted >= batch_size:
+            return deleted
+        bare = old.where(~select(t.seq).where(t.batch_id == ended.c.id).exists())
+        result = await conn.execute(
+            delete(batches).where(batches.c.id.in_(bare.limit(batch_size - deleted)))
+        )
+    return deleted + int(result.rowcount or 0)
