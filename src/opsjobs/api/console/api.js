@@ -2,6 +2,19 @@
 // The console decides nothing itself: a refusal comes back as an ApiError to show.
 
 export const PREFIX = "/node/api";
+const PLURAL = { object: "objects", link: "links" };
+
+// Whether a kind (from the page's address, or a document) is one the API has: an object or
+// a link, and nothing an object inherits ("constructor").
+export function isEntityKind(kind) {
+  return Object.hasOwn(PLURAL, kind);
+}
+
+// Where an object or a link lives in the API ("/objects/<id>"); an error for any other kind.
+export function entityPath(kind, id) {
+  if (!isEntityKind(kind)) throw new Error("no such kind");
+  return `/${PLURAL[kind]}/${seg(id)}`;
+}
 const CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 export class ApiError extends Error {

@@ -7,10 +7,9 @@ import { get, post, seg } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { STATUSES, when } from "./format.js";
 import { statusBadge } from "./jobs_table.js";
-import { argumentField, argumentValues } from "./run.js";
+import { argumentFields, argumentValues, formActions, onSubmit, operationToRun } from "./run.js";
 import { entityName, failed, onLeave, showAlert, userName } from "./ui.js";
 
-const PLURAL = { object: "objects", link: "links" };
 const PAGE = 100; // jobs of a batch a page
 const REFRESH_MS = 1000; // a running batch's page reads it again this often
 const COUNTS = ["waiting", ...STATUSES, "skipped", "notQueued"];
@@ -210,11 +209,7 @@ export async function batchPage(id, params) {
 
 export async function newBatchPage(kind, id, operationId) {
   if (kind !== "object") throw new Error("a batch runs over the subtree of an object");
-  const base = `/${PLURAL[kind]}/${seg(id)}/operations`;
-  const main = byId("main");
-  fill(main, h("p", { className: "muted" }, "Loading…"));
-  const [ops, args] = await Promise.all([get(base), get(`${base}/${seg(operationId)}/arguments`)]);
-  const op = ops.find((o) => o.id === operationId) || { name: operationId };
+  const { op, args } = await operationToRun(kind, id, operationId);
   document.title = `Run ${op.name} on many · opsjobs console`;
   const button = h("button", { type: "submit", className: "primary", id: "start-batch" }, "Start the batch");
   const form = h(
@@ -226,25 +221,18 @@ export async function newBatchPage(kind, id, operationId) {
     h("input", { id: "b-concurrency", name: "concurrency", type: "number", min: 1, max: 100, step: 1, value: 5, required: true }),
     h("label", { htmlFor: "b-stop" }, "Stop after this many failures", h("span", { className: "hint" }, " — empty: never")),
     h("input", { id: "b-stop", name: "stopAfterFailures", type: "number", min: 1, max: 10000, step: 1 }),
-    args.length ? [h("h2", {}, "Arguments of each run"), ...args.map(argumentField)] : h("p", { className: "muted" }, "This operation takes no arguments."),
-    h("div", { className: "actions" }, button, h("a", { className: "button", href: `#/${kind}/${seg(id)}` }, "Back")),
+    argumentFields(args, "Arguments of each run"),
+    formActions(button, kind, id),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    button.disabled = true;
+  onSubmit(form, button, async () => {
     const value = (name) => form.elements.namedItem(name).value;
     const body = { name: value("name").trim(), operation: operationId, target: { subtree: id }, args: argumentValues(args, form), concurrency: Number(value("concurrency")) };
     if (value("stopAfterFailures") !== "") body.stopAfterFailures = Number(value("stopAfterFailures"));
-    try {
-      const made = await post("/batches", body);
-      location.hash = `#/batch/${seg(made.id)}`;
-    } catch (error) {
-      failed(error);
-      button.disabled = false;
-    }
+    const made = await post("/batches", body);
+    return `#/batch/${seg(made.id)}`;
   });
   fill(
-    main,
+    byId("main"),
     h("h1", {}, `Run “${op.name}” on many`),
     h("p", {}, "On ", h("a", { href: `#/${kind}/${seg(id)}` }, entityName(kind, id)), " and every object under it that you may see. Objects the operation does not belong to (its own, or its class's) are skipped, with the reason."),
     form,

@@ -1,12 +1,11 @@
 // An object's or link's page: its state, where it sits (parents, children, links), its
 // properties, its operations with a Run button each, and its latest jobs.
 
-import { get, seg } from "./api.js";
+import { entityPath, get, seg } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { jobTable } from "./jobs_table.js";
 import { entityName, state } from "./ui.js";
 
-const PLURAL = { object: "objects", link: "links" };
 const RECENT = 10;
 
 function linkTo(kind, id) {
@@ -77,7 +76,7 @@ function operations(kind, id, ops) {
 }
 
 export async function entityPage(kind, id) {
-  const base = `/${PLURAL[kind]}/${seg(id)}`;
+  const base = entityPath(kind, id);
   const main = byId("main");
   fill(main, h("p", { className: "muted" }, "Loading…"));
   const [doc, ops] = await Promise.all([get(base), get(`${base}/operations`)]);

@@ -2,14 +2,13 @@
 // status), or of everything the caller may see (POST /jobs with every visible object, then
 // every visible link, merged newest first). Filters and paging are the API's.
 
-import { get, post, seg } from "./api.js";
+import { entityPath, get, post, seg } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { jobsChart } from "./chart.js";
 import { STATUSES, fromLocalInput, toLocalInput } from "./format.js";
 import { jobTable } from "./jobs_table.js";
 import { entityName, state } from "./ui.js";
 
-const PLURAL = { object: "objects", link: "links" };
 const PAGE = 25;
 const CHART_JOBS = 500; // the latest this many jobs in the filter are charted
 const FILTERS = ["from", "to", "status", "operation_id", "user_id"];
@@ -122,8 +121,7 @@ export async function historyPage(kind, id, params) {
     main.focus({ preventScroll: true });
     return;
   }
-  if (!PLURAL[kind]) throw new Error("no such kind");
-  const base = `/${PLURAL[kind]}/${seg(id)}`;
+  const base = entityPath(kind, id);
   const q = (extra) => new URLSearchParams({ ...filters, order: "desc", ...extra }).toString();
   const [operations, jobs, latest] = await Promise.all([
     get(`${base}/operations`).catch(() => []),

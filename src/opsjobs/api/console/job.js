@@ -2,14 +2,13 @@
 // (from the event stream, resumed after a dropped connection), exit code, duration,
 // truncation, custom results, and a cancel button while it can still be cancelled.
 
-import { ApiError, get, post, seg } from "./api.js";
+import { ApiError, entityPath, get, post, seg } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { FINISHED, duration, runTime, when } from "./format.js";
 import { statusBadge } from "./jobs_table.js";
 import { follow } from "./stream.js";
 import { entityName, failed, kindOf, onLeave, showAlert, userName } from "./ui.js";
 
-const PLURAL = { object: "objects", link: "links" };
 
 const UNKNOWN = "an operation no longer offered";
 
@@ -17,7 +16,7 @@ const UNKNOWN = "an operation no longer offered";
 // the entity still has it (the history lists keep the name the job was made with).
 function operationName(kind, ownerId, operationId) {
   if (!operationId) return Promise.resolve(UNKNOWN);
-  return get(`/${PLURAL[kind]}/${seg(ownerId)}/operations`)
+  return get(`${entityPath(kind, ownerId)}/operations`)
     .then((ops) => (ops.find((op) => op.id === operationId) || {}).name || `${UNKNOWN} (${operationId})`)
     .catch(() => `${UNKNOWN} (${operationId})`);
 }

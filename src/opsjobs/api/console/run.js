@@ -1,12 +1,11 @@
 // Running an operation: a form asking for the arguments the run takes (GET .../arguments:
 // those declared, and the {{args.NAME}} its templates use), then the new job's page.
-// Values are checked by the API, which names the argument it refuses.
+// Values are checked by the API, which names the argument it refuses. The parts every form
+// that runs an operation shares (this one, "Run on many", a schedule's) are here too.
 
-import { get, post, seg } from "./api.js";
+import { entityPath, get, post, seg } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { entityName, failed } from "./ui.js";
-
-const PLURAL = { object: "objects", link: "links" };
 
 export function argumentField(arg) {
   const id = `arg-${arg.name}`;
@@ -39,36 +38,55 @@ export function argumentValues(args, form) {
   return body;
 }
 
-export async function runPage(kind, id, operationId) {
-  if (!PLURAL[kind]) throw new Error("no such kind");
-  const base = `/${PLURAL[kind]}/${seg(id)}/operations`;
-  const main = byId("main");
-  fill(main, h("p", { className: "muted" }, "Loading…"));
+// What a form that runs an operation starts from: the page says "Loading…" while the
+// operation (by its entity's list: its name and description) and its arguments are read.
+export async function operationToRun(kind, id, operationId) {
+  const base = `${entityPath(kind, id)}/operations`;
+  fill(byId("main"), h("p", { className: "muted" }, "Loading…"));
   const [ops, args] = await Promise.all([get(base), get(`${base}/${seg(operationId)}/arguments`)]);
-  const op = ops.find((o) => o.id === operationId) || { name: operationId };
-  document.title = `Run ${op.name} · opsjobs console`;
-  const button = h("button", { type: "submit", className: "primary", id: "run" }, "Run");
-  // One key per form shown: a double submit runs once (the API answers the first job).
-  const key = crypto.randomUUID();
-  const form = h(
-    "form",
-    { id: "run-form" },
-    args.length ? args.map(argumentField) : h("p", { className: "muted" }, "This operation takes no arguments."),
-    h("div", { className: "actions" }, button, h("a", { className: "button", href: `#/${kind}/${seg(id)}` }, "Back")),
-  );
+  return { base, op: ops.find((o) => o.id === operationId) || { name: operationId }, args };
+}
+
+// The arguments' fields, under the heading when the form asks for more than them.
+export function argumentFields(args, heading) {
+  if (!args.length) return h("p", { className: "muted" }, "This operation takes no arguments.");
+  const fields = args.map(argumentField);
+  return heading ? [h("h2", {}, heading), ...fields] : fields;
+}
+
+// The form's submit button, and the way back to the entity.
+export function formActions(button, kind, id) {
+  return h("div", { className: "actions" }, button, h("a", { className: "button", href: `#/${kind}/${seg(id)}` }, "Back"));
+}
+
+// On submit, send() with the button disabled meanwhile: the page goes where it answers;
+// a refusal is shown and the button enabled again.
+export function onSubmit(form, button, send) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     button.disabled = true;
     try {
-      const jobId = await post(`${base}/${seg(operationId)}/execute`, argumentValues(args, form), { "Idempotency-Key": key });
-      location.hash = `#/job/${seg(jobId)}`;
+      location.hash = await send();
     } catch (error) {
       failed(error);
       button.disabled = false;
     }
   });
+}
+
+export async function runPage(kind, id, operationId) {
+  const { base, op, args } = await operationToRun(kind, id, operationId);
+  document.title = `Run ${op.name} · opsjobs console`;
+  const button = h("button", { type: "submit", className: "primary", id: "run" }, "Run");
+  // One key per form shown: a double submit runs once (the API answers the first job).
+  const key = crypto.randomUUID();
+  const form = h("form", { id: "run-form" }, argumentFields(args), formActions(button, kind, id));
+  onSubmit(form, button, async () => {
+    const jobId = await post(`${base}/${seg(operationId)}/execute`, argumentValues(args, form), { "Idempotency-Key": key });
+    return `#/job/${seg(jobId)}`;
+  });
   fill(
-    main,
+    byId("main"),
     h("h1", {}, `Run “${op.name}”`),
     h("p", {}, "On ", h("a", { href: `#/${kind}/${seg(id)}` }, entityName(kind, id)), op.description ? ` — ${op.description}` : ""),
     form,

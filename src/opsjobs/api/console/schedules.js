@@ -2,14 +2,13 @@
 // (pause, resume, delete, its recent jobs), and the form that makes one for an operation of
 // an object or a link. The API decides who may read or change which; the pages show that.
 
-import { del, get, post, seg } from "./api.js";
+import { del, entityPath, get, isEntityKind, post, seg } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import { when } from "./format.js";
 import { jobTable } from "./jobs_table.js";
-import { argumentField, argumentValues } from "./run.js";
+import { argumentFields, argumentValues, formActions, onSubmit, operationToRun } from "./run.js";
 import { entityName, failed, showAlert, userName } from "./ui.js";
 
-const PLURAL = { object: "objects", link: "links" };
 const RECENT = 10; // jobs of the schedule shown on its page
 const SCANNED = 200; // the owner's latest jobs of that operation on the target, searched for them
 const NAMED_TARGETS = 50; // operation names are looked up for at most this many targets
@@ -51,11 +50,11 @@ async function operationNames(schedules) {
   const targets = new Map();
   for (const schedule of schedules) {
     const { kind, id } = targetOf(schedule);
-    if (PLURAL[kind]) targets.set(`${kind}/${id}`, { kind, id });
+    if (isEntityKind(kind)) targets.set(`${kind}/${id}`, { kind, id });
   }
   const names = new Map();
   const lists = await Promise.all(
-    [...targets.values()].slice(0, NAMED_TARGETS).map(({ kind, id }) => get(`/${PLURAL[kind]}/${seg(id)}/operations`).catch(() => [])),
+    [...targets.values()].slice(0, NAMED_TARGETS).map(({ kind, id }) => get(`${entityPath(kind, id)}/operations`).catch(() => [])),
   );
   for (const op of lists.flat()) names.set(op.id, op.name);
   return names;
@@ -128,7 +127,8 @@ function scheduleFacts(schedule, operationName) {
 async function recentJobs(schedule) {
   const { kind, id } = targetOf(schedule);
   const params = new URLSearchParams({ order: "desc", limit: String(SCANNED), operation_id: schedule.operation, user_id: schedule.owner });
-  const jobs = await get(`/${PLURAL[kind]}/${seg(id)}/jobs?${params}`).catch(() => []);
+  if (!isEntityKind(kind)) return [];
+  const jobs = await get(`${entityPath(kind, id)}/jobs?${params}`).catch(() => []);
   return jobs.filter((job) => job.process_meta && job.process_meta.schedule && job.process_meta.schedule.id === schedule.id).slice(0, RECENT);
 }
 
@@ -239,12 +239,7 @@ function scheduleBody(form, kind, id, operationId, args) {
 }
 
 export async function newSchedulePage(kind, id, operationId) {
-  if (!PLURAL[kind]) throw new Error("no such kind");
-  const base = `/${PLURAL[kind]}/${seg(id)}/operations`;
-  const main = byId("main");
-  fill(main, h("p", { className: "muted" }, "Loading…"));
-  const [ops, args] = await Promise.all([get(base), get(`${base}/${seg(operationId)}/arguments`)]);
-  const op = ops.find((o) => o.id === operationId) || { name: operationId };
+  const { op, args } = await operationToRun(kind, id, operationId);
   document.title = `Schedule ${op.name} · opsjobs console`;
   const button = h("button", { type: "submit", className: "primary", id: "save-schedule" }, "Make the schedule");
   const form = h(
@@ -255,27 +250,20 @@ export async function newSchedulePage(kind, id, operationId) {
     timingFields(),
     h("label", { htmlFor: "s-missed" }, "Times missed while no server ran"),
     h("select", { id: "s-missed", name: "missed" }, h("option", { value: "skip" }, "skip them"), h("option", { value: "run-once" }, "run once when a server is back")),
-    args.length ? [h("h2", {}, "Arguments of each run"), ...args.map(argumentField)] : h("p", { className: "muted" }, "This operation takes no arguments."),
-    h("div", { className: "actions" }, button, h("a", { className: "button", href: `#/${kind}/${seg(id)}` }, "Back")),
+    argumentFields(args, "Arguments of each run"),
+    formActions(button, kind, id),
   );
   form.addEventListener("change", () => {
     const cron = form.querySelector("#timing-cron").checked;
     form.querySelector(".by-cron").hidden = !cron;
     form.querySelector(".by-interval").hidden = cron;
   });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    button.disabled = true;
-    try {
-      const made = await post("/schedules", scheduleBody(form, kind, id, operationId, args));
-      location.hash = `#/schedule/${seg(made.id)}`;
-    } catch (error) {
-      failed(error);
-      button.disabled = false;
-    }
+  onSubmit(form, button, async () => {
+    const made = await post("/schedules", scheduleBody(form, kind, id, operationId, args));
+    return `#/schedule/${seg(made.id)}`;
   });
   fill(
-    main,
+    byId("main"),
     h("h1", {}, `Schedule “${op.name}”`),
     h("p", {}, "On ", h("a", { href: `#/${kind}/${seg(id)}` }, entityName(kind, id)), ". Each run is yours: it is checked against your rights when it is due."),
     form,
