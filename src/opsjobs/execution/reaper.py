@@ -78,13 +78,15 @@ async def reap_once(
     store: Store,
     lost_after_seconds: float,
     own: str | None = None,
-    own_jobs: Callable[[], Collection[str]] = frozenset,
+    own_jobs: Callable[[], Collection[str]] | None = None,
     by: str | None = None,
 ) -> list[str]:
     """One round: judge runners, end the doomed jobs' processes here, mark them lost.
-    ``own_jobs()``: the jobs ``own`` runs, asked once the running jobs are read."""
+    ``own_jobs()``: the jobs ``own`` runs, asked once the running jobs are read (without
+    it, none of ``own``'s jobs is judged)."""
     candidates = await lost_candidates(store, lost_after_seconds, own, own_jobs)
-    await end_leftovers(store, {c.job_id for c in candidates}, own_jobs())
+    held = own_jobs() if own_jobs is not None else ()
+    await end_leftovers(store, {c.job_id for c in candidates}, held)
     lost = await mark_lost(store, candidates, by or own or process_name())
     if lost:
         log.warning(
@@ -99,7 +101,7 @@ async def reap_forever(
     store: Store,
     lost_after_seconds: float,
     own: str | None = None,
-    own_jobs: Callable[[], Collection[str]] = frozenset,
+    own_jobs: Callable[[], Collection[str]] | None = None,
 ) -> None:
     """Reap until cancelled. ``own``: the caller's runner, never judged here (alive while
     this runs); ``own_jobs()``: the jobs it is running."""

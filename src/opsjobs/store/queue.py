@@ -417,14 +417,14 @@ async def lost_candidates(
     store: Store,
     lost_after_seconds: float,
     own: str | None = None,
-    held: Callable[[], Collection[str]] = frozenset,
+    held: Callable[[], Collection[str]] | None = None,
 ) -> list[LostCandidate]:
     """Running jobs whose runner stopped: its own heartbeat (runners.py) is older than the
     limit; or, for a runner that never registered (or whose row was pruned), the job's
     claim is older than the limit. ``own``: the caller's runner, alive by definition (a
     runner that stalled must not, on waking, judge its own jobs before it beats again);
-    ``held()``: the jobs it runs. A job of ``own``'s claimed before the limit that it does
-    not run is lost too: the claim committed but its answer never reached the runner (a
+    ``held()``: the jobs it runs (without it, none of ``own``'s jobs is judged). A job of
+    ``own``'s claimed before the limit that it does not run is lost too: the claim committed but its answer never reached the runner (a
     connection cut after the commit), so nothing would ever run or end it."""
     now = now_ms()
     cutoff = now - int(lost_after_seconds * 1000)
@@ -438,7 +438,7 @@ async def lost_candidates(
     found, unheld = [], []
     for job_id, runner, claimed in running:
         if runner is not None and runner == own:
-            if claimed is not None and claimed < cutoff:
+            if held is not None and claimed is not None and claimed < cutoff:
                 unheld.append(job_id)
             continue
         beat = beats.get(runner)
@@ -449,7 +449,7 @@ async def lost_candidates(
         elif beat is None and (claimed is None or claimed < cutoff):
             reason = f"runner {runner} is not running (not registered)"
             found.append(LostCandidate(job_id, runner, None, reason))
-    if unheld:
+    if held is not None and unheld:
         # Asked after the read: a claim answered meanwhile is among them. (One finished
         # meanwhile is not, but mark_lost only marks what is still running.)
         running_here = set(held())
