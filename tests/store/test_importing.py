@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from helpers.execution import opened_store
 from opsjobs.domain.ids import new_id
+from opsjobs.domain.jobs import row_from_document
 from opsjobs.domain.values import INT64_MAX
 from opsjobs.store import importing
 from opsjobs.store.importing import import_lines
@@ -100,3 +101,47 @@ async def test_a_failing_batch_ends_the_import_with_its_error_and_keeps_the_batc
         async with store.read() as conn:
             stored = {row.id for row in await conn.execute(select(jobs.c.id))}
     assert stored == {orjson.loads(x)["id"] for x in good}
+
+
+SHAPES = [
+    {"id": new_id(), "owner_id": "1", "timestamp": TS},
+    {
+        "id": new_id(),
+        "owner_id": "1",
+        "owner_type": 2,
+        "timestamp": TS + 1,
+        "operation_id": new_id(),
+        "operation": {"name": "restart"},
+        "user_id": new_id(),
+        "process_meta": {"pid": 7},
+        "description": {"stderr": "no", "exitCode": 2},
+        "results": [{"value": 1}],
+        "execution": {
+            "status": "failed",
+            "started": TS,
+            "finished": TS + 5,
+            "error": "boom",
+            "truncated": True,
+            "runner": "r1",
+        },
+    },
+    {"id": new_id(), "owner_id": "1", "timestamp": TS + 2, "execution": {"started": None}},
+    {"id": new_id(), "owner_id": "1", "timestamp": TS + 3, "execution": {"truncated": False}},
+    {"id": new_id(), "owner_id": "1", "timestamp": TS + 4, "operation_id": None, "user_id": None},
+]
+
+
+async def test_every_shape_of_document_is_stored_column_for_column_as_its_row(
+    database_url, backend, monkeypatch
+):
+    # Batches of two, so on SQLite the rows travel through the parsing process, compact
+    # (their NULL columns left out of the INSERT, their booleans as integers), and a batch
+    # holds rows of different columns.
+    monkeypatch.setattr(importing, "BATCH", 2)
+    async with opened_store(database_url) as store:
+        report = await import_lines(store, [orjson.dumps(shape) for shape in SHAPES])
+        async with store.read() as conn:
+            columns = [jobs.c[name] for name in importing.COLUMNS]
+            stored = {row.id: row._asdict() for row in await conn.execute(select(*columns))}
+    assert (report.loaded, report.problems) == (len(SHAPES), [])
+    assert stored == {shape["id"]: row_from_document(shape) for shape in SHAPES}

@@ -13,6 +13,7 @@ process of their own, so on two cores the import takes about as long as the writ
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import signal
 import sqlite3
@@ -30,6 +31,7 @@ from ..domain.jobs import row_from_document
 from .core import Store
 from .db import SQLITE_PRAGMAS, sqlite_path
 from .jobs import bulk_insert_jobs, existing_job_ids
+from .schema import jobs
 
 BATCH = 20_000
 PARSED_AHEAD = 2
@@ -42,7 +44,17 @@ IMPORT_PRAGMAS = ("PRAGMA cache_size=-131072", "PRAGMA wal_autocheckpoint=16384"
 # the columns are taken from row_from_document itself, so the two cannot drift apart.
 COLUMNS = tuple(row_from_document({"id": "0" * 24, "owner_id": "0" * 24, "timestamp": 0}))
 _ID = COLUMNS.index("id")
+assert _ID == 0, "a compact row (below) keeps the ID first only if it is the first column"
+# (line number, row): the row in COLUMNS' order.
 Batch = list[tuple[int, tuple[Any, ...]]]
+# (line number, values, present): a row as SQLite takes it fastest, its NULLs left out
+# (``present`` has bit i set when COLUMNS[i] has a value) and its booleans as integers.
+# Binding a None or a bool costs sqlite3 a lookup for an adapter, and a row has about five;
+# the writer is the import's bound (docs/decisions.md, "Importing").
+CompactBatch = list[tuple[int, tuple[Any, ...], int]]
+# Which columns store NULL when an INSERT leaves them out: those without a server default.
+# A None for one with a default is bound as before (and refused where the column is NOT NULL).
+_LEFT_OUT_IS_NULL = tuple(jobs.c[name].server_default is None for name in COLUMNS)
 
 
 @dataclass
@@ -117,6 +129,23 @@ def parse_chunk(first: int, lines: list[bytes]) -> tuple[Batch, list[tuple[int, 
     return batch, problems
 
 
+def parse_chunk_compact(first: int, lines: list[bytes]) -> tuple[CompactBatch, list]:
+    """parse_chunk's rows made compact for SQLite's writer (CompactBatch)."""
+    batch, problems = parse_chunk(first, lines)
+    return [(number, *_compact(row)) for number, row in batch], problems
+
+
+def _compact(row: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
+    present = 0
+    values = []
+    for index, value in enumerate(row):
+        if value is None and _LEFT_OUT_IS_NULL[index]:
+            continue
+        present |= 1 << index
+        values.append(int(value) if value.__class__ is bool else value)
+    return tuple(values), present
+
+
 def _parsing_process() -> None:
     # Ctrl-C reaches the whole process group: the import stops it, not its parser (which
     # would otherwise print a traceback of its own).
@@ -143,7 +172,7 @@ class _Parser:
         first = next(chunks)
         second = next(chunks, None)
         if second is None:
-            yield first, parse_chunk(first.first, first.lines)
+            yield first, parse_chunk_compact(first.first, first.lines)
             return
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=get_context("spawn"), initializer=_parsing_process
@@ -152,7 +181,10 @@ class _Parser:
         ahead: deque[tuple[_Chunk, asyncio.Future]] = deque()
         for chunk in itertools.chain((first, second), chunks):
             ahead.append(
-                (chunk, loop.run_in_executor(self._pool, parse_chunk, chunk.first, chunk.lines))
+                (
+                    chunk,
+                    loop.run_in_executor(self._pool, parse_chunk_compact, chunk.first, chunk.lines),
+                )
             )
             if len(ahead) > PARSED_AHEAD:
                 done, future = ahead.popleft()
@@ -164,7 +196,7 @@ class _Parser:
 
 async def _pipelined(
     loader: _SqliteLoader,
-    parsed: AsyncIterator[tuple[_Chunk, tuple[Batch, list[tuple[int, str]]]]],
+    parsed: AsyncIterator[tuple[_Chunk, tuple[CompactBatch, list[tuple[int, str]]]]],
     report: ImportReport,
     progress: Callable[[int], None],
 ) -> None:
@@ -195,20 +227,21 @@ def _account(outcome: tuple[int, list[tuple[int, str]]], report: ImportReport) -
     report.problems.extend(problems)
 
 
-def _sift(batch: Batch, existing: set[str]) -> tuple[list[tuple], list[tuple[int, str]]]:
-    """The rows to insert, and a problem for each line whose job is stored or repeated."""
+def _sift(batch: list[tuple], existing: set[str]) -> tuple[list[tuple], list[tuple[int, str]]]:
+    """The entries (a Batch's or a CompactBatch's) to insert, and a problem for each line whose
+    job is stored or repeated."""
     seen: dict[str, int] = {}
     fresh: list[tuple] = []
     problems: list[tuple[int, str]] = []
-    for number, row in batch:
-        job_id = row[_ID]
+    for entry in batch:
+        number, job_id = entry[0], entry[1][_ID]
         if job_id in existing:
             problems.append((number, f"job {job_id} already exists"))
         elif job_id in seen:
             problems.append((number, f"job {job_id} repeats line {seen[job_id]}"))
         else:
             seen[job_id] = number
-            fresh.append(row)
+            fresh.append(entry)
     return fresh, problems
 
 
@@ -219,7 +252,7 @@ async def _flush(store: Store, batch: Batch, report: ImportReport) -> None:
     fresh, problems = _sift(batch, existing)
     report.problems.extend(problems)
     if fresh:
-        await bulk_insert_jobs(store, [dict(zip(COLUMNS, row, strict=True)) for row in fresh])
+        await bulk_insert_jobs(store, [dict(zip(COLUMNS, row, strict=True)) for _, row in fresh])
         report.loaded += len(fresh)
 
 
@@ -227,7 +260,6 @@ class _SqliteLoader:
     """Batches into a SQLite file through a connection of the import's own, in one thread."""
 
     _EXISTING = "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
-    _INSERT = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
     def __init__(self, path: str, timeout: float) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -241,18 +273,23 @@ class _SqliteLoader:
         for pragma in IMPORT_PRAGMAS:
             self.conn.execute(pragma)
 
-    def load(self, batch: Batch) -> tuple[int, list[tuple[int, str]]]:
-        """One transaction: which IDs are stored already, then the rest inserted."""
+    def load(self, batch: CompactBatch) -> tuple[int, list[tuple[int, str]]]:
+        """One transaction: which IDs are stored already, then the rest inserted, an INSERT
+        for each set of columns present (a batch has few: NULLs come from a document's
+        shape)."""
         if not batch:
             return 0, []
         conn = self.conn
-        ids = orjson.dumps([row[_ID] for _, row in batch]).decode()
+        ids = orjson.dumps([values[_ID] for _, values, _ in batch]).decode()
         conn.execute("BEGIN IMMEDIATE")
         try:
             existing = {found for (found,) in conn.execute(self._EXISTING, (ids,))}
             fresh, problems = _sift(batch, existing)
-            if fresh:
-                conn.executemany(self._INSERT, fresh)
+            by_columns: dict[int, list[tuple]] = {}
+            for _, values, present in fresh:
+                by_columns.setdefault(present, []).append(values)
+            for present, rows in by_columns.items():
+                conn.executemany(_insert_sql(present), rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -263,3 +300,11 @@ class _SqliteLoader:
     def close(self) -> None:
         self.executor.shutdown(wait=True)
         self.conn.close()
+
+
+@functools.cache
+def _insert_sql(present: int) -> str:
+    """The INSERT of the columns a compact row's ``present`` names (column names are
+    COLUMNS', never the input's)."""
+    columns = [name for index, name in enumerate(COLUMNS) if present >> index & 1]
+    return f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"

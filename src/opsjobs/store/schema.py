@@ -340,7 +340,16 @@ jobs = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
-    Index("ux_jobs_idempotency", "user_id", "idempotency_key", unique=True),
+    # One job per user and key. Only keyed jobs have an entry: most jobs have no key, and
+    # the lookup (idempotency_key = ?) never asks for NULL.
+    Index(
+        "ux_jobs_idempotency",
+        "user_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
     # Retention's per-owner minimum: "are there N newer finished jobs of this object and
     # operation?" reads at most N entries of it (store/retention.py).
     Index("ix_jobs_retention", "owner_id", "operation_id", "timestamp"),
