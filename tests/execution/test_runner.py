@@ -26,6 +26,8 @@ from opsjobs.domain.jobs import JobStatus
 from opsjobs.domain.outcome import Outcome
 from opsjobs.domain.output import STDOUT, Chunk
 from opsjobs.domain.spec import ScriptSpec, dump_spec
+from opsjobs.execution import finisher as finisher_module
+from opsjobs.execution import runner as runner_module
 from opsjobs.execution.reaper import reap_once
 from opsjobs.execution.runner import Runner
 from opsjobs.store.immediate import CHECKPOINT_EVERY
@@ -374,6 +376,68 @@ async def test_a_job_claimed_for_a_runner_that_never_got_the_answer_is_lost(stor
     (entry,) = document["execution"]["history"]
     assert entry["event"] == "lost" and entry["by"] == runner.name
     assert "never started it: the answer to its claim was lost" in entry["detail"]
+
+
+async def _wait_lost_never_run(store, job_id: str, runner: Runner) -> dict:
+    document = await wait_status(store, job_id, timeout=10)
+    assert document["execution"]["status"] == "lost"
+    (entry,) = document["execution"]["history"]
+    assert entry["event"] == "lost" and entry["by"] == runner.name
+    assert "never started it: the answer to its claim was lost" in entry["detail"]
+    return document
+
+
+async def test_a_claim_answered_after_the_limit_is_not_started_and_is_marked_lost(
+    store, database_url, monkeypatch, tmp_path
+):
+    # The claim commits, and its answer reaches the runner only after the limit: its own
+    # reaper may have marked the job lost meanwhile (a claim it did not run). Starting it
+    # then would run a job whose history says it never ran.
+    real_claim = runner_module.claim_many
+
+    async def answered_late(*args, **kwargs):
+        claimed = await real_claim(*args, **kwargs)
+        if claimed:
+            await asyncio.sleep(0.8)
+        return claimed
+
+    monkeypatch.setattr(runner_module, "claim_many", answered_late)
+    ran = tmp_path / "ran"
+    settings = runner_settings(database_url, lost_after_seconds=0.3)
+    async with started_runner(store, settings) as runner:
+        job_id = await queue(store, script(f"touch {ran}"))
+        await _wait_lost_never_run(store, job_id, runner)
+        await asyncio.sleep(1.0)  # the late answer has come and gone
+        assert job_id not in runner.running
+    assert not ran.exists(), "the job was started after it could have been marked lost"
+
+
+async def test_on_postgresql_a_claim_answered_late_with_the_ends_is_not_started(
+    store, backend, database_url, monkeypatch, tmp_path
+):
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL claims in the statement that stores the ends")
+    real = finisher_module.finish_and_claim
+    late: list[str] = []
+
+    async def answered_late(*args, **kwargs):
+        finished, claimed = await real(*args, **kwargs)
+        if claimed:
+            late.extend(job.id for job in claimed)
+            await asyncio.sleep(0.8)
+        return finished, claimed
+
+    monkeypatch.setattr(finisher_module, "finish_and_claim", answered_late)
+    ran = tmp_path / "ran"
+    settings = runner_settings(database_url, lost_after_seconds=0.3)
+    async with started_runner(store, settings, concurrency=1) as runner:
+        first = await queue(store, script("sleep 0.3"))
+        second = await queue(store, script(f"touch {ran}"))
+        await wait_status(store, first, "running")
+        assert (await wait_status(store, first, timeout=10))["execution"]["status"] == "succeeded"
+        await _wait_lost_never_run(store, second, runner)
+    assert late == [second]
+    assert not ran.exists(), "the job was started after it could have been marked lost"
 
 
 async def test_a_fresh_claim_the_runner_has_not_started_yet_is_left_alone(store, database_url):

@@ -23,6 +23,7 @@ import structlog
 from structlog.contextvars import bind_contextvars
 
 from ..config import Settings
+from ..domain.clock import now_ms
 from ..domain.jobs import JobStatus
 from ..domain.outcome import Outcome
 from ..domain.sets_state import state_after
@@ -153,11 +154,33 @@ class Runner:
 
     def _start_jobs(self, claimed: list[ClaimedJob]) -> None:
         """Run jobs claimed by the claim loop, or by the finisher with the ends that freed
-        their slots (finisher.py)."""
+        their slots (finisher.py); not those whose claim's answer came too late."""
+        late = self._answered_late(claimed)
         for job in claimed:
+            if job.id in late:
+                continue
             # The control exists before the task runs: a cancel can never fall between.
             control = self._controls[job.id] = JobControl()
             self._tasks[job.id] = asyncio.create_task(self._run_job(job, control))
+
+    def _answered_late(self, claimed: list[ClaimedJob]) -> set[str]:
+        """The jobs whose claim was written longer ago than ``lost_after_seconds``: this
+        runner's reaper may have judged them lost already (a claim it does not run,
+        lost_candidates), so running one would run a job whose history says it never ran.
+        None is started; the reaper marks each lost. A job started here was claimed less
+        than the limit ago, so a reaper that did not see it running cannot have judged it:
+        the reaper asks which jobs run only after it reads the claims older than the limit.
+        """
+        limit = now_ms() - int(self.settings.lost_after_seconds * 1000)
+        late = {job.id for job in claimed if job.claimed_at is not None and job.claimed_at < limit}
+        if late:
+            log.warning(
+                "claims answered after the limit for lost jobs: not started, left to be "
+                "marked lost",
+                job_ids=sorted(late),
+                lost_after_seconds=self.settings.lost_after_seconds,
+            )
+        return late
 
     # -- running ----------------------------------------------------------------------------
 

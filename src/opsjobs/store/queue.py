@@ -92,6 +92,9 @@ class ClaimedJob:
     owner_type: int
     operation_id: str | None
     spec: str | None
+    # When the claim was written (ms, the ``heartbeat`` column), by which the runner's own
+    # reaper judges a claim it does not run (lost_candidates); None where not known.
+    claimed_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ def _claimed(store: Store, rows: list[tuple]) -> list[ClaimedJob]:
     rows.sort(key=lambda r: (r[5], r[0]))  # by timestamp, id: RETURNING promises no order
     for row in rows:
         store.job_signals.changed(row[0])
-    return [ClaimedJob(*row[:5]) for row in rows]
+    return [ClaimedJob(*row[:5], claimed_at=row[6]) for row in rows]
 
 
 async def _claim_through_pool(
@@ -203,6 +206,7 @@ async def _claim_through_pool(
             jobs.c.operation_id,
             jobs.c.spec,
             jobs.c.timestamp,
+            jobs.c.heartbeat,
         )
     )
 

@@ -26,7 +26,10 @@ from .core import Store
 
 T = TypeVar("T")
 
-_RETURNING = "jobs.id, jobs.owner_id, jobs.owner_type, jobs.operation_id, jobs.spec, jobs.timestamp"
+_RETURNING = (
+    "jobs.id, jobs.owner_id, jobs.owner_type, jobs.operation_id, jobs.spec, jobs.timestamp, "
+    "jobs.heartbeat"
+)
 
 # The statements are put together from these parts, so that the claim and the end are
 # written once whichever statement they go in ({names} are the statements' parameters).
@@ -87,7 +90,8 @@ FINISH_AND_CLAIM = f"""WITH {_ENDS.format(runner="$8")},
 finished AS ({_FINISH_UPDATE}),
 {_CLAIMABLE.format(tags="$10", limit="$11")},
 claimed AS ({_CLAIM_UPDATE.format(runner="$8", started="$9", heartbeat="$9")})
-SELECT 'f' AS kind, finished.id, NULL::text, NULL::integer, NULL::text, NULL::text, NULL::bigint
+SELECT 'f' AS kind, finished.id, NULL::text, NULL::integer, NULL::text, NULL::text, NULL::bigint,
+    NULL::bigint
 FROM finished
 UNION ALL
 SELECT 'c', claimed.* FROM claimed

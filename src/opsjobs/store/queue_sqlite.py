@@ -14,7 +14,7 @@ from ..domain.output import Chunk
 from .schema import jobs
 
 _JOB_COLUMNS = frozenset(jobs.c.keys())
-_RETURNING = "id, owner_id, owner_type, operation_id, spec, timestamp"
+_RETURNING = "id, owner_id, owner_type, operation_id, spec, timestamp, heartbeat"
 
 
 def insert_job(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
