@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from helpers.execution import opened_store
 from opsjobs.domain.ids import new_id
+from opsjobs.domain.job_lines import COLUMNS
 from opsjobs.domain.jobs import row_from_document
 from opsjobs.domain.values import INT64_MAX
 from opsjobs.store import importing
@@ -141,7 +142,7 @@ async def test_every_shape_of_document_is_stored_column_for_column_as_its_row(
     async with opened_store(database_url) as store:
         report = await import_lines(store, [orjson.dumps(shape) for shape in SHAPES])
         async with store.read() as conn:
-            columns = [jobs.c[name] for name in importing.COLUMNS]
+            columns = [jobs.c[name] for name in COLUMNS]
             stored = {row.id: row._asdict() for row in await conn.execute(select(*columns))}
     assert (report.loaded, report.problems) == (len(SHAPES), [])
     assert stored == {shape["id"]: row_from_document(shape) for shape in SHAPES}

@@ -5,9 +5,10 @@ A line is loaded whole or not at all: bad lines are reported by number and skipp
 line whose ID is already stored is reported rather than overwriting history.
 
 Lines go in by batches, each one transaction. On SQLite (a file), a batch is written by a
-connection of the import's own in a worker thread while the next batches are parsed in a
-process of their own, so on two cores the import takes about as long as the writing alone
-(docs/decisions.md, "Importing": parsed in this process, the two took turns at the GIL).
+connection of the import's own in a worker thread while the next batches are parsed
+(domain/job_lines.py) in a process of their own, so on two cores the import takes about as
+long as the writing alone (docs/decisions.md, "Importing": parsed in this process, the two
+took turns at the GIL).
 """
 
 from __future__ import annotations
@@ -22,12 +23,18 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import Any
 
 import orjson
 
-from ..domain.extjson import plain
-from ..domain.jobs import row_from_document
+from ..domain.job_lines import (
+    COLUMNS,
+    ID,
+    Batch,
+    CompactBatch,
+    Problems,
+    parse_chunk,
+    parse_chunk_compact,
+)
 from .core import Store
 from .db import SQLITE_PRAGMAS, sqlite_path
 from .jobs import bulk_insert_jobs, existing_job_ids
@@ -40,18 +47,6 @@ PARSED_AHEAD = 2
 # same index pages to the file again and waits for the disk).
 IMPORT_PRAGMAS = ("PRAGMA cache_size=-131072", "PRAGMA wal_autocheckpoint=16384")
 
-# A parsed row is a tuple in COLUMNS' order (cheaper to pass between processes than a dict);
-# the columns are taken from row_from_document itself, so the two cannot drift apart.
-COLUMNS = tuple(row_from_document({"id": "0" * 24, "owner_id": "0" * 24, "timestamp": 0}))
-_ID = COLUMNS.index("id")
-assert _ID == 0, "a compact row (below) keeps the ID first only if it is the first column"
-# (line number, row): the row in COLUMNS' order.
-Batch = list[tuple[int, tuple[Any, ...]]]
-# (line number, values, present): a row as SQLite takes it fastest, its NULLs left out
-# (``present`` has bit i set when COLUMNS[i] has a value) and its booleans as integers.
-# Binding a None or a bool costs sqlite3 a lookup for an adapter, and a row has about five;
-# the writer is the import's bound (docs/decisions.md, "Importing").
-CompactBatch = list[tuple[int, tuple[Any, ...], int]]
 # Which columns store NULL when an INSERT leaves them out: those without a server default.
 # A None for one with a default is bound as before (and refused where the column is NOT NULL).
 _LEFT_OUT_IS_NULL = tuple(jobs.c[name].server_default is None for name in COLUMNS)
@@ -60,7 +55,7 @@ _LEFT_OUT_IS_NULL = tuple(jobs.c[name].server_default is None for name in COLUMN
 @dataclass
 class ImportReport:
     loaded: int = 0
-    problems: list[tuple[int, str]] = field(default_factory=list)
+    problems: Problems = field(default_factory=list)
 
 
 async def import_lines(
@@ -109,49 +104,6 @@ def _chunks(lines: Iterable[bytes]) -> Iterator[_Chunk]:
         yield _Chunk(first, chunk, consumed)
 
 
-def parse_chunk(first: int, lines: list[bytes]) -> tuple[Batch, list[tuple[int, str]]]:
-    """Rows parsed from lines numbered from ``first``, and a problem for each bad line.
-    Runs in the parsing process on SQLite: a top-level function of plain values in and out."""
-    batch: Batch = []
-    problems: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=first):
-        if not line.strip():
-            continue
-        try:
-            document = orjson.loads(line)
-            if b'"$' in line:  # extended JSON; plain documents skip the walk
-                document = plain(document)
-            batch.append((number, tuple(row_from_document(document).values())))
-        except orjson.JSONDecodeError as exc:
-            problems.append((number, f"not valid JSON: {exc}"))
-        except (ValueError, TypeError) as exc:
-            problems.append((number, str(exc)))
-    return batch, problems
-
-
-def parse_chunk_compact(first: int, lines: list[bytes]) -> tuple[CompactBatch, list]:
-    """parse_chunk's rows made compact for SQLite's writer (CompactBatch)."""
-    batch, problems = parse_chunk(first, lines)
-    return [(number, *_compact(row)) for number, row in batch], problems
-
-
-def _compact(row: tuple[Any, ...]) -> tuple[tuple[Any, ...], int]:
-    present = 0
-    values = []
-    for index, value in enumerate(row):
-        if value is None and _LEFT_OUT_IS_NULL[index]:
-            continue
-        present |= 1 << index
-        values.append(int(value) if value.__class__ is bool else value)
-    return tuple(values), present
-
-
-def _parsing_process() -> None:
-    # Ctrl-C reaches the whole process group: the import stops it, not its parser (which
-    # would otherwise print a traceback of its own).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 class _Parser:
     """Parses chunks in a process of its own, two ahead of the writer: the writer's thread
     binds every row's values holding the GIL, so parsing in the same process took turns with
@@ -172,10 +124,15 @@ class _Parser:
         first = next(chunks)
         second = next(chunks, None)
         if second is None:
-            yield first, parse_chunk_compact(first.first, first.lines)
+            yield first, parse_chunk_compact(first.first, first.lines, _LEFT_OUT_IS_NULL)
             return
+        # Ctrl-C reaches the whole process group: the import stops its parser, which would
+        # otherwise print a traceback of its own.
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=get_context("spawn"), initializer=_parsing_process
+            max_workers=1,
+            mp_context=get_context("spawn"),
+            initializer=signal.signal,
+            initargs=(signal.SIGINT, signal.SIG_IGN),
         )
         loop = asyncio.get_running_loop()
         ahead: deque[tuple[_Chunk, asyncio.Future]] = deque()
@@ -183,7 +140,9 @@ class _Parser:
             ahead.append(
                 (
                     chunk,
-                    loop.run_in_executor(self._pool, parse_chunk_compact, chunk.first, chunk.lines),
+                    loop.run_in_executor(
+                        self._pool, parse_chunk_compact, chunk.first, chunk.lines, _LEFT_OUT_IS_NULL
+                    ),
                 )
             )
             if len(ahead) > PARSED_AHEAD:
@@ -196,7 +155,7 @@ class _Parser:
 
 async def _pipelined(
     loader: _SqliteLoader,
-    parsed: AsyncIterator[tuple[_Chunk, tuple[CompactBatch, list[tuple[int, str]]]]],
+    parsed: AsyncIterator[tuple[_Chunk, tuple[CompactBatch, Problems]]],
     report: ImportReport,
     progress: Callable[[int], None],
 ) -> None:
@@ -221,20 +180,20 @@ async def _pipelined(
             await asyncio.gather(in_flight[0], return_exceptions=True)
 
 
-def _account(outcome: tuple[int, list[tuple[int, str]]], report: ImportReport) -> None:
+def _account(outcome: tuple[int, Problems], report: ImportReport) -> None:
     loaded, problems = outcome
     report.loaded += loaded
     report.problems.extend(problems)
 
 
-def _sift(batch: list[tuple], existing: set[str]) -> tuple[list[tuple], list[tuple[int, str]]]:
+def _sift(batch: list[tuple], existing: set[str]) -> tuple[list[tuple], Problems]:
     """The entries (a Batch's or a CompactBatch's) to insert, and a problem for each line whose
     job is stored or repeated."""
     seen: dict[str, int] = {}
     fresh: list[tuple] = []
-    problems: list[tuple[int, str]] = []
+    problems: Problems = []
     for entry in batch:
-        number, job_id = entry[0], entry[1][_ID]
+        number, job_id = entry[0], entry[1][ID]
         if job_id in existing:
             problems.append((number, f"job {job_id} already exists"))
         elif job_id in seen:
@@ -248,7 +207,7 @@ def _sift(batch: list[tuple], existing: set[str]) -> tuple[list[tuple], list[tup
 async def _flush(store: Store, batch: Batch, report: ImportReport) -> None:
     if not batch:
         return
-    existing = await existing_job_ids(store, [row[_ID] for _, row in batch])
+    existing = await existing_job_ids(store, [row[ID] for _, row in batch])
     fresh, problems = _sift(batch, existing)
     report.problems.extend(problems)
     if fresh:
@@ -273,14 +232,14 @@ class _SqliteLoader:
         for pragma in IMPORT_PRAGMAS:
             self.conn.execute(pragma)
 
-    def load(self, batch: CompactBatch) -> tuple[int, list[tuple[int, str]]]:
+    def load(self, batch: CompactBatch) -> tuple[int, Problems]:
         """One transaction: which IDs are stored already, then the rest inserted, an INSERT
         for each set of columns present (a batch has few: NULLs come from a document's
         shape)."""
         if not batch:
             return 0, []
         conn = self.conn
-        ids = orjson.dumps([values[_ID] for _, values, _ in batch]).decode()
+        ids = orjson.dumps([values[ID] for _, values, _ in batch]).decode()
         conn.execute("BEGIN IMMEDIATE")
         try:
             existing = {found for (found,) in conn.execute(self._EXISTING, (ids,))}
