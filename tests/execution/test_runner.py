@@ -394,11 +394,13 @@ async def test_a_claim_answered_after_the_limit_is_not_started_and_is_marked_los
     # reaper may have marked the job lost meanwhile (a claim it did not run). Starting it
     # then would run a job whose history says it never ran.
     real_claim = runner_module.claim_many
+    answered = asyncio.Event()
 
     async def answered_late(*args, **kwargs):
         claimed = await real_claim(*args, **kwargs)
         if claimed:
             await asyncio.sleep(0.8)
+            answered.set()
         return claimed
 
     monkeypatch.setattr(runner_module, "claim_many", answered_late)
@@ -407,7 +409,8 @@ async def test_a_claim_answered_after_the_limit_is_not_started_and_is_marked_los
     async with started_runner(store, settings) as runner:
         job_id = await queue(store, script(f"touch {ran}"))
         await _wait_lost_never_run(store, job_id, runner)
-        await asyncio.sleep(1.0)  # the late answer has come and gone
+        await asyncio.wait_for(answered.wait(), 10)  # the late answer has come
+        await asyncio.sleep(0)  # and the claim loop has handled it
         assert job_id not in runner.running
     assert not ran.exists(), "the job was started after it could have been marked lost"
 
