@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, bindparam, case, cast, func, insert, literal, or_, select, update
+from sqlalchemy import Text, bindparam, case, cast, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..domain.clock import now_ms
@@ -42,7 +42,7 @@ from .channels import CANCEL_CHANNEL, QUEUED_CHANNEL, notify
 from .core import Store
 from .immediate import MAX_BYTES, NOT_WRITTEN, try_immediate_write
 from .output import insert_chunks
-from .schema import jobs, runners
+from .schema import UNTAGGED, jobs, runners
 from .states import StateChange, announce, change_state
 
 CANCEL_REQUESTED = "cancel requested"
@@ -130,14 +130,16 @@ async def enqueue(store: Store, row: dict[str, Any]) -> None:
 
 
 def _may_take(tags: Sequence[str]):
-    untagged = or_(jobs.c.runner_tag.is_(None), jobs.c.runner_tag == "")
+    # The condition of ix_jobs_queue_untagged as its text: the database must see it is the
+    # index's own to read the queue in claim order.
+    untagged = text(UNTAGGED)
     return or_(untagged, jobs.c.runner_tag.in_(list(tags))) if tags else untagged
 
 
 def _claimable(tags: Sequence[str], limit: int):
     return (
         select(jobs.c.id)
-        .where(jobs.c.status == _QUEUED, _may_take(tags))
+        .where(text(f"status = '{_QUEUED}'"), _may_take(tags))  # the indexes' own words
         .order_by(jobs.c.priority, jobs.c.timestamp, jobs.c.id)
         .limit(limit)
     )

@@ -23,6 +23,7 @@ from ..domain.clock import now_ms
 from ..domain.output import Chunk
 from . import retry
 from .core import Store
+from .schema import UNTAGGED
 
 T = TypeVar("T")
 
@@ -36,14 +37,22 @@ _RETURNING = (
 
 # The queued jobs this runner may take, a person's first, then oldest first (queue.claim_many),
 # locked SKIP LOCKED (materialized: PostgreSQL may otherwise run the subquery more than once
-# and claim more than the limit).
+# and claim more than the limit). A runner without tags asks in the words of
+# ix_jobs_queue_untagged's condition, and has no tags parameter: PostgreSQL then reads that
+# index's first entries, whatever its statistics (docs/decisions.md, "The claim's plan").
 _CLAIMABLE = """claimable AS MATERIALIZED (
     SELECT id FROM jobs
-    WHERE status = 'queued'
-      AND (runner_tag IS NULL OR runner_tag = '' OR runner_tag = ANY({tags}::text[]))
+    WHERE status = 'queued' AND {may_take}
     ORDER BY priority, timestamp, id LIMIT {limit}
     FOR UPDATE SKIP LOCKED
 )"""
+
+
+def _may_take(tags: str | None) -> str:
+    """The claim's condition on the tag; ``tags``: the parameter of the runner's tags."""
+    return UNTAGGED if tags is None else f"({UNTAGGED} OR runner_tag = ANY({tags}::text[]))"
+
+
 _CLAIM_UPDATE = f"""UPDATE jobs SET status = 'running', runner = {{runner}}, started = {{started}},
     heartbeat = {{heartbeat}}
 FROM claimable
@@ -75,9 +84,12 @@ FROM locked, ends
 WHERE jobs.id = locked.id AND ends.id = jobs.id
 RETURNING jobs.id"""
 
-CLAIM = f"WITH {_CLAIMABLE.format(tags='$4', limit='$5')}\n" + _CLAIM_UPDATE.format(
-    runner="$1", started="$2", heartbeat="$3"
-)
+# By whether the runner has tags: their parameter comes last, and only in the tagged one.
+CLAIM = {
+    tagged: f"WITH {_CLAIMABLE.format(may_take=_may_take(tags), limit='$4')}\n"
+    + _CLAIM_UPDATE.format(runner="$1", started="$2", heartbeat="$3")
+    for tagged, tags in ((False, None), (True, "$5"))
+}
 
 FINISH = f"WITH {_ENDS.format(runner='$8')}\n{_FINISH_UPDATE}"
 
@@ -86,9 +98,10 @@ FINISH = f"WITH {_ENDS.format(runner='$8')}\n{_FINISH_UPDATE}"
 # (the ends and the claims commit together). The two updates touch different rows (running
 # ones, queued ones); the claim's rows are locked SKIP LOCKED, so it never waits. Finished
 # rows come back with kind 'f', claimed ones with 'c' and their columns.
-FINISH_AND_CLAIM = f"""WITH {_ENDS.format(runner="$8")},
+FINISH_AND_CLAIM = {
+    tagged: f"""WITH {_ENDS.format(runner="$8")},
 finished AS ({_FINISH_UPDATE}),
-{_CLAIMABLE.format(tags="$10", limit="$11")},
+{_CLAIMABLE.format(may_take=_may_take(tags), limit="$10")},
 claimed AS ({_CLAIM_UPDATE.format(runner="$8", started="$9", heartbeat="$9")})
 SELECT 'f' AS kind, finished.id, NULL::text, NULL::integer, NULL::text, NULL::text, NULL::bigint,
     NULL::bigint
@@ -96,6 +109,8 @@ FROM finished
 UNION ALL
 SELECT 'c', claimed.* FROM claimed
 """
+    for tagged, tags in ((False, None), (True, "$11"))
+}
 
 INSERT_CHUNKS = (
     'INSERT INTO job_output (job_id, stream, seq, "offset", data) VALUES ($1, $2, $3, $4, $5) '
@@ -161,7 +176,8 @@ _FINISH_COLUMNS = (
 async def claim(store: Store, runner: str, tags: Sequence[str], limit: int) -> list[tuple]:
     async def work(conn) -> list[tuple]:
         now = now_ms()  # once the connection is in hand (queue.claim_many)
-        rows = await conn.fetch(CLAIM, runner, now, now, list(tags), limit)
+        tagged = (list(tags),) if tags else ()
+        rows = await conn.fetch(CLAIM[bool(tags)], runner, now, now, limit, *tagged)
         return [tuple(row) for row in rows]
 
     return await _on_driver(store, work, "claim")
@@ -199,12 +215,13 @@ async def finish_and_claim(
 
     async def work(conn) -> list:
         # The claims' start time once the connection is in hand (queue.claim_many).
-        values = (*arrays, runner, now_ms(), list(tags), limit)
+        values = (*arrays, runner, now_ms(), limit, *((list(tags),) if tags else ()))
+        sql = FINISH_AND_CLAIM[bool(tags)]
         if not rows:
-            return await conn.fetch(FINISH_AND_CLAIM, *values)
+            return await conn.fetch(sql, *values)
         async with conn.transaction():
             await conn.executemany(INSERT_CHUNKS, rows)
-            return await conn.fetch(FINISH_AND_CLAIM, *values)
+            return await conn.fetch(sql, *values)
 
     result = await _on_driver(store, work, "finish")
     claimed = [tuple(row)[1:] for row in result if row[0] == "c"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..domain.output import Chunk
-from .schema import jobs
+from .schema import UNTAGGED, jobs
 
 _JOB_COLUMNS = frozenset(jobs.c.keys())
 _RETURNING = "id, owner_id, owner_type, operation_id, spec, timestamp, heartbeat"
@@ -25,17 +25,25 @@ def insert_job(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
     conn.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", tuple(row.values()))
 
 
+def claim_sql(tag_count: int) -> str:
+    """The claim of a runner with ``tag_count`` tags; its parameters: runner, started,
+    heartbeat, the tags, limit."""
+    # Without tags, the condition of ix_jobs_queue_untagged word for word: its entries are
+    # in claim order, so the claim reads the first few and sorts nothing.
+    may_take = UNTAGGED
+    if tag_count:
+        may_take = f"({UNTAGGED} OR runner_tag IN ({', '.join(['?'] * tag_count)}))"
+    return (
+        "UPDATE jobs SET status = 'running', runner = ?, started = ?, heartbeat = ? "
+        "WHERE status = 'queued' AND id IN (SELECT id FROM jobs WHERE status = 'queued' "
+        f"AND {may_take} ORDER BY priority, timestamp, id LIMIT ?) RETURNING {_RETURNING}"
+    )
+
+
 def claim(
     conn: sqlite3.Connection, runner: str, tags: Sequence[str], limit: int, now: int
 ) -> list[tuple]:
-    tagged = f" OR runner_tag IN ({', '.join('?' for _ in tags)})" if tags else ""
-    sql = (
-        "UPDATE jobs SET status = 'running', runner = ?, started = ?, heartbeat = ? "
-        "WHERE status = 'queued' AND id IN (SELECT id FROM jobs WHERE status = 'queued' "
-        f"AND (runner_tag IS NULL OR runner_tag = ''{tagged}) "
-        f"ORDER BY priority, timestamp, id LIMIT ?) RETURNING {_RETURNING}"
-    )
-    return conn.execute(sql, (runner, now, now, *tags, limit)).fetchall()
+    return conn.execute(claim_sql(len(tags)), (runner, now, now, *tags, limit)).fetchall()
 
 
 def insert_chunks(conn: sqlite3.Connection, pairs: Sequence[tuple[str, Chunk]]) -> None:

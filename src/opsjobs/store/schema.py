@@ -20,6 +20,11 @@ from sqlalchemy import (
 metadata = MetaData()
 
 ID = String(24)
+# A job any runner may take: one without a tag. The claims of store/queue_sqlite.py and
+# store/queue_pg.py write this same text, so that the database sees that the partial index
+# below (ix_jobs_queue_untagged) answers their condition.
+UNTAGGED = "(runner_tag IS NULL OR runner_tag = '')"
+UNTAGGED_QUEUED = f"status = 'queued' AND {UNTAGGED}"
 
 users = Table(
     "users",
@@ -333,6 +338,17 @@ jobs = Table(
         "timestamp",
         sqlite_where=text("status = 'queued'"),
         postgresql_where=text("status = 'queued'"),
+    ),
+    # The queue a runner without tags claims from, in exact claim order: the claim's own
+    # condition, so no statistics can make the database read and sort the whole queue
+    # (docs/decisions.md, "The claim's plan"). ix_jobs_queue serves runners with tags.
+    Index(
+        "ix_jobs_queue_untagged",
+        "priority",
+        "timestamp",
+        "id",
+        sqlite_where=text(UNTAGGED_QUEUED),
+        postgresql_where=text(UNTAGGED_QUEUED),
     ),
     Index(
         "ix_jobs_running",
