@@ -3,8 +3,9 @@
 Each drill sets up a deployment (see stack.py), submits executions of an operation whose
 script leaves a start and an end mark, brings about one fault while they run, lets the
 system recover, and counts: jobs accepted, final, lost, run twice, missing (accepted but
-never final), lost jobs that ran to the end anyway, and jobs that ran to the end but were
-not reported succeeded. Reads during the fault count 200s and 503s; anything else is an
+never final), lost jobs that ran to the end anyway after the fault (and, apart, those whose
+run was over before it, their end not yet stored: the fault took that end with it), and
+jobs that ran to the end but were not reported succeeded. Reads during the fault count 200s and 503s; anything else is an
 error.
 
     python -m bench.faults                 # every drill, 40 jobs each
@@ -111,6 +112,7 @@ def _runner_killed(
     runner = stack.runner(OPSJOBS_RUNNER_CONCURRENCY=str(slots))
     ids = _submit(stack, client, "job", jobs, counts)
     _wait_for(lambda: _started(stack) >= min(jobs, slots), 60, "the first runs")
+    counts.fault_ns = time.time_ns()
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait()
     return ids
@@ -335,7 +337,8 @@ def _with_private_pg(root: Path, jobs: int, drill) -> Counts:
 
 
 COLUMNS = ("accepted", "refused", "final", "lost", "twice", "missing", "lost_but_ran",
-           "completed_not_succeeded", "left_running", "errors", "reads_ok", "reads_503")  # fmt: skip
+           "ended_before_fault", "completed_not_succeeded", "left_running", "errors",
+           "reads_ok", "reads_503")  # fmt: skip
 
 
 def promise_broken(counts: Counts) -> list[str]:

@@ -194,8 +194,30 @@ async def run_process(
     """Run the spec to its end; output goes into ``recorder`` (``on_output`` after each piece).
     The working directory comes from ``workdirs`` (a runner's own), else from one shared
     by every caller without one, in the system's temporary directory. ``watchdog``: the
-    runner's, told of the run's process group for as long as the run lasts."""
+    runner's, told of the run's job from before its process starts, and of its process
+    group, for as long as the run lasts."""
     workdirs = workdirs or _shared_workdirs()
+    # Named to the watchdog before the process exists: the runner may die at any moment.
+    job_id = env.get("OPSJOBS_JOB_ID", "") if watchdog is not None else ""
+    if job_id:
+        watchdog.expect(job_id)
+    try:
+        return await _run(spec, env, control, recorder, on_output, kill_grace, workdirs, watchdog)
+    finally:
+        if job_id:
+            watchdog.forget(job_id)
+
+
+async def _run(
+    spec: ExecSpec | ScriptSpec,
+    env: dict[str, str],
+    control: JobControl,
+    recorder: OutputRecorder,
+    on_output: Callable[[], None],
+    kill_grace: float,
+    workdirs: WorkDirs,
+    watchdog: Watchdog | None,
+) -> Outcome:
     workdir, argv, started = _start(spec, env, workdirs)
     try:
         if not isinstance(started, Started):
