@@ -15,8 +15,10 @@ from opsjobs.config import Settings
 from opsjobs.domain.clock import now_ms
 from opsjobs.domain.ids import new_id
 from opsjobs.domain.jobs import DOCUMENT_COLUMNS, JobStatus, job_document
+from opsjobs.domain.kinds import EntityKind
 from opsjobs.domain.spec import ExecSpec, Spec, dump_spec
 from opsjobs.execution.runner import Runner
+from opsjobs.service.execute import job_row
 from opsjobs.store.core import Store
 from opsjobs.store.queue import enqueue
 
@@ -30,6 +32,22 @@ FAST = {
 }
 
 STATUS = DOCUMENT_COLUMNS.index("status")
+
+
+def true_job_row(timestamp: int, *, meta: dict | None = None, tag: str | None = None) -> dict:
+    """The row of a queued job running ``true`` on the root object, made at ``timestamp``
+    (ms), as an execute (``meta`` None), a trigger, a schedule or a batch would queue it."""
+    row = job_row(
+        owner_id="1",
+        kind=EntityKind.OBJECT,
+        operation_id=None,
+        operation_name="op",
+        user_id=None,
+        spec='{"type": "exec", "argv": ["true"], "timeout": 5}',
+        runner_tag=tag,
+        process_meta=None if meta is None else orjson.dumps(meta).decode(),
+    )
+    return {**row, "timestamp": timestamp}
 
 
 def runner_settings(database_url: str, **overrides: Any) -> Settings:

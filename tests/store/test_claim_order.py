@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 import pytest
 from sqlalchemy import select
 
-from helpers.execution import opened_store
+from helpers.execution import opened_store, true_job_row
 from opsjobs.domain.clock import now_ms
-from opsjobs.domain.kinds import EntityKind
-from opsjobs.service.execute import job_row
 from opsjobs.store import queue
 from opsjobs.store.schema import jobs
 
@@ -27,17 +24,7 @@ async def store(database_url, backend):
 
 
 def _row(timestamp: int, meta: dict | None) -> dict:
-    row = job_row(
-        owner_id="1",
-        kind=EntityKind.OBJECT,
-        operation_id=None,
-        operation_name="op",
-        user_id=None,
-        spec='{"type": "exec", "argv": ["true"], "timeout": 5}',
-        runner_tag=None,
-        process_meta=None if meta is None else orjson.dumps(meta).decode(),
-    )
-    return {**row, "timestamp": timestamp}
+    return true_job_row(timestamp, meta=meta)
 
 
 @pytest.mark.parametrize("path", ["immediate", "pool"])

@@ -12,9 +12,7 @@ import sqlite3
 import asyncpg
 import pytest
 
-from helpers.execution import opened_store
-from opsjobs.domain.kinds import EntityKind
-from opsjobs.service.execute import job_row
+from helpers.execution import opened_store, true_job_row
 from opsjobs.store import queue, queue_pg, queue_sqlite
 from opsjobs.store.db import sqlite_path
 from opsjobs.store.jobs import insert_jobs
@@ -25,18 +23,8 @@ TAGGED = 50  # jobs for tagged runners only, older than the whole backlog
 
 
 def _rows(count: int, first: int, status: str, tag: str | None = None) -> list[dict]:
-    row = job_row(
-        owner_id="1",
-        kind=EntityKind.OBJECT,
-        operation_id=None,
-        operation_name="op",
-        user_id=None,
-        spec='{"type": "exec", "argv": ["true"], "timeout": 5}',
-        runner_tag=tag,
-        process_meta=None,
-    )
     return [
-        {**row, "id": f"{first + n:024x}", "timestamp": first + n, "status": status}
+        {**true_job_row(first + n, tag=tag), "id": f"{first + n:024x}", "status": status}
         for n in range(count)
     ]
 
