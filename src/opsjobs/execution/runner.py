@@ -30,7 +30,7 @@ from ..domain.sets_state import state_after
 from ..domain.spec import MqttSpec, Spec, load_spec, spec_request_id
 from ..store.core import Store
 from ..store.listen import listen
-from ..store.queue import RUNNER_LOST, ClaimedJob, claim_many, finish, job_states
+from ..store.queue import RUNNER_LOST, ClaimedJob, claim_cutoff, claim_many, finish, job_states
 from ..store.retry import describe
 from ..store.runners import Registration, deregister, record_heartbeat, register
 from .control import JobControl
@@ -171,7 +171,7 @@ class Runner:
         than the limit ago, so a reaper that did not see it running cannot have judged it:
         the reaper asks which jobs run only after it reads the claims older than the limit.
         """
-        limit = now_ms() - int(self.settings.lost_after_seconds * 1000)
+        limit = claim_cutoff(self.settings.lost_after_seconds, now_ms())
         late = {job.id for job in claimed if job.claimed_at is not None and job.claimed_at < limit}
         if late:
             log.warning(

@@ -419,6 +419,13 @@ class LostCandidate:
     unheld: bool = False
 
 
+def claim_cutoff(lost_after_seconds: float, now: int) -> int:
+    """The time (ms) before which a claim or a heartbeat is too old: its runner is judged
+    silent, and a claim it answers that late is not started (runner.py). One rule for
+    both, so that what one judges lost the other never runs."""
+    return now - int(lost_after_seconds * 1000)
+
+
 async def lost_candidates(
     store: Store,
     lost_after_seconds: float,
@@ -433,7 +440,7 @@ async def lost_candidates(
     ``own``'s claimed before the limit that it does not run is lost too: the claim committed but its answer never reached the runner (a
     connection cut after the commit), so nothing would ever run or end it."""
     now = now_ms()
-    cutoff = now - int(lost_after_seconds * 1000)
+    cutoff = claim_cutoff(lost_after_seconds, now)
     async with store.read() as conn:
         beats = dict((await conn.execute(select(runners.c.name, runners.c.heartbeat))).all())
         running = (
