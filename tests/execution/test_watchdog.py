@@ -7,6 +7,7 @@ job's ``OPSJOBS_JOB_ID`` as every run does."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 from opsjobs.execution.watchdog import _apply
 
 # The stand-in runner: starts its watchdog, does what its argument says, prints the run's
-# pid, and waits to be killed.
+# pid and the watchdog's, and waits to be killed.
 RUNNER = textwrap.dedent(
     """
     import os, subprocess, sys, time
@@ -40,7 +41,7 @@ RUNNER = textwrap.dedent(
     if "over" in steps:  # the run's group leaves the list and its job is forgotten
         watchdog.unwatch(run.pid)
         watchdog.forget(job_id)
-    print(run.pid, flush=True)
+    print(run.pid, watchdog.pid, flush=True)
     time.sleep(60)
     """
 )
@@ -49,25 +50,35 @@ JOB = "6b1511ae1639f1583e2fbec7"
 
 @contextlib.contextmanager
 def runner_with_run(steps: str, job_id: str = JOB):
-    """The stand-in runner and its run's process; both are gone afterwards."""
+    """The stand-in runner, its run's process and its watchdog; all gone afterwards."""
     runner = subprocess.Popen(
         [sys.executable, "-c", RUNNER, steps, job_id], stdout=subprocess.PIPE, text=True
     )
-    run = None
+    started: list[psutil.Process] = []
     try:
-        run = psutil.Process(int(runner.stdout.readline()))
-        yield runner, run
+        started = [psutil.Process(int(pid)) for pid in runner.stdout.readline().split()]
+        run, watchdog = started
+        yield Killable(runner, watchdog), run
     finally:
         runner.kill()
         runner.wait()
-        if run is not None:
+        for process in started:
             with contextlib.suppress(psutil.NoSuchProcess):
-                run.kill()
+                process.kill()
 
 
-def _killed(runner: subprocess.Popen) -> None:
-    runner.send_signal(signal.SIGKILL)
-    runner.wait()
+@dataclasses.dataclass
+class Killable:
+    runner: subprocess.Popen
+    watchdog: psutil.Process
+
+
+def _killed(runner: Killable) -> None:
+    """SIGKILL the runner, and wait until its watchdog has done all it does and exited:
+    what is still alive then was left alive, however slow the machine."""
+    runner.runner.send_signal(signal.SIGKILL)
+    runner.runner.wait()
+    assert _gone(runner.watchdog, timeout=60), "the watchdog did not end after its runner"
 
 
 def _gone(run: psutil.Process, timeout: float) -> bool:
