@@ -8,25 +8,14 @@ import sqlite3
 
 import pytest
 
-from helpers.execution import opened_store
+from helpers.notes import note, notes_store
 from opsjobs.store.immediate import Busy
 
 
 @pytest.fixture
 async def writer(tmp_path, sqlite_template):
-    path = tmp_path / "opsjobs.db"
-    path.write_bytes(sqlite_template.read_bytes())
-    async with opened_store(f"sqlite:///{path}") as store:
-        store.immediate.conn.execute("CREATE TABLE notes (n INTEGER PRIMARY KEY, text TEXT)")
+    async with notes_store(tmp_path, sqlite_template) as store:
         yield store.immediate
-
-
-def note(n: int, text: str = "x"):
-    def work(conn: sqlite3.Connection) -> int:
-        conn.execute("INSERT INTO notes (n, text) VALUES (?, ?)", (n, text))
-        return n
-
-    return work
 
 
 def notes(writer) -> list[int]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.jobs import DOCUMENT_COLUMNS, JobRow
 from .db import DEFAULT_TIMEOUT_SECONDS, Database, sqlite_path
 from .directory import Directory, read_sqlite
-from .immediate import ImmediateWriter
+from .immediate import Busy, ImmediateWriter
 from .migrate import is_current
 from .signals import JobSignals
 
@@ -98,7 +98,7 @@ class Store:
             # own: on a database larger than the page cache (a million jobs) a point read
             # then costs no system calls, and the pages are the OS cache's, not a copy.
             self._sqlite_reader.execute(f"PRAGMA mmap_size={READ_MAP_BYTES}")
-            self.immediate = ImmediateWriter(path)
+            self.immediate = ImmediateWriter(path, READ_MAP_BYTES)
 
     async def close(self) -> None:
         if self._sqlite_reader is not None:
@@ -183,11 +183,19 @@ class Store:
     async def fetch_row(self, sql: str, params: tuple) -> tuple | None:
         """The first row of ``sql``, a read of a few rows by index written with ``?`` marks.
 
-        On SQLite it runs at once on the loop, on a read-only connection of its own: such a
-        read takes microseconds, less than a hop to aiosqlite's thread would, and far less
-        than SQLAlchemy's statement machinery around it. On PostgreSQL it goes through the
-        pool to asyncpg with the marks numbered ($1, $2, ...), outside any transaction.
+        On SQLite it runs at once on the loop: such a read takes microseconds, less than a
+        hop to aiosqlite's thread would, and far less than SQLAlchemy's statement machinery
+        around it. It runs on the immediate writer's connection, whose page cache this
+        process's own writes leave valid (immediate.py, ``read_row``); on the read-only
+        connection only when that one cannot begin a read at once, as the read-only one
+        waits for a lock. On PostgreSQL it goes through the pool to asyncpg with the marks
+        numbered ($1, $2, ...), outside any transaction.
         """
+        if self.immediate is not None:
+            try:
+                return self.immediate.read_row(sql, params)
+            except Busy:
+                pass  # rare (a WAL recovery, another process's exclusive lock)
         if self._sqlite_reader is not None:
             return self._sqlite_reader.execute(sql, params).fetchone()
         # On asyncpg itself: one round trip, where through SQLAlchemy the statement would
@@ -196,9 +204,9 @@ class Store:
         return tuple(row) if row is not None else None
 
     def sqlite_cursor(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
-        """On SQLite, a cursor over ``sql`` on the read-only connection of ``fetch_row``, for
-        the caller to read at once and close (an open cursor holds a read snapshot); on
-        PostgreSQL None: the caller reads through the pool."""
+        """On SQLite, a cursor over ``sql`` on the read-only connection, for the caller to
+        read at once and close (an open cursor holds a read snapshot); on PostgreSQL None:
+        the caller reads through the pool."""
         if self._sqlite_reader is None:
             return None
         return self._sqlite_reader.execute(sql, params)
