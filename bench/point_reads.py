@@ -60,7 +60,7 @@ def main(rounds: int, count: int) -> None:
         random.shuffle(ids)
         connections = {
             "own": lambda sql, params: own.execute(sql, params).fetchone(),
-            "writer's": writer.read_row,
+            "writer's": lambda sql, params: writer.read(sql, params, sqlite3.Cursor.fetchone),
         }
 
         def write(_: int) -> None:

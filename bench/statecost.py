@@ -199,7 +199,7 @@ async def mixed(objects: int, seconds: float) -> dict:
         await app(*_request("PATCH", f"/node/api/objects/{hosts[0]}", b'{"state_id": 5}'),
                   _ignore)  # fmt: skip
         for _ in range(100):  # the dispatcher queues its job
-            found = store.sqlite_cursor("SELECT id FROM jobs LIMIT 1", ()).fetchall()
+            found = store.sqlite_read("SELECT id FROM jobs LIMIT 1", (), list)
             if found:
                 break
             await asyncio.sleep(0.05)

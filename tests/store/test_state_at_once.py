@@ -40,13 +40,9 @@ async def _armed(store) -> dict[str, str]:
 
 
 def _rows(store, sql: str, params: tuple = ()) -> list[tuple]:
-    cursor = store.sqlite_cursor(sql, params)
-    if cursor is None:
+    if not store.is_sqlite:
         pytest.skip("reads the SQLite file directly")
-    try:
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    return store.sqlite_read(sql, params, list)
 
 
 async def test_the_answer_is_the_document_as_read_afterwards(store):

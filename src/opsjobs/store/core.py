@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +29,7 @@ _JOB_AT_SQL = (
 _REVISION_SQL = "SELECT value FROM revisions WHERE name = 'directory'"
 # How much of the database file the point reader maps (SQLite caps it at its build's limit).
 READ_MAP_BYTES = 1 << 31
+T = TypeVar("T")
 
 
 @functools.cache
@@ -39,6 +41,10 @@ def numbered(sql: str) -> str:
 
 async def _nothing() -> None:
     pass
+
+
+def _first_row(cursor: sqlite3.Cursor) -> tuple | None:
+    return cursor.fetchone()
 
 
 def _retrieved(done: asyncio.Future) -> None:
@@ -183,33 +189,36 @@ class Store:
     async def fetch_row(self, sql: str, params: tuple) -> tuple | None:
         """The first row of ``sql``, a read of a few rows by index written with ``?`` marks.
 
-        On SQLite it runs at once on the loop: such a read takes microseconds, less than a
-        hop to aiosqlite's thread would, and far less than SQLAlchemy's statement machinery
-        around it. It runs on the immediate writer's connection, whose page cache this
-        process's own writes leave valid (immediate.py, ``read_row``); on the read-only
-        connection only when that one cannot begin a read at once, as the read-only one
-        waits for a lock. On PostgreSQL it goes through the pool to asyncpg with the marks
-        numbered ($1, $2, ...), outside any transaction.
+        On SQLite it runs at once on the loop (``sqlite_read``): such a read takes
+        microseconds, less than a hop to aiosqlite's thread would, and far less than
+        SQLAlchemy's statement machinery around it. On PostgreSQL it goes through the pool
+        to asyncpg with the marks numbered ($1, $2, ...), outside any transaction.
         """
         if self.immediate is not None:
-            try:
-                return self.immediate.read_row(sql, params)
-            except Busy:
-                pass  # rare (a WAL recovery, another process's exclusive lock)
-        if self._sqlite_reader is not None:
-            return self._sqlite_reader.execute(sql, params).fetchone()
+            return self.sqlite_read(sql, params, _first_row)
         # On asyncpg itself: one round trip, where through SQLAlchemy the statement would
         # come between a BEGIN and a ROLLBACK of their own.
         row = await self.db.on_asyncpg(lambda conn: conn.fetchrow(numbered(sql), *params))
         return tuple(row) if row is not None else None
 
-    def sqlite_cursor(self, sql: str, params: tuple) -> sqlite3.Cursor | None:
-        """On SQLite, a cursor over ``sql`` on the read-only connection, for the caller to
-        read at once and close (an open cursor holds a read snapshot); on PostgreSQL None:
-        the caller reads through the pool."""
-        if self._sqlite_reader is None:
-            return None
-        return self._sqlite_reader.execute(sql, params)
+    def sqlite_read(self, sql: str, params: tuple, consume: Callable[[sqlite3.Cursor], T]) -> T:
+        """SQLite only: ``consume`` of the cursor of ``sql``, a read of a few rows by index,
+        at once on the loop; the statement ends when ``consume`` returns.
+
+        It reads on the immediate writer's connection, whose page cache this process's own
+        writes leave valid (``ImmediateWriter.read``); on the read-only connection only when
+        that one cannot read at once, as the read-only one waits for a lock. ``consume``
+        may then run a second time, over the whole read again.
+        """
+        try:
+            return self.immediate.read(sql, params, consume)
+        except Busy:
+            pass  # rare (a WAL recovery, another process's exclusive lock)
+        cursor = self._sqlite_reader.execute(sql, params)
+        try:
+            return consume(cursor)
+        finally:
+            cursor.close()
 
     async def job_row(self, job_id: str) -> JobRow | None:
         """One job's row."""

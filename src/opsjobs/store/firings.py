@@ -66,15 +66,15 @@ _DUE_SQL = (
 )
 
 
+def _firings(rows) -> list[Firing]:
+    return [Firing(*row) for row in rows]
+
+
 async def due(store: Store, now: int, limit: int) -> list[Firing]:
     """The earliest firings due by ``now``, read through the index on ``due_at``; on SQLite
     at once, on the loop (at most ``limit`` rows of an index range)."""
-    cursor = store.sqlite_cursor(_DUE_SQL, (now, limit))
-    if cursor is not None:
-        try:
-            return [Firing(*row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+    if store.is_sqlite:
+        return store.sqlite_read(_DUE_SQL, (now, limit), _firings)
     query = (
         select(*_COLUMNS)
         .where(trigger_firings.c.due_at <= now)

@@ -105,23 +105,25 @@ class ImmediateWriter:
         ):
             self.conn.execute(pragma)
 
-    def read_row(self, sql: str, params: tuple) -> tuple | None:
-        """The first row of a read, on this connection between its transactions.
+    def read(self, sql: str, params: tuple, consume: Callable[[sqlite3.Cursor], T]) -> T:
+        """``consume`` of a read's cursor, on this connection between its transactions; the
+        statement ends when ``consume`` returns, whatever rows were left, so no snapshot is
+        held after it.
 
         A connection's page cache outlives its own commits, not another connection's: right
         after a write here, a point read on a connection of its own drops its cache and
-        reads its pages again, about five times what the same read costs here (31 against
-        6.6 µs, docs/decisions.md). Busy when the read cannot begin at once: this
-        connection waits for no lock.
+        reads its pages again, several times what the same read costs here
+        (docs/decisions.md, "Point reads on the writer's connection"). Busy when the read
+        cannot begin or go on at once: this connection waits for no lock.
         """
         if self.conn.in_transaction:  # it would see writes not yet committed
             raise RuntimeError("a read inside the immediate writer's transaction")
         try:
             cursor = self.conn.execute(sql, params)
             try:
-                return cursor.fetchone()
+                return consume(cursor)
             finally:
-                cursor.close()  # the statement ends here, whatever rows were left
+                cursor.close()
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise Busy() from exc

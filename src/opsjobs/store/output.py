@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, insert, select
@@ -85,10 +85,9 @@ async def read_output(store: Store, job_id: str, stream: int, offset: int, limit
     bytes copied): following a live job reads them on every change, and each hop to
     aiosqlite's thread would cost more than the read.
     """
-    cursor = store.sqlite_cursor(_OUTPUT_SQL, (job_id, stream, offset))
-    if cursor is not None:
-        with contextlib.closing(cursor):
-            return _collect(cursor, offset, limit)
+    if store.is_sqlite:
+        collect = functools.partial(_collect, offset=offset, limit=limit)
+        return store.sqlite_read(_OUTPUT_SQL, (job_id, stream, offset), collect)
     end = job_output.c.offset + func.length(job_output.c.data)
     query = (
         select(job_output.c.offset, job_output.c.data)
