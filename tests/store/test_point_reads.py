@@ -104,3 +104,10 @@ async def test_a_read_the_writers_connection_cannot_make_is_made_on_the_reader(s
     assert await store.fetch_row(READ, (7,)) == (7, "kept")
     rows = store.sqlite_read("SELECT n, text FROM notes ORDER BY n", (), list)
     assert rows == [(7, "kept"), (8, "kept too")]
+
+
+async def test_a_read_on_a_closed_store_says_so(tmp_path, sqlite_template):
+    async with notes_store(tmp_path, sqlite_template) as opened:
+        pass
+    with pytest.raises(RuntimeError, match="not open on SQLite"):
+        opened.sqlite_read("SELECT 1", (), list)

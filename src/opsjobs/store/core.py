@@ -27,7 +27,8 @@ _JOB_AT_SQL = (
     + " FROM revisions r LEFT JOIN jobs j ON j.id = ? WHERE r.name = 'directory'"
 )
 _REVISION_SQL = "SELECT value FROM revisions WHERE name = 'directory'"
-# How much of the database file the point reader maps (SQLite caps it at its build's limit).
+# How much of the database file the connections of point reads map (SQLite caps it at its
+# build's limit).
 READ_MAP_BYTES = 1 << 31
 T = TypeVar("T")
 
@@ -210,6 +211,8 @@ class Store:
         that one cannot read at once, as the read-only one waits for a lock. ``consume``
         may then run a second time, over the whole read again.
         """
+        if self.immediate is None or self._sqlite_reader is None:
+            raise RuntimeError("the store is not open on SQLite")
         try:
             return self.immediate.read(sql, params, consume)
         except Busy:
