@@ -9,7 +9,6 @@ import sqlite3
 import pytest
 
 from helpers.notes import note, notes_store
-from opsjobs.store.immediate import Busy, ImmediateWriter
 
 READ = "SELECT n, text FROM notes WHERE n = ?"
 
@@ -45,7 +44,7 @@ async def test_a_read_sees_what_another_connection_committed_since(store):
 
 def _full_checkpoint_is_free(path: str) -> bool:
     """Whether a full checkpoint finishes now, which a snapshot still held would prevent."""
-    other = sqlite3.connect(path, isolation_level=None)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0.2)
     try:
         other.execute("INSERT INTO notes (text) VALUES ('from elsewhere')")
         busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -90,17 +89,55 @@ async def test_a_read_inside_the_writers_transaction_is_refused(store):
     assert await store.fetch_row(READ, (6,)) is None  # rolled back, never seen
 
 
+async def test_a_read_whose_consumer_fails_holds_no_snapshot_after_it(store):
+    for n in range(1, 4):
+        await store.immediate.run_batched(note(n, "x"))
+
+    def fails(cursor: sqlite3.Cursor) -> None:
+        cursor.fetchone()
+        raise ValueError("the caller's reading failed")
+
+    # The exception is kept, and its traceback with it: the cursor is not collected, so
+    # only the read's own close ends the statement.
+    with pytest.raises(ValueError) as failed:
+        store.sqlite_read("SELECT n FROM notes ORDER BY n", (), fails)
+    assert failed.value.__traceback__ is not None
+    assert _full_checkpoint_is_free(store.immediate.path)
+
+
+async def test_only_a_select_is_read_on_the_writers_connection(store):
+    for statement in (
+        "DELETE FROM notes",
+        "INSERT INTO notes (text) VALUES ('written')",
+        "WITH x AS (SELECT 1) DELETE FROM notes",
+        "select n from notes",  # not how the store writes its reads: refused too
+        " SELECT n FROM notes",
+    ):
+        with pytest.raises(ValueError, match="only a SELECT"):
+            store.sqlite_read(statement, (), list)
+    with pytest.raises(ValueError, match="only a SELECT"):
+        await store.fetch_row("UPDATE notes SET text = 'changed'", ())
+    assert store.sqlite_read("SELECT count(*) FROM notes", (), list) == [(0,)]
+
+
+class _Refusing:
+    """The writer's connection as it is while SQLite recovers the log or another process
+    holds the database: every statement refused at once with SQLITE_BUSY. Neither can be
+    held on cue here (a WAL database's reads are otherwise never refused), so this stands
+    in for the connection; what it raises is the error sqlite3 raises."""
+
+    in_transaction = False
+
+    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        refused = sqlite3.OperationalError("database is locked")
+        refused.sqlite_errorcode = sqlite3.SQLITE_BUSY
+        raise refused
+
+
 async def test_a_read_the_writers_connection_cannot_make_is_made_on_the_reader(store, monkeypatch):
-    # A read on a WAL database is refused at once only during a recovery or under another
-    # process's exclusive lock, neither of which a test can hold on cue: the refusal is
-    # the writer's own Busy, stood in for here.
     await store.immediate.run_batched(note(7, "kept"))
     await store.immediate.run_batched(note(8, "kept too"))
-
-    def refused(self, sql, params, consume):
-        raise Busy()
-
-    monkeypatch.setattr(ImmediateWriter, "read", refused)
+    monkeypatch.setattr(store.immediate, "conn", _Refusing())
     assert await store.fetch_row(READ, (7,)) == (7, "kept")
     rows = store.sqlite_read("SELECT n, text FROM notes ORDER BY n", (), list)
     assert rows == [(7, "kept"), (8, "kept too")]

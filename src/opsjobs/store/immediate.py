@@ -115,7 +115,13 @@ class ImmediateWriter:
         reads its pages again, several times what the same read costs here
         (docs/decisions.md, "Point reads on the writer's connection"). Busy when the read
         cannot begin or go on at once: this connection waits for no lock.
+
+        Only a SELECT is read here: this connection writes, so a statement that would write
+        is refused rather than committed unseen by ``run`` (a read-only connection refused
+        it before).
         """
+        if not sql.startswith("SELECT "):
+            raise ValueError("only a SELECT is read on the immediate writer's connection")
         if self.conn.in_transaction:  # it would see writes not yet committed
             raise RuntimeError("a read inside the immediate writer's transaction")
         try:
