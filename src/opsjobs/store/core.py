@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..domain.jobs import DOCUMENT_COLUMNS, JobRow
 from .db import DEFAULT_TIMEOUT_SECONDS, Database, sqlite_path
 from .directory import Directory, read_sqlite
-from .immediate import Busy, ImmediateWriter
+from .immediate import Busy, ImmediateWriter, consumed
 from .migrate import is_current
 from .signals import JobSignals
 
@@ -42,10 +42,6 @@ def numbered(sql: str) -> str:
 
 async def _nothing() -> None:
     pass
-
-
-def _first_row(cursor: sqlite3.Cursor) -> tuple | None:
-    return cursor.fetchone()
 
 
 def _retrieved(done: asyncio.Future) -> None:
@@ -196,7 +192,7 @@ class Store:
         to asyncpg with the marks numbered ($1, $2, ...), outside any transaction.
         """
         if self.immediate is not None:
-            return self.sqlite_read(sql, params, _first_row)
+            return self.sqlite_read(sql, params, sqlite3.Cursor.fetchone)
         # On asyncpg itself: one round trip, where through SQLAlchemy the statement would
         # come between a BEGIN and a ROLLBACK of their own.
         row = await self.db.on_asyncpg(lambda conn: conn.fetchrow(numbered(sql), *params))
@@ -217,11 +213,7 @@ class Store:
             return self.immediate.read(sql, params, consume)
         except Busy:
             pass  # rare (a WAL recovery, another process's exclusive lock)
-        cursor = self._sqlite_reader.execute(sql, params)
-        try:
-            return consume(cursor)
-        finally:
-            cursor.close()
+        return consumed(self._sqlite_reader, sql, params, consume)
 
     async def job_row(self, job_id: str) -> JobRow | None:
         """One job's row."""

@@ -85,6 +85,18 @@ def _in_savepoint(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection],
     return True, result
 
 
+def consumed(
+    conn: sqlite3.Connection, sql: str, params: tuple, consume: Callable[[sqlite3.Cursor], T]
+) -> T:
+    """``consume`` of the cursor of ``sql`` on ``conn``; the statement ends when ``consume``
+    returns or raises, whatever rows were left, so the read holds no snapshot after it."""
+    cursor = conn.execute(sql, params)
+    try:
+        return consume(cursor)
+    finally:
+        cursor.close()
+
+
 class ImmediateWriter:
     def __init__(self, path: str, map_bytes: int = 0) -> None:
         self.path = path
@@ -125,11 +137,7 @@ class ImmediateWriter:
         if self.conn.in_transaction:  # it would see writes not yet committed
             raise RuntimeError("a read inside the immediate writer's transaction")
         try:
-            cursor = self.conn.execute(sql, params)
-            try:
-                return consume(cursor)
-            finally:
-                cursor.close()
+            return consumed(self.conn, sql, params, consume)
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
                 raise Busy() from exc
