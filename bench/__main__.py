@@ -22,8 +22,8 @@ from pathlib import Path
 import asyncpg
 from rich.console import Console
 
+from . import bare_route, floor, history, importing, load, nginx, purge, report, seed, servers
 from . import console as console_pages
-from . import floor, history, importing, load, nginx, purge, report, seed, servers
 from .batches import measure_batches
 from .execution import measure_execution
 from .triggers import check as check_triggers
@@ -287,6 +287,8 @@ def _serve_phase(
         started_servers.append(s_nginx)
         s_floor = floor.start(nginx_dir / "floor", body, server_cpu, logs)
         started_servers.append(s_floor)
+        s_bare = bare_route.start(big.path, server_cpu, logs)
+        started_servers.append(s_bare)
         work = big_jobs.path.parent
         # In this order, each job run is next to its ping and the two job runs are adjacent;
         # nginx comes last, in the same rounds.
@@ -307,6 +309,7 @@ def _serve_phase(
                 "granian floor, constant", s_floor,
                 nginx.retarget(big_jobs, floor.PATH, work, "granian-floor"),
             ),
+            ("bare", "job"): load.Case("bare route, 1M", s_bare, big_jobs),
         }  # fmt: skip
         stack = s_big.stack()
         log(f"opsjobs serve runs {stack}; nginx serves a {len(body):,}-byte file")
@@ -332,6 +335,7 @@ def _serve_phase(
     }
     results["endpoints"]["nginx"]["body_bytes"] = len(body)
     results["endpoints"]["floor"] = cases[("floor", "asgi")].summary()
+    results["endpoints"]["bare"] = cases[("bare", "job")].summary()
     results["ratios"] = _ratios(cases)
     results["history"] = {
         "login": "noc-east",
@@ -366,6 +370,9 @@ def _ratios(cases: dict) -> dict:
         "granian_floor_vs_nginx_open": r(
             load.ratio(cases[("floor", "asgi")], cases[("nginx", "open")])
         ),
+        # What opsjobs's own rules cost the route, and how near a route can come (bare_route.py).
+        "job_1M_vs_bare_route": r(load.ratio(job_1m, cases[("bare", "job")])),
+        "bare_route_vs_nginx_open": r(load.ratio(cases[("bare", "job")], cases[("nginx", "open")])),
     }
 
 

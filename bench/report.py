@@ -63,6 +63,13 @@ def _endpoints(results: dict) -> Table:
             f"{floor['p50_ms']:.2f}", f"{floor['p99_ms']:.2f}",
             f"{floor['server_cpu_us_per_request']:.0f}", "-",
         )  # fmt: skip
+    bare = results["endpoints"].get("bare")
+    if bare:
+        table.add_row(
+            "bare route", "GET /node/api/jobs/:id, 1M DB", f"{bare['rps']:,.0f}",
+            f"{bare['p50_ms']:.2f}", f"{bare['p99_ms']:.2f}",
+            f"{bare['server_cpu_us_per_request']:.0f}", f"{bare['distinct_ids']:,}",
+        )  # fmt: skip
     return table
 
 
@@ -85,6 +92,8 @@ def _ratios(results: dict) -> Table:
         ("job_1M_vs_nginx_open", "job 1M / nginx file without auth, req/s", "anchor", None),
         ("job_1M_vs_granian_floor", "job 1M / granian's constant app, req/s", "cross-check", None),
         ("granian_floor_vs_nginx_open", "granian's constant app / nginx without auth", "cross-check", None),
+        ("job_1M_vs_bare_route", "job 1M / the bare job route, req/s", "cross-check", None),
+        ("bare_route_vs_nginx_open", "the bare job route / nginx without auth", "cross-check", None),
     ):  # fmt: skip
         if key not in ratios:  # figures written before nginx was in the run
             continue

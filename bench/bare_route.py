@@ -1,0 +1,94 @@
+"""The bare job route: ``GET /node/api/jobs/:id`` answered by an ASGI app that does only what
+no job route can skip, served exactly as ``opsjobs serve`` serves the app (api/server.py's
+``serve``), pinned to the server's core like every server of the run.
+
+For each request it finds the ``Authorization`` header and looks the header up in a dict
+(filled on first sight: it stands for a credential cache, and checks no password), reads the
+job with the store's own statement on one SQLite connection mapped as the store maps its
+own, makes the store's job document and answers it with orjson. It checks no right, keeps
+no request ID, counts nothing and catches nothing up.
+
+So it is the job route's floor under this server, as bench/floor.py is any route's: job /
+bare is what opsjobs's own rules cost (identification, rights, read-your-writes, request ID,
+request series, admission); bare / nginx without auth is as near to nginx as a Python route
+that reads the job can come here.
+
+    python -m bench.bare_route PORT DATABASE   # serves until stopped (bench.__main__ starts it)
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import orjson
+
+from . import servers
+from .servers import HOST, Server
+
+DATABASE_ENV = "OPSJOBS_BENCH_BARE_DATABASE"
+PREFIX = "/node/api/jobs/"
+_ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.bare_route` runs
+_AUTHORIZATION = b"authorization"
+
+
+def app_factory():
+    """The app, in each worker, on the database ``DATABASE_ENV`` names."""
+    from opsjobs.domain.jobs import JobRow, job_document
+    from opsjobs.store.core import _JOB_AT_SQL, READ_MAP_BYTES
+
+    conn = sqlite3.connect(os.environ[DATABASE_ENV], isolation_level=None)
+    conn.execute(f"PRAGMA mmap_size={READ_MAP_BYTES}")
+    callers: dict[bytes, bytes] = {}
+    other = [
+        {"type": "http.response.start", "status": 200, "headers": []},
+        {"type": "http.response.body", "body": b"{}"},
+    ]
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path = scope["path"]
+        if not path.startswith(PREFIX):  # the readiness check's ping
+            for message in other:
+                await send(message)
+            return
+        header = b""
+        for name, value in scope["headers"]:
+            if name == _AUTHORIZATION:
+                header = value
+        if header not in callers:
+            callers[header] = header.partition(b" ")[2]
+        cursor = conn.execute(_JOB_AT_SQL, (path[len(PREFIX) :],))
+        found = cursor.fetchone()
+        cursor.close()
+        body = orjson.dumps(job_document(JobRow._make(found[1:])))
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+def start(database: Path, cpu: int | None, logs: Path) -> Server:
+    """The bare route on a free loopback port, on ``database``, pinned to ``cpu``."""
+    port = servers.free_port()
+    argv = [sys.executable, "-m", "bench.bare_route", str(port), str(database)]
+    return servers.start("bare-route", argv, port, "", cpu, logs, cwd=_ROOT)
+
+
+def _main(argv: list[str]) -> None:
+    from opsjobs.api.server import serve
+
+    port, database = int(argv[0]), argv[1]
+    os.environ[DATABASE_ENV] = database  # read by each worker's factory
+    serve("bench.bare_route:app_factory", HOST, port, log_level="warning")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

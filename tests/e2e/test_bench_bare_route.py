@@ -1,0 +1,101 @@
+"""The benchmark's bare job route (bench/bare_route.py): served by the same granian
+configuration as ``opsjobs serve``, it answers ``GET /node/api/jobs/:id`` with the very bytes
+opsjobs answers for that job, so that the two are measured doing the same work for the
+client; any other path gets a constant answer (the readiness check's ping)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.client
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from opsjobs.api.app import create_app
+from opsjobs.config import Settings
+from opsjobs.domain.passwords import Passwords
+from opsjobs.domain.rights import PERMISSIONS
+from opsjobs.store import users
+from opsjobs.store.db import Database
+from opsjobs.store.jobs import insert_jobs
+from opsjobs.store.migrate import upgrade
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository's bench/
+
+from bench import bare_route  # noqa: E402
+
+LOGIN, PASSWORD = "bare", "bare-route-password"
+JOB_ID = "6b0c3a99109606ffd3a35595"
+JOB = {
+    "id": JOB_ID, "owner_id": "1", "owner_type": 1, "operation_id": None,
+    "operation_name": "uptime", "user_id": None, "timestamp": 1_700_000_000_000,
+    "process_meta": None, "description": '{"stdout": "up 3 days", "exitCode": 0}',
+    "results": '[{"k": 1}]', "status": "succeeded", "started": 1, "finished": 2,
+    "error": None, "truncated": False, "runner": "bench",
+}  # fmt: skip
+
+
+async def _opsjobs_answer(url: str) -> bytes:
+    """The job as opsjobs itself answers it, to a user who may see it."""
+    database = Database(url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+    app = create_app(Settings.from_env(database_url=url, argon2_time_cost=1, argon2_memory_kib=8))
+    async with LifespanManager(app):
+        store = app.state.context.store
+        hashed = Passwords(1, 8).hash(PASSWORD)
+        await users.create_user(
+            store, login=LOGIN, password_hash=hashed, permissions=list(PERMISSIONS), include=["1"]
+        )
+        await insert_jobs(store, [JOB])
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answer = await client.get(f"/node/api/jobs/{JOB_ID}", auth=(LOGIN, PASSWORD))
+    assert answer.status_code == 200
+    return answer.content
+
+
+def _get(server, path: str) -> tuple[int, dict[str, str], bytes]:
+    token = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
+    conn = http.client.HTTPConnection(bare_route.HOST, server.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Basic {token}"})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def database(tmp_path) -> tuple[Path, bytes]:
+    path = tmp_path / "jobs.db"
+    return path, asyncio.run(_opsjobs_answer(f"sqlite:///{path}"))
+
+
+@pytest.fixture
+def served(database, tmp_path):
+    server = bare_route.start(database[0], None, tmp_path / "logs")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_it_answers_a_job_with_the_bytes_opsjobs_answers(database, served):
+    status, headers, body = _get(served, f"{bare_route.PREFIX}{JOB_ID}")
+    assert (status, body) == (200, database[1])
+    assert headers["content-type"] == "application/json"
+    assert headers["content-length"] == str(len(body))
+    assert headers["server"] == "granian"  # the server opsjobs serve runs under
+
+
+def test_other_paths_get_a_constant_and_it_stops(served):
+    assert _get(served, "/node/api/ping")[:1] == (200,)
+    served.stop()
+    assert served.process.poll() is not None
