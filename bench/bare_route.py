@@ -25,12 +25,11 @@ from pathlib import Path
 
 import orjson
 
-from . import servers
-from .servers import HOST, Server
+from . import served
+from .servers import Server
 
 DATABASE_ENV = "OPSJOBS_BENCH_BARE_DATABASE"
 PREFIX = "/node/api/jobs/"
-_ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.bare_route` runs
 _AUTHORIZATION = b"authorization"
 
 
@@ -49,9 +48,7 @@ def app_factory():
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await served.lifespan(receive, send)
             return
         path = scope["path"]
         if not path.startswith(PREFIX):  # the readiness check's ping
@@ -77,18 +74,8 @@ def app_factory():
 
 def start(database: Path, cpu: int | None, logs: Path) -> Server:
     """The bare route on a free loopback port, on ``database``, pinned to ``cpu``."""
-    port = servers.free_port()
-    argv = [sys.executable, "-m", "bench.bare_route", str(port), str(database)]
-    return servers.start("bare-route", argv, port, "", cpu, logs, cwd=_ROOT)
-
-
-def _main(argv: list[str]) -> None:
-    from opsjobs.api.server import serve
-
-    port, database = int(argv[0]), argv[1]
-    os.environ[DATABASE_ENV] = database  # read by each worker's factory
-    serve("bench.bare_route:app_factory", HOST, port, log_level="warning")
+    return served.start("bare-route", "bare_route", str(database), cpu, logs)
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1:])
+    served.main("bare_route", DATABASE_ENV, sys.argv[1:])

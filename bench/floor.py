@@ -16,12 +16,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import servers
-from .servers import HOST, Server
+from . import served
+from .servers import Server
 
 BODY_ENV = "OPSJOBS_BENCH_FLOOR_BODY"
 PATH = "/floor/job.json"
-_ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.floor` runs
 
 
 def app_factory():
@@ -33,9 +32,7 @@ def app_factory():
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await served.lifespan(receive, send)
             return
         await send(start)
         await send(answer)
@@ -48,18 +45,8 @@ def start(directory: Path, body: bytes, cpu: int | None, logs: Path) -> Server:
     directory.mkdir(parents=True, exist_ok=True)
     body_file = directory / "job.json"
     body_file.write_bytes(body)
-    port = servers.free_port()
-    argv = [sys.executable, "-m", "bench.floor", str(port), str(body_file)]
-    return servers.start("granian-floor", argv, port, "", cpu, logs, cwd=_ROOT)
-
-
-def _main(argv: list[str]) -> None:
-    from opsjobs.api.server import serve
-
-    port, body_file = int(argv[0]), argv[1]
-    os.environ[BODY_ENV] = body_file  # read by each worker's factory
-    serve("bench.floor:app_factory", HOST, port, log_level="warning")
+    return served.start("granian-floor", "floor", str(body_file), cpu, logs)
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1:])
+    served.main("floor", BODY_ENV, sys.argv[1:])

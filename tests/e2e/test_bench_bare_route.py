@@ -26,7 +26,7 @@ from opsjobs.store.migrate import upgrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository's bench/
 
-from bench import bare_route  # noqa: E402
+from bench import bare_route, servers  # noqa: E402
 
 LOGIN, PASSWORD = "bare", "bare-route-password"
 JOB_ID = "6b0c3a99109606ffd3a35595"
@@ -63,7 +63,7 @@ async def _opsjobs_answer(url: str) -> bytes:
 
 def _get(server, path: str) -> tuple[int, dict[str, str], bytes]:
     token = base64.b64encode(f"{LOGIN}:{PASSWORD}".encode()).decode()
-    conn = http.client.HTTPConnection(bare_route.HOST, server.port, timeout=10)
+    conn = http.client.HTTPConnection(servers.HOST, server.port, timeout=10)
     try:
         conn.request("GET", path, headers={"Authorization": f"Basic {token}"})
         response = conn.getresponse()

@@ -12,13 +12,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository's bench/
 
-from bench import floor  # noqa: E402
+from bench import floor, servers  # noqa: E402
 
 BODY = b'{"id": "5f1e0c3a0000000000000000", "output": "' + b"x" * 300 + b'"}'
 
 
 def _get(server, path: str) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection(floor.HOST, server.port, timeout=10)
+    conn = http.client.HTTPConnection(servers.HOST, server.port, timeout=10)
     try:
         conn.request("GET", path, headers={"Authorization": "Basic YTpi"})
         response = conn.getresponse()
