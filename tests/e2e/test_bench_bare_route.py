@@ -1,13 +1,15 @@
 """The benchmark's bare job route (bench/bare_route.py): served by the same granian
-configuration as ``opsjobs serve``, it answers ``GET /node/api/jobs/:id`` with the very bytes
-opsjobs answers for that job, so that the two are measured doing the same work for the
-client; any other path gets a constant answer (the readiness check's ping)."""
+configuration as ``opsjobs serve``, it answers ``GET /node/api/jobs/:id`` with the very body
+opsjobs answers for that job, whichever job is asked for and in whatever order, so that the
+two are measured doing the same work for the client; an ID it does not find is a 404, any
+other path gets a constant answer (the readiness check's ping)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import http.client
+import signal
 import sys
 from pathlib import Path
 
@@ -29,18 +31,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository's
 from bench import bare_route, servers  # noqa: E402
 
 LOGIN, PASSWORD = "bare", "bare-route-password"
-JOB_ID = "6b0c3a99109606ffd3a35595"
-JOB = {
-    "id": JOB_ID, "owner_id": "1", "owner_type": 1, "operation_id": None,
-    "operation_name": "uptime", "user_id": None, "timestamp": 1_700_000_000_000,
-    "process_meta": None, "description": '{"stdout": "up 3 days", "exitCode": 0}',
-    "results": '[{"k": 1}]', "status": "succeeded", "started": 1, "finished": 2,
-    "error": None, "truncated": False, "runner": "bench",
-}  # fmt: skip
+# Every column of the document set in one job or another, none alike: a route that mixed
+# up two columns, ignored the ID or served a cached body would answer some job wrongly.
+JOBS = [
+    {
+        "id": "6b0c3a99109606ffd3a35595", "owner_id": "1", "owner_type": 1,
+        "operation_id": None, "operation_name": "uptime", "user_id": None,
+        "timestamp": 1_700_000_000_000, "process_meta": None,
+        "description": '{"stdout": "up 3 days", "exitCode": 0}', "results": "[]",
+        "status": "succeeded", "started": 1, "finished": 2, "error": None,
+        "truncated": False, "runner": "bench", "history": None,
+    },
+    {
+        "id": "6b0c3a99109606ffd3a35596", "owner_id": "1", "owner_type": 1,
+        "operation_id": "6b0c3a99109606ffd3a355aa", "operation_name": "disk",
+        "user_id": "6b0c3a99109606ffd3a355bb", "timestamp": 1_700_000_000_500,
+        "process_meta": '{"pid": 4242}', "description": '{"stderr": "no space", "exitCode": 1}',
+        "results": '[{"k": 1}]', "status": "failed", "started": 3, "finished": 4,
+        "error": "exit 1", "truncated": True, "runner": "edge-7",
+        "history": '[{"status": "queued", "at": 3}]',
+    },
+    {
+        "id": "6b0c3a99109606ffd3a35597", "owner_id": "1", "owner_type": 1,
+        "operation_id": "6b0c3a99109606ffd3a355cc", "operation_name": "restart",
+        "user_id": "6b0c3a99109606ffd3a355dd", "timestamp": 1_700_000_001_000,
+        "process_meta": None, "description": "{}", "results": "[]", "status": "running",
+        "started": 5, "finished": None, "error": None, "truncated": False,
+        "runner": "edge-8", "history": None,
+    },
+]  # fmt: skip
+UNKNOWN_ID = "6b0c3a99109606ffd3a355ff"
 
 
-async def _opsjobs_answer(url: str) -> bytes:
-    """The job as opsjobs itself answers it, to a user who may see it."""
+async def _opsjobs_answers(url: str) -> dict[str, bytes]:
+    """Each job's body as opsjobs itself answers it, to a user who may see it."""
     database = Database(url)
     try:
         await upgrade(database)
@@ -53,12 +77,15 @@ async def _opsjobs_answer(url: str) -> bytes:
         await users.create_user(
             store, login=LOGIN, password_hash=hashed, permissions=list(PERMISSIONS), include=["1"]
         )
-        await insert_jobs(store, [JOB])
+        await insert_jobs(store, JOBS)
         transport = httpx.ASGITransport(app=app)
+        answers = {}
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            answer = await client.get(f"/node/api/jobs/{JOB_ID}", auth=(LOGIN, PASSWORD))
-    assert answer.status_code == 200
-    return answer.content
+            for job in JOBS:
+                answer = await client.get(f"/node/api/jobs/{job['id']}", auth=(LOGIN, PASSWORD))
+                assert answer.status_code == 200
+                answers[job["id"]] = answer.content
+    return answers
 
 
 def _get(server, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -73,9 +100,9 @@ def _get(server, path: str) -> tuple[int, dict[str, str], bytes]:
 
 
 @pytest.fixture
-def database(tmp_path) -> tuple[Path, bytes]:
+def database(tmp_path) -> tuple[Path, dict[str, bytes]]:
     path = tmp_path / "jobs.db"
-    return path, asyncio.run(_opsjobs_answer(f"sqlite:///{path}"))
+    return path, asyncio.run(_opsjobs_answers(f"sqlite:///{path}"))
 
 
 @pytest.fixture
@@ -87,15 +114,22 @@ def served(database, tmp_path):
         server.stop()
 
 
-def test_it_answers_a_job_with_the_bytes_opsjobs_answers(database, served):
-    status, headers, body = _get(served, f"{bare_route.PREFIX}{JOB_ID}")
-    assert (status, body) == (200, database[1])
-    assert headers["content-type"] == "application/json"
-    assert headers["content-length"] == str(len(body))
-    assert headers["server"] == "granian"  # the server opsjobs serve runs under
+def test_it_answers_each_job_with_the_body_opsjobs_answers(database, served):
+    expected = database[1]
+    assert len(set(expected.values())) == len(JOBS)
+    for job_id in [*expected, *reversed(expected), JOBS[1]["id"]]:
+        status, headers, body = _get(served, f"{bare_route.PREFIX}{job_id}")
+        assert (status, body) == (200, expected[job_id])
+        assert headers["content-type"] == "application/json"
+        assert headers["content-length"] == str(len(body))
+        assert headers["server"] == "granian"  # the server opsjobs serve runs under
 
 
-def test_other_paths_get_a_constant_and_it_stops(served):
+def test_an_unknown_job_is_a_404(served):
+    assert _get(served, f"{bare_route.PREFIX}{UNKNOWN_ID}")[::2] == (404, b"")
+
+
+def test_other_paths_get_a_constant_and_it_stops_when_told(served):
     assert _get(served, "/node/api/ping")[:1] == (200,)
     served.stop()
-    assert served.process.poll() is not None
+    assert served.process.returncode != -signal.SIGKILL  # ended on SIGTERM, not killed
