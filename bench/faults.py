@@ -175,14 +175,15 @@ class Reader(threading.Thread):
                 )
                 try:
                     status = client.get(path).status_code
-                except httpx.HTTPError:
-                    status = 0
-                if status == 200:
-                    self.counts.bump("reads_ok")
-                elif status == 503:
-                    self.counts.bump("reads_503")
+                except httpx.HTTPError as exc:
+                    self.counts.bump("errors", f"read {path}: {exc!r}")
                 else:
-                    self.counts.bump("errors", f"read {path} answered {status}")
+                    if status == 200:
+                        self.counts.bump("reads_ok")
+                    elif status == 503:
+                        self.counts.bump("reads_503")
+                    else:
+                        self.counts.bump("errors", f"read {path} answered {status}")
                 time.sleep(0.01)
 
 

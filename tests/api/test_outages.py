@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
-from helpers import app_client, assert_error
+from helpers import add_job, app_client, assert_error
 from helpers.proxy import Proxy
 from opsjobs.store.db import unavailable
 
@@ -37,9 +37,26 @@ def pg_proxy(backend, database_url) -> Iterator[tuple[Proxy, str]]:
         proxy.close()
 
 
+def behind(url: str):
+    """The app on the database behind the proxy, its outages answered, not raised."""
+    return app_client(
+        url, raise_app_exceptions=False, database_timeout_seconds=TIMEOUT, embedded_runner=False
+    )
+
+
 def assert_unavailable(response) -> None:
     assert_error(response, 503, "ServiceUnavailable")
     assert int(response.headers["retry-after"]) > 0
+
+
+async def answering(request, status: int, tries: int = 50):
+    """The response once ``request()`` answers ``status``: the pool reconnects by itself."""
+    for _ in range(tries):
+        response = await request()
+        if response.status_code == status:
+            return response
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"still {response.status_code} after {tries} tries: {response.text}")
 
 
 async def timed(call):
@@ -50,9 +67,7 @@ async def timed(call):
 
 async def test_postgresql_down_gives_503_quickly_and_recovers(pg_proxy):
     proxy, url = pg_proxy
-    async with app_client(
-        url, raise_app_exceptions=False, database_timeout_seconds=TIMEOUT, embedded_runner=False
-    ) as api:
+    async with behind(url) as api:
         admin = await api.admin()
         object_id = await api.object("web")
         one_job = f"/node/api/jobs/{'0' * 24}"
@@ -71,10 +86,7 @@ async def test_postgresql_down_gives_503_quickly_and_recovers(pg_proxy):
                 assert took < BOUND, (mode, took)
             proxy.set("forward")
             # Back: the pool reconnects, nothing to restart.
-            for _ in range(50):
-                if (await api.client.get(one_job, headers=admin)).status_code == 404:
-                    break
-                await asyncio.sleep(0.2)
+            await answering(lambda: api.client.get(one_job, headers=admin), 404)
             response = await api.client.post(
                 "/node/api/jobs", json={"objects": [object_id]}, headers=admin
             )
@@ -143,11 +155,11 @@ async def test_a_failure_after_the_status_went_out_breaks_the_response(database_
 
     from conftest import settings_for_test
     from opsjobs.api.context import Context
-    from opsjobs.api.responses import streamed_json
+    from opsjobs.api.responses import READ_AHEAD_BYTES, streamed_json
     from opsjobs.compose import server_app
 
     async def chunks():
-        yield b"[1"
+        yield b"[" + b"1," * (READ_AHEAD_BYTES // 2)  # past what is made before answering
         raise ConnectionResetError(104, "connection reset by the database")
 
     async def streams(_request):
@@ -180,14 +192,24 @@ async def test_a_failure_after_the_status_went_out_breaks_the_response(database_
     )
 
 
-async def test_a_failure_before_the_first_chunk_is_an_ordinary_503(database_url):
+async def _failing_at_once():
+    raise ConnectionRefusedError(111, "refused")
+    yield b"["  # pragma: no cover
+
+
+async def _failing_before_the_end():
+    yield b"[1"
+    yield b",2"
+    raise ConnectionResetError(104, "connection reset by the database")
+
+
+@pytest.mark.parametrize("chunks", [_failing_at_once, _failing_before_the_end])
+async def test_a_failure_before_a_short_answer_ends_is_an_ordinary_503(database_url, chunks):
+    """An answer that ends within the read-ahead is made whole before its status line: a
+    failure at its first chunk or after it is a 503, not a 200 cut short."""
     from starlette.routing import Route
 
     from opsjobs.api.responses import streamed_json
-
-    async def chunks():
-        raise ConnectionRefusedError(111, "refused")
-        yield b"["  # pragma: no cover
 
     async def streams(_request):
         return await streamed_json(chunks())
@@ -197,3 +219,64 @@ async def test_a_failure_before_the_first_chunk_is_an_ordinary_503(database_url)
 
     async with app_client(database_url, app_hook=hook) as api:
         assert_unavailable(await api.client.get("/node/api/test-streams"))
+
+
+async def test_answers_short_and_long_are_whole(database_url):
+    """A short answer is one body with its length; a long one is streamed, every chunk of
+    it, in order."""
+    from starlette.routing import Route
+
+    from opsjobs.api.responses import READ_AHEAD_BYTES, streamed_json
+
+    piece = b"7," * (READ_AHEAD_BYTES // 8)
+    sizes = {"short": 2, "long": 9}
+
+    async def chunks(n):
+        yield b"["
+        for _ in range(n):
+            yield piece
+        yield b"7]"
+
+    async def streams(request):
+        return await streamed_json(chunks(sizes[request.path_params["size"]]))
+
+    def hook(app):
+        route = Route("/node/api/test-streams/{size}", streams, methods=["GET"])
+        app.router.routes.insert(0, route)
+
+    async with app_client(database_url, app_hook=hook) as api:
+        for size, n in sizes.items():
+            response = await api.client.get(f"/node/api/test-streams/{size}")
+            assert response.status_code == 200
+            assert response.json() == [7] * (n * len(piece) // 2 + 1)
+            whole = "content-length" in response.headers
+            assert whole == (size == "short"), (size, response.headers)
+
+
+async def test_a_history_list_whose_database_goes_after_its_first_batch_is_a_503(
+    pg_proxy, monkeypatch
+):
+    """The fault drill's case: PostgreSQL goes away between the cursor's first batch and
+    its end. The list fits in the read-ahead, so it is a 503, never a broken 200."""
+    from opsjobs.api.routes import jobs as job_routes
+
+    proxy, url = pg_proxy
+    read_history = job_routes.stream_history
+
+    async def then_down(*args, **kwargs):
+        async for batch in read_history(*args, **kwargs):
+            yield batch
+            proxy.set("down")  # every pooled connection breaks, this cursor's too
+
+    async with behind(url) as api:
+        admin = await api.admin()
+        object_id = await api.object("web")
+        path = f"/node/api/objects/{object_id}/jobs?limit=10"
+        assert (await api.client.get(path, headers=admin)).json() == []
+        listed = await add_job(api.ctx.store, object_id)
+        with monkeypatch.context() as patch:
+            patch.setattr(job_routes, "stream_history", then_down)
+            assert_unavailable(await api.client.get(path, headers=admin))
+        proxy.set("forward")
+        response = await answering(lambda: api.client.get(path, headers=admin), 200)
+        assert [job["id"] for job in response.json()] == [listed]

@@ -21,15 +21,33 @@ def empty_response(status_code: int = 200) -> Response:
     return Response(b"", status_code=status_code)
 
 
-async def streamed_json(chunks: AsyncIterator[bytes]) -> StreamingResponse:
-    """A JSON response streamed from ``chunks``, whose first chunk is made before answering.
+# How much of a streamed answer is made before its status line goes out. An answer that
+# ends within it is sent whole, with its length: a database failure anywhere in it is then a
+# 503. Larger answers hold this much (and one batch more) at a time, whatever their length.
+READ_AHEAD_BYTES = 256 * 1024
 
-    A failure while making it (the database is down) is then an ordinary error response, a
-    503 or a 400, not a 200. A failure after it cannot change the status any more: the
-    exception leaves the app and the server aborts the connection, so the client sees a
-    broken response, never a complete-looking short one (api/errors.py).
+
+async def streamed_json(chunks: AsyncIterator[bytes]) -> Response:
+    """A JSON response made from ``chunks``, of which up to ``READ_AHEAD_BYTES`` are made
+    before answering.
+
+    A failure while making those (the database is down) is then an ordinary error response,
+    a 503 or a 400, not a 200; an answer that ends within them is sent as one body. A
+    failure after them cannot change the status any more: the exception leaves the app and
+    the server aborts the connection, so the client sees a broken response, never a
+    complete-looking short one (api/errors.py).
     """
-    first = await anext(chunks, b"")
+    ahead: list[bytes] = []
+    size = 0
+    while size < READ_AHEAD_BYTES:
+        chunk = await anext(chunks, None)
+        if chunk is None:
+            return Response(b"".join(ahead), media_type=JSON)
+        ahead.append(chunk)
+        size += len(chunk)
+
+    first = b"".join(ahead)
+    del ahead
 
     async def rest() -> AsyncIterator[bytes]:
         yield first

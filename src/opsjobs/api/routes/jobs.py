@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from ...domain.clock import now_ms
 from ...domain.errors import BadRequest, NotFound, Unauthorized
@@ -47,8 +47,8 @@ async def _history_stream(
     ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
 ) -> AsyncIterator[bytes]:
     # Rows are encoded batch by batch as the cursor yields them: memory stays flat however
-    # long the history is. The first chunk holds the first batch, so that the database has
-    # answered before the status line goes out (see streamed_json).
+    # long the history is. A chunk holds a batch; streamed_json makes the first of them, and
+    # a short history whole, before the status line goes out.
     opening = b"["
     async for rows in stream_history(ctx.store, owner_ids, owner_type, flt):
         yield opening + b",".join(orjson.dumps(history_document(row)) for row in rows)
@@ -58,7 +58,7 @@ async def _history_stream(
 
 async def history_response(
     ctx: Context, owner_ids: list[str], owner_type: int, flt: JobFilter
-) -> StreamingResponse:
+) -> Response:
     return await streamed_json(_history_stream(ctx, owner_ids, owner_type, flt))
 
 
