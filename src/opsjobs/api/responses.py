@@ -47,7 +47,6 @@ async def streamed_json(chunks: AsyncIterator[bytes]) -> Response:
         size += len(chunk)
 
     first = b"".join(ahead)
-    del ahead
 
     async def rest() -> AsyncIterator[bytes]:
         yield first
