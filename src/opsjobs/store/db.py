@@ -7,6 +7,7 @@ import contextlib
 import errno
 import socket
 import sqlite3
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,43 @@ DIRECT_CONNECTIONS = 15
 
 # How long a statement waits for the database when nothing else says (commands, migrations).
 DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class ClosingConnection(sqlite3.Connection):
+    """A SQLite connection that ends its statements and its transaction before it closes.
+
+    SQLAlchemy throws away a connection whose task was cancelled in the middle of a
+    statement (a shutdown, a request's time limit), closing it without a rollback. SQLite
+    closes a connection whose statement is still stepping only once that statement is
+    finalized, when the garbage collector frees the cursor the cancelled task's traceback
+    holds: until then its transaction lives on, and with it the write lock every writer of
+    the database waits for, or the snapshot that keeps the log from being checkpointed.
+    So the connection keeps its cursors (weakly) and closes them first, then rolls back.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
+        cursor = super().cursor(*args, **kwargs)
+        self._cursors.add(cursor)
+        return cursor
+
+    # sqlite3's own shortcuts make their cursors without ``cursor()``.
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return self.cursor().executemany(sql, parameters)
+
+    def close(self) -> None:
+        for cursor in list(self._cursors):
+            cursor.close()  # resets its statement, whatever rows were left
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # closed all the same
+                self.rollback()
+        super().close()
 
 
 def normalize_url(url: str) -> str:
@@ -199,7 +237,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=self.timeout,
-            connect_args={"timeout": self.timeout},
+            connect_args={"timeout": self.timeout, "factory": ClosingConnection},
         )
         busy_timeout = f"PRAGMA busy_timeout={int(self.timeout * 1000)}"
 
