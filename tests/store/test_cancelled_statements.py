@@ -19,7 +19,7 @@ import threading
 import pytest
 from sqlalchemy import event, text
 
-from opsjobs.store.db import Database
+from opsjobs.store.db import ClosingConnection, Database
 
 ROWS = 3
 
@@ -123,3 +123,26 @@ async def test_a_transaction_cancelled_between_statements_is_rolled_back(databas
     assert free_for_writers(path)
     async with db.writer.begin() as conn:  # the engine's own connection goes on working
         assert (await conn.execute(text("SELECT count(*) FROM t WHERE a = -1"))).scalar() == 0
+
+
+def test_a_closing_connection_ends_what_its_cursors_began_and_may_be_closed_twice(tmp_path):
+    path = str(tmp_path / "closing.db")
+    conn = sqlite3.connect(path, isolation_level=None, factory=ClosingConnection)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(ROWS)])
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES (-1)")
+    stepping = conn.cursor()
+    stepping.execute("SELECT a FROM t")
+    assert stepping.fetchone() is not None  # more rows to come: the statement is stepping
+    shortcut = conn.execute("SELECT a FROM t")  # a cursor made by the shortcut
+    assert shortcut.fetchone() is not None
+    conn.close()
+    assert free_for_writers(path)
+    conn.close()  # as sqlite3's own: nothing more to do
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("SELECT count(*) FROM t WHERE a = -1").fetchone() == (0,)
+    finally:
+        check.close()

@@ -66,10 +66,11 @@ class ClosingConnection(sqlite3.Connection):
         return self.cursor().executemany(sql, parameters)
 
     def close(self) -> None:
-        for cursor in list(self._cursors):
-            cursor.close()  # resets its statement, whatever rows were left
-        if self.in_transaction:
-            with contextlib.suppress(sqlite3.Error):  # closed all the same
+        # A connection closed already refuses both; it is closed all the same.
+        with contextlib.suppress(sqlite3.Error):
+            for cursor in list(self._cursors):
+                cursor.close()  # resets its statement, whatever rows were left
+            if self.in_transaction:
                 self.rollback()
         super().close()
 
