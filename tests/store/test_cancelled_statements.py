@@ -12,6 +12,7 @@ meanwhile. The engines' connections roll back as they close (store/db.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sqlite3
 import threading
@@ -24,14 +25,24 @@ from opsjobs.store.db import ClosingConnection, Database
 ROWS = 3
 
 
+def with_table(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """``conn``'s database in WAL mode, with a table ``t`` of ROWS rows."""
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (a INTEGER)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(ROWS)])
+    return conn
+
+
+def undone(path: str) -> bool:
+    """Whether the row the tests insert and never commit (-1) is absent."""
+    with contextlib.closing(sqlite3.connect(path)) as check:
+        return check.execute("SELECT count(*) FROM t WHERE a = -1").fetchone() == (0,)
+
+
 @pytest.fixture
 async def database(tmp_path):
     path = tmp_path / "cancelled.db"
-    setup = sqlite3.connect(path, isolation_level=None)
-    setup.execute("PRAGMA journal_mode=WAL")
-    setup.execute("CREATE TABLE t (a INTEGER)")
-    setup.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(ROWS)])
-    setup.close()
+    with_table(sqlite3.connect(path, isolation_level=None)).close()
     opened = Database(f"sqlite:///{path}", timeout=5)
     yield opened, str(path)
     await opened.dispose()
@@ -98,11 +109,7 @@ async def test_a_cancel_inside_a_statement_leaves_no_lock_and_no_snapshot(databa
         assert task.cancelled()  # held to here, and with it what its traceback holds
     finally:
         gc.enable()
-    check = sqlite3.connect(path)
-    try:
-        assert check.execute("SELECT count(*) FROM t WHERE a = -1").fetchone() == (0,)
-    finally:
-        check.close()
+    assert undone(path)
 
 
 async def test_a_transaction_cancelled_between_statements_is_rolled_back(database):
@@ -127,10 +134,7 @@ async def test_a_transaction_cancelled_between_statements_is_rolled_back(databas
 
 def test_a_closing_connection_ends_what_its_cursors_began_and_may_be_closed_twice(tmp_path):
     path = str(tmp_path / "closing.db")
-    conn = sqlite3.connect(path, isolation_level=None, factory=ClosingConnection)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("CREATE TABLE t (a INTEGER)")
-    conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(ROWS)])
+    conn = with_table(sqlite3.connect(path, isolation_level=None, factory=ClosingConnection))
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("INSERT INTO t VALUES (-1)")
     stepping = conn.cursor()
@@ -141,8 +145,4 @@ def test_a_closing_connection_ends_what_its_cursors_began_and_may_be_closed_twic
     conn.close()
     assert free_for_writers(path)
     conn.close()  # as sqlite3's own: nothing more to do
-    check = sqlite3.connect(path)
-    try:
-        assert check.execute("SELECT count(*) FROM t WHERE a = -1").fetchone() == (0,)
-    finally:
-        check.close()
+    assert undone(path)
