@@ -270,3 +270,30 @@ async def test_the_one_snapshot_read_of_a_sqlite_file_builds_the_same_view(datab
     assert snapshot.principals == read.principals
     assert snapshot.by_token_hash == read.by_token_hash
     assert sees(snapshot, u, *t.values()) == sees(read, u, *t.values())
+
+
+async def test_a_reload_that_read_before_a_newer_one_was_swapped_in_is_not_swapped_in(
+    database_url, backend
+):
+    """Two reloads of one process overlap (a follower's, and the one a change of this
+    process makes): the one that read first and ends last never undoes the newer one."""
+    async with opened_store(database_url) as store:
+        before = await fresh(store)  # read before the user existed
+        await user(store, "late")
+        assert "late" in store.directory.by_login
+        stale = (
+            before.revision,
+            before.principals,
+            before.by_token_hash,
+            before.parents,
+            before.link_ends,
+        )
+
+        async def read_before() -> tuple:
+            return stale
+
+        async def nothing() -> None:
+            return None
+
+        await store.directory.load_with(read_before, nothing)
+        assert "late" in store.directory.by_login

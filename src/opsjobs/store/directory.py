@@ -72,6 +72,11 @@ class Directory:
             if self._own_changes == changes:
                 break
             await between()
+        if loaded[0] < self.revision:
+            # Read before a reload that has already swapped in a newer snapshot (this
+            # process's own change, reloaded while a follower's reload was under way):
+            # swapping it in would undo that change here until the next reload.
+            return
         self._swap(*loaded)
 
     async def _read(self, conn: AsyncConnection) -> tuple:
